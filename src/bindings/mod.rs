@@ -1,0 +1,4 @@
+//! JavaScript-facing wrappers. Thin: options conversion, threadsafe callbacks, JS classes.
+
+pub mod events;
+pub mod server;

@@ -1,0 +1,17 @@
+//! mcp-swagger-native: a Streamable HTTP MCP server core, a connection monitor and the
+//! `[MCP_CONNECTION]` stdout event protocol, exposed to Node.js through napi-rs.
+//!
+//! The core modules never touch napi; `bindings` adapts them for JavaScript and is only
+//! compiled with the `node` feature, so `cargo test --no-default-features` exercises the
+//! core without Node.
+
+#![deny(clippy::unwrap_used)]
+
+pub mod events;
+pub mod monitor;
+pub mod protocol;
+pub mod session;
+pub mod transport;
+
+#[cfg(feature = "node")]
+mod bindings;
