@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The one test command (README): Rust core tests, the addon build, JS tests, conformance.
+# The one test command (README): Rust core tests, the addon build, JS tests, conformance, the
+# bench smoke run and the NestJS host's tests. Each part is a script of its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "== cargo test (core, no Node)"
@@ -8,7 +9,9 @@ echo "== build addon (release)"
 npm run build
 echo "== jest (JS tests against the built addon)"
 npx jest --runInBand
-if [ -f scripts/conformance.sh ] && [ "${SKIP_CONFORMANCE:-}" != 1 ]; then
-  echo "== MCP conformance"
-  bash scripts/conformance.sh
-fi
+for part in scripts/conformance.sh bench/smoke.sh examples/nestjs-host/run-tests.sh; do
+  if [ -f "$part" ]; then
+    echo "== $part"
+    bash "$part"
+  fi
+done
