@@ -13,7 +13,7 @@ use super::error::RpcError;
 pub const DEFAULT_PAGE_SIZE: usize = 100;
 
 /// One kind of definition (tools, resources, …) with its rendered pages.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Listing {
     items: Vec<Box<RawValue>>,
     index: HashMap<String, usize>,

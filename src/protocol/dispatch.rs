@@ -51,19 +51,10 @@ pub enum Routed {
 }
 
 /// Cache hints the 2026-07-28 revision asks for on discover, list and read results.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct CacheHints {
     pub ttl_ms: u64,
     pub public: bool,
-}
-
-impl Default for CacheHints {
-    fn default() -> Self {
-        Self {
-            ttl_ms: 0,
-            public: false,
-        }
-    }
 }
 
 /// What the server says about itself; fixed for its lifetime.
@@ -96,6 +87,8 @@ pub enum CallbackFailure {
     TimedOut,
     /// The server is closing or the callback is not registered.
     Unavailable,
+    /// The client cancelled the request; no response is sent.
+    Cancelled,
 }
 
 pub struct Dispatcher {
@@ -293,6 +286,10 @@ impl Dispatcher {
             Err(CallbackFailure::Unavailable) => {
                 Err(RpcError::internal("the server is shutting down"))
             }
+            Err(CallbackFailure::Cancelled) => Err(RpcError::new(
+                super::error::SERVER_ERROR,
+                "Request cancelled",
+            )),
         }
     }
 

@@ -4,6 +4,7 @@ pub mod catalog;
 pub mod dispatch;
 pub mod error;
 pub mod jsonrpc;
+pub mod meta;
 pub mod version;
 
 pub use dispatch::{CallbackFailure, CallbackKind, Dispatcher, Routed, ServerDescription};

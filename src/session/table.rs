@@ -21,6 +21,8 @@ pub trait SessionStore: Send + Sync + 'static {
     fn take_expired(&self, now: Instant, idle: Duration) -> Vec<Arc<Session>>;
     /// Removes and returns every session (shutdown).
     fn drain(&self) -> Vec<Arc<Session>>;
+    /// Every open session (broadcasts).
+    fn all(&self) -> Vec<Arc<Session>>;
 }
 
 #[derive(Default)]
@@ -77,6 +79,10 @@ impl SessionStore for InMemorySessions {
             map.shrink_to_fit();
         }
         out
+    }
+
+    fn all(&self) -> Vec<Arc<Session>> {
+        self.map.read().values().cloned().collect()
     }
 
     fn drain(&self) -> Vec<Arc<Session>> {
