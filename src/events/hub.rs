@@ -3,9 +3,9 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use super::event::{ClientInfo, ConnectionEvent, EventKind, EventType};
+use super::event::{ClientInfo, ConnectionEvent, EventType};
 use super::line_splitter::{LineSplitter, Piece};
-use super::parser::{event_payload, excerpt, parse_event_json, ParseError};
+use super::parser::{event_payload, excerpt, parse_event_ref, ConnectionEventRef, ParseError};
 use super::timestamp::Timestamp;
 
 /// Default `maxLineBytes`: 1 MiB.
@@ -40,11 +40,12 @@ impl Default for HubOptions {
 /// One output of [`ConnectionEventHub::push`], borrowed for the duration of the callback.
 #[derive(Debug, Clone, Copy)]
 pub enum HubItem<'a> {
-    /// A valid event line. `json` is the object's text within `line`.
+    /// A valid event line. `json` is the object's text within `line`; `event` borrows from it
+    /// (`event.to_owned_event()` for a [`ConnectionEvent`]).
     Event {
         line: &'a str,
         json: &'a str,
-        event: &'a ConnectionEvent,
+        event: &'a ConnectionEventRef<'a>,
     },
     /// Any other line, for the host's log path.
     Log { line: &'a str },
@@ -98,7 +99,9 @@ struct ServerState {
     clients: HashMap<String, (u64, ClientInfo)>,
     next_client_seq: u64,
     last_event_type: Option<EventType>,
-    last_event_at: Option<Timestamp>,
+    /// The latest event's timestamp text (buffer reused) and instant.
+    last_event_text: String,
+    last_event_ms: i64,
     events: u64,
     parse_errors: u64,
     threshold_reported: bool,
@@ -115,25 +118,29 @@ impl ServerState {
             clients: HashMap::new(),
             next_client_seq: 0,
             last_event_type: None,
-            last_event_at: None,
+            last_event_text: String::new(),
+            last_event_ms: 0,
             events: 0,
             parse_errors: 0,
             threshold_reported: false,
         }
     }
 
-    fn apply(&mut self, event: &ConnectionEvent, max_tracked: usize) {
+    fn apply(&mut self, event: &ConnectionEventRef<'_>, max_tracked: usize) {
         self.events += 1;
         self.active = event.connection_stats.active_connections;
         self.total = event.connection_stats.total_connections;
         if event.connection_stats.max_connections.is_some() {
             self.max = event.connection_stats.max_connections;
         }
-        self.last_event_type = Some(event.event_type());
-        self.last_event_at = Some(event.timestamp.clone());
-        match &event.kind {
-            EventKind::Connected { client } => {
-                if !self.clients.contains_key(&client.id) && self.clients.len() >= max_tracked {
+        self.last_event_type = Some(event.event_type);
+        self.last_event_text.clear();
+        self.last_event_text.push_str(&event.timestamp.text);
+        self.last_event_ms = event.timestamp.epoch_ms;
+        match (event.event_type, &event.client) {
+            (EventType::Connected, Some(client)) => {
+                let id: &str = &client.id;
+                if !self.clients.contains_key(id) && self.clients.len() >= max_tracked {
                     let oldest = self
                         .clients
                         .iter()
@@ -147,19 +154,15 @@ impl ServerState {
                     let seq = self.next_client_seq;
                     self.next_client_seq += 1;
                     self.clients
-                        .insert(client.id.clone(), (seq, client.clone()));
+                        .insert(id.to_owned(), (seq, client.to_owned_client()));
                 }
             }
-            EventKind::Disconnected { client, .. } => {
-                self.clients.remove(&client.id);
+            (EventType::Disconnected, Some(client)) => {
+                self.clients.remove(&*client.id);
             }
-            EventKind::StatsUpdate => {
-                // Nothing is open: anything still listed was missed (e.g. a lost line).
-                if self.active == 0 {
-                    self.clients.clear();
-                }
-            }
-            EventKind::ConnectionRejected { .. } => {}
+            // Nothing is open: anything still listed was missed (e.g. a lost line).
+            (EventType::StatsUpdate, _) if self.active == 0 => self.clients.clear(),
+            _ => {}
         }
     }
 
@@ -173,7 +176,9 @@ impl ServerState {
             max_connections: self.max,
             connections: clients.into_iter().map(|(_, c)| c.clone()).collect(),
             last_event_type: self.last_event_type,
-            last_event_at: self.last_event_at.clone(),
+            last_event_at: self.last_event_type.map(|_| {
+                Timestamp::from_validated(self.last_event_text.clone(), self.last_event_ms)
+            }),
             event_count: self.events,
             parse_error_count: self.parse_errors,
         }
@@ -308,7 +313,7 @@ fn collect(out: &mut Vec<OutputLine>, item: HubItem<'_>) {
     match item {
         HubItem::Event { line, event, .. } => out.push(OutputLine::Event {
             line: line.to_owned(),
-            event: Box::new(event.clone()),
+            event: Box::new(event.to_owned_event()),
         }),
         HubItem::Log { line } => out.push(OutputLine::Log {
             line: line.to_owned(),
@@ -342,7 +347,7 @@ fn handle_piece(
             let line = decode(bytes);
             match event_payload(&line) {
                 None => sink(HubItem::Log { line: &line }),
-                Some(json) => match parse_event_json(json) {
+                Some(json) => match parse_event_ref(json) {
                     Ok(event) => {
                         state.apply(&event, opts.max_tracked_connections);
                         sink(HubItem::Event {

@@ -15,7 +15,7 @@ use super::event::{
     ClientEra, ClientInfo, ConnectionCounts, ConnectionEvent, DisconnectReason, EventKind,
     EventType, EVENT_TAG,
 };
-use super::timestamp::{Timestamp, TimestampError};
+use super::timestamp::{validate_iso8601, Timestamp, TimestampError};
 
 /// The marker that makes a line an event line.
 pub const MARKER: &str = "[MCP_CONNECTION]";
@@ -71,12 +71,103 @@ pub fn parse_line(line: &str) -> Result<Option<ConnectionEvent>, ParseError> {
 
 /// Validates one event's JSON text (DESIGN §4).
 pub fn parse_event_json(json: &str) -> Result<ConnectionEvent, ParseError> {
+    parse_event_ref(json).map(|e| e.to_owned_event())
+}
+
+/// Validates one event's JSON text into a view that borrows from it (no copies of strings that
+/// need no unescaping). The hub uses this; [`ConnectionEventRef::to_owned_event`] makes a
+/// [`ConnectionEvent`].
+pub fn parse_event_ref(json: &str) -> Result<ConnectionEventRef<'_>, ParseError> {
     if json.is_empty() {
         return Err(ParseError::MissingJson);
     }
     let wire: WireIn<'_> =
         serde_json::from_str(json).map_err(|e| ParseError::Json(e.to_string()))?;
     wire.validate()
+}
+
+/// A validated ISO-8601 time borrowed from the line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimestampRef<'a> {
+    pub text: Cow<'a, str>,
+    pub epoch_ms: i64,
+}
+
+impl TimestampRef<'_> {
+    pub fn to_owned_timestamp(&self) -> Timestamp {
+        Timestamp::from_validated(self.text.clone().into_owned(), self.epoch_ms)
+    }
+}
+
+/// A validated `clientInfo` borrowed from the line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientInfoRef<'a> {
+    pub id: Cow<'a, str>,
+    pub remote_address: Option<Cow<'a, str>>,
+    pub user_agent: Option<Cow<'a, str>>,
+    pub connected_at: TimestampRef<'a>,
+    pub era: Option<ClientEra>,
+    pub client_name: Option<Cow<'a, str>>,
+    pub client_version: Option<Cow<'a, str>>,
+}
+
+fn own(s: &Option<Cow<'_, str>>) -> Option<String> {
+    s.as_ref().map(|c| c.clone().into_owned())
+}
+
+impl ClientInfoRef<'_> {
+    pub fn to_owned_client(&self) -> ClientInfo {
+        ClientInfo {
+            id: self.id.clone().into_owned(),
+            remote_address: own(&self.remote_address),
+            user_agent: own(&self.user_agent),
+            connected_at: self.connected_at.to_owned_timestamp(),
+            era: self.era,
+            client_name: own(&self.client_name),
+            client_version: own(&self.client_version),
+        }
+    }
+}
+
+/// A validated event borrowed from its line. Which fields are present follows `event_type`:
+/// `client` on connected/disconnected (and optionally connection_rejected), `reason` on
+/// connection_rejected (and optionally disconnected), `duration_ms` only on disconnected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionEventRef<'a> {
+    pub server_id: Option<Cow<'a, str>>,
+    pub event_type: EventType,
+    pub client: Option<ClientInfoRef<'a>>,
+    pub connection_stats: ConnectionCounts,
+    pub duration_ms: Option<u64>,
+    pub reason: Option<Cow<'a, str>>,
+    pub timestamp: TimestampRef<'a>,
+}
+
+impl ConnectionEventRef<'_> {
+    /// The owned [`ConnectionEvent`].
+    pub fn to_owned_event(&self) -> ConnectionEvent {
+        let client = self.client.as_ref().map(ClientInfoRef::to_owned_client);
+        let kind = match (self.event_type, client) {
+            (EventType::Connected, Some(client)) => EventKind::Connected { client },
+            (EventType::Disconnected, Some(client)) => EventKind::Disconnected {
+                client,
+                duration_ms: self.duration_ms,
+                reason: self.reason.as_deref().map(DisconnectReason::from),
+            },
+            (EventType::ConnectionRejected, client) => EventKind::ConnectionRejected {
+                reason: own(&self.reason).unwrap_or_default(),
+                client,
+            },
+            // validate() guarantees a client on connected/disconnected.
+            _ => EventKind::StatsUpdate,
+        };
+        ConnectionEvent {
+            server_id: own(&self.server_id),
+            kind,
+            connection_stats: self.connection_stats,
+            timestamp: self.timestamp.to_owned_timestamp(),
+        }
+    }
 }
 
 /// At most [`EXCERPT_CHARS`] characters of `line`, with `…` when cut.
@@ -99,12 +190,14 @@ struct WireIn<'a> {
     ty: Option<Cow<'a, str>>,
     #[serde(borrow)]
     event_type: Option<Cow<'a, str>>,
-    server_id: Option<String>,
+    #[serde(borrow)]
+    server_id: Option<Cow<'a, str>>,
     #[serde(borrow)]
     client_info: Option<WireClient<'a>>,
     connection_stats: Option<WireCounts>,
     duration_ms: Option<Value>,
-    reason: Option<String>,
+    #[serde(borrow)]
+    reason: Option<Cow<'a, str>>,
     #[serde(borrow)]
     timestamp: Option<Cow<'a, str>>,
 }
@@ -112,15 +205,20 @@ struct WireIn<'a> {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct WireClient<'a> {
-    id: Option<String>,
-    remote_address: Option<String>,
-    user_agent: Option<String>,
+    #[serde(borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    remote_address: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    user_agent: Option<Cow<'a, str>>,
     #[serde(borrow)]
     connected_at: Option<Cow<'a, str>>,
     #[serde(borrow)]
     era: Option<Cow<'a, str>>,
-    client_name: Option<String>,
-    client_version: Option<String>,
+    #[serde(borrow)]
+    client_name: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    client_version: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
@@ -157,13 +255,18 @@ fn as_count(field: &'static str, v: &Value) -> Result<u64, ParseError> {
     }
 }
 
-fn timestamp(field: &'static str, v: Option<Cow<'_, str>>) -> Result<Timestamp, ParseError> {
-    let v = v.ok_or(ParseError::MissingField(field))?;
-    Timestamp::parse(&v).map_err(|source| ParseError::InvalidTimestamp { field, source })
+fn timestamp<'a>(
+    field: &'static str,
+    v: Option<Cow<'a, str>>,
+) -> Result<TimestampRef<'a>, ParseError> {
+    let text = v.ok_or(ParseError::MissingField(field))?;
+    let epoch_ms =
+        validate_iso8601(&text).map_err(|source| ParseError::InvalidTimestamp { field, source })?;
+    Ok(TimestampRef { text, epoch_ms })
 }
 
-impl WireClient<'_> {
-    fn validate(self) -> Result<ClientInfo, ParseError> {
+impl<'a> WireClient<'a> {
+    fn validate(self) -> Result<ClientInfoRef<'a>, ParseError> {
         let id = self.id.ok_or(ParseError::MissingField("clientInfo.id"))?;
         let connected_at = timestamp("clientInfo.connectedAt", self.connected_at)?;
         let era = match self.era.as_deref() {
@@ -177,7 +280,7 @@ impl WireClient<'_> {
                 })
             }
         };
-        Ok(ClientInfo {
+        Ok(ClientInfoRef {
             id,
             remote_address: self.remote_address,
             user_agent: self.user_agent,
@@ -189,8 +292,8 @@ impl WireClient<'_> {
     }
 }
 
-impl WireIn<'_> {
-    fn validate(self) -> Result<ConnectionEvent, ParseError> {
+impl<'a> WireIn<'a> {
+    fn validate(self) -> Result<ConnectionEventRef<'a>, ParseError> {
         match self.ty.as_deref() {
             None => return Err(ParseError::MissingField("type")),
             Some(EVENT_TAG) => {}
@@ -217,47 +320,60 @@ impl WireIn<'_> {
             },
         };
         let timestamp = timestamp("timestamp", self.timestamp)?;
-        let client = self.client_info.map(WireClient::validate).transpose()?;
-        let kind = match event_type {
-            EventType::Connected => EventKind::Connected {
-                client: client.ok_or(ParseError::MissingField("clientInfo"))?,
-            },
-            EventType::Disconnected => EventKind::Disconnected {
-                client: client.ok_or(ParseError::MissingField("clientInfo"))?,
-                duration_ms: match self.duration_ms {
-                    None | Some(Value::Null) => None,
-                    Some(Value::Number(n)) => match n.as_u64() {
-                        Some(u) => Some(u),
-                        None => match n.as_f64() {
-                            Some(f) if f.is_finite() && f >= 0.0 => Some(f.round() as u64),
-                            _ => {
-                                return Err(ParseError::InvalidField {
-                                    field: "durationMs",
-                                    problem: "is not a non-negative number",
-                                })
-                            }
-                        },
-                    },
-                    Some(_) => {
-                        return Err(ParseError::InvalidField {
-                            field: "durationMs",
-                            problem: "is not a number",
-                        })
-                    }
-                },
-                reason: self.reason.as_deref().map(DisconnectReason::from),
-            },
-            EventType::StatsUpdate => EventKind::StatsUpdate,
-            EventType::ConnectionRejected => EventKind::ConnectionRejected {
-                reason: self.reason.ok_or(ParseError::MissingField("reason"))?,
-                client,
-            },
-        };
-        Ok(ConnectionEvent {
+        let mut client = self.client_info.map(WireClient::validate).transpose()?;
+        let mut duration_ms = None;
+        let mut reason = self.reason;
+        match event_type {
+            EventType::Connected => {
+                if client.is_none() {
+                    return Err(ParseError::MissingField("clientInfo"));
+                }
+                reason = None;
+            }
+            EventType::Disconnected => {
+                if client.is_none() {
+                    return Err(ParseError::MissingField("clientInfo"));
+                }
+                duration_ms = duration(self.duration_ms)?;
+            }
+            EventType::StatsUpdate => {
+                client = None;
+                reason = None;
+            }
+            EventType::ConnectionRejected => {
+                if reason.is_none() {
+                    return Err(ParseError::MissingField("reason"));
+                }
+            }
+        }
+        Ok(ConnectionEventRef {
             server_id: self.server_id,
-            kind,
+            event_type,
+            client,
             connection_stats,
+            duration_ms,
+            reason,
             timestamp,
         })
+    }
+}
+
+fn duration(v: Option<Value>) -> Result<Option<u64>, ParseError> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => match n.as_u64() {
+            Some(u) => Ok(Some(u)),
+            None => match n.as_f64() {
+                Some(f) if f.is_finite() && f >= 0.0 => Ok(Some(f.round() as u64)),
+                _ => Err(ParseError::InvalidField {
+                    field: "durationMs",
+                    problem: "is not a non-negative number",
+                }),
+            },
+        },
+        Some(_) => Err(ParseError::InvalidField {
+            field: "durationMs",
+            problem: "is not a number",
+        }),
     }
 }

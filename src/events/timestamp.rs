@@ -50,6 +50,11 @@ impl Timestamp {
         Self::from_epoch_ms(ms)
     }
 
+    /// `text` with the instant it was validated to name (see [`validate_iso8601`]).
+    pub(crate) fn from_validated(text: String, epoch_ms: i64) -> Self {
+        Self { text, epoch_ms }
+    }
+
     /// The instant, in milliseconds since 1970-01-01T00:00:00Z.
     pub fn epoch_ms(&self) -> i64 {
         self.epoch_ms
@@ -88,6 +93,11 @@ impl<'de> Deserialize<'de> for Timestamp {
         let s = std::borrow::Cow::<'de, str>::deserialize(d)?;
         Timestamp::parse(&s).map_err(serde::de::Error::custom)
     }
+}
+
+/// The instant an ISO-8601 date-time names, in epoch ms, without allocating.
+pub fn validate_iso8601(text: &str) -> Result<i64, TimestampError> {
+    parse_iso8601(text.as_bytes()).ok_or_else(|| TimestampError(excerpt(text)))
 }
 
 fn excerpt(s: &str) -> String {
