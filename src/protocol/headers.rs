@@ -127,7 +127,9 @@ pub fn check<'a>(
             match (arg.and_then(as_header_text), get(&name)) {
                 (None, None) => {}
                 (Some(_), None) => {
-                    return Err(mismatch(format!("the Mcp-Param-{suffix} header is missing")))
+                    return Err(mismatch(format!(
+                        "the Mcp-Param-{suffix} header is missing"
+                    )))
                 }
                 (None, Some(_)) => {
                     return Err(mismatch(format!(
@@ -167,17 +169,52 @@ mod tests {
     #[test]
     fn method_and_name_must_mirror_the_body() {
         let p = json!({"name":"t"});
-        assert!(check(hdrs(&[("mcp-method", "tools/list")]), "tools/list", &json!({}), None).is_ok());
+        assert!(check(
+            hdrs(&[("mcp-method", "tools/list")]),
+            "tools/list",
+            &json!({}),
+            None
+        )
+        .is_ok());
         assert!(check(hdrs(&[]), "tools/list", &json!({}), None).is_err());
         // Values are case-sensitive, surrounding whitespace is not significant.
-        assert!(check(hdrs(&[("mcp-method", "TOOLS/LIST")]), "tools/list", &json!({}), None).is_err());
-        assert!(check(hdrs(&[("mcp-method", "tools/call"), ("mcp-name", "  t  ")]), "tools/call", &p, None).is_ok());
-        assert!(check(hdrs(&[("mcp-method", "tools/call")]), "tools/call", &p, None).is_err());
-        let e = check(hdrs(&[("mcp-method", "tools/call"), ("mcp-name", "u")]), "tools/call", &p, None)
-            .unwrap_err();
+        assert!(check(
+            hdrs(&[("mcp-method", "TOOLS/LIST")]),
+            "tools/list",
+            &json!({}),
+            None
+        )
+        .is_err());
+        assert!(check(
+            hdrs(&[("mcp-method", "tools/call"), ("mcp-name", "  t  ")]),
+            "tools/call",
+            &p,
+            None
+        )
+        .is_ok());
+        assert!(check(
+            hdrs(&[("mcp-method", "tools/call")]),
+            "tools/call",
+            &p,
+            None
+        )
+        .is_err());
+        let e = check(
+            hdrs(&[("mcp-method", "tools/call"), ("mcp-name", "u")]),
+            "tools/call",
+            &p,
+            None,
+        )
+        .unwrap_err();
         assert_eq!(e.code, HEADER_MISMATCH);
         let r = json!({"uri":"x://a"});
-        assert!(check(hdrs(&[("mcp-method", "resources/read"), ("mcp-name", "x://a")]), "resources/read", &r, None).is_ok());
+        assert!(check(
+            hdrs(&[("mcp-method", "resources/read"), ("mcp-name", "x://a")]),
+            "resources/read",
+            &r,
+            None
+        )
+        .is_ok());
     }
 
     #[test]
@@ -185,24 +222,57 @@ mod tests {
         let ph = param_headers(&tool()).unwrap();
         assert_eq!(ph.len(), 2);
         let p = json!({"name":"t","arguments":{"value":"Hello","n":3}});
-        let base = [("mcp-method", "tools/call"), ("mcp-name", "t"), ("mcp-param-count", "3")];
+        let base = [
+            ("mcp-method", "tools/call"),
+            ("mcp-name", "t"),
+            ("mcp-param-count", "3"),
+        ];
         let with = |v: &'static str| {
             let mut h = base.to_vec();
             h.push(("mcp-param-value", v));
             h
         };
-        assert!(check(hdrs(&with("=?base64?SGVsbG8=?=")), "tools/call", &p, Some(&ph)).is_ok());
+        assert!(check(
+            hdrs(&with("=?base64?SGVsbG8=?=")),
+            "tools/call",
+            &p,
+            Some(&ph)
+        )
+        .is_ok());
         assert!(check(hdrs(&with("Hello")), "tools/call", &p, Some(&ph)).is_ok());
-        assert!(check(hdrs(&with("=?base64?SGVsbG8?=")), "tools/call", &p, Some(&ph)).is_err());
-        assert!(check(hdrs(&with("=?base64?SGVs!!!bG8=?=")), "tools/call", &p, Some(&ph)).is_err());
-        assert!(check(hdrs(&base), "tools/call", &p, Some(&ph)).is_err(), "missing header");
+        assert!(check(
+            hdrs(&with("=?base64?SGVsbG8?=")),
+            "tools/call",
+            &p,
+            Some(&ph)
+        )
+        .is_err());
+        assert!(check(
+            hdrs(&with("=?base64?SGVs!!!bG8=?=")),
+            "tools/call",
+            &p,
+            Some(&ph)
+        )
+        .is_err());
+        assert!(
+            check(hdrs(&base), "tools/call", &p, Some(&ph)).is_err(),
+            "missing header"
+        );
         let literal = json!({"name":"t","arguments":{"value":"=?base64?SGVsbG8=","n":3}});
-        assert!(check(hdrs(&with("=?base64?SGVsbG8=")), "tools/call", &literal, Some(&ph)).is_ok());
+        assert!(check(
+            hdrs(&with("=?base64?SGVsbG8=")),
+            "tools/call",
+            &literal,
+            Some(&ph)
+        )
+        .is_ok());
     }
 
     #[test]
     fn invalid_annotations_are_refused() {
-        let bad = |schema: Value| param_headers(&json!({"name":"t","inputSchema":{"properties":{"p":schema}}}));
+        let bad = |schema: Value| {
+            param_headers(&json!({"name":"t","inputSchema":{"properties":{"p":schema}}}))
+        };
         assert!(bad(json!({"type":"object","x-mcp-header":"P"})).is_err());
         assert!(bad(json!({"type":"string","x-mcp-header":"has space"})).is_err());
         assert!(bad(json!({"type":"string","x-mcp-header":""})).is_err());

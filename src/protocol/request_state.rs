@@ -108,7 +108,10 @@ mod tests {
     #[test]
     fn round_trips_for_the_same_target() {
         let s = seal(&KEY, "{\"step\":1}", "tools/call", "t", 1000).unwrap();
-        assert_eq!(open(&KEY, &s, "tools/call", "t", 999).unwrap(), "{\"step\":1}");
+        assert_eq!(
+            open(&KEY, &s, "tools/call", "t", 999).unwrap(),
+            "{\"step\":1}"
+        );
     }
 
     #[test]
@@ -126,7 +129,10 @@ mod tests {
             open(&KEY, &flipped, "tools/call", "t", 0),
             Err(StateError::BadSignature)
         );
-        assert_eq!(open(&KEY, &s, "tools/call", "t", 1001), Err(StateError::Expired));
+        assert_eq!(
+            open(&KEY, &s, "tools/call", "t", 1001),
+            Err(StateError::Expired)
+        );
         assert_eq!(
             open(&KEY, &s, "tools/call", "other", 0),
             Err(StateError::WrongTarget)
@@ -139,6 +145,9 @@ mod tests {
             open(&[8; 32], &s, "tools/call", "t", 0),
             Err(StateError::BadSignature)
         );
-        assert_eq!(open(&KEY, "plain", "tools/call", "t", 0), Err(StateError::Malformed));
+        assert_eq!(
+            open(&KEY, "plain", "tools/call", "t", 0),
+            Err(StateError::Malformed)
+        );
     }
 }
