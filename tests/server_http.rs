@@ -153,8 +153,7 @@ fn sse_message(body: &str) -> Value {
     let data = body
         .lines()
         .filter_map(|l| l.strip_prefix("data: "))
-        .filter(|d| !d.trim().is_empty())
-        .last()
+        .rfind(|d| !d.trim().is_empty())
         .unwrap();
     serde_json::from_str(data).unwrap()
 }
