@@ -121,14 +121,14 @@ impl Session {
         self.state.lock().last_activity = Some(now);
     }
 
+    /// Idle means no request for `idle`, whatever streams are open: the contract is "closed
+    /// no later than the timeout after its last request", and an open GET stream alone does
+    /// not prove the client is still there (a proxy may hold it).
     pub fn is_expired(&self, now: Instant, idle: Duration) -> bool {
-        let st = self.state.lock();
-        // A session with an attached stream is in use, not idle.
-        let streaming = st.streams.values().any(|s| s.tx.is_some());
-        !streaming
-            && st
-                .last_activity
-                .is_none_or(|t| now.saturating_duration_since(t) > idle)
+        self.state
+            .lock()
+            .last_activity
+            .is_none_or(|t| now.saturating_duration_since(t) > idle)
     }
 
     pub fn is_closed(&self) -> bool {
@@ -448,6 +448,20 @@ mod tests {
         assert!(drain(&mut rx).is_empty(), "no priming before 2025-11-25");
         s.send(&cfg, STANDALONE, "{}");
         assert!(drain(&mut rx).contains("data: {}"));
+    }
+
+    #[test]
+    fn idleness_counts_from_the_last_request_even_with_a_stream_open() {
+        let cfg = cfg();
+        let s = session(LegacyVersion::V2025_11_25);
+        let _rx = s.attach_standalone(&cfg).unwrap();
+        let t = Instant::now();
+        s.touch(t);
+        let idle = Duration::from_millis(100);
+        assert!(!s.is_expired(t + Duration::from_millis(50), idle));
+        assert!(s.is_expired(t + Duration::from_millis(150), idle));
+        s.touch(t + Duration::from_millis(140));
+        assert!(!s.is_expired(t + Duration::from_millis(150), idle));
     }
 
     #[test]
