@@ -164,8 +164,15 @@ class StreamableMcpServer {
     return this._native.closeSession(String(sessionId))
   }
 
+  // Resolves once the native side has closed and every monitor event it queued (the
+  // onConnectionClosed of each session) has been delivered.
   close() {
-    if (!this._closing) this._closing = this._native.close()
+    if (!this._closing) {
+      const drained = new Promise((resolve) => {
+        this._onDrained = resolve
+      })
+      this._closing = this._native.close().then(() => drained)
+    }
     return this._closing
   }
 }
@@ -187,6 +194,7 @@ async function startStreamableMcpServer(opts = {}, monitor = {}) {
 
   const contexts = new Map()
   let server = null
+  let wrapper = null
 
   const finish = (callId, ok, value) => {
     contexts.delete(callId)
@@ -266,6 +274,9 @@ async function startStreamableMcpServer(opts = {}, monitor = {}) {
         if (monitor.onConnectionRejected) safely('onConnectionRejected', monitor.onConnectionRejected, { reason: r.reason, clientIP: r.clientIP, at: new Date(r.at) })
         break
       }
+      case 'drained':
+        if (wrapper && wrapper._onDrained) wrapper._onDrained()
+        break
       case 'changed': {
         // Always take the stats (it re-arms the change flag), even with no callback.
         const stats = server ? toStats(server.takeStats()) : null
@@ -276,7 +287,8 @@ async function startStreamableMcpServer(opts = {}, monitor = {}) {
   }
 
   server = await native.startNativeServer(JSON.stringify(wire), handler, events)
-  return new StreamableMcpServer(server)
+  wrapper = new StreamableMcpServer(server)
+  return wrapper
 }
 
 module.exports = { startStreamableMcpServer, StreamableMcpServer }

@@ -109,6 +109,8 @@ impl MonitorSink for JsSink {
 pub struct NativeServer {
     server: Arc<McpServer>,
     change_queued: Arc<AtomicBool>,
+    /// Kept until close() has queued its last event, then released.
+    events: parking_lot::Mutex<Option<Arc<EventTsfn>>>,
     url: String,
     port: u32,
 }
@@ -145,6 +147,7 @@ pub fn start_native_server<'env>(
         handler,
         events: events.clone(),
     });
+    let own_events = events.clone();
     let mut sinks: Vec<Arc<dyn MonitorSink>> = vec![Arc::new(JsSink {
         events,
         change_queued: change_queued.clone(),
@@ -177,6 +180,7 @@ pub fn start_native_server<'env>(
         Ok(NativeServer {
             server: Arc::new(server),
             change_queued,
+            events: parking_lot::Mutex::new(Some(own_events)),
             url: format!("http://{shown}:{port}{endpoint}"),
             port: port as u32,
         })
@@ -358,9 +362,14 @@ impl NativeServer {
         self.server.core().close_session(&session_id)
     }
 
+    /// Closes the server, then queues `drained` behind every monitor event it caused:
+    /// lib/server.js resolves close() when that arrives, so every onConnectionClosed has run.
     #[napi]
     pub async fn close(&self) -> Result<()> {
         self.server.close().await;
+        if let Some(events) = self.events.lock().take() {
+            send_event(&events, "drained", String::new());
+        }
         Ok(())
     }
 }

@@ -57,11 +57,11 @@ pub fn event_line(server_id: &str, event: &MonitorEvent, c: Counts) -> String {
             duration_ms,
             reason: r,
         } => ConnectionEvent::disconnected(client_info(info), *duration_ms, reason(*r), counts(c)),
-        MonitorEvent::Rejected {
-            reason, client_ip, ..
-        } => ConnectionEvent::connection_rejected(reason.clone(), counts(c)).with_client(
-            ClientInfo::new("", Timestamp::now()).with_remote_address(client_ip.clone()),
-        ),
+        // DESIGN §4: a rejection carries its reason; there is no connection to describe (the
+        // refused client's address goes to onConnectionRejected in-process).
+        MonitorEvent::Rejected { reason, .. } => {
+            ConnectionEvent::connection_rejected(reason.clone(), counts(c))
+        }
     };
     format_line(&e.with_server_id(server_id))
 }
