@@ -126,7 +126,7 @@ export function openApiToTools(doc: Record<string, any>): ConvertedOpenApi {
         }
       }
 
-      let name = toToolName(op.operationId ?? `${method}_${path}`)
+      let name = toToolName(op.operationId ?? `${method}_${path.replace(/[^A-Za-z0-9]+/g, '_').replace(/^_+/, '')}`)
       for (let i = 2; operations[name]; i++) name = toToolName(`${name.slice(0, MAX_TOOL_NAME - 4)}_${i}`)
 
       const upper = method.toUpperCase()
