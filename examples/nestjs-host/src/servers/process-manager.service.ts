@@ -83,13 +83,14 @@ export class ProcessManagerService implements OnApplicationShutdown {
   }
 
   /** Start one MCP server process; resolves once it listens (its `[MCP_READY]` line). */
-  async startServer(opts: { id?: string; port?: number; statsIntervalMs?: number } = {}): Promise<ProcessInfo> {
+  async startServer(opts: { id?: string; port?: number; statsIntervalMs?: number; script?: string } = {}): Promise<ProcessInfo> {
     const id = opts.id ?? `server-${randomUUID().slice(0, 8)}`
     if (!/^[A-Za-z0-9_.-]{1,64}$/.test(id)) throw new Error(`invalid server id "${id}"`)
     if (this.processes.has(id)) throw new Error(`server ${id} already exists`)
     if (!this.hostConfig.baseUrl) throw new Error('host base URL unknown: the app must listen before starting servers')
 
-    const child = spawn(process.execPath, [ProcessManagerService.childScriptPath()], {
+    // `script`: another MCP server script speaking the same stdout protocol (ready line + events)
+    const child = spawn(process.execPath, [opts.script ?? ProcessManagerService.childScriptPath()], {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: {
         ...process.env,
