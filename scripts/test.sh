@@ -9,7 +9,9 @@ echo "== build addon (release)"
 npm run build
 echo "== jest (JS tests against the built addon)"
 npx jest --runInBand
-for part in scripts/conformance.sh bench/smoke.sh examples/nestjs-host/run-tests.sh; do
+echo "== MCP conformance (0.1.16 active + pending; 0.2.0-alpha.12 for 2026-07-28 and 2025-11-25)"
+bash scripts/conformance.sh
+for part in bench/smoke.sh examples/nestjs-host/run-tests.sh; do
   if [ -f "$part" ]; then
     echo "== $part"
     bash "$part"

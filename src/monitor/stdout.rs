@@ -1,0 +1,166 @@
+//! Child-process mode: monitor events as `[MCP_CONNECTION] {json}` lines on stdout (DESIGN §4),
+//! each written whole with one `write` so lines never interleave with other output, plus a
+//! periodic `stats_update` when something changed. The line format is `crate::events`', the
+//! same one the parent's `ConnectionEventHub` parses.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::tracker::{CloseReason, ConnectionInfo, Counts, MonitorEvent, MonitorSink};
+use crate::events::{
+    format_line, ClientEra, ClientInfo, ConnectionCounts, ConnectionEvent, DisconnectReason,
+    Timestamp,
+};
+use crate::protocol::Era;
+use crate::transport::Core;
+
+fn client_info(info: &ConnectionInfo) -> ClientInfo {
+    let mut c = ClientInfo::new(
+        &*info.session_id,
+        Timestamp::from_epoch_ms(info.connected_at as i64),
+    )
+    .with_remote_address(info.client_ip.clone())
+    .with_user_agent(info.user_agent.clone())
+    .with_era(match info.era {
+        Era::Legacy => ClientEra::Legacy,
+        Era::Modern => ClientEra::Modern,
+    });
+    if let Some(name) = &info.client_name {
+        c = c.with_client(
+            name.clone(),
+            info.client_version.clone().unwrap_or_default(),
+        );
+    }
+    c
+}
+
+fn counts(c: Counts) -> ConnectionCounts {
+    ConnectionCounts::new(c.total_connections, c.active_connections).with_max(c.max_connections)
+}
+
+fn reason(r: CloseReason) -> DisconnectReason {
+    match r {
+        CloseReason::Deleted => DisconnectReason::Deleted,
+        CloseReason::IdleTimeout => DisconnectReason::IdleTimeout,
+        CloseReason::Closed => DisconnectReason::Closed,
+        CloseReason::Shutdown => DisconnectReason::Shutdown,
+    }
+}
+
+/// The line for one monitor event, trailing newline included.
+pub fn event_line(server_id: &str, event: &MonitorEvent, c: Counts) -> String {
+    let e = match event {
+        MonitorEvent::Established(info) => ConnectionEvent::connected(client_info(info), counts(c)),
+        MonitorEvent::Closed {
+            info,
+            duration_ms,
+            reason: r,
+        } => ConnectionEvent::disconnected(client_info(info), *duration_ms, reason(*r), counts(c)),
+        MonitorEvent::Rejected {
+            reason, client_ip, ..
+        } => ConnectionEvent::connection_rejected(reason.clone(), counts(c)).with_client(
+            ClientInfo::new("", Timestamp::now()).with_remote_address(client_ip.clone()),
+        ),
+    };
+    format_line(&e.with_server_id(server_id))
+}
+
+pub fn stats_line(server_id: &str, c: Counts) -> String {
+    format_line(&ConnectionEvent::stats_update(counts(c)).with_server_id(server_id))
+}
+
+/// Writes one whole line to fd 1. A pipe write of less than PIPE_BUF bytes is atomic, and
+/// the stdout lock keeps Rust writers apart.
+pub fn write_line(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(line.as_bytes());
+    let _ = out.flush();
+}
+
+pub struct StdoutSink {
+    server_id: String,
+}
+
+impl StdoutSink {
+    pub fn new(server_id: String) -> Self {
+        Self { server_id }
+    }
+}
+
+impl MonitorSink for StdoutSink {
+    fn event(&self, event: &MonitorEvent, counts: Counts) {
+        write_line(&event_line(&self.server_id, event, counts));
+    }
+}
+
+/// `stats_update` every `interval`, only when the counts changed since the last one.
+pub fn spawn_stats(core: Arc<Core>, server_id: String, interval: Duration) {
+    tokio::spawn(async move {
+        let mut last: Option<Counts> = None;
+        let mut tick = tokio::time::interval(interval);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if core.is_closing() {
+                break;
+            }
+            let counts = core.tracker.counts_now();
+            if last != Some(counts) {
+                write_line(&stats_line(&server_id, counts));
+                last = Some(counts);
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::events::{parse_line, EventType};
+
+    #[test]
+    fn monitor_lines_parse_back_as_events() {
+        let info = ConnectionInfo {
+            session_id: "s1".into(),
+            era: Era::Modern,
+            client_ip: "127.0.0.1".into(),
+            user_agent: "ua".into(),
+            connected_at: 1_795_996_800_123,
+            last_activity: 1_795_996_800_123,
+            request_count: 1,
+            client_name: Some("c".into()),
+            client_version: Some("1".into()),
+            protocol_version: None,
+        };
+        let c = Counts {
+            active_connections: 0,
+            total_connections: 3,
+            max_connections: 10,
+        };
+        let closed = MonitorEvent::Closed {
+            info,
+            duration_ms: 5,
+            reason: CloseReason::IdleTimeout,
+        };
+        let line = event_line("srv", &closed, c);
+        assert!(line.ends_with('\n') && line.matches('\n').count() == 1);
+        let e = parse_line(line.trim_end()).unwrap().unwrap();
+        assert_eq!(e.event_type(), EventType::Disconnected);
+        assert_eq!(e.server_id.as_deref(), Some("srv"));
+        let rejected = MonitorEvent::Rejected {
+            reason: "max_connections".into(),
+            client_ip: "127.0.0.1".into(),
+            at: 0,
+        };
+        let e = parse_line(event_line("srv", &rejected, c).trim_end())
+            .unwrap()
+            .unwrap();
+        assert_eq!(e.event_type(), EventType::ConnectionRejected);
+        let stats = parse_line(stats_line("srv", c).trim_end())
+            .unwrap()
+            .unwrap();
+        assert_eq!(stats.event_type(), EventType::StatsUpdate);
+    }
+}
