@@ -16,7 +16,7 @@ use crate::protocol::{CallbackFailure, Dispatcher};
 use crate::transport::{CallbackHost, Invocation, McpServer};
 
 /// Every protocol revision this build can speak, oldest first.
-#[napi]
+#[napi(catch_unwind)]
 pub fn supported_protocol_versions() -> Vec<String> {
     LEGACY_VERSIONS
         .iter()
@@ -123,6 +123,7 @@ fn err(msg: impl std::fmt::Display) -> Error {
 /// answers through `resolveCall`; `events(kind, payloadJson)` receives monitor events and
 /// aborts. Internal: use `startStreamableMcpServer`.
 #[napi(
+    catch_unwind,
     ts_args_type = "optionsJson: string, handler: (callId: number, kind: string, params: string, context: string) => void, events: (kind: string, payload: string) => void"
 )]
 pub fn start_native_server<'env>(
@@ -201,7 +202,7 @@ impl NativeServer {
 
     /// A callback's answer: `ok` with the result's JSON, or the error as
     /// `{message, code?, data?}` JSON. False when the call was no longer waited for.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn resolve_call(&self, call_id: f64, ok: bool, payload: String) -> bool {
         let outcome = if ok {
             Ok(payload)
@@ -229,7 +230,7 @@ impl NativeServer {
         self.server.core().calls.resolve(call_id as u64, outcome)
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn send_progress(
         &self,
         call_id: f64,
@@ -242,7 +243,7 @@ impl NativeServer {
             .send_progress(call_id as u64, progress, total, message)
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn log(
         &self,
         call_id: f64,
@@ -269,30 +270,30 @@ impl NativeServer {
             .map_err(|e| Error::new(Status::GenericFailure, e))
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn close_stream(&self, call_id: f64) -> bool {
         self.server.core().close_stream(call_id as u64)
     }
 
     /// `ConnectionStats` as JSON; clears the pending-change flag so the next change is
     /// reported again.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn take_stats(&self) -> String {
         self.change_queued.store(false, Ordering::Release);
         self.server.core().tracker.stats_json()
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn stats_json(&self) -> String {
         self.server.core().tracker.stats_json()
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn active_connections(&self) -> u32 {
         self.server.core().tracker.active() as u32
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn connection_info_json(&self, session_id: String) -> Option<String> {
         self.server
             .core()
@@ -301,7 +302,7 @@ impl NativeServer {
             .and_then(|i| serde_json::to_string(&i).ok())
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn set_listing(
         &self,
         kind: String,
@@ -349,7 +350,7 @@ impl NativeServer {
         Ok(())
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn notify_resource_updated(&self, uri: String) {
         let params = json!({ "uri": uri }).to_string();
         self.server
