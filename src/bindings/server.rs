@@ -70,10 +70,30 @@ impl CallbackHost for JsHost {
 struct JsSink {
     events: Arc<EventTsfn>,
     change_queued: Arc<AtomicBool>,
+    wants: options::MonitorWants,
 }
 
 impl MonitorSink for JsSink {
     fn event(&self, event: &MonitorEvent, _counts: Counts) {
+        let wanted = match event {
+            MonitorEvent::Established(_) => self.wants.established,
+            MonitorEvent::Closed { .. } => self.wants.closed,
+            MonitorEvent::Rejected { .. } => self.wants.rejected,
+        };
+        if wanted {
+            self.send(event);
+        }
+        if self.wants.changed
+            && !matches!(event, MonitorEvent::Rejected { .. })
+            && !self.change_queued.swap(true, Ordering::AcqRel)
+        {
+            send_event(&self.events, "changed", String::new());
+        }
+    }
+}
+
+impl JsSink {
+    fn send(&self, event: &MonitorEvent) {
         let (kind, payload) = match event {
             MonitorEvent::Established(info) => {
                 ("established", serde_json::to_string(info).unwrap_or_default())
@@ -97,11 +117,6 @@ impl MonitorSink for JsSink {
             ),
         };
         send_event(&self.events, kind, payload);
-        if !matches!(event, MonitorEvent::Rejected { .. })
-            && !self.change_queued.swap(true, Ordering::AcqRel)
-        {
-            send_event(&self.events, "changed", String::new());
-        }
     }
 }
 
@@ -152,6 +167,7 @@ pub fn start_native_server<'env>(
     let mut sinks: Vec<Arc<dyn MonitorSink>> = vec![Arc::new(JsSink {
         events,
         change_queued: change_queued.clone(),
+        wants: parsed.monitor,
     })];
     if parsed.stdout_events {
         sinks.push(Arc::new(crate::monitor::stdout::StdoutSink::new(

@@ -20,16 +20,19 @@ fn client_info(info: &ConnectionInfo) -> ClientInfo {
         &*info.session_id,
         Timestamp::from_epoch_ms(info.connected_at as i64),
     )
-    .with_remote_address(info.client_ip.clone())
-    .with_user_agent(info.user_agent.clone())
+    .with_remote_address(info.client_ip.to_string())
+    .with_user_agent(info.user_agent.to_string())
     .with_era(match info.era {
         Era::Legacy => ClientEra::Legacy,
         Era::Modern => ClientEra::Modern,
     });
     if let Some(name) = &info.client_name {
         c = c.with_client(
-            name.clone(),
-            info.client_version.clone().unwrap_or_default(),
+            name.to_string(),
+            info.client_version
+                .as_deref()
+                .unwrap_or_default()
+                .to_owned(),
         );
     }
     c

@@ -248,16 +248,15 @@ fn initialize(core: &Arc<Core>, peer: &Peer, body: Body) -> Resp {
             ),
         );
     }
-    let caps: Box<str> = p
-        .capabilities
-        .map(|c| c.get().into())
-        .unwrap_or_else(|| "{}".into());
+    // Most clients of one kind send the same capabilities: keep one copy.
+    let strings = &core.tracker.strings;
+    let caps = strings.intern(p.capabilities.as_deref().map_or("{}", RawValue::get));
     let session = Arc::new(Session::new(
         sid.clone(),
         version,
         caps,
-        name.map(Into::into),
-        ver.map(Into::into),
+        name.as_deref().map(|n| strings.intern(n)),
+        ver.as_deref().map(|v| strings.intern(v)),
     ));
     core.sessions.insert(session);
     let result = core.dispatcher.initialize_result(version);
