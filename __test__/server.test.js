@@ -618,9 +618,14 @@ describe('resumability', () => {
   })
 
   test('a 2025-11-25 POST stream starts with a priming event carrying an id and retry', async () => {
+    // A callback that sends a notification before its answer gets a stream; one that only
+    // answers gets one JSON object (the spec lets the server choose; JSON is cheaper).
     const s = await server({
-      tools: [{ name: 't', inputSchema: OBJ }],
-      callTool: async () => TEXT('x'),
+      tools: [{ name: 't', inputSchema: OBJ }, { name: 'quiet', inputSchema: OBJ }],
+      callTool: async ({ name }, ctx) => {
+        if (name === 't') ctx.sendProgress(1, 1, 'working')
+        return TEXT('x')
+      },
     })
     const init = await post(s.url, {
       jsonrpc: '2.0',
@@ -629,8 +634,13 @@ describe('resumability', () => {
       params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '0' } },
     })
     const session = init.headers.get('mcp-session-id')
-    const r = await post(s.url, { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 't', arguments: {} } }, { session, version: '2025-11-25' })
+    const quiet = await post(s.url, { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'quiet', arguments: {} } }, { session, version: '2025-11-25' })
+    expect(quiet.status).toBe(200)
+    expect(quiet.headers.get('content-type')).toMatch(/^application\/json/)
+    expect(quiet.json).toEqual({ jsonrpc: '2.0', id: 3, result: TEXT('x') })
+    const r = await post(s.url, { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 't', arguments: {}, _meta: { progressToken: 'p' } } }, { session, version: '2025-11-25' })
     expect(r.status).toBe(200)
+    expect(r.headers.get('content-type')).toMatch(/^text\/event-stream/)
     expect(r.events[0].id).toBeTruthy()
     expect(r.events[0].retry).toMatch(/^\d+$/)
     expect(r.events[0].data).toBe('')

@@ -151,7 +151,7 @@ impl Session {
         cfg.event_store.is_some() && self.version.primes_streams()
     }
 
-    fn priming_frame(id: EventId, retry_ms: u64) -> Frame {
+    fn priming_frame_bytes(id: EventId, retry_ms: u64) -> Frame {
         Bytes::from(format!("id: {id}\nretry: {retry_ms}\ndata: \n\n"))
     }
 
@@ -168,7 +168,7 @@ impl Session {
         let id = st.next_stream;
         st.next_stream += 1;
         if self.primes(cfg) {
-            let _ = tx.send(Self::priming_frame(
+            let _ = tx.send(Self::priming_frame_bytes(
                 EventId { stream: id, seq: 0 },
                 cfg.retry_ms,
             ));
@@ -181,6 +181,37 @@ impl Session {
             },
         );
         Some((id, rx))
+    }
+
+    /// Opens a request stream without its priming event: the front end decides later whether
+    /// the response is SSE at all (see `priming_frame`).
+    pub fn open_quiet_stream(
+        &self,
+        cfg: &SessionConfig,
+    ) -> Option<(StreamId, mpsc::UnboundedReceiver<Frame>)> {
+        let _ = cfg;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut st = self.state.lock();
+        if st.closed {
+            return None;
+        }
+        let id = st.next_stream;
+        st.next_stream += 1;
+        st.busy().streams.insert(
+            id,
+            Slot {
+                tx: Some(tx),
+                next_seq: 1,
+            },
+        );
+        Some((id, rx))
+    }
+
+    /// The priming event of a request stream (2025-11-25 clients, event store on): an id to
+    /// resume from and the `retry` hint.
+    pub fn priming_frame(&self, cfg: &SessionConfig, stream: StreamId) -> Option<Frame> {
+        self.primes(cfg)
+            .then(|| Self::priming_frame_bytes(EventId { stream, seq: 0 }, cfg.retry_ms))
     }
 
     /// Attaches a fresh GET stream for server-initiated messages; one at a time.
@@ -207,7 +238,7 @@ impl Session {
                 seq: slot.next_seq,
             };
             slot.next_seq += 1;
-            let _ = tx.send(Self::priming_frame(id, cfg.retry_ms));
+            let _ = tx.send(Self::priming_frame_bytes(id, cfg.retry_ms));
         }
         slot.tx = Some(tx);
         Ok(rx)

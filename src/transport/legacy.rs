@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use futures_util::future::join_all;
 use hyper::header::HeaderValue;
 use hyper::{HeaderMap, StatusCode};
@@ -158,6 +159,12 @@ pub async fn post(core: Arc<Core>, peer: Peer, headers: &HeaderMap, body: Body) 
         };
         return http::json(StatusCode::OK, text);
     }
+    if routed.len() == 1 {
+        if let Some((id, _, params, r)) = routed.into_iter().next() {
+            return single_callback(core, session, id, params, r).await;
+        }
+        return session_not_found();
+    }
     let Some((stream, rx)) = session.open_stream(&core.cfg.session) else {
         return session_not_found();
     };
@@ -179,6 +186,85 @@ pub async fn post(core: Arc<Core>, peer: Peer, headers: &HeaderMap, body: Body) 
         session.finish_stream(stream);
     });
     http::sse(OutBody::sse(rx, core.cfg.keepalive))
+}
+
+/// One request answered by a callback. Its stream exists from the start (progress, logs and
+/// server→client requests go there), but the response is one JSON object unless something is
+/// sent on the stream before the answer, or the callback closes the stream for polling: then
+/// it is an SSE stream (priming event first, for clients that resume). JSON is the cheaper
+/// answer and the spec lets the server choose.
+async fn single_callback(
+    core: Arc<Core>,
+    session: Arc<Session>,
+    id: RequestId,
+    params: Option<Box<RawValue>>,
+    routed: Routed,
+) -> Resp {
+    let cfg = &core.cfg.session;
+    let Some((stream, mut rx)) = session.open_quiet_stream(cfg) else {
+        return session_not_found();
+    };
+    let (done_tx, mut done) = tokio::sync::oneshot::channel();
+    {
+        let core = core.clone();
+        let session = session.clone();
+        tokio::spawn(async move {
+            let text = answer(&core, &session, stream, false, id, params, routed).await;
+            let _ = done_tx.send(text);
+        });
+    }
+    // Switches to SSE: the priming event, what was already sent, then the rest of the stream;
+    // the answer goes on the stream (and into the event store) when it comes.
+    let stream_response =
+        |head: Option<Bytes>, rx, done: tokio::sync::oneshot::Receiver<Option<String>>| {
+            let (task_core, task_session) = (core.clone(), session.clone());
+            tokio::spawn(async move {
+                if let Ok(Some(text)) = done.await {
+                    task_session.send(&task_core.cfg.session, stream, &text);
+                }
+                task_session.finish_stream(stream);
+            });
+            let prime = session.priming_frame(&core.cfg.session, stream);
+            let head = match (prime, head) {
+                (Some(p), Some(h)) => Some(Bytes::from([p.as_ref(), h.as_ref()].concat())),
+                (p, h) => p.or(h),
+            };
+            let body = OutBody::sse(rx, core.cfg.keepalive);
+            http::sse(match head {
+                Some(h) => body.with_head(h),
+                None => body,
+            })
+        };
+    tokio::select! {
+        biased;
+        first = rx.recv() => match first {
+            Some(frame) => stream_response(Some(frame), rx, done),
+            // Detached before anything was sent: closeStream() right away.
+            None => stream_response(None, rx, done),
+        },
+        text = &mut done => match rx.try_recv() {
+            // Notifications and the answer were ready together: still a stream, in order.
+            Ok(frame) => {
+                if let Ok(Some(text)) = text {
+                    session.send(cfg, stream, &text);
+                }
+                session.finish_stream(stream);
+                let prime = session.priming_frame(cfg, stream);
+                let head = match prime {
+                    Some(p) => Bytes::from([p.as_ref(), frame.as_ref()].concat()),
+                    None => frame,
+                };
+                http::sse(OutBody::sse(rx, core.cfg.keepalive).with_head(head))
+            }
+            Err(_) => {
+                session.finish_stream(stream);
+                match text {
+                    Ok(Some(text)) => http::json(StatusCode::OK, text),
+                    _ => http::empty(StatusCode::ACCEPTED),
+                }
+            }
+        },
+    }
 }
 
 fn initialize(core: &Arc<Core>, peer: &Peer, body: Body) -> Resp {
