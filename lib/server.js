@@ -60,23 +60,36 @@ function errorPayload(e) {
   return JSON.stringify(out)
 }
 
+// Context data arrives as JSON text and is parsed on first use: most callbacks never look.
+function lazy(name) {
+  return {
+    get() {
+      return this._data()[name]
+    },
+    enumerable: true,
+  }
+}
+
 class RequestContext {
-  constructor(server, callId, c) {
+  constructor(server, callId, json) {
     this._server = server
     this._callId = callId
-    this.sessionId = c.sessionId
-    this.era = c.era
-    this.protocolVersion = c.protocolVersion
-    if (c.clientInfo) this.clientInfo = c.clientInfo
-    this.clientCapabilities = c.clientCapabilities || {}
-    if (c.inputResponses !== undefined) this.inputResponses = c.inputResponses
-    if (c.requestState !== undefined) this.requestState = c.requestState
-    this.requestId = c.requestId
+    this._json = json
+    this._parsed = null
     this._controller = null
     this._aborted = null
   }
 
-  // Created on first use: most callbacks never look at it.
+  _data() {
+    if (this._parsed === null) {
+      const c = JSON.parse(this._json)
+      if (!c.clientCapabilities) c.clientCapabilities = {}
+      this._parsed = c
+    }
+    return this._parsed
+  }
+
+  // Created on first use, like the data.
   get signal() {
     if (!this._controller) {
       this._controller = new AbortController()
@@ -236,7 +249,7 @@ async function startStreamableMcpServer(opts = {}, monitor = {}) {
 
   const handler = (callId, kind, paramsJson, ctxJson) => {
     const params = JSON.parse(paramsJson)
-    const ctx = new RequestContext(server, callId, JSON.parse(ctxJson))
+    const ctx = new RequestContext(server, callId, ctxJson)
     contexts.set(callId, ctx)
     const fn = callbacks[kind]
     let result
@@ -310,6 +323,10 @@ async function startStreamableMcpServer(opts = {}, monitor = {}) {
   server = await native.startNativeServer(JSON.stringify(wire), handler, events)
   wrapper = new StreamableMcpServer(server)
   return wrapper
+}
+
+for (const name of ['sessionId', 'era', 'protocolVersion', 'clientInfo', 'clientCapabilities', 'inputResponses', 'requestState', 'requestId']) {
+  Object.defineProperty(RequestContext.prototype, name, lazy(name))
 }
 
 module.exports = { startStreamableMcpServer, StreamableMcpServer }

@@ -76,6 +76,8 @@ pub struct Session {
     pub client_capabilities: Arc<str>,
     pub client_name: Option<Arc<str>>,
     pub client_version: Option<Arc<str>>,
+    /// The session's part of every callback context, rendered on first use.
+    context: std::sync::OnceLock<Box<str>>,
     state: Mutex<State>,
 }
 
@@ -122,6 +124,7 @@ impl Session {
             client_capabilities,
             client_name,
             client_version,
+            context: std::sync::OnceLock::new(),
             state: Mutex::new(State {
                 last_activity: Instant::now(),
                 next_stream: 1,
@@ -130,6 +133,11 @@ impl Session {
                 busy: None,
             }),
         }
+    }
+
+    /// The session's part of a callback context (an unterminated JSON object), rendered once.
+    pub fn context_prefix(&self, render: impl FnOnce() -> String) -> &str {
+        self.context.get_or_init(|| render().into_boxed_str())
     }
 
     pub fn touch(&self, now: Instant) {

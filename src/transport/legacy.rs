@@ -440,24 +440,40 @@ async fn answer(
 
 /// The `RequestContext` data for a 2025 request.
 fn context_json(session: &Session, id: &RequestId, extra: Option<Value>) -> String {
-    let caps: Value = serde_json::from_str(&session.client_capabilities).unwrap_or(json!({}));
-    let mut ctx = json!({
-        "sessionId": &*session.id,
-        "era": "legacy",
-        "protocolVersion": session.version.as_str(),
-        "clientCapabilities": caps,
-        "requestId": id.to_value(),
+    // The session's part is rendered once; a call adds its id (and input, on a retry).
+    let prefix = session.context_prefix(|| {
+        let mut head = json!({
+            "sessionId": &*session.id,
+            "era": "legacy",
+            "protocolVersion": session.version.as_str(),
+        })
+        .to_string();
+        head.pop();
+        head.push_str(",\"clientCapabilities\":");
+        head.push_str(&session.client_capabilities);
+        if let Some(name) = &session.client_name {
+            head.push_str(",\"clientInfo\":");
+            head.push_str(
+                &json!({ "name": &**name, "version": session.client_version.as_deref().unwrap_or("") })
+                    .to_string(),
+            );
+        }
+        head
     });
-    if let (Some(name), Value::Object(m)) = (&session.client_name, &mut ctx) {
-        m.insert(
-            "clientInfo".into(),
-            json!({ "name": &**name, "version": session.client_version.as_deref().unwrap_or("") }),
-        );
+    let mut out = String::with_capacity(prefix.len() + 64);
+    out.push_str(prefix);
+    out.push_str(",\"requestId\":");
+    out.push_str(id.as_json());
+    if let Some(Value::Object(extra)) = extra {
+        for (k, v) in extra {
+            out.push(',');
+            out.push_str(&Value::String(k).to_string());
+            out.push(':');
+            out.push_str(&v.to_string());
+        }
     }
-    if let (Some(Value::Object(extra)), Value::Object(m)) = (extra, &mut ctx) {
-        m.extend(extra);
-    }
-    ctx.to_string()
+    out.push('}');
+    out
 }
 
 /// Rounds of input a callback may ask for before the server gives up on it.
