@@ -4,6 +4,7 @@
 // (@modelcontextprotocol/client 2.x negotiating 2026-07-28, @modelcontextprotocol/sdk 1.x in a
 // 2025 session), a recording monitor and bounded waits. Everything that opens something returns
 // a way to close it, so Jest exits on its own.
+const { parseSse } = require('./mcp.js')
 const { startStreamableMcpServer } = require('../..')
 
 const MODERN = '2026-07-28'
@@ -118,26 +119,6 @@ async function readResponse(res) {
     out.json = out.messages.find((m) => 'result' in m || 'error' in m)
   }
   return out
-}
-
-function parseSse(text) {
-  const events = []
-  for (const block of text.split(/\r?\n\r?\n/)) {
-    if (!block.trim()) continue
-    const ev = {}
-    const data = []
-    for (const line of block.split(/\r?\n/)) {
-      if (line.startsWith(':')) continue
-      const i = line.indexOf(':')
-      const field = i < 0 ? line : line.slice(0, i)
-      const value = i < 0 ? '' : line.slice(i + 1).replace(/^ /, '')
-      if (field === 'data') data.push(value)
-      else ev[field] = value
-    }
-    ev.data = data.join('\n')
-    if (Object.keys(ev).length > 1 || ev.data) events.push(ev)
-  }
-  return events
 }
 
 // An SSE response read incrementally: `next(pred, what)` resolves with the first JSON-RPC

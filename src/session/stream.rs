@@ -163,32 +163,12 @@ impl Session {
         Bytes::from(format!("id: {id}\nretry: {retry_ms}\ndata: \n\n"))
     }
 
-    /// Opens the response stream of a POST that carries requests.
+    /// Opens the response stream of a POST that carries requests, priming event first.
     pub fn open_stream(
         &self,
         cfg: &SessionConfig,
     ) -> Option<(StreamId, mpsc::UnboundedReceiver<Frame>)> {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let mut st = self.state.lock();
-        if st.closed {
-            return None;
-        }
-        let id = st.next_stream;
-        st.next_stream += 1;
-        if self.primes(cfg) {
-            let _ = tx.send(Self::priming_frame_bytes(
-                EventId { stream: id, seq: 0 },
-                cfg.retry_ms,
-            ));
-        }
-        st.busy().streams.insert(
-            id,
-            Slot {
-                tx: Some(tx),
-                next_seq: 1,
-            },
-        );
-        Some((id, rx))
+        self.open(cfg, true)
     }
 
     /// Opens a request stream without its priming event: the front end decides later whether
@@ -197,7 +177,14 @@ impl Session {
         &self,
         cfg: &SessionConfig,
     ) -> Option<(StreamId, mpsc::UnboundedReceiver<Frame>)> {
-        let _ = cfg;
+        self.open(cfg, false)
+    }
+
+    fn open(
+        &self,
+        cfg: &SessionConfig,
+        prime: bool,
+    ) -> Option<(StreamId, mpsc::UnboundedReceiver<Frame>)> {
         let (tx, rx) = mpsc::unbounded_channel();
         let mut st = self.state.lock();
         if st.closed {
@@ -205,6 +192,9 @@ impl Session {
         }
         let id = st.next_stream;
         st.next_stream += 1;
+        if let Some(p) = prime.then(|| self.priming_frame(cfg, id)).flatten() {
+            let _ = tx.send(p);
+        }
         st.busy().streams.insert(
             id,
             Slot {
