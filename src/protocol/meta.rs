@@ -38,16 +38,43 @@ pub fn meta_of(params: Option<&RawValue>) -> Meta {
 }
 
 impl Meta {
-    /// A request is of the 2026 era when its `_meta` names a protocol version.
+    /// Whether `_meta` claims the 2026 era: it names a protocol version (valid or not, so a
+    /// bad envelope gets the modern errors, not session errors).
     pub fn is_modern(&self) -> bool {
         self.protocol_version.is_some()
     }
+}
+
+/// The first 2026 revision; an `MCP-Protocol-Version` at or after it (compared as text, so
+/// unknown future forms count) claims the modern era.
+pub const FIRST_MODERN: &str = "2026-07-28";
+
+/// Era detection for one request (DESIGN §6, refined by the 2026-07-28 probes): modern when
+/// `_meta` claims it, or, for anything but `initialize`, when the version header names
+/// 2026-07-28 or later; otherwise the 2025 session path.
+pub fn claims_modern(meta_claims: bool, is_initialize: bool, version_header: Option<&str>) -> bool {
+    meta_claims || (!is_initialize && version_header.is_some_and(|v| v.trim() >= FIRST_MODERN))
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn era_detection() {
+        // _meta decides, whatever the headers say.
+        assert!(claims_modern(true, false, None));
+        assert!(claims_modern(true, true, Some("2025-11-25")));
+        // The version header claims the era for everything but initialize.
+        assert!(claims_modern(false, false, Some("2026-07-28")));
+        assert!(claims_modern(false, false, Some(" v999.0.0 ")));
+        assert!(!claims_modern(false, true, Some("2026-07-28")));
+        // 2025 clients (the suites send these headers on legacy requests too).
+        assert!(!claims_modern(false, false, Some("2025-11-25")));
+        assert!(!claims_modern(false, false, Some("2025-03-26")));
+        assert!(!claims_modern(false, false, None));
+    }
 
     #[test]
     fn reads_progress_token_and_modern_fields() {

@@ -22,15 +22,11 @@ use crate::protocol::error::{
     HEADER_MISMATCH, INVALID_PARAMS, METHOD_NOT_FOUND, MISSING_CAPABILITY, UNSUPPORTED_VERSION,
 };
 use crate::protocol::jsonrpc::{self, Body, Message, RequestId};
-use crate::protocol::meta::Meta;
+use crate::protocol::meta::{claims_modern, Meta};
 use crate::protocol::version::MODERN_VERSIONS;
 use crate::protocol::{
     headers, request_state, CallbackFailure, CallbackKind, Era, Routed, RpcError,
 };
-
-/// The first 2026 revision; any `MCP-Protocol-Version` at or after it (as a string) claims
-/// the modern era.
-const FIRST_MODERN: &str = "2026-07-28";
 
 /// Methods the 2026-07-28 revision removed.
 const REMOVED: [&str; 5] = [
@@ -43,7 +39,7 @@ const REMOVED: [&str; 5] = [
 
 /// A request whose version header names a 2026 revision (or anything later).
 pub fn has_modern_version_header(headers: &HeaderMap) -> bool {
-    header(headers, VERSION_HEADER).is_some_and(|v| v.trim() >= FIRST_MODERN)
+    claims_modern(false, false, header(headers, VERSION_HEADER))
 }
 
 /// GET and DELETE belong to the 2025 era; a 2026 client (or a 2026-only server) gets 405.

@@ -9,11 +9,11 @@ use hyper::body::Incoming;
 use hyper::header::{AUTHORIZATION, CONTENT_LENGTH};
 use hyper::{Method, Request, StatusCode};
 
-use super::http::{self, header, Resp};
+use super::http::{self, header, Resp, VERSION_HEADER};
 use super::server::Core;
 use super::{legacy, modern};
 use crate::protocol::jsonrpc::{parse_body, Body, Message};
-use crate::protocol::meta::meta_of;
+use crate::protocol::meta::{claims_modern, meta_of};
 use crate::protocol::RpcError;
 
 /// What the front ends need to know about the peer.
@@ -169,7 +169,11 @@ async fn post(core: Arc<Core>, peer: Peer, req: Request<Incoming>) -> Resp {
     {
         let meta = meta_of(params.as_deref());
         let is_initialize = matches!(&body, Body::Single(m) if m.method() == Some("initialize"));
-        if meta.is_modern() || (!is_initialize && modern::has_modern_version_header(&headers)) {
+        if claims_modern(
+            meta.is_modern(),
+            is_initialize,
+            header(&headers, VERSION_HEADER),
+        ) {
             return modern::post(core, peer, &headers, body, meta).await;
         }
     }
