@@ -94,6 +94,9 @@ pub enum CallbackFailure {
 pub struct Dispatcher {
     desc: ServerDescription,
     catalog: RwLock<Arc<Catalog>>,
+    /// Answers fixed for the server's lifetime, rendered on first use.
+    discover: std::sync::OnceLock<String>,
+    initialize: [std::sync::OnceLock<String>; 3],
 }
 
 #[derive(Deserialize, Default)]
@@ -112,6 +115,8 @@ impl Dispatcher {
         Self {
             desc,
             catalog: RwLock::new(Arc::new(catalog)),
+            discover: Default::default(),
+            initialize: Default::default(),
         }
     }
 
@@ -324,7 +329,16 @@ impl Dispatcher {
         info
     }
 
-    pub fn initialize_result(&self, version: LegacyVersion) -> String {
+    pub fn initialize_result(&self, version: LegacyVersion) -> &str {
+        let slot = match version {
+            LegacyVersion::V2025_03_26 => &self.initialize[0],
+            LegacyVersion::V2025_06_18 => &self.initialize[1],
+            LegacyVersion::V2025_11_25 => &self.initialize[2],
+        };
+        slot.get_or_init(|| self.render_initialize(version))
+    }
+
+    fn render_initialize(&self, version: LegacyVersion) -> String {
         let mut r = json!({
             "protocolVersion": version.as_str(),
             "capabilities": self.capabilities(),
@@ -348,16 +362,21 @@ impl Dispatcher {
         v
     }
 
-    pub fn discover_result(&self) -> String {
-        let mut r = json!({
-            "supportedVersions": self.supported_versions(),
-            "capabilities": self.capabilities(),
-            "serverInfo": self.server_info(),
-        });
-        if let (Some(i), Value::Object(m)) = (&self.desc.instructions, &mut r) {
-            m.insert("instructions".into(), Value::String(i.clone()));
-        }
-        self.finish_result(Era::Modern, r.to_string(), true)
+    /// `server/discover`'s result: supported versions, capabilities, instructions, caching
+    /// hints and `_meta` serverInfo. Fixed for the server's lifetime, so rendered once.
+    pub fn discover_result(&self) -> &str {
+        self.discover.get_or_init(|| {
+            let mut r = json!({
+                "supportedVersions": self.supported_versions(),
+                "capabilities": self.capabilities(),
+                "serverInfo": self.server_info(),
+                "_meta": { "io.modelcontextprotocol/serverInfo": self.server_info() },
+            });
+            if let (Some(i), Value::Object(m)) = (&self.desc.instructions, &mut r) {
+                m.insert("instructions".into(), Value::String(i.clone()));
+            }
+            self.finish_result(Era::Modern, r.to_string(), true)
+        })
     }
 }
 

@@ -346,7 +346,7 @@ fn initialize(core: &Arc<Core>, peer: &Peer, body: Body) -> Resp {
     ));
     core.sessions.insert(session);
     let result = core.dispatcher.initialize_result(version);
-    let mut r = http::json(StatusCode::OK, jsonrpc::result_response(&id, &result));
+    let mut r = http::json(StatusCode::OK, jsonrpc::result_response(&id, result));
     if let Ok(v) = HeaderValue::from_str(&sid) {
         r.headers_mut().insert(SESSION_HEADER, v);
     }

@@ -241,8 +241,8 @@ pub async fn post(
     }
     match method.as_str() {
         "server/discover" => {
-            let result = discover(&core);
-            http::json(StatusCode::OK, jsonrpc::result_response(id, &result))
+            let result = core.dispatcher.discover_result();
+            http::json(StatusCode::OK, jsonrpc::result_response(id, result))
         }
         "subscriptions/listen" => listen(&core, client, id, &pv),
         _ => match core
@@ -261,18 +261,6 @@ pub async fn post(
             }
         },
     }
-}
-
-fn discover(core: &Core) -> String {
-    let result = core.dispatcher.discover_result();
-    let mut v: Value = serde_json::from_str(&result).unwrap_or_else(|_| json!({}));
-    if let Value::Object(m) = &mut v {
-        m.insert(
-            "_meta".into(),
-            json!({ "io.modelcontextprotocol/serverInfo": core.dispatcher.server_info() }),
-        );
-    }
-    v.to_string()
 }
 
 fn listen(core: &Arc<Core>, client: Arc<str>, id: &RequestId, pv: &Value) -> Resp {
