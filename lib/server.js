@@ -1,2 +1,282 @@
 'use strict'
-module.exports = {}
+// startStreamableMcpServer: the public face of the native server. Only what must run on the JS
+// thread lives here: calling the host's callbacks, AbortSignals, Date objects. HTTP, JSON-RPC,
+// sessions and monitoring are native.
+const native = require('../native.js')
+
+const CALLBACKS = ['callTool', 'readResource', 'getPrompt', 'complete']
+const LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency']
+
+function toInfo(raw) {
+  const info = {
+    sessionId: raw.sessionId,
+    era: raw.era,
+    clientIP: raw.clientIP,
+    userAgent: raw.userAgent,
+    connectedAt: new Date(raw.connectedAt),
+    lastActivity: new Date(raw.lastActivity),
+    requestCount: raw.requestCount,
+  }
+  if (raw.clientName !== undefined) info.clientName = raw.clientName
+  if (raw.clientVersion !== undefined) info.clientVersion = raw.clientVersion
+  if (raw.protocolVersion !== undefined) info.protocolVersion = raw.protocolVersion
+  return info
+}
+
+function toStats(json) {
+  const raw = JSON.parse(json)
+  return {
+    activeConnections: raw.activeConnections,
+    totalConnections: raw.totalConnections,
+    connections: raw.connections.map(toInfo),
+    lastUpdated: new Date(raw.lastUpdated),
+  }
+}
+
+// Reports a throw from a host's monitor callback without letting it reach the native side.
+function safely(name, fn, ...args) {
+  try {
+    const r = fn(...args)
+    if (r && typeof r.then === 'function') r.then(undefined, (e) => reportHostError(name, e))
+  } catch (e) {
+    reportHostError(name, e)
+  }
+}
+
+function reportHostError(name, e) {
+  process.emitWarning(`mcp-swagger-native: ${name} threw: ${e && e.stack ? e.stack : e}`, 'MonitorCallbackWarning')
+}
+
+function errorPayload(e) {
+  const out = { message: e instanceof Error ? e.message : typeof e === 'string' ? e : 'callback failed' }
+  if (e && typeof e.code === 'number' && Number.isInteger(e.code)) out.code = e.code
+  if (e && e.data !== undefined) {
+    try {
+      JSON.stringify(e.data)
+      out.data = e.data
+    } catch {}
+  }
+  return JSON.stringify(out)
+}
+
+class RequestContext {
+  constructor(server, callId, c) {
+    this._server = server
+    this._callId = callId
+    this.sessionId = c.sessionId
+    this.era = c.era
+    this.protocolVersion = c.protocolVersion
+    if (c.clientInfo) this.clientInfo = c.clientInfo
+    this.clientCapabilities = c.clientCapabilities || {}
+    if (c.inputResponses !== undefined) this.inputResponses = c.inputResponses
+    if (c.requestState !== undefined) this.requestState = c.requestState
+    this.requestId = c.requestId
+    this._controller = null
+    this._aborted = null
+  }
+
+  // Created on first use: most callbacks never look at it.
+  get signal() {
+    if (!this._controller) {
+      this._controller = new AbortController()
+      if (this._aborted !== null) this._controller.abort(this._aborted)
+    }
+    return this._controller.signal
+  }
+
+  _abort(reason) {
+    if (this._aborted !== null) return
+    this._aborted = new Error(reason || 'aborted')
+    this._aborted.name = 'AbortError'
+    if (this._controller) this._controller.abort(this._aborted)
+  }
+
+  sendProgress(progress, total, message) {
+    this._server.sendProgress(this._callId, progress, total ?? undefined, message ?? undefined)
+  }
+
+  log(level, data, logger) {
+    if (!LEVELS.includes(level)) throw new TypeError(`unknown log level ${level}`)
+    this._server.log(this._callId, level, JSON.stringify(data === undefined ? null : data), logger ?? undefined)
+  }
+
+  async request(method, params) {
+    let text
+    try {
+      text = await this._server.request(this._callId, method, params === undefined ? undefined : JSON.stringify(params))
+    } catch (e) {
+      let detail
+      try {
+        detail = JSON.parse(e.message)
+      } catch {
+        detail = { message: e.message }
+      }
+      const err = new Error(detail.message || 'request failed')
+      if (detail.code !== undefined) err.code = detail.code
+      if (detail.data !== undefined) err.data = detail.data
+      throw err
+    }
+    return JSON.parse(text)
+  }
+
+  closeStream() {
+    this._server.closeStream(this._callId)
+  }
+}
+
+class StreamableMcpServer {
+  constructor(nativeServer) {
+    this._native = nativeServer
+    this.url = nativeServer.url
+    this.port = nativeServer.port
+  }
+
+  getConnectionStats() {
+    return toStats(this._native.statsJson())
+  }
+
+  getActiveConnections() {
+    return this._native.activeConnections()
+  }
+
+  getConnectionInfo(sessionId) {
+    const json = this._native.connectionInfoJson(String(sessionId))
+    return json === null || json === undefined ? null : toInfo(JSON.parse(json))
+  }
+
+  setTools(tools) {
+    this._native.setListing('tools', JSON.stringify(tools || []))
+  }
+
+  setPrompts(prompts) {
+    this._native.setListing('prompts', JSON.stringify(prompts || []))
+  }
+
+  setResources(resources, templates) {
+    this._native.setListing('resources', JSON.stringify(resources || []), templates === undefined ? undefined : JSON.stringify(templates))
+  }
+
+  notifyResourceUpdated(uri) {
+    this._native.notifyResourceUpdated(String(uri))
+  }
+
+  closeSession(sessionId) {
+    return this._native.closeSession(String(sessionId))
+  }
+
+  close() {
+    if (!this._closing) this._closing = this._native.close()
+    return this._closing
+  }
+}
+
+async function startStreamableMcpServer(opts = {}, monitor = {}) {
+  if (opts === null || typeof opts !== 'object') throw new TypeError('options must be an object')
+  monitor = monitor || {}
+  const callbacks = {}
+  for (const name of CALLBACKS) {
+    if (opts[name] !== undefined && typeof opts[name] !== 'function') throw new TypeError(`${name} must be a function`)
+    callbacks[name] = opts[name]
+  }
+  const wire = {}
+  for (const [k, v] of Object.entries(opts)) if (typeof v !== 'function') wire[k] = v
+  wire.hasCallTool = !!callbacks.callTool
+  wire.hasReadResource = !!callbacks.readResource
+  wire.hasGetPrompt = !!callbacks.getPrompt
+  wire.hasComplete = !!callbacks.complete
+
+  const contexts = new Map()
+  let server = null
+
+  const finish = (callId, ok, value) => {
+    contexts.delete(callId)
+    if (!server) return
+    if (ok) {
+      let json
+      try {
+        json = JSON.stringify(value)
+      } catch (e) {
+        server.resolveCall(callId, false, JSON.stringify({ badResult: true, message: `result is not serializable: ${e.message}` }))
+        return
+      }
+      if (json === undefined || value === null || typeof value !== 'object' || Array.isArray(value)) {
+        server.resolveCall(callId, false, JSON.stringify({ badResult: true, message: 'the callback must return an object' }))
+        return
+      }
+      server.resolveCall(callId, true, json)
+    } else {
+      server.resolveCall(callId, false, errorPayload(value))
+    }
+  }
+
+  const handler = (callId, kind, paramsJson, ctxJson) => {
+    const params = JSON.parse(paramsJson)
+    const ctx = new RequestContext(server, callId, JSON.parse(ctxJson))
+    contexts.set(callId, ctx)
+    const fn = callbacks[kind]
+    let result
+    try {
+      if (!fn) throw new Error(`no ${kind} callback`)
+      switch (kind) {
+        case 'callTool':
+          result = fn({ name: params.name, arguments: params.arguments || {} }, ctx)
+          break
+        case 'readResource':
+          result = fn(params.uri, ctx)
+          break
+        case 'getPrompt':
+          result = fn(params.name, params.arguments || {}, ctx)
+          break
+        case 'complete':
+          result = fn(params.ref, params.argument, ctx)
+          break
+      }
+    } catch (e) {
+      finish(callId, false, e)
+      return
+    }
+    if (result && typeof result.then === 'function') {
+      result.then(
+        (v) => finish(callId, true, v),
+        (e) => finish(callId, false, e),
+      )
+    } else {
+      finish(callId, true, result)
+    }
+  }
+
+  const events = (kind, payload) => {
+    switch (kind) {
+      case 'abort': {
+        const { callId, reason } = JSON.parse(payload)
+        const ctx = contexts.get(callId)
+        if (ctx) ctx._abort(reason)
+        break
+      }
+      case 'established':
+        if (monitor.onConnectionEstablished) safely('onConnectionEstablished', monitor.onConnectionEstablished, toInfo(JSON.parse(payload)))
+        break
+      case 'closed': {
+        const { sessionId, durationMs } = JSON.parse(payload)
+        if (monitor.onConnectionClosed) safely('onConnectionClosed', monitor.onConnectionClosed, sessionId, durationMs)
+        break
+      }
+      case 'rejected': {
+        const r = JSON.parse(payload)
+        if (monitor.onConnectionRejected) safely('onConnectionRejected', monitor.onConnectionRejected, { reason: r.reason, clientIP: r.clientIP, at: new Date(r.at) })
+        break
+      }
+      case 'changed': {
+        // Always take the stats (it re-arms the change flag), even with no callback.
+        const stats = server ? toStats(server.takeStats()) : null
+        if (stats && monitor.onConnectionChange) safely('onConnectionChange', monitor.onConnectionChange, stats)
+        break
+      }
+    }
+  }
+
+  server = await native.startNativeServer(JSON.stringify(wire), handler, events)
+  return new StreamableMcpServer(server)
+}
+
+module.exports = { startStreamableMcpServer, StreamableMcpServer, RequestContext }

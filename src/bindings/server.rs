@@ -1,8 +1,19 @@
-//! `startStreamableMcpServer` and the `StreamableMcpServer` handle.
+//! `NativeServer`: the handle lib/server.js wraps into `StreamableMcpServer`. Callbacks cross
+//! as one threadsafe function per direction, with JSON text payloads that JS parses once.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use napi::bindgen_prelude::*;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
+use serde_json::{json, Value};
 
+use super::options;
+use crate::monitor::{Counts, MonitorEvent, MonitorSink};
 use crate::protocol::version::{LEGACY_VERSIONS, MODERN_VERSIONS};
+use crate::protocol::{CallbackFailure, Dispatcher};
+use crate::transport::{CallbackHost, Invocation, McpServer};
 
 /// Every protocol revision this build can speak, oldest first.
 #[napi]
@@ -12,4 +23,347 @@ pub fn supported_protocol_versions() -> Vec<String> {
         .chain(MODERN_VERSIONS.iter())
         .map(|s| s.to_string())
         .collect()
+}
+
+type HandlerArgs = FnArgs<(f64, String, String, String)>;
+type HandlerTsfn = ThreadsafeFunction<HandlerArgs, Unknown<'static>, HandlerArgs, Status, false>;
+type EventArgs = FnArgs<(String, String)>;
+type EventTsfn = ThreadsafeFunction<EventArgs, Unknown<'static>, EventArgs, Status, false>;
+
+fn send_event(tsfn: &EventTsfn, kind: &str, payload: String) {
+    let _ = tsfn.call(
+        FnArgs::from((kind.to_owned(), payload)),
+        ThreadsafeFunctionCallMode::NonBlocking,
+    );
+}
+
+struct JsHost {
+    handler: HandlerTsfn,
+    events: Arc<EventTsfn>,
+}
+
+impl CallbackHost for JsHost {
+    fn invoke(&self, inv: Invocation) -> bool {
+        let status = self.handler.call(
+            FnArgs::from((
+                inv.call_id as f64,
+                inv.kind.as_str().to_owned(),
+                inv.params,
+                inv.context,
+            )),
+            ThreadsafeFunctionCallMode::NonBlocking,
+        );
+        status == Status::Ok
+    }
+
+    fn abort(&self, call_id: u64, reason: &str) {
+        send_event(
+            &self.events,
+            "abort",
+            json!({ "callId": call_id, "reason": reason }).to_string(),
+        );
+    }
+}
+
+/// Monitor events to JS, in order; `changed` is coalesced: one is queued until JS takes the
+/// stats, so a burst costs one callback with the final numbers.
+struct JsSink {
+    events: Arc<EventTsfn>,
+    change_queued: Arc<AtomicBool>,
+}
+
+impl MonitorSink for JsSink {
+    fn event(&self, event: &MonitorEvent, _counts: Counts) {
+        let (kind, payload) = match event {
+            MonitorEvent::Established(info) => {
+                ("established", serde_json::to_string(info).unwrap_or_default())
+            }
+            MonitorEvent::Closed {
+                info,
+                duration_ms,
+                reason,
+            } => (
+                "closed",
+                json!({ "sessionId": &*info.session_id, "durationMs": duration_ms, "reason": reason.as_str() })
+                    .to_string(),
+            ),
+            MonitorEvent::Rejected {
+                reason,
+                client_ip,
+                at,
+            } => (
+                "rejected",
+                json!({ "reason": reason, "clientIP": client_ip, "at": at }).to_string(),
+            ),
+        };
+        send_event(&self.events, kind, payload);
+        if !matches!(event, MonitorEvent::Rejected { .. })
+            && !self.change_queued.swap(true, Ordering::AcqRel)
+        {
+            send_event(&self.events, "changed", String::new());
+        }
+    }
+}
+
+#[napi]
+pub struct NativeServer {
+    server: Arc<McpServer>,
+    change_queued: Arc<AtomicBool>,
+    url: String,
+    port: u32,
+}
+
+fn err(msg: impl std::fmt::Display) -> Error {
+    Error::new(Status::InvalidArg, msg.to_string())
+}
+
+/// Starts a server. `handler(callId, kind, paramsJson, contextJson)` runs callbacks and
+/// answers through `resolveCall`; `events(kind, payloadJson)` receives monitor events and
+/// aborts. Internal: use `startStreamableMcpServer`.
+#[napi(
+    ts_args_type = "optionsJson: string, handler: (callId: number, kind: string, params: string, context: string) => void, events: (kind: string, payload: string) => void"
+)]
+pub fn start_native_server<'env>(
+    env: &'env Env,
+    options_json: String,
+    handler: Function<'env, HandlerArgs, Unknown<'static>>,
+    events: Function<'env, EventArgs, Unknown<'static>>,
+) -> Result<PromiseRaw<'env, NativeServer>> {
+    let parsed = options::parse(&options_json).map_err(err)?;
+    let handler: HandlerTsfn = handler
+        .build_threadsafe_function::<HandlerArgs>()
+        .callee_handled::<false>()
+        .build()?;
+    let events: Arc<EventTsfn> = Arc::new(
+        events
+            .build_threadsafe_function::<EventArgs>()
+            .callee_handled::<false>()
+            .build()?,
+    );
+    let change_queued = Arc::new(AtomicBool::new(false));
+    let host = Arc::new(JsHost {
+        handler,
+        events: events.clone(),
+    });
+    let mut sinks: Vec<Arc<dyn MonitorSink>> = vec![Arc::new(JsSink {
+        events,
+        change_queued: change_queued.clone(),
+    })];
+    if parsed.stdout_events {
+        sinks.push(Arc::new(crate::monitor::stdout::StdoutSink::new(
+            parsed.server_id.clone(),
+        )));
+    }
+    let dispatcher = Dispatcher::new(parsed.description, parsed.catalog);
+    let cfg = parsed.config;
+    let stdout = parsed
+        .stdout_events
+        .then_some((parsed.server_id, parsed.stats_interval));
+    env.spawn_future(async move {
+        let host_name = cfg.host.clone();
+        let endpoint = cfg.endpoint.clone();
+        let server = McpServer::start(cfg, dispatcher, host, sinks)
+            .await
+            .map_err(|e| Error::new(Status::GenericFailure, e.to_string()))?;
+        let port = server.local_addr().port();
+        if let Some((server_id, interval)) = stdout {
+            crate::monitor::stdout::spawn_stats(server.core().clone(), server_id, interval);
+        }
+        let shown = if host_name.contains(':') {
+            format!("[{host_name}]")
+        } else {
+            host_name
+        };
+        Ok(NativeServer {
+            server: Arc::new(server),
+            change_queued,
+            url: format!("http://{shown}:{port}{endpoint}"),
+            port: port as u32,
+        })
+    })
+}
+
+#[napi]
+impl NativeServer {
+    #[napi(getter)]
+    pub fn url(&self) -> String {
+        self.url.clone()
+    }
+
+    #[napi(getter)]
+    pub fn port(&self) -> u32 {
+        self.port
+    }
+
+    /// A callback's answer: `ok` with the result's JSON, or the error as
+    /// `{message, code?, data?}` JSON. False when the call was no longer waited for.
+    #[napi]
+    pub fn resolve_call(&self, call_id: f64, ok: bool, payload: String) -> bool {
+        let outcome = if ok {
+            Ok(payload)
+        } else {
+            let v: Value = serde_json::from_str(&payload).unwrap_or(Value::Null);
+            if v.get("badResult").and_then(Value::as_bool) == Some(true) {
+                Err(CallbackFailure::BadResult(
+                    v.get("message")
+                        .and_then(Value::as_str)
+                        .unwrap_or("invalid callback result")
+                        .to_owned(),
+                ))
+            } else {
+                Err(CallbackFailure::Threw {
+                    message: v
+                        .get("message")
+                        .and_then(Value::as_str)
+                        .unwrap_or("callback failed")
+                        .to_owned(),
+                    code: v.get("code").and_then(Value::as_i64).map(|c| c as i32),
+                    data: v.get("data").cloned(),
+                })
+            }
+        };
+        self.server.core().calls.resolve(call_id as u64, outcome)
+    }
+
+    #[napi]
+    pub fn send_progress(
+        &self,
+        call_id: f64,
+        progress: f64,
+        total: Option<f64>,
+        message: Option<String>,
+    ) -> bool {
+        self.server
+            .core()
+            .send_progress(call_id as u64, progress, total, message)
+    }
+
+    #[napi]
+    pub fn log(
+        &self,
+        call_id: f64,
+        level: String,
+        data_json: String,
+        logger: Option<String>,
+    ) -> bool {
+        let data = serde_json::from_str(&data_json).unwrap_or(Value::Null);
+        self.server.core().log(call_id as u64, &level, data, logger)
+    }
+
+    /// A server→client request; resolves with the result's JSON or rejects with the error's.
+    #[napi]
+    pub async fn request(
+        &self,
+        call_id: f64,
+        method: String,
+        params_json: Option<String>,
+    ) -> Result<String> {
+        self.server
+            .core()
+            .client_request(call_id as u64, &method, params_json)
+            .await
+            .map_err(|e| Error::new(Status::GenericFailure, e))
+    }
+
+    #[napi]
+    pub fn close_stream(&self, call_id: f64) -> bool {
+        self.server.core().close_stream(call_id as u64)
+    }
+
+    /// `ConnectionStats` as JSON; clears the pending-change flag so the next change is
+    /// reported again.
+    #[napi]
+    pub fn take_stats(&self) -> String {
+        self.change_queued.store(false, Ordering::Release);
+        self.server.core().tracker.stats_json()
+    }
+
+    #[napi]
+    pub fn stats_json(&self) -> String {
+        self.server.core().tracker.stats_json()
+    }
+
+    #[napi]
+    pub fn active_connections(&self) -> u32 {
+        self.server.core().tracker.active() as u32
+    }
+
+    #[napi]
+    pub fn connection_info_json(&self, session_id: String) -> Option<String> {
+        self.server
+            .core()
+            .tracker
+            .info(&session_id)
+            .and_then(|i| serde_json::to_string(&i).ok())
+    }
+
+    #[napi]
+    pub fn set_listing(
+        &self,
+        kind: String,
+        items_json: String,
+        templates_json: Option<String>,
+    ) -> Result<()> {
+        let items: Vec<Box<serde_json::value::RawValue>> =
+            serde_json::from_str(&items_json).map_err(err)?;
+        let core = self.server.core();
+        let (key, method) = match kind.as_str() {
+            "tools" => ("name", "notifications/tools/list_changed"),
+            "prompts" => ("name", "notifications/prompts/list_changed"),
+            "resources" => ("uri", "notifications/resources/list_changed"),
+            other => return Err(err(format!("unknown listing {other}"))),
+        };
+        let listing = options::listing(Some(items), key, &kind).map_err(err)?;
+        let templates = match templates_json {
+            Some(t) => Some(
+                options::listing(
+                    Some(serde_json::from_str(&t).map_err(err)?),
+                    "uriTemplate",
+                    "resourceTemplates",
+                )
+                .map_err(err)?,
+            ),
+            None => None,
+        };
+        core.dispatcher.update_catalog(|old| {
+            let mut next = crate::protocol::catalog::Catalog {
+                tools: old.tools.clone(),
+                resources: old.resources.clone(),
+                resource_templates: old.resource_templates.clone(),
+                prompts: old.prompts.clone(),
+            };
+            match kind.as_str() {
+                "tools" => next.tools = listing,
+                "prompts" => next.prompts = listing,
+                _ => {
+                    next.resources = listing;
+                    if let Some(t) = templates {
+                        next.resource_templates = t;
+                    }
+                }
+            }
+            next
+        });
+        core.broadcast(method, None, None);
+        Ok(())
+    }
+
+    #[napi]
+    pub fn notify_resource_updated(&self, uri: String) {
+        let params = json!({ "uri": uri }).to_string();
+        self.server
+            .core()
+            .broadcast("notifications/resources/updated", Some(&params), Some(&uri));
+    }
+
+    #[napi]
+    pub async fn close_session(&self, session_id: String) -> bool {
+        self.server.core().close_session(&session_id)
+    }
+
+    #[napi]
+    pub async fn close(&self) -> Result<()> {
+        self.server.close().await;
+        Ok(())
+    }
 }

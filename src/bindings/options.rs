@@ -1,0 +1,250 @@
+//! `StreamableServerOptions` (as JSON from lib/server.js) into the core's configuration, with
+//! clear errors for wrong types and values.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::protocol::catalog::{Catalog, Listing, DEFAULT_PAGE_SIZE};
+use crate::protocol::dispatch::{CacheHints, ServerDescription};
+use crate::session::EventStoreLimits;
+use crate::transport::config::default_hosts;
+use crate::transport::http::OriginPolicy;
+use crate::transport::{InternalStats, ServerConfig};
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerInfo {
+    pub name: String,
+    pub version: String,
+    pub title: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub enum Toggle<T> {
+    Off(bool),
+    On(T),
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct EventStoreOptions {
+    pub max_events_per_session: Option<usize>,
+    pub ttl_ms: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct InternalStatsOptions {
+    pub path: Option<String>,
+    pub token: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Protocols {
+    pub legacy: Option<bool>,
+    pub modern: Option<bool>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct CacheOptions {
+    pub ttl_ms: Option<u64>,
+    pub scope: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct JsOptions {
+    pub port: Option<u16>,
+    pub host: Option<String>,
+    pub endpoint: Option<String>,
+    pub server_info: Option<ServerInfo>,
+    pub instructions: Option<String>,
+    pub tools: Option<Vec<Box<RawValue>>>,
+    pub resources: Option<Vec<Box<RawValue>>>,
+    pub resource_templates: Option<Vec<Box<RawValue>>>,
+    pub prompts: Option<Vec<Box<RawValue>>>,
+    #[serde(default)]
+    pub has_call_tool: bool,
+    #[serde(default)]
+    pub has_read_resource: bool,
+    #[serde(default)]
+    pub has_get_prompt: bool,
+    #[serde(default)]
+    pub has_complete: bool,
+    pub enable_json_response: Option<bool>,
+    pub event_store: Option<Toggle<EventStoreOptions>>,
+    pub allowed_hosts: Option<Vec<String>>,
+    pub allowed_origins: Option<Vec<String>>,
+    pub max_connections: Option<u64>,
+    pub session_idle_timeout_ms: Option<u64>,
+    pub max_body_bytes: Option<usize>,
+    pub callback_timeout_ms: Option<u64>,
+    pub server_id: Option<String>,
+    pub stdout_events: Option<bool>,
+    pub stats_interval_ms: Option<u64>,
+    pub internal_stats: Option<Toggle<InternalStatsOptions>>,
+    pub protocols: Option<Protocols>,
+    pub client_idle_timeout_ms: Option<u64>,
+    pub cache: Option<CacheOptions>,
+    pub request_state_ttl_ms: Option<u64>,
+    pub trust_proxy: Option<bool>,
+    /// SSE keep-alive comment period (ms); default 15 000.
+    pub keep_alive_ms: Option<u64>,
+}
+
+pub struct Parsed {
+    pub config: ServerConfig,
+    pub description: ServerDescription,
+    pub catalog: Catalog,
+    pub server_id: String,
+    pub stdout_events: bool,
+    pub stats_interval: Duration,
+}
+
+pub fn listing(
+    items: Option<Vec<Box<RawValue>>>,
+    key: &str,
+    what: &str,
+) -> Result<Listing, String> {
+    Listing::new(items.unwrap_or_default(), key, DEFAULT_PAGE_SIZE)
+        .map_err(|e| format!("{what}: {e}"))
+}
+
+pub fn parse(json: &str) -> Result<Parsed, String> {
+    let o: JsOptions = serde_json::from_str(json).map_err(|e| format!("invalid options: {e}"))?;
+    let mut cfg = ServerConfig::default();
+    if let Some(h) = o.host {
+        cfg.origin.hosts = default_hosts(&h);
+        cfg.host = h;
+    }
+    if let Some(p) = o.port {
+        cfg.port = p;
+    }
+    if let Some(e) = o.endpoint {
+        if !e.starts_with('/') {
+            return Err(format!("endpoint must start with '/': {e:?}"));
+        }
+        cfg.endpoint = e;
+    }
+    cfg.json_response = o.enable_json_response.unwrap_or(false);
+    cfg.session.event_store = match o.event_store {
+        Some(Toggle::Off(false)) => None,
+        Some(Toggle::Off(true)) | None => Some(EventStoreLimits::default()),
+        Some(Toggle::On(es)) => {
+            let d = EventStoreLimits::default();
+            Some(EventStoreLimits {
+                max_events: es.max_events_per_session.unwrap_or(d.max_events),
+                ttl: es.ttl_ms.map(Duration::from_millis).unwrap_or(d.ttl),
+            })
+        }
+    };
+    if let Some(hosts) = o.allowed_hosts {
+        cfg.origin.hosts = hosts.into_iter().map(|h| h.to_ascii_lowercase()).collect();
+    }
+    if let Some(origins) = o.allowed_origins {
+        cfg.origin.origins = origins
+            .into_iter()
+            .map(|h| h.trim_end_matches('/').to_ascii_lowercase())
+            .collect();
+    }
+    cfg.origin = OriginPolicy { ..cfg.origin };
+    if let Some(m) = o.max_connections {
+        cfg.max_connections = m;
+    }
+    if let Some(ms) = o.session_idle_timeout_ms {
+        if ms == 0 {
+            return Err("sessionIdleTimeoutMs must be positive".into());
+        }
+        cfg.session_idle = Duration::from_millis(ms);
+    }
+    if let Some(ms) = o.client_idle_timeout_ms {
+        if ms == 0 {
+            return Err("clientIdleTimeoutMs must be positive".into());
+        }
+        cfg.client_idle = Duration::from_millis(ms);
+    }
+    if let Some(b) = o.max_body_bytes {
+        cfg.max_body = b;
+    }
+    cfg.callback_timeout = o
+        .callback_timeout_ms
+        .filter(|&ms| ms > 0)
+        .map(Duration::from_millis);
+    if let Some(ms) = o.keep_alive_ms {
+        cfg.keepalive = Duration::from_millis(ms.max(10));
+    }
+    cfg.internal_stats = match o.internal_stats {
+        None | Some(Toggle::Off(false)) => None,
+        Some(Toggle::Off(true)) => Some(InternalStats {
+            path: "/internal/connections".into(),
+            token: None,
+        }),
+        Some(Toggle::On(s)) => Some(InternalStats {
+            path: s.path.unwrap_or_else(|| "/internal/connections".into()),
+            token: s.token.filter(|t| !t.is_empty()),
+        }),
+    };
+    cfg.trust_proxy = o.trust_proxy.unwrap_or(false);
+    if let Some(ms) = o.request_state_ttl_ms {
+        cfg.request_state_ttl = Duration::from_millis(ms);
+    }
+    let protocols = o.protocols.unwrap_or_default();
+    cfg.legacy = protocols.legacy.unwrap_or(true);
+    cfg.modern = protocols.modern.unwrap_or(true);
+    if !cfg.legacy && !cfg.modern {
+        return Err("protocols: at least one era must be enabled".into());
+    }
+    let stats_interval = Duration::from_millis(o.stats_interval_ms.unwrap_or(30_000).max(5_000));
+
+    let catalog = Catalog {
+        tools: listing(o.tools, "name", "tools")?,
+        resources: listing(o.resources, "uri", "resources")?,
+        resource_templates: listing(o.resource_templates, "uriTemplate", "resourceTemplates")?,
+        prompts: listing(o.prompts, "name", "prompts")?,
+    };
+    let info = o.server_info.unwrap_or(ServerInfo {
+        name: "mcp-swagger-native".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        title: None,
+    });
+    let cache = o.cache.unwrap_or_default();
+    let description = ServerDescription {
+        name: info.name,
+        version: info.version,
+        title: info.title,
+        instructions: o.instructions,
+        tools: o.has_call_tool || !catalog.tools.is_empty(),
+        resources: o.has_read_resource
+            || !catalog.resources.is_empty()
+            || !catalog.resource_templates.is_empty(),
+        prompts: o.has_get_prompt || !catalog.prompts.is_empty(),
+        completions: o.has_complete,
+        cache: CacheHints {
+            ttl_ms: cache.ttl_ms.unwrap_or(0),
+            public: match cache.scope.as_deref() {
+                None | Some("private") => false,
+                Some("public") => true,
+                Some(other) => {
+                    return Err(format!(
+                        "cache.scope must be 'public' or 'private', got {other:?}"
+                    ))
+                }
+            },
+        },
+        legacy: cfg.legacy,
+        modern: cfg.modern,
+    };
+    Ok(Parsed {
+        config: cfg,
+        description,
+        catalog,
+        server_id: o.server_id.unwrap_or_else(|| "mcp-server".into()),
+        stdout_events: o.stdout_events.unwrap_or(false),
+        stats_interval,
+    })
+}

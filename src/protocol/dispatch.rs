@@ -1,0 +1,524 @@
+//! One dispatcher for both eras. It answers what Rust can answer from the catalog and says
+//! which JS callback answers the rest; it knows the era only where the spec differs.
+
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use serde::Deserialize;
+use serde_json::{json, value::RawValue, Value};
+
+use super::catalog::Catalog;
+use super::error::{RpcError, INTERNAL_ERROR, INVALID_PARAMS, RESOURCE_NOT_FOUND};
+use super::version::{Era, LegacyVersion, LEGACY_VERSIONS, MODERN_VERSIONS};
+
+/// The JS callback that answers a method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallbackKind {
+    CallTool,
+    ReadResource,
+    GetPrompt,
+    Complete,
+}
+
+impl CallbackKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallbackKind::CallTool => "callTool",
+            CallbackKind::ReadResource => "readResource",
+            CallbackKind::GetPrompt => "getPrompt",
+            CallbackKind::Complete => "complete",
+        }
+    }
+
+    pub fn for_method(method: &str) -> Option<Self> {
+        match method {
+            "tools/call" => Some(Self::CallTool),
+            "resources/read" => Some(Self::ReadResource),
+            "prompts/get" => Some(Self::GetPrompt),
+            "completion/complete" => Some(Self::Complete),
+            _ => None,
+        }
+    }
+}
+
+/// Where a request goes.
+#[derive(Debug)]
+pub enum Routed {
+    /// The result, as JSON text.
+    Answer(String),
+    Fail(RpcError),
+    Callback(CallbackKind),
+}
+
+/// Cache hints the 2026-07-28 revision asks for on discover, list and read results.
+#[derive(Debug, Clone, Default)]
+pub struct CacheHints {
+    pub ttl_ms: u64,
+    pub public: bool,
+}
+
+/// What the server says about itself; fixed for its lifetime.
+#[derive(Debug, Clone, Default)]
+pub struct ServerDescription {
+    pub name: String,
+    pub version: String,
+    pub title: Option<String>,
+    pub instructions: Option<String>,
+    pub tools: bool,
+    pub resources: bool,
+    pub prompts: bool,
+    pub completions: bool,
+    pub cache: CacheHints,
+    pub legacy: bool,
+    pub modern: bool,
+}
+
+/// How a JS callback failed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallbackFailure {
+    /// It threw or rejected; `code` and `data` are the error's own, when it set them.
+    Threw {
+        message: String,
+        code: Option<i32>,
+        data: Option<Value>,
+    },
+    /// It returned something that is not a JSON object.
+    BadResult(String),
+    TimedOut,
+    /// The server is closing or the callback is not registered.
+    Unavailable,
+    /// The client cancelled the request; no response is sent.
+    Cancelled,
+}
+
+pub struct Dispatcher {
+    desc: ServerDescription,
+    catalog: RwLock<Arc<Catalog>>,
+}
+
+#[derive(Deserialize, Default)]
+struct ListParams {
+    cursor: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct NamedParams {
+    name: Option<String>,
+}
+
+impl Dispatcher {
+    pub fn new(desc: ServerDescription, catalog: Catalog) -> Self {
+        Self {
+            desc,
+            catalog: RwLock::new(Arc::new(catalog)),
+        }
+    }
+
+    pub fn description(&self) -> &ServerDescription {
+        &self.desc
+    }
+
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.catalog.read().clone()
+    }
+
+    /// Swaps the catalog; the caller announces list_changed.
+    pub fn update_catalog(&self, f: impl FnOnce(&Catalog) -> Catalog) {
+        let mut guard = self.catalog.write();
+        let next = f(&guard);
+        *guard = Arc::new(next);
+    }
+
+    /// Routes a method that both eras share. Era-specific methods (initialize, discover,
+    /// subscriptions, logging level) are the front ends' business.
+    pub fn route(&self, era: Era, method: &str, params: Option<&RawValue>) -> Routed {
+        let list = |pick: fn(&Catalog) -> &super::catalog::Listing, member: &str, cache: bool| {
+            let p: ListParams = match params.map(|p| serde_json::from_str(p.get())) {
+                None => ListParams::default(),
+                Some(Ok(p)) => p,
+                Some(Err(e)) => return Routed::Fail(RpcError::invalid_params(e)),
+            };
+            let catalog = self.catalog();
+            match pick(&catalog).page(p.cursor.as_deref()) {
+                Ok((items, next)) => {
+                    let mut out = String::with_capacity(items.len() + 64);
+                    out.push_str("{\"");
+                    out.push_str(member);
+                    out.push_str("\":");
+                    out.push_str(items);
+                    if let Some(next) = next {
+                        out.push_str(",\"nextCursor\":");
+                        out.push_str(&Value::String(next).to_string());
+                    }
+                    out.push('}');
+                    Routed::Answer(self.finish_result(era, out, cache))
+                }
+                Err(e) => Routed::Fail(e),
+            }
+        };
+        match method {
+            "ping" => Routed::Answer(self.finish_result(era, "{}".to_owned(), false)),
+            "tools/list" if self.desc.tools => list(|c| &c.tools, "tools", true),
+            "resources/list" if self.desc.resources => list(|c| &c.resources, "resources", true),
+            "resources/templates/list" if self.desc.resources => {
+                list(|c| &c.resource_templates, "resourceTemplates", true)
+            }
+            "prompts/list" if self.desc.prompts => list(|c| &c.prompts, "prompts", true),
+            "tools/call" if self.desc.tools => match named(params) {
+                Ok(name) if self.catalog().tools.contains(&name) => {
+                    Routed::Callback(CallbackKind::CallTool)
+                }
+                Ok(name) => Routed::Fail(
+                    RpcError::new(INVALID_PARAMS, format!("Unknown tool: {name}"))
+                        .with_data(json!({ "name": name })),
+                ),
+                Err(e) => Routed::Fail(e),
+            },
+            "prompts/get" if self.desc.prompts => match named(params) {
+                Ok(name) if self.catalog().prompts.contains(&name) => {
+                    Routed::Callback(CallbackKind::GetPrompt)
+                }
+                Ok(name) => Routed::Fail(
+                    RpcError::new(INVALID_PARAMS, format!("Unknown prompt: {name}"))
+                        .with_data(json!({ "name": name })),
+                ),
+                Err(e) => Routed::Fail(e),
+            },
+            "resources/read" if self.desc.resources => match uri_of(params) {
+                Ok(_) => Routed::Callback(CallbackKind::ReadResource),
+                Err(e) => Routed::Fail(e),
+            },
+            "completion/complete" if self.desc.completions => {
+                Routed::Callback(CallbackKind::Complete)
+            }
+            _ => Routed::Fail(RpcError::method_not_found(method)),
+        }
+    }
+
+    /// The modern era tags every result with `resultType` and, where caching applies, the
+    /// server's cache hints. The legacy era sends results as they are.
+    pub fn finish_result(&self, era: Era, result: String, cacheable: bool) -> String {
+        match era {
+            Era::Legacy => result,
+            Era::Modern => {
+                let has_type = result.contains("\"resultType\"");
+                let mut extra = String::new();
+                if !has_type {
+                    extra.push_str("\"resultType\":\"complete\"");
+                }
+                if cacheable {
+                    if !extra.is_empty() {
+                        extra.push(',');
+                    }
+                    extra.push_str(&format!(
+                        "\"ttlMs\":{},\"cacheScope\":\"{}\"",
+                        self.desc.cache.ttl_ms,
+                        if self.desc.cache.public {
+                            "public"
+                        } else {
+                            "private"
+                        }
+                    ));
+                }
+                insert_members(result, &extra)
+            }
+        }
+    }
+
+    /// Turns a callback's outcome into the result or error the client sees.
+    pub fn finish_callback(
+        &self,
+        era: Era,
+        kind: CallbackKind,
+        params: Option<&RawValue>,
+        outcome: Result<String, CallbackFailure>,
+    ) -> Result<String, RpcError> {
+        match outcome {
+            Ok(json) => {
+                if !json.trim_start().starts_with('{') {
+                    return Err(RpcError::internal(format!(
+                        "{} returned a value that is not an object",
+                        kind.as_str()
+                    )));
+                }
+                let cacheable = kind == CallbackKind::ReadResource;
+                Ok(self.finish_result(era, json, cacheable))
+            }
+            Err(CallbackFailure::Threw {
+                message,
+                code,
+                data,
+            }) => match kind {
+                CallbackKind::CallTool => {
+                    let body = json!({
+                        "content": [{ "type": "text", "text": message }],
+                        "isError": true,
+                    });
+                    Ok(self.finish_result(era, body.to_string(), false))
+                }
+                CallbackKind::ReadResource if code == Some(RESOURCE_NOT_FOUND) => {
+                    let uri = uri_of(params).unwrap_or_default();
+                    let code = match era {
+                        Era::Legacy => RESOURCE_NOT_FOUND,
+                        Era::Modern => INVALID_PARAMS,
+                    };
+                    let mut data = data.unwrap_or_else(|| json!({}));
+                    if let Value::Object(map) = &mut data {
+                        map.entry("uri").or_insert(Value::String(uri));
+                    }
+                    Err(RpcError::new(code, message).with_data(data))
+                }
+                _ => {
+                    let code = code.filter(|c| (-32768..=-32000).contains(c) || *c > 0);
+                    let mut e = RpcError::new(code.unwrap_or(INTERNAL_ERROR), message);
+                    e.data = data;
+                    Err(e)
+                }
+            },
+            Err(CallbackFailure::BadResult(why)) => Err(RpcError::internal(why)),
+            Err(CallbackFailure::TimedOut) => Err(RpcError::new(
+                -32001,
+                format!(
+                    "Request timed out: {} did not settle in time",
+                    kind.as_str()
+                ),
+            )),
+            Err(CallbackFailure::Unavailable) => {
+                Err(RpcError::internal("the server is shutting down"))
+            }
+            Err(CallbackFailure::Cancelled) => Err(RpcError::new(
+                super::error::SERVER_ERROR,
+                "Request cancelled",
+            )),
+        }
+    }
+
+    /// `capabilities` as derived from the options.
+    pub fn capabilities(&self) -> Value {
+        let mut caps = serde_json::Map::new();
+        caps.insert("logging".into(), json!({}));
+        if self.desc.tools {
+            caps.insert("tools".into(), json!({ "listChanged": true }));
+        }
+        if self.desc.resources {
+            caps.insert(
+                "resources".into(),
+                json!({ "subscribe": true, "listChanged": true }),
+            );
+        }
+        if self.desc.prompts {
+            caps.insert("prompts".into(), json!({ "listChanged": true }));
+        }
+        if self.desc.completions {
+            caps.insert("completions".into(), json!({}));
+        }
+        Value::Object(caps)
+    }
+
+    pub fn server_info(&self) -> Value {
+        let mut info = json!({ "name": self.desc.name, "version": self.desc.version });
+        if let (Some(t), Value::Object(m)) = (&self.desc.title, &mut info) {
+            m.insert("title".into(), Value::String(t.clone()));
+        }
+        info
+    }
+
+    pub fn initialize_result(&self, version: LegacyVersion) -> String {
+        let mut r = json!({
+            "protocolVersion": version.as_str(),
+            "capabilities": self.capabilities(),
+            "serverInfo": self.server_info(),
+        });
+        if let (Some(i), Value::Object(m)) = (&self.desc.instructions, &mut r) {
+            m.insert("instructions".into(), Value::String(i.clone()));
+        }
+        r.to_string()
+    }
+
+    /// The versions a client may use, for -32022 and `server/discover`.
+    pub fn supported_versions(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        if self.desc.modern {
+            v.extend(MODERN_VERSIONS);
+        }
+        if self.desc.legacy {
+            v.extend(LEGACY_VERSIONS.iter().rev());
+        }
+        v
+    }
+
+    pub fn discover_result(&self) -> String {
+        let mut r = json!({
+            "supportedVersions": self.supported_versions(),
+            "capabilities": self.capabilities(),
+            "serverInfo": self.server_info(),
+        });
+        if let (Some(i), Value::Object(m)) = (&self.desc.instructions, &mut r) {
+            m.insert("instructions".into(), Value::String(i.clone()));
+        }
+        self.finish_result(Era::Modern, r.to_string(), true)
+    }
+}
+
+fn named(params: Option<&RawValue>) -> Result<String, RpcError> {
+    params
+        .and_then(|p| serde_json::from_str::<NamedParams>(p.get()).ok())
+        .and_then(|p| p.name)
+        .ok_or_else(|| RpcError::invalid_params("params.name must be a string"))
+}
+
+/// `params.uri` of a resources request.
+pub fn uri_of(params: Option<&RawValue>) -> Result<String, RpcError> {
+    #[derive(Deserialize)]
+    struct P {
+        uri: Option<String>,
+    }
+    params
+        .and_then(|p| serde_json::from_str::<P>(p.get()).ok())
+        .and_then(|p| p.uri)
+        .ok_or_else(|| RpcError::invalid_params("params.uri must be a string"))
+}
+
+/// Adds members to the front of a JSON object's text (`{` + extra + `,` + rest).
+fn insert_members(object: String, extra: &str) -> String {
+    if extra.is_empty() {
+        return object;
+    }
+    let trimmed = object.trim_start();
+    let Some(rest) = trimmed.strip_prefix('{') else {
+        return object;
+    };
+    let rest_trim = rest.trim_start();
+    let mut out = String::with_capacity(object.len() + extra.len() + 2);
+    out.push('{');
+    out.push_str(extra);
+    if !rest_trim.starts_with('}') {
+        out.push(',');
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::protocol::catalog::Listing;
+
+    fn raw(s: &str) -> Box<RawValue> {
+        RawValue::from_string(s.to_owned()).unwrap()
+    }
+
+    fn dispatcher() -> Dispatcher {
+        let desc = ServerDescription {
+            name: "t".into(),
+            version: "1".into(),
+            tools: true,
+            resources: true,
+            legacy: true,
+            modern: true,
+            cache: CacheHints {
+                ttl_ms: 5000,
+                public: true,
+            },
+            ..Default::default()
+        };
+        let catalog = Catalog {
+            tools: Listing::new(vec![raw(r#"{"name":"echo","inputSchema":{}}"#)], "name", 10)
+                .unwrap(),
+            ..Default::default()
+        };
+        Dispatcher::new(desc, catalog)
+    }
+
+    fn answer(r: Routed) -> Value {
+        match r {
+            Routed::Answer(s) => serde_json::from_str(&s).unwrap(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn lists_differ_by_era_only_in_tags() {
+        let d = dispatcher();
+        let legacy = answer(d.route(Era::Legacy, "tools/list", None));
+        assert_eq!(legacy["tools"][0]["name"], "echo");
+        assert!(legacy.get("resultType").is_none());
+        let modern = answer(d.route(Era::Modern, "tools/list", None));
+        assert_eq!(modern["tools"], legacy["tools"]);
+        assert_eq!(modern["resultType"], "complete");
+        assert_eq!(modern["ttlMs"], 5000);
+        assert_eq!(modern["cacheScope"], "public");
+    }
+
+    #[test]
+    fn unknown_tools_and_methods_fail_in_rust() {
+        let d = dispatcher();
+        let p = raw(r#"{"name":"nope","arguments":{}}"#);
+        match d.route(Era::Legacy, "tools/call", Some(&p)) {
+            Routed::Fail(e) => assert_eq!(e.code, INVALID_PARAMS),
+            other => panic!("{other:?}"),
+        }
+        let p = raw(r#"{"name":"echo","arguments":{}}"#);
+        assert!(matches!(
+            d.route(Era::Legacy, "tools/call", Some(&p)),
+            Routed::Callback(CallbackKind::CallTool)
+        ));
+        match d.route(Era::Legacy, "prompts/list", None) {
+            Routed::Fail(e) => assert_eq!(e.code, -32601),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn callback_failures_map_per_kind_and_era() {
+        let d = dispatcher();
+        let threw = |code| CallbackFailure::Threw {
+            message: "boom".into(),
+            code,
+            data: None,
+        };
+        let tool = d
+            .finish_callback(Era::Legacy, CallbackKind::CallTool, None, Err(threw(None)))
+            .unwrap();
+        let tool: Value = serde_json::from_str(&tool).unwrap();
+        assert_eq!(tool["isError"], true);
+        assert_eq!(tool["content"][0]["text"], "boom");
+        let p = raw(r#"{"uri":"x://missing"}"#);
+        let legacy = d
+            .finish_callback(
+                Era::Legacy,
+                CallbackKind::ReadResource,
+                Some(&p),
+                Err(threw(Some(RESOURCE_NOT_FOUND))),
+            )
+            .unwrap_err();
+        assert_eq!(legacy.code, RESOURCE_NOT_FOUND);
+        assert_eq!(legacy.data.unwrap()["uri"], "x://missing");
+        let modern = d
+            .finish_callback(
+                Era::Modern,
+                CallbackKind::ReadResource,
+                Some(&p),
+                Err(threw(Some(RESOURCE_NOT_FOUND))),
+            )
+            .unwrap_err();
+        assert_eq!(modern.code, INVALID_PARAMS);
+        let prompt = d
+            .finish_callback(Era::Legacy, CallbackKind::GetPrompt, None, Err(threw(None)))
+            .unwrap_err();
+        assert_eq!(prompt.code, INTERNAL_ERROR);
+        assert!(d
+            .finish_callback(Era::Legacy, CallbackKind::Complete, None, Ok("[1]".into()))
+            .is_err());
+    }
+
+    #[test]
+    fn members_are_inserted_into_empty_and_full_objects() {
+        assert_eq!(insert_members("{}".into(), "\"a\":1"), "{\"a\":1}");
+        assert_eq!(
+            insert_members("{\"b\":2}".into(), "\"a\":1"),
+            "{\"a\":1,\"b\":2}"
+        );
+    }
+}

@@ -1,0 +1,101 @@
+//! Response bodies: a whole buffer, or an SSE stream fed by a channel with keep-alive comments
+//! while it is idle. Dropping the body (the client went away) closes the channel, which is how
+//! senders learn that a stream lost its reader.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use hyper::body::{Body, Frame, SizeHint};
+use tokio::sync::mpsc;
+use tokio::time::Interval;
+
+pub enum OutBody {
+    Full(Option<Bytes>),
+    Sse {
+        rx: mpsc::UnboundedReceiver<Bytes>,
+        keepalive: Interval,
+        /// Runs when the body is dropped (e.g. a listen stream's bookkeeping).
+        on_drop: Option<Box<dyn FnOnce() + Send + Sync>>,
+    },
+}
+
+impl OutBody {
+    pub fn full(b: impl Into<Bytes>) -> Self {
+        OutBody::Full(Some(b.into()))
+    }
+
+    pub fn empty() -> Self {
+        OutBody::Full(None)
+    }
+
+    pub fn sse(rx: mpsc::UnboundedReceiver<Bytes>, keepalive: Duration) -> Self {
+        let mut keepalive =
+            tokio::time::interval_at(tokio::time::Instant::now() + keepalive, keepalive);
+        keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        OutBody::Sse {
+            rx,
+            keepalive,
+            on_drop: None,
+        }
+    }
+
+    pub fn with_on_drop(mut self, f: impl FnOnce() + Send + Sync + 'static) -> Self {
+        if let OutBody::Sse { on_drop, .. } = &mut self {
+            *on_drop = Some(Box::new(f));
+        }
+        self
+    }
+}
+
+impl Drop for OutBody {
+    fn drop(&mut self) {
+        if let OutBody::Sse { on_drop, .. } = self {
+            if let Some(f) = on_drop.take() {
+                f();
+            }
+        }
+    }
+}
+
+const KEEPALIVE: &[u8] = b": keepalive\n\n";
+
+impl Body for OutBody {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        match self.get_mut() {
+            OutBody::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
+            OutBody::Sse { rx, keepalive, .. } => match rx.poll_recv(cx) {
+                Poll::Ready(Some(b)) => {
+                    keepalive.reset();
+                    Poll::Ready(Some(Ok(Frame::data(b))))
+                }
+                Poll::Ready(None) => Poll::Ready(None),
+                Poll::Pending => match keepalive.poll_tick(cx) {
+                    Poll::Ready(_) => {
+                        Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(KEEPALIVE)))))
+                    }
+                    Poll::Pending => Poll::Pending,
+                },
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        matches!(self, OutBody::Full(None))
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            OutBody::Full(Some(b)) => SizeHint::with_exact(b.len() as u64),
+            OutBody::Full(None) => SizeHint::with_exact(0),
+            OutBody::Sse { .. } => SizeHint::default(),
+        }
+    }
+}

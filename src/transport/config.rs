@@ -1,0 +1,81 @@
+//! Server settings, already validated and defaulted (the bindings convert JS options into it).
+
+use std::time::Duration;
+
+use super::http::OriginPolicy;
+use crate::session::SessionConfig;
+
+#[derive(Debug, Clone)]
+pub struct InternalStats {
+    pub path: String,
+    pub token: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub host: String,
+    pub port: u16,
+    pub endpoint: String,
+    /// Answer POSTs with one JSON object instead of an SSE stream.
+    pub json_response: bool,
+    pub session: SessionConfig,
+    pub origin: OriginPolicy,
+    pub max_connections: u64,
+    pub session_idle: Duration,
+    pub client_idle: Duration,
+    pub max_body: usize,
+    pub callback_timeout: Option<Duration>,
+    /// Period of SSE keep-alive comments on idle streams.
+    pub keepalive: Duration,
+    pub internal_stats: Option<InternalStats>,
+    /// Take the client IP from `X-Forwarded-For` (only behind a trusted proxy).
+    pub trust_proxy: bool,
+    pub request_state_ttl: Duration,
+    pub legacy: bool,
+    pub modern: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".into(),
+            port: 3322,
+            endpoint: "/mcp".into(),
+            json_response: false,
+            session: SessionConfig {
+                event_store: Some(Default::default()),
+                retry_ms: 1000,
+            },
+            origin: OriginPolicy {
+                hosts: default_hosts("127.0.0.1"),
+                origins: Vec::new(),
+            },
+            max_connections: 1000,
+            session_idle: Duration::from_millis(1_800_000),
+            client_idle: Duration::from_millis(300_000),
+            max_body: 4 * 1024 * 1024,
+            callback_timeout: None,
+            keepalive: Duration::from_secs(15),
+            internal_stats: None,
+            trust_proxy: false,
+            request_state_ttl: Duration::from_millis(3_600_000),
+            legacy: true,
+            modern: true,
+        }
+    }
+}
+
+/// The listen host plus the loopback names.
+pub fn default_hosts(listen: &str) -> Vec<String> {
+    let mut v: Vec<String> = ["localhost", "127.0.0.1", "::1"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let listen = listen
+        .trim_matches(|c| c == '[' || c == ']')
+        .to_ascii_lowercase();
+    if !v.contains(&listen) && listen != "0.0.0.0" && listen != "::" {
+        v.push(listen);
+    }
+    v
+}

@@ -1,0 +1,134 @@
+//! 2026-07-28 `subscriptions/listen` streams: open SSE responses that carry only the
+//! notifications their client asked for, each tagged with its subscription id.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use tokio::sync::mpsc;
+
+/// One SSE `data:` event without an id (2026 streams are not resumable).
+pub fn sse_data(json: &str) -> Bytes {
+    let mut s = String::with_capacity(json.len() + 24);
+    s.push_str("event: message\n");
+    for line in json.split('\n') {
+        s.push_str("data: ");
+        s.push_str(line);
+        s.push('\n');
+    }
+    s.push('\n');
+    Bytes::from(s)
+}
+
+/// What a listen stream asked for.
+#[derive(Debug, Default, Clone)]
+pub struct Interests {
+    pub tools: bool,
+    pub prompts: bool,
+    pub resources: bool,
+    pub resource_uris: HashSet<String>,
+}
+
+struct Listener {
+    client: Arc<str>,
+    subscription: serde_json::Value,
+    interests: Interests,
+    tx: mpsc::UnboundedSender<Bytes>,
+    /// The final result sent when the server closes the stream.
+    final_message: String,
+}
+
+#[derive(Default)]
+pub struct Listeners {
+    next: AtomicU64,
+    map: Mutex<HashMap<u64, Listener>>,
+}
+
+impl Listeners {
+    pub fn add(
+        &self,
+        client: Arc<str>,
+        subscription: serde_json::Value,
+        interests: Interests,
+        tx: mpsc::UnboundedSender<Bytes>,
+        final_message: String,
+    ) -> u64 {
+        let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
+        self.map.lock().insert(
+            id,
+            Listener {
+                client,
+                subscription,
+                interests,
+                tx,
+                final_message,
+            },
+        );
+        id
+    }
+
+    pub fn remove(&self, id: u64) -> Option<Arc<str>> {
+        let mut map = self.map.lock();
+        let l = map.remove(&id);
+        if map.is_empty() {
+            map.shrink_to_fit();
+        }
+        l.map(|l| l.client)
+    }
+
+    /// Sends a list_changed or resources/updated notification to the streams that asked.
+    pub fn notify(&self, method: &str, params: Option<&str>, resource_uri: Option<&str>) {
+        let map = self.map.lock();
+        for l in map.values() {
+            let wanted = match method {
+                "notifications/tools/list_changed" => l.interests.tools,
+                "notifications/prompts/list_changed" => l.interests.prompts,
+                "notifications/resources/list_changed" => l.interests.resources,
+                "notifications/resources/updated" => {
+                    resource_uri.is_some_and(|u| l.interests.resource_uris.contains(u))
+                }
+                _ => false,
+            };
+            if !wanted {
+                continue;
+            }
+            let mut p: serde_json::Value = params
+                .and_then(|p| serde_json::from_str(p).ok())
+                .unwrap_or_else(|| serde_json::json!({}));
+            if let serde_json::Value::Object(m) = &mut p {
+                let meta = m.entry("_meta").or_insert_with(|| serde_json::json!({}));
+                if let serde_json::Value::Object(meta) = meta {
+                    meta.insert(
+                        "io.modelcontextprotocol/subscriptionId".into(),
+                        l.subscription.clone(),
+                    );
+                }
+            }
+            let msg = crate::protocol::jsonrpc::notification(method, Some(&p.to_string()));
+            let _ = l.tx.send(sse_data(&msg));
+        }
+    }
+
+    /// Ends every stream of one client.
+    pub fn end_client(&self, client: &str) {
+        self.map.lock().retain(|_, l| &*l.client != client);
+    }
+
+    /// Ends every stream with its final result (server shutdown).
+    pub fn close_all(&self) {
+        let drained: Vec<Listener> = self.map.lock().drain().map(|(_, l)| l).collect();
+        for l in drained {
+            let _ = l.tx.send(sse_data(&l.final_message));
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
