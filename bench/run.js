@@ -440,8 +440,9 @@ function render(started, results, wrk, hub, failures) {
   }
   if (notes.length) lines.push('', ...notes.map((n) => `- ${n}`))
   lines.push('', ...targets(results))
-  lines.push('', '### Stdout event hub: ConnectionEventHub vs chunk-and-JSON.parse', '')
-  lines.push(hub.table || hub.note)
+  // hub-bench.js prints its own heading; add one only when it does not.
+  if (!(hub.table && /^#{2,4} /m.test(hub.table))) lines.push('', '### Stdout event hub: ConnectionEventHub vs chunk-and-JSON.parse', '')
+  lines.push('', hub.table || hub.note)
   if (failures.length) {
     lines.push('', '### Errors', '', ...failures.map((f) => `- ${f.replace(/\|/g, '\\|').slice(0, 600)}`))
   }
