@@ -1,1 +1,126 @@
-export {}
+/// <reference types="node" />
+// The [MCP_CONNECTION] stdout event protocol, parent side (DESIGN §3–4).
+
+export type DisconnectReason = 'deleted' | 'idle_timeout' | 'closed' | 'shutdown'
+
+/** `clientInfo` of an event; times are ISO-8601 strings, as on the wire. */
+export interface ConnectionEventClientInfo {
+  id: string
+  remoteAddress?: string
+  userAgent?: string
+  connectedAt: string
+  era?: 'legacy' | 'modern'
+  clientName?: string
+  clientVersion?: string
+}
+
+/** `connectionStats` of an event: the writing server's own counts. */
+export interface ConnectionEventCounts {
+  totalConnections: number
+  activeConnections: number
+  /** absent in the seed's older shape */
+  maxConnections?: number
+}
+
+interface ConnectionEventBase {
+  type: 'MCP_CONNECTION_EVENT'
+  /** absent in the seed's older shape */
+  serverId?: string
+  connectionStats: ConnectionEventCounts
+  /** ISO-8601 */
+  timestamp: string
+}
+
+/** One `[MCP_CONNECTION]` line's JSON object (DESIGN §4), a union on `eventType`. */
+export type ConnectionEvent =
+  | (ConnectionEventBase & { eventType: 'connected'; clientInfo: ConnectionEventClientInfo })
+  | (ConnectionEventBase & {
+      eventType: 'disconnected'
+      clientInfo: ConnectionEventClientInfo
+      /** always written by this package; absent in the seed's older shape */
+      durationMs?: number
+      /** one of DisconnectReason; other strings from newer writers are accepted */
+      reason?: DisconnectReason | (string & {})
+    })
+  | (ConnectionEventBase & { eventType: 'stats_update' })
+  | (ConnectionEventBase & { eventType: 'connection_rejected'; reason: string; clientInfo?: ConnectionEventClientInfo })
+
+/** One line out of `push`/`end`, in stream order. `line` is the text without its line ending. */
+export type OutputLine =
+  | { type: 'event'; serverId: string; line: string; event: ConnectionEvent }
+  | { type: 'log'; serverId: string; line: string }
+  /** a malformed event line, or a line over `maxLineBytes`; `line` is a short excerpt */
+  | { type: 'parse_error'; serverId: string; line: string; error: string }
+
+/** What the hub knows about one server, from its events. */
+export interface ServerConnectionStats {
+  serverId: string
+  /** the server's own counts from its latest event */
+  activeConnections: number
+  totalConnections: number
+  maxConnections?: number
+  /** connected clients (from connected/disconnected events), oldest first */
+  connections: {
+    id: string
+    remoteAddress?: string
+    userAgent?: string
+    connectedAt: Date
+    era?: 'legacy' | 'modern'
+    clientName?: string
+    clientVersion?: string
+  }[]
+  lastEventType?: string
+  /** the latest event's `timestamp` */
+  lastEventAt?: Date
+  eventCount: number
+  parseErrorCount: number
+}
+
+export interface ConnectionEventHubOptions {
+  /** longest line kept, in bytes (default 1 MiB); a longer line is cut, reported once as a
+   *  parse_error, and skipped up to the next newline */
+  maxLineBytes?: number
+  /** `onParseErrorThreshold` fires once per server, when its parse-error count first exceeds
+   *  this (default 10) */
+  errorThreshold?: number
+  /** called for each event, in order, synchronously within push()/end(); stats already include
+   *  the whole chunk. A throwing callback does not lose lines: the error is rethrown in a microtask. */
+  onEvent?: (serverId: string, e: ConnectionEvent) => void
+  onParseErrorThreshold?: (serverId: string, count: number) => void
+}
+
+/**
+ * Reads the stdout of many MCP server processes. Lines split on `\n` (a `\r` before it is
+ * dropped); an unterminated tail is kept per server, so events split across chunks (and UTF-8
+ * characters split across Buffers) are reassembled. Invalid UTF-8 is replaced with U+FFFD.
+ */
+export declare class ConnectionEventHub {
+  constructor(opts?: ConnectionEventHubOptions)
+  /** event lines parsed; other lines returned as log lines, in order */
+  push(serverId: string, chunk: Buffer | Uint8Array | string): OutputLine[]
+  /** flush a final unterminated line (stats are kept) */
+  end(serverId: string): OutputLine[]
+  /** null for a server never pushed (or removed) */
+  getStats(serverId: string): ServerConnectionStats | null
+  /** every known server, in the order first seen */
+  getAllStats(): ServerConnectionStats[]
+  parseErrors(serverId: string): number
+  /** forget a stopped server */
+  remove(serverId: string): void
+}
+
+/** Thrown by parseConnectionEventLine on a malformed event line. */
+export declare class ConnectionEventParseError extends Error {
+  readonly code: 'MCP_CONNECTION_PARSE_ERROR'
+  /** a short excerpt of the line */
+  readonly line: string
+}
+
+/** null for a non-event line; throws ConnectionEventParseError on a malformed event line.
+ *  One trailing '\n' or '\r\n' is ignored. */
+export declare function parseConnectionEventLine(line: string): ConnectionEvent | null
+
+/** The exact line a child writes (`[MCP_CONNECTION] {json}\n`), as the native writer formats it;
+ *  a `Date` in `timestamp`/`connectedAt` is written as its ISO string. Throws a TypeError for an
+ *  object that is not a valid event. */
+export declare function formatConnectionEvent(e: ConnectionEvent): string

@@ -1,1 +1,196 @@
-export {}
+/// <reference types="node" />
+// The Streamable HTTP MCP server (DESIGN §3, §6). Wire types follow the 2025-11-25 schema.
+
+export type LoggingLevel = 'debug' | 'info' | 'notice' | 'warning' | 'error' | 'critical' | 'alert' | 'emergency'
+
+export interface ToolDefinition {
+  name: string
+  title?: string
+  description?: string
+  inputSchema: object
+  outputSchema?: object
+  annotations?: object
+  _meta?: object
+}
+export interface ResourceDefinition {
+  uri: string
+  name: string
+  title?: string
+  description?: string
+  mimeType?: string
+  size?: number
+}
+export interface ResourceTemplateDefinition {
+  uriTemplate: string
+  name: string
+  title?: string
+  description?: string
+  mimeType?: string
+}
+export interface PromptDefinition {
+  name: string
+  title?: string
+  description?: string
+  arguments?: { name: string; description?: string; required?: boolean }[]
+}
+export type ContentBlock =
+  | { type: 'text'; text: string }
+  | { type: 'image' | 'audio'; data: string; mimeType: string }
+  | { type: 'resource_link'; uri: string; name: string; mimeType?: string }
+  | { type: 'resource'; resource: object }
+export interface CallToolResult {
+  content: ContentBlock[]
+  structuredContent?: object
+  isError?: boolean
+}
+export interface ReadResourceResult {
+  contents: ({ uri: string; mimeType?: string; text: string } | { uri: string; mimeType?: string; blob: string })[]
+}
+export interface GetPromptResult {
+  description?: string
+  messages: { role: 'user' | 'assistant'; content: ContentBlock }[]
+}
+export interface CompleteResult {
+  completion: { values: string[]; total?: number; hasMore?: boolean }
+}
+/** 2026-07-28 multi round-trip: callTool, readResource and getPrompt may return this instead of their result. */
+export interface InputRequest {
+  method: 'elicitation/create' | 'sampling/createMessage' | 'roots/list'
+  params?: object
+}
+export interface InputRequiredResult {
+  resultType: 'input_required'
+  inputRequests?: Record<string, InputRequest>
+  /** Sealed by the server before it leaves; the retry hands the original back in `ctx.requestState`. */
+  requestState?: string
+}
+
+/** What a callback knows about the request it serves. */
+export interface RequestContext {
+  /** The tracked connection: the Mcp-Session-Id (legacy) or the monitor's client id (modern). */
+  sessionId: string
+  era: 'legacy' | 'modern'
+  /** Negotiated (legacy) or sent in `_meta` (modern). */
+  protocolVersion: string
+  clientInfo?: { name: string; version: string }
+  clientCapabilities: object
+  /** On the retry of a request that returned an InputRequiredResult. */
+  inputResponses?: Record<string, unknown>
+  /** The state that result carried, verified by the server before the callback sees it. */
+  requestState?: string
+  requestId: string | number
+  /** Aborted on notifications/cancelled, a closed modern response stream, timeout or session end. */
+  readonly signal: AbortSignal
+  /** notifications/progress on the request's stream; needs the request's progressToken. */
+  sendProgress(progress: number, total?: number, message?: string): void
+  /** notifications/message; honours logging/setLevel (legacy) or `_meta` logLevel (modern). */
+  log(level: LoggingLevel, data: unknown, logger?: string): void
+  /** Legacy only: a server→client request (sampling/createMessage, elicitation/create, roots/list). Rejects in the modern era: return an InputRequiredResult instead. */
+  request(method: string, params?: object): Promise<unknown>
+  /** End this request's SSE stream now; the client resumes with GET + Last-Event-ID (SEP-1699). */
+  closeStream(): void
+}
+
+export interface StreamableServerOptions {
+  /** Default 3322; 0 picks a free port. */
+  port?: number
+  /** Default '127.0.0.1'. */
+  host?: string
+  /** Default '/mcp'. */
+  endpoint?: string
+  serverInfo?: { name: string; version: string; title?: string }
+  instructions?: string
+  /** Passed to clients verbatim. */
+  tools?: ToolDefinition[]
+  resources?: ResourceDefinition[]
+  resourceTemplates?: ResourceTemplateDefinition[]
+  prompts?: PromptDefinition[]
+  callTool?: (call: { name: string; arguments: Record<string, unknown> }, ctx: RequestContext) => Promise<CallToolResult | InputRequiredResult> | CallToolResult | InputRequiredResult
+  readResource?: (uri: string, ctx: RequestContext) => Promise<ReadResourceResult | InputRequiredResult> | ReadResourceResult | InputRequiredResult
+  getPrompt?: (name: string, args: Record<string, string>, ctx: RequestContext) => Promise<GetPromptResult | InputRequiredResult> | GetPromptResult | InputRequiredResult
+  complete?: (ref: object, argument: { name: string; value: string }, ctx: RequestContext) => Promise<CompleteResult> | CompleteResult
+  /** Answer POSTs with application/json instead of SSE. */
+  enableJsonResponse?: boolean
+  /** Resumability; bounded. Default { maxEventsPerSession: 1000, ttlMs: 300000 }. */
+  eventStore?: { maxEventsPerSession?: number; ttlMs?: number } | false
+  /** Default: the listen host, localhost, 127.0.0.1, ::1. */
+  allowedHosts?: string[]
+  /** Default: origins whose host is an allowed host. */
+  allowedOrigins?: string[]
+  /** Default 1000 active connections; more are refused with 503. */
+  maxConnections?: number
+  /** Default 1_800_000; expired sessions are closed and reported. */
+  sessionIdleTimeoutMs?: number
+  /** Default 4 MiB; larger bodies get 413. */
+  maxBodyBytes?: number
+  /** A JS callback that does not settle in time gives the client an error. */
+  callbackTimeoutMs?: number
+  /** Names this server in stdout events. Default 'mcp-server'. */
+  serverId?: string
+  /** Write [MCP_CONNECTION] lines to stdout (child-process mode). */
+  stdoutEvents?: boolean
+  /** stats_update period, default 30_000, minimum 5_000. */
+  statsIntervalMs?: number
+  /** GET JSON stats (default path /internal/connections); needs the token when set. */
+  internalStats?: { path?: string; token?: string } | boolean
+  /** Eras served; both default true. */
+  protocols?: { legacy?: boolean; modern?: boolean }
+  /** A sessionless client counts as connected until this long after its last request. Default 300_000. */
+  clientIdleTimeoutMs?: number
+  /** Caching hints on 2026-07-28 discover, list and read results. Default { ttlMs: 0, scope: 'private' }. */
+  cache?: { ttlMs?: number; scope?: 'public' | 'private' }
+  /** How long a sealed requestState stays valid. Default 3_600_000. */
+  requestStateTtlMs?: number
+  /** Take the client IP from X-Forwarded-For (only behind a proxy you trust). Default false. */
+  trustProxy?: boolean
+  /** Period of SSE keep-alive comments on idle streams. Default 15_000. */
+  keepAliveMs?: number
+}
+
+export interface ConnectionInfo {
+  sessionId: string
+  era: 'legacy' | 'modern'
+  clientIP: string
+  userAgent: string
+  connectedAt: Date
+  lastActivity: Date
+  requestCount: number
+  clientName?: string
+  clientVersion?: string
+  protocolVersion?: string
+}
+
+export interface ConnectionStats {
+  /** Connections open now: 2025 sessions and active sessionless clients. */
+  activeConnections: number
+  /** Connections ever opened by this server. */
+  totalConnections: number
+  connections: ConnectionInfo[]
+  lastUpdated: Date
+}
+
+export interface ConnectionMonitor {
+  onConnectionChange?: (stats: ConnectionStats) => void
+  onConnectionEstablished?: (connection: ConnectionInfo) => void
+  onConnectionClosed?: (sessionId: string, durationMs: number) => void
+  onConnectionRejected?: (info: { reason: string; clientIP: string; at: Date }) => void
+}
+
+export declare class StreamableMcpServer {
+  readonly url: string
+  readonly port: number
+  getConnectionStats(): ConnectionStats
+  getActiveConnections(): number
+  getConnectionInfo(sessionId: string): ConnectionInfo | null
+  /** notifications/tools/list_changed to legacy sessions and listen streams that asked for it. */
+  setTools(tools: ToolDefinition[]): void
+  setPrompts(prompts: PromptDefinition[]): void
+  setResources(resources: ResourceDefinition[], templates?: ResourceTemplateDefinition[]): void
+  /** notifications/resources/updated to each legacy session subscribed to uri and each listen stream naming it. */
+  notifyResourceUpdated(uri: string): void
+  closeSession(sessionId: string): Promise<boolean>
+  /** Drains, closes every session (onConnectionClosed each), frees every handle. */
+  close(): Promise<void>
+}
+
+export declare function startStreamableMcpServer(opts: StreamableServerOptions, monitor?: ConnectionMonitor): Promise<StreamableMcpServer>

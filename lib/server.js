@@ -279,4 +279,4 @@ async function startStreamableMcpServer(opts = {}, monitor = {}) {
   return new StreamableMcpServer(server)
 }
 
-module.exports = { startStreamableMcpServer, StreamableMcpServer, RequestContext }
+module.exports = { startStreamableMcpServer, StreamableMcpServer }

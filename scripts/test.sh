@@ -9,9 +9,8 @@ echo "== build addon (release)"
 npm run build
 echo "== jest (JS tests against the built addon)"
 npx jest --runInBand
-# The 2026-07-28 suite (b) joins once the modern front end passes it.
-echo "== MCP conformance"
-CONFORMANCE_SUITES="${CONFORMANCE_SUITES:-a1 a2 c}" bash scripts/conformance.sh
+echo "== MCP conformance (0.1.16 active + pending; 0.2.0-alpha.12 for 2026-07-28 and 2025-11-25)"
+bash scripts/conformance.sh
 for part in bench/smoke.sh examples/nestjs-host/run-tests.sh; do
   if [ -f "$part" ]; then
     echo "== $part"

@@ -201,12 +201,14 @@ pub fn parse(json: &str) -> Result<Parsed, String> {
     }
     let stats_interval = Duration::from_millis(o.stats_interval_ms.unwrap_or(30_000).max(5_000));
 
-    let catalog = Catalog {
+    let mut catalog = Catalog {
         tools: listing(o.tools, "name", "tools")?,
         resources: listing(o.resources, "uri", "resources")?,
         resource_templates: listing(o.resource_templates, "uriTemplate", "resourceTemplates")?,
         prompts: listing(o.prompts, "name", "prompts")?,
+        ..Default::default()
     };
+    catalog.index_tool_headers()?;
     let info = o.server_info.unwrap_or(ServerInfo {
         name: "mcp-swagger-native".into(),
         version: env!("CARGO_PKG_VERSION").into(),

@@ -325,25 +325,22 @@ impl NativeServer {
             ),
             None => None,
         };
-        core.dispatcher.update_catalog(|old| {
-            let mut next = crate::protocol::catalog::Catalog {
-                tools: old.tools.clone(),
-                resources: old.resources.clone(),
-                resource_templates: old.resource_templates.clone(),
-                prompts: old.prompts.clone(),
-            };
-            match kind.as_str() {
-                "tools" => next.tools = listing,
-                "prompts" => next.prompts = listing,
-                _ => {
-                    next.resources = listing;
-                    if let Some(t) = templates {
-                        next.resource_templates = t;
-                    }
+        let mut next = (*core.dispatcher.catalog()).clone();
+        match kind.as_str() {
+            "tools" => {
+                next.tools = listing;
+                // Refuse invalid x-mcp-header annotations before anything changes.
+                next.index_tool_headers().map_err(err)?;
+            }
+            "prompts" => next.prompts = listing,
+            _ => {
+                next.resources = listing;
+                if let Some(t) = templates {
+                    next.resource_templates = t;
                 }
             }
-            next
-        });
+        }
+        core.dispatcher.update_catalog(|_| next);
         core.broadcast(method, None, None);
         Ok(())
     }

@@ -1,84 +1,73 @@
 //! Child-process mode: monitor events as `[MCP_CONNECTION] {json}` lines on stdout (DESIGN §4),
 //! each written whole with one `write` so lines never interleave with other output, plus a
-//! periodic `stats_update` when something changed.
+//! periodic `stats_update` when something changed. The line format is `crate::events`', the
+//! same one the parent's `ConnectionEventHub` parses.
 
 use std::io::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{json, Value};
-
-use super::tracker::{ConnectionInfo, Counts, MonitorEvent, MonitorSink};
+use super::tracker::{CloseReason, ConnectionInfo, Counts, MonitorEvent, MonitorSink};
+use crate::events::{
+    format_line, ClientEra, ClientInfo, ConnectionCounts, ConnectionEvent, DisconnectReason,
+    Timestamp,
+};
+use crate::protocol::Era;
 use crate::transport::Core;
 
-pub const PREFIX: &str = "[MCP_CONNECTION] ";
-
-fn iso(ms: u64) -> String {
-    crate::events::iso8601_from_ms(ms)
-}
-
-fn client_info(info: &ConnectionInfo) -> Value {
-    let mut v = json!({
-        "id": &*info.session_id,
-        "remoteAddress": info.client_ip,
-        "userAgent": info.user_agent,
-        "connectedAt": iso(info.connected_at),
-        "era": info.era.as_str(),
+fn client_info(info: &ConnectionInfo) -> ClientInfo {
+    let mut c = ClientInfo::new(
+        &*info.session_id,
+        Timestamp::from_epoch_ms(info.connected_at as i64),
+    )
+    .with_remote_address(info.client_ip.clone())
+    .with_user_agent(info.user_agent.clone())
+    .with_era(match info.era {
+        Era::Legacy => ClientEra::Legacy,
+        Era::Modern => ClientEra::Modern,
     });
-    if let Value::Object(m) = &mut v {
-        if let Some(n) = &info.client_name {
-            m.insert("clientName".into(), json!(n));
-        }
-        if let Some(n) = &info.client_version {
-            m.insert("clientVersion".into(), json!(n));
-        }
+    if let Some(name) = &info.client_name {
+        c = c.with_client(
+            name.clone(),
+            info.client_version.clone().unwrap_or_default(),
+        );
     }
-    v
+    c
 }
 
-fn stats(counts: Counts) -> Value {
-    json!({
-        "totalConnections": counts.total_connections,
-        "activeConnections": counts.active_connections,
-        "maxConnections": counts.max_connections,
-    })
+fn counts(c: Counts) -> ConnectionCounts {
+    ConnectionCounts::new(c.total_connections, c.active_connections).with_max(c.max_connections)
+}
+
+fn reason(r: CloseReason) -> DisconnectReason {
+    match r {
+        CloseReason::Deleted => DisconnectReason::Deleted,
+        CloseReason::IdleTimeout => DisconnectReason::IdleTimeout,
+        CloseReason::Closed => DisconnectReason::Closed,
+        CloseReason::Shutdown => DisconnectReason::Shutdown,
+    }
 }
 
 /// The line for one monitor event, trailing newline included.
-pub fn event_line(server_id: &str, event: &MonitorEvent, counts: Counts) -> String {
-    let now = iso(super::now_ms());
-    let v = match event {
-        MonitorEvent::Established(info) => json!({
-            "type": "MCP_CONNECTION_EVENT", "eventType": "connected", "serverId": server_id,
-            "clientInfo": client_info(info), "connectionStats": stats(counts), "timestamp": now,
-        }),
+pub fn event_line(server_id: &str, event: &MonitorEvent, c: Counts) -> String {
+    let e = match event {
+        MonitorEvent::Established(info) => ConnectionEvent::connected(client_info(info), counts(c)),
         MonitorEvent::Closed {
             info,
             duration_ms,
-            reason,
-        } => json!({
-            "type": "MCP_CONNECTION_EVENT", "eventType": "disconnected", "serverId": server_id,
-            "clientInfo": client_info(info), "connectionStats": stats(counts),
-            "durationMs": duration_ms, "reason": reason.as_str(), "timestamp": now,
-        }),
+            reason: r,
+        } => ConnectionEvent::disconnected(client_info(info), *duration_ms, reason(*r), counts(c)),
         MonitorEvent::Rejected {
             reason, client_ip, ..
-        } => json!({
-            "type": "MCP_CONNECTION_EVENT", "eventType": "connection_rejected", "serverId": server_id,
-            "clientInfo": { "remoteAddress": client_ip },
-            "connectionStats": stats(counts), "reason": reason, "timestamp": now,
-        }),
+        } => ConnectionEvent::connection_rejected(reason.clone(), counts(c)).with_client(
+            ClientInfo::new("", Timestamp::now()).with_remote_address(client_ip.clone()),
+        ),
     };
-    format!("{PREFIX}{v}\n")
+    format_line(&e.with_server_id(server_id))
 }
 
-pub fn stats_line(server_id: &str, counts: Counts) -> String {
-    let v = json!({
-        "type": "MCP_CONNECTION_EVENT", "eventType": "stats_update", "serverId": server_id,
-        "connectionStats": stats(counts), "timestamp": iso(super::now_ms()),
-    });
-    format!("{PREFIX}{v}\n")
+pub fn stats_line(server_id: &str, c: Counts) -> String {
+    format_line(&ConnectionEvent::stats_update(counts(c)).with_server_id(server_id))
 }
 
 /// Writes one whole line to fd 1. A pipe write of less than PIPE_BUF bytes is atomic, and
@@ -91,22 +80,16 @@ pub fn write_line(line: &str) {
 
 pub struct StdoutSink {
     server_id: String,
-    /// Bumped on every event; the stats task compares it with what it last reported.
-    pub version: Arc<AtomicU64>,
 }
 
 impl StdoutSink {
     pub fn new(server_id: String) -> Self {
-        Self {
-            server_id,
-            version: Arc::new(AtomicU64::new(0)),
-        }
+        Self { server_id }
     }
 }
 
 impl MonitorSink for StdoutSink {
     fn event(&self, event: &MonitorEvent, counts: Counts) {
-        self.version.fetch_add(1, Ordering::Relaxed);
         write_line(&event_line(&self.server_id, event, counts));
     }
 }
@@ -129,4 +112,55 @@ pub fn spawn_stats(core: Arc<Core>, server_id: String, interval: Duration) {
             }
         }
     });
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::events::{parse_line, EventType};
+
+    #[test]
+    fn monitor_lines_parse_back_as_events() {
+        let info = ConnectionInfo {
+            session_id: "s1".into(),
+            era: Era::Modern,
+            client_ip: "127.0.0.1".into(),
+            user_agent: "ua".into(),
+            connected_at: 1_795_996_800_123,
+            last_activity: 1_795_996_800_123,
+            request_count: 1,
+            client_name: Some("c".into()),
+            client_version: Some("1".into()),
+            protocol_version: None,
+        };
+        let c = Counts {
+            active_connections: 0,
+            total_connections: 3,
+            max_connections: 10,
+        };
+        let closed = MonitorEvent::Closed {
+            info,
+            duration_ms: 5,
+            reason: CloseReason::IdleTimeout,
+        };
+        let line = event_line("srv", &closed, c);
+        assert!(line.ends_with('\n') && line.matches('\n').count() == 1);
+        let e = parse_line(line.trim_end()).unwrap().unwrap();
+        assert_eq!(e.event_type(), EventType::Disconnected);
+        assert_eq!(e.server_id.as_deref(), Some("srv"));
+        let rejected = MonitorEvent::Rejected {
+            reason: "max_connections".into(),
+            client_ip: "127.0.0.1".into(),
+            at: 0,
+        };
+        let e = parse_line(event_line("srv", &rejected, c).trim_end())
+            .unwrap()
+            .unwrap();
+        assert_eq!(e.event_type(), EventType::ConnectionRejected);
+        let stats = parse_line(stats_line("srv", c).trim_end())
+            .unwrap()
+            .unwrap();
+        assert_eq!(stats.event_type(), EventType::StatsUpdate);
+    }
 }

@@ -107,12 +107,33 @@ fn decode_cursor(cursor: &str) -> Option<usize> {
 }
 
 /// Everything the server lists, swapped whole by `setTools` and friends.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Catalog {
     pub tools: Listing,
     pub resources: Listing,
     pub resource_templates: Listing,
     pub prompts: Listing,
+    /// Tool name → its `x-mcp-header` properties (2026-07-28 `Mcp-Param-*` headers).
+    pub tool_headers: HashMap<String, super::headers::ParamHeaders>,
+}
+
+impl Catalog {
+    /// Validates and indexes the tools' `x-mcp-header` annotations.
+    pub fn index_tool_headers(&mut self) -> Result<(), String> {
+        let mut map = HashMap::new();
+        for item in &self.tools.items {
+            let v: serde_json::Value =
+                serde_json::from_str(item.get()).map_err(|e| e.to_string())?;
+            let h = super::headers::param_headers(&v)?;
+            if !h.is_empty() {
+                if let Some(name) = v.get("name").and_then(|n| n.as_str()) {
+                    map.insert(name.to_owned(), h);
+                }
+            }
+        }
+        self.tool_headers = map;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -3,8 +3,10 @@
 pub mod catalog;
 pub mod dispatch;
 pub mod error;
+pub mod headers;
 pub mod jsonrpc;
 pub mod meta;
+pub mod request_state;
 pub mod version;
 
 pub use dispatch::{CallbackFailure, CallbackKind, Dispatcher, Routed, ServerDescription};

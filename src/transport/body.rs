@@ -14,6 +14,8 @@ use tokio::time::Interval;
 pub enum OutBody {
     Full(Option<Bytes>),
     Sse {
+        /// A frame to send before anything from `rx`.
+        head: Option<Bytes>,
         rx: mpsc::UnboundedReceiver<Bytes>,
         keepalive: Interval,
         /// Runs when the body is dropped (e.g. a listen stream's bookkeeping).
@@ -35,10 +37,18 @@ impl OutBody {
             tokio::time::interval_at(tokio::time::Instant::now() + keepalive, keepalive);
         keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         OutBody::Sse {
+            head: None,
             rx,
             keepalive,
             on_drop: None,
         }
+    }
+
+    pub fn with_head(mut self, frame: Bytes) -> Self {
+        if let OutBody::Sse { head, .. } = &mut self {
+            *head = Some(frame);
+        }
+        self
     }
 
     pub fn with_on_drop(mut self, f: impl FnOnce() + Send + Sync + 'static) -> Self {
@@ -71,19 +81,29 @@ impl Body for OutBody {
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         match self.get_mut() {
             OutBody::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
-            OutBody::Sse { rx, keepalive, .. } => match rx.poll_recv(cx) {
-                Poll::Ready(Some(b)) => {
-                    keepalive.reset();
-                    Poll::Ready(Some(Ok(Frame::data(b))))
+            OutBody::Sse {
+                head,
+                rx,
+                keepalive,
+                ..
+            } => {
+                if let Some(first) = head.take() {
+                    return Poll::Ready(Some(Ok(Frame::data(first))));
                 }
-                Poll::Ready(None) => Poll::Ready(None),
-                Poll::Pending => match keepalive.poll_tick(cx) {
-                    Poll::Ready(_) => {
-                        Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(KEEPALIVE)))))
+                match rx.poll_recv(cx) {
+                    Poll::Ready(Some(b)) => {
+                        keepalive.reset();
+                        Poll::Ready(Some(Ok(Frame::data(b))))
                     }
-                    Poll::Pending => Poll::Pending,
-                },
-            },
+                    Poll::Ready(None) => Poll::Ready(None),
+                    Poll::Pending => match keepalive.poll_tick(cx) {
+                        Poll::Ready(_) => {
+                            Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(KEEPALIVE)))))
+                        }
+                        Poll::Pending => Poll::Pending,
+                    },
+                }
+            }
         }
     }
 

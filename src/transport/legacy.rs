@@ -370,8 +370,13 @@ fn context_json(session: &Session, id: &RequestId, extra: Option<Value>) -> Stri
     ctx.to_string()
 }
 
+/// Rounds of input a callback may ask for before the server gives up on it.
+const MAX_INPUT_ROUNDS: usize = 8;
+
 /// Runs a callback for a session request; cancellation by `notifications/cancelled` gives
-/// `None` (no response is sent).
+/// `None` (no response is sent). When the callback returns an `InputRequiredResult`, the
+/// server asks the client itself (2025 clients have real server→client requests) and runs the
+/// callback again with the answers, so one callback serves both eras.
 async fn session_callback(
     core: &Arc<Core>,
     session: &Arc<Session>,
@@ -385,16 +390,47 @@ async fn session_callback(
     let params_text = params
         .map(|p| p.get().to_owned())
         .unwrap_or_else(|| "{}".into());
-    let (call_id, rx) = core.calls.begin(route, Era::Legacy, token);
-    session.register_call(id.as_json(), call_id);
-    let outcome = run_callback(core, call_id, rx, kind, params_text, ctx).await;
-    session.unregister_call(id.as_json());
+    let request_stream = match &route {
+        Route::Session {
+            stream,
+            json_mode: false,
+            ..
+        } => *stream,
+        _ => STANDALONE,
+    };
+    let mut ctx = ctx;
+    let mut rounds = 0;
+    let outcome = loop {
+        let (call_id, rx) = core.calls.begin(route.clone(), Era::Legacy, token.clone());
+        session.register_call(id.as_json(), call_id);
+        let outcome = run_callback(core, call_id, rx, kind, params_text.clone(), ctx).await;
+        session.unregister_call(id.as_json());
+        let json = match &outcome {
+            Ok(json) if super::modern::is_input_required(json) => json,
+            _ => break outcome,
+        };
+        rounds += 1;
+        if rounds > MAX_INPUT_ROUNDS {
+            break Err(CallbackFailure::Threw {
+                message: format!("the callback asked for input more than {MAX_INPUT_ROUNDS} times"),
+                code: None,
+                data: None,
+            });
+        }
+        match fulfil_input(core, session, request_stream, json).await {
+            Ok((responses, state)) => {
+                let mut extra = json!({ "inputResponses": responses });
+                if let (Some(s), Value::Object(m)) = (state, &mut extra) {
+                    m.insert("requestState".into(), Value::String(s));
+                }
+                ctx = context_json(session, id, Some(extra));
+            }
+            Err(failure) => break Err(failure),
+        }
+    };
     if matches!(outcome, Err(CallbackFailure::Cancelled)) {
         return None;
     }
-    let outcome =
-        super::modern::complete_input_for_legacy(core, session, call_id, kind, params, outcome)
-            .await;
     Some(
         match core
             .dispatcher
@@ -404,6 +440,50 @@ async fn session_callback(
             Err(e) => jsonrpc::error_response(Some(id), &e),
         },
     )
+}
+
+/// Sends each input request of an `InputRequiredResult` to the session's client and collects
+/// the answers by key, with the callback's own state to hand back.
+async fn fulfil_input(
+    core: &Core,
+    session: &Session,
+    stream: u64,
+    result_json: &str,
+) -> Result<(Value, Option<String>), CallbackFailure> {
+    let threw = |message: String| CallbackFailure::Threw {
+        message,
+        code: None,
+        data: None,
+    };
+    let result: Value = serde_json::from_str(result_json).map_err(|e| threw(e.to_string()))?;
+    let caps: Value = serde_json::from_str(&session.client_capabilities).unwrap_or(json!({}));
+    let missing = super::modern::missing_capabilities(&result, &caps);
+    if !missing.is_empty() {
+        let names: Vec<&String> = missing.keys().collect();
+        return Err(threw(format!(
+            "the client did not declare the capabilities this request needs: {names:?}"
+        )));
+    }
+    let mut responses = serde_json::Map::new();
+    if let Some(reqs) = result.get("inputRequests").and_then(Value::as_object) {
+        for (key, req) in reqs {
+            let method = req.get("method").and_then(Value::as_str).unwrap_or("");
+            let params = req.get("params").map(Value::to_string);
+            let answer = core
+                .session_request(session, stream, method, params)
+                .await
+                .map_err(|e| threw(format!("input request {key:?} ({method}) failed: {e}")))?;
+            responses.insert(
+                key.clone(),
+                serde_json::from_str(&answer).unwrap_or(Value::Null),
+            );
+        }
+    }
+    let state = result
+        .get("requestState")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    Ok((Value::Object(responses), state))
 }
 
 /// Hands a call to the host and waits for it, within the callback timeout.

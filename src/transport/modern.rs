@@ -1,64 +1,636 @@
-//! The 2026-07-28 front end: stateless requests identified by `_meta`.
+//! The 2026-07-28 front end: stateless POSTs identified by `_meta`. Envelope and mirrored
+//! headers are checked first (400 with -32602 / -32020 / -32022), then the shared dispatcher
+//! answers; callbacks may ask for input (multi round-trip) and `subscriptions/listen` holds a
+//! stream open for list and resource notifications.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use hyper::{HeaderMap, StatusCode};
-use serde_json::{json, value::RawValue};
+use serde_json::{json, value::RawValue, Map, Value};
+use tokio::sync::mpsc;
 
-use super::calls::CallOutcome;
+use super::body::OutBody;
+use super::calls::{CallOutcome, Route};
 use super::http::{self, header, Resp, VERSION_HEADER};
+use super::listen::{sse_data, Interests};
 use super::router::Peer;
-use super::server::Core;
-use crate::protocol::error::UNSUPPORTED_VERSION;
-use crate::protocol::jsonrpc::Body;
+use super::server::{log_level_rank, Core};
+use crate::monitor::now_ms;
+use crate::monitor::tracker::NewConnection;
+use crate::protocol::error::{
+    HEADER_MISMATCH, INVALID_PARAMS, METHOD_NOT_FOUND, MISSING_CAPABILITY, UNSUPPORTED_VERSION,
+};
+use crate::protocol::jsonrpc::{self, Body, Message, RequestId};
 use crate::protocol::meta::Meta;
 use crate::protocol::version::MODERN_VERSIONS;
-use crate::protocol::{CallbackKind, RpcError};
-use crate::session::Session;
+use crate::protocol::{
+    headers, request_state, CallbackFailure, CallbackKind, Era, Routed, RpcError,
+};
 
-/// A request whose version header names a 2026 revision.
+/// The first 2026 revision; any `MCP-Protocol-Version` at or after it (as a string) claims
+/// the modern era.
+const FIRST_MODERN: &str = "2026-07-28";
+
+/// Methods the 2026-07-28 revision removed.
+const REMOVED: [&str; 5] = [
+    "initialize",
+    "ping",
+    "logging/setLevel",
+    "resources/subscribe",
+    "resources/unsubscribe",
+];
+
+/// A request whose version header names a 2026 revision (or anything later).
 pub fn has_modern_version_header(headers: &HeaderMap) -> bool {
-    header(headers, VERSION_HEADER).is_some_and(|v| MODERN_VERSIONS.contains(&v))
+    header(headers, VERSION_HEADER).is_some_and(|v| v.trim() >= FIRST_MODERN)
 }
 
-/// GET and DELETE belong to the 2025 era; a 2026 client gets 405.
+/// GET and DELETE belong to the 2025 era; a 2026 client (or a 2026-only server) gets 405.
 pub fn is_modern_get(core: &Core, headers: &HeaderMap) -> bool {
     !core.cfg.legacy || has_modern_version_header(headers)
 }
 
-fn unsupported(core: &Core) -> Resp {
-    let supported = core.dispatcher.supported_versions();
-    http::rpc_error(
+fn reject(status: StatusCode, id: Option<&RequestId>, e: RpcError) -> Resp {
+    http::rpc_error(status, id, &e)
+}
+
+fn unsupported(core: &Core, id: Option<&RequestId>, requested: Option<&str>) -> Resp {
+    let mut data = json!({ "supported": core.dispatcher.supported_versions() });
+    if let (Some(r), Value::Object(m)) = (requested, &mut data) {
+        m.insert("requested".into(), Value::String(r.to_owned()));
+    }
+    reject(
         StatusCode::BAD_REQUEST,
-        None,
-        &RpcError::new(UNSUPPORTED_VERSION, "Unsupported protocol version")
-            .with_data(json!({ "supported": supported })),
+        id,
+        RpcError::new(UNSUPPORTED_VERSION, "Unsupported protocol version").with_data(data),
     )
+}
+
+/// A 2025-style request to a server that serves only 2026-07-28: 400 / -32022 listing what
+/// we speak, so a client can tell it must not fall back.
+pub fn legacy_disabled(core: &Core, body: &Body) -> Resp {
+    let id = match body.messages().first() {
+        Some(Message::Request { id, .. }) => Some(id.clone()),
+        _ => None,
+    };
+    unsupported(core, id.as_ref(), None)
+}
+
+/// Everything a modern request carries that the rest of the handling needs.
+struct Envelope {
+    version: String,
+    capabilities: Value,
+    client_info: Option<Value>,
+    log_level: Option<u8>,
+    progress_token: Option<Value>,
+}
+
+fn envelope(meta: Meta) -> Result<Envelope, RpcError> {
+    let version = match meta.protocol_version {
+        Some(Value::String(v)) => v,
+        Some(_) => {
+            return Err(RpcError::invalid_params(
+                "_meta[\"io.modelcontextprotocol/protocolVersion\"] must be a string",
+            ))
+        }
+        None => {
+            return Err(RpcError::invalid_params(
+                "missing _meta[\"io.modelcontextprotocol/protocolVersion\"]",
+            ))
+        }
+    };
+    let capabilities = match meta.client_capabilities {
+        Some(c @ Value::Object(_)) => c,
+        _ => {
+            return Err(RpcError::invalid_params(
+                "missing _meta[\"io.modelcontextprotocol/clientCapabilities\"]",
+            ))
+        }
+    };
+    let client_info = match meta.client_info {
+        None | Some(Value::Null) => None,
+        Some(c @ Value::Object(_)) => Some(c),
+        Some(_) => {
+            return Err(RpcError::invalid_params(
+                "_meta[\"io.modelcontextprotocol/clientInfo\"] must be an object",
+            ))
+        }
+    };
+    let log_level = match meta.log_level {
+        None | Some(Value::Null) => None,
+        Some(Value::String(l)) => {
+            Some(log_level_rank(&l).ok_or_else(|| RpcError::invalid_params("unknown log level"))?)
+        }
+        Some(_) => return Err(RpcError::invalid_params("logLevel must be a string")),
+    };
+    Ok(Envelope {
+        version,
+        capabilities,
+        client_info,
+        log_level,
+        progress_token: meta.progress_token,
+    })
 }
 
 pub async fn post(
     core: Arc<Core>,
-    _peer: Peer,
-    _headers: &HeaderMap,
-    _body: Body,
-    _meta: Meta,
+    peer: Peer,
+    headers: &HeaderMap,
+    body: Body,
+    meta: Meta,
 ) -> Resp {
-    unsupported(&core)
+    let Body::Single(msg) = body else {
+        return reject(
+            StatusCode::BAD_REQUEST,
+            None,
+            RpcError::invalid_request("batches are not part of 2026-07-28"),
+        );
+    };
+    let (id, method, params) = match msg {
+        Message::Request { id, method, params } => (Some(id), method, params),
+        Message::Notification { method, params } => (None, method, params),
+        Message::Response { .. } => return http::empty(StatusCode::ACCEPTED),
+    };
+    let id = id.as_ref();
+    if !core.cfg.modern {
+        return unsupported(&core, id, None);
+    }
+    let env = match envelope(meta) {
+        Ok(e) => e,
+        Err(e) => return reject(StatusCode::BAD_REQUEST, id, e),
+    };
+    match header(headers, VERSION_HEADER).map(str::trim) {
+        None => {
+            return reject(
+                StatusCode::BAD_REQUEST,
+                id,
+                RpcError::new(HEADER_MISMATCH, "Bad Request: the MCP-Protocol-Version header is missing"),
+            )
+        }
+        Some(h) if h != env.version => {
+            return reject(
+                StatusCode::BAD_REQUEST,
+                id,
+                RpcError::new(
+                    HEADER_MISMATCH,
+                    format!(
+                        "Bad Request: MCP-Protocol-Version {h:?} does not match _meta protocolVersion {:?}",
+                        env.version
+                    ),
+                ),
+            )
+        }
+        Some(_) => {}
+    }
+    let pv: Value = match params.as_deref().map(|p| serde_json::from_str(p.get())) {
+        Some(Ok(v)) => v,
+        Some(Err(e)) => return reject(StatusCode::BAD_REQUEST, id, RpcError::invalid_params(e)),
+        None => json!({}),
+    };
+    let catalog = core.dispatcher.catalog();
+    let tool_headers = if method == "tools/call" {
+        pv.get("name")
+            .and_then(Value::as_str)
+            .and_then(|n| catalog.tool_headers.get(n))
+    } else {
+        None
+    };
+    if let Err(e) = headers::check(|k| header(headers, k), &method, &pv, tool_headers) {
+        return reject(StatusCode::BAD_REQUEST, id, e);
+    }
+    if !MODERN_VERSIONS.contains(&env.version.as_str()) {
+        return unsupported(&core, id, Some(&env.version));
+    }
+    let Some(id) = id else {
+        // Notifications need no answer; cancellation is the client closing its stream.
+        return http::empty(StatusCode::ACCEPTED);
+    };
+    let (client_name, client_version) = env
+        .client_info
+        .as_ref()
+        .map(|c| {
+            (
+                c.get("name").and_then(Value::as_str),
+                c.get("version").and_then(Value::as_str),
+            )
+        })
+        .unwrap_or((None, None));
+    let Some(client) = core.tracker.touch_modern(NewConnection {
+        era: Era::Modern,
+        client_ip: &peer.ip,
+        user_agent: &peer.user_agent,
+        client_name,
+        client_version,
+        protocol_version: Some(&env.version),
+    }) else {
+        return reject(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some(id),
+            RpcError::new(
+                -32000,
+                format!(
+                    "Service Unavailable: the server already has {} connections",
+                    core.cfg.max_connections
+                ),
+            ),
+        );
+    };
+    if REMOVED.contains(&method.as_str()) {
+        return reject(
+            StatusCode::NOT_FOUND,
+            Some(id),
+            RpcError::method_not_found(&method),
+        );
+    }
+    match method.as_str() {
+        "server/discover" => {
+            let result = discover(&core);
+            http::json(StatusCode::OK, jsonrpc::result_response(id, &result))
+        }
+        "subscriptions/listen" => listen(&core, client, id, &pv),
+        _ => match core
+            .dispatcher
+            .route(Era::Modern, &method, params.as_deref())
+        {
+            Routed::Answer(result) => {
+                http::json(StatusCode::OK, jsonrpc::result_response(id, &result))
+            }
+            Routed::Fail(e) if e.code == METHOD_NOT_FOUND => {
+                reject(StatusCode::NOT_FOUND, Some(id), e)
+            }
+            Routed::Fail(e) => http::rpc_error(StatusCode::OK, Some(id), &e),
+            Routed::Callback(kind) => {
+                callback(core, client, id.clone(), method, kind, params, pv, env).await
+            }
+        },
+    }
 }
 
-/// A 2025-style request to a server that serves only 2026-07-28.
-pub fn legacy_disabled(core: &Core, _body: &Body) -> Resp {
-    unsupported(core)
+fn discover(core: &Core) -> String {
+    let result = core.dispatcher.discover_result();
+    let mut v: Value = serde_json::from_str(&result).unwrap_or_else(|_| json!({}));
+    if let Value::Object(m) = &mut v {
+        m.insert(
+            "_meta".into(),
+            json!({ "io.modelcontextprotocol/serverInfo": core.dispatcher.server_info() }),
+        );
+    }
+    v.to_string()
 }
 
-/// For a 2025 client, the server answers an `InputRequiredResult` itself (issue 9).
-pub async fn complete_input_for_legacy(
-    _core: &Arc<Core>,
-    _session: &Arc<Session>,
-    _call_id: u64,
-    _kind: CallbackKind,
-    _params: Option<&RawValue>,
+fn listen(core: &Arc<Core>, client: Arc<str>, id: &RequestId, pv: &Value) -> Resp {
+    let Some(filter) = pv.get("notifications").and_then(Value::as_object) else {
+        return http::rpc_error(
+            StatusCode::OK,
+            Some(id),
+            &RpcError::invalid_params("params.notifications must be an object"),
+        );
+    };
+    let desc = core.dispatcher.description();
+    let flag = |k: &str| filter.get(k).and_then(Value::as_bool) == Some(true);
+    let interests = Interests {
+        tools: desc.tools && flag("toolsListChanged"),
+        prompts: desc.prompts && flag("promptsListChanged"),
+        resources: desc.resources && flag("resourcesListChanged"),
+        resource_uris: if desc.resources {
+            filter
+                .get("resourceSubscriptions")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default()
+        } else {
+            Default::default()
+        },
+    };
+    let mut honoured = Map::new();
+    if interests.tools {
+        honoured.insert("toolsListChanged".into(), Value::Bool(true));
+    }
+    if interests.prompts {
+        honoured.insert("promptsListChanged".into(), Value::Bool(true));
+    }
+    if interests.resources {
+        honoured.insert("resourcesListChanged".into(), Value::Bool(true));
+    }
+    if !interests.resource_uris.is_empty() {
+        let mut uris: Vec<&String> = interests.resource_uris.iter().collect();
+        uris.sort();
+        honoured.insert("resourceSubscriptions".into(), json!(uris));
+    }
+    let sub_id = id.to_value();
+    let meta = json!({ "io.modelcontextprotocol/subscriptionId": sub_id });
+    let ack = jsonrpc::notification(
+        "notifications/subscriptions/acknowledged",
+        Some(&json!({ "notifications": honoured, "_meta": meta }).to_string()),
+    );
+    let final_message = jsonrpc::result_response(
+        id,
+        &json!({ "resultType": "complete", "_meta": meta }).to_string(),
+    );
+    let (tx, rx) = mpsc::unbounded_channel();
+    let _ = tx.send(sse_data(&ack));
+    let listener = core
+        .listeners
+        .add(client.clone(), sub_id, interests, tx, final_message);
+    core.tracker.stream_delta(&client, true);
+    let on_drop_core = core.clone();
+    http::sse(OutBody::sse(rx, core.cfg.keepalive).with_on_drop(move || {
+        on_drop_core.listeners.remove(listener);
+        on_drop_core.tracker.stream_delta(&client, false);
+    }))
+}
+
+/// Cancels a call whose client went away before it finished.
+struct CancelOnDrop {
+    core: Arc<Core>,
+    call_id: u64,
+    done: Arc<AtomicBool>,
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if !self.done.load(Ordering::Acquire) {
+            self.core
+                .calls
+                .resolve(self.call_id, Err(CallbackFailure::Cancelled));
+            self.core
+                .abort(self.call_id, "the client closed the stream");
+        }
+    }
+}
+
+/// The capability an input request needs from the client.
+fn required_capability(method: &str) -> Option<&'static str> {
+    match method {
+        "elicitation/create" => Some("elicitation"),
+        "sampling/createMessage" => Some("sampling"),
+        "roots/list" => Some("roots"),
+        _ => None,
+    }
+}
+
+/// Capabilities an `InputRequiredResult`'s requests need but `caps` lacks.
+pub(super) fn missing_capabilities(result: &Value, caps: &Value) -> Map<String, Value> {
+    let mut missing = Map::new();
+    if let Some(reqs) = result.get("inputRequests").and_then(Value::as_object) {
+        for req in reqs.values() {
+            if let Some(cap) = req
+                .get("method")
+                .and_then(Value::as_str)
+                .and_then(required_capability)
+            {
+                if caps.get(cap).is_none() {
+                    missing.insert(cap.to_owned(), json!({}));
+                }
+            }
+        }
+    }
+    missing
+}
+
+pub(super) fn is_input_required(json: &str) -> bool {
+    json.contains("\"input_required\"")
+        && serde_json::from_str::<Value>(json)
+            .ok()
+            .and_then(|v| {
+                v.get("resultType")
+                    .and_then(Value::as_str)
+                    .map(|t| t == "input_required")
+            })
+            .unwrap_or(false)
+}
+
+/// The name a sealed state is bound to: the tool or prompt name, or the resource uri.
+fn target_name(pv: &Value) -> &str {
+    pv.get("name")
+        .or_else(|| pv.get("uri"))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn callback(
+    core: Arc<Core>,
+    client: Arc<str>,
+    id: RequestId,
+    method: String,
+    kind: CallbackKind,
+    params: Option<Box<RawValue>>,
+    pv: Value,
+    env: Envelope,
+) -> Resp {
+    // Input responses must be an object; a sealed state must verify. Neither reaches JS
+    // otherwise.
+    let input_responses = match pv.get("inputResponses") {
+        None => None,
+        Some(v @ Value::Object(_)) => Some(v.clone()),
+        Some(_) => {
+            return http::rpc_error(
+                StatusCode::OK,
+                Some(&id),
+                &RpcError::invalid_params("inputResponses must be an object"),
+            )
+        }
+    };
+    let name = target_name(&pv).to_owned();
+    let request_state = match pv.get("requestState") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(sealed)) => {
+            match request_state::open(&core.state_key, sealed, &method, &name, now_ms()) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    return http::rpc_error(
+                        StatusCode::OK,
+                        Some(&id),
+                        &RpcError::new(INVALID_PARAMS, format!("Invalid requestState: {e}")),
+                    )
+                }
+            }
+        }
+        Some(_) => {
+            return http::rpc_error(
+                StatusCode::OK,
+                Some(&id),
+                &RpcError::invalid_params("requestState must be a string"),
+            )
+        }
+    };
+    let mut ctx = json!({
+        "sessionId": &*client,
+        "era": "modern",
+        "protocolVersion": env.version,
+        "clientCapabilities": env.capabilities,
+        "requestId": id.to_value(),
+    });
+    if let Value::Object(m) = &mut ctx {
+        if let Some(ci) = &env.client_info {
+            m.insert("clientInfo".into(), ci.clone());
+        }
+        if let Some(r) = input_responses {
+            m.insert("inputResponses".into(), r);
+        }
+        if let Some(s) = request_state {
+            m.insert("requestState".into(), Value::String(s));
+        }
+    }
+    let json_mode = core.cfg.json_response;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let route = Route::Direct {
+        tx: (!json_mode).then(|| tx.clone()),
+        log_level: env.log_level,
+    };
+    let (call_id, reply) = core
+        .calls
+        .begin(route, Era::Modern, env.progress_token.clone());
+    let done = Arc::new(AtomicBool::new(false));
+    let guard = CancelOnDrop {
+        core: core.clone(),
+        call_id,
+        done: done.clone(),
+    };
+    let params_text = params
+        .as_deref()
+        .map(|p| p.get().to_owned())
+        .unwrap_or_else(|| "{}".into());
+    let run_core = core.clone();
+    let run_done = done.clone();
+    let mut run = Box::pin(async move {
+        let outcome = super::legacy::run_callback(
+            &run_core,
+            call_id,
+            reply,
+            kind,
+            params_text,
+            ctx.to_string(),
+        )
+        .await;
+        run_done.store(true, Ordering::Release);
+        outcome
+    });
+    let finish = {
+        let core = core.clone();
+        let caps = env.capabilities.clone();
+        move |outcome: CallOutcome| {
+            finish(
+                &core,
+                kind,
+                &method,
+                &name,
+                params.as_deref(),
+                &caps,
+                outcome,
+            )
+        }
+    };
+    // Answer with one JSON object unless the callback sends notifications first: then the
+    // response becomes an SSE stream that carries them and, last, the result.
+    tokio::select! {
+        outcome = &mut run => {
+            drop(guard);
+            match finish(outcome) {
+                Some((status, body)) => {
+                    let text = body.into_response_text(&id);
+                    http::json(status, text)
+                }
+                None => http::empty(StatusCode::ACCEPTED),
+            }
+        }
+        Some(first) = rx.recv(), if !json_mode => {
+            let keepalive = core.cfg.keepalive;
+            tokio::spawn(async move {
+                let outcome = run.await;
+                if let Some((_, body)) = finish(outcome) {
+                    let _ = tx.send(sse_data(&body.into_response_text(&id)));
+                }
+            });
+            http::sse(OutBody::sse(rx, keepalive).with_head(first).with_on_drop(move || drop(guard)))
+        }
+    }
+}
+
+/// A callback's final answer, before it is framed.
+enum Final {
+    Result(String),
+    Error(RpcError),
+}
+
+impl Final {
+    fn into_response_text(self, id: &RequestId) -> String {
+        match self {
+            Final::Result(r) => jsonrpc::result_response(id, &r),
+            Final::Error(e) => jsonrpc::error_response(Some(id), &e),
+        }
+    }
+}
+
+/// Status and answer for a callback outcome; `None` when it was cancelled.
+fn finish(
+    core: &Core,
+    kind: CallbackKind,
+    method: &str,
+    name: &str,
+    params: Option<&RawValue>,
+    caps: &Value,
     outcome: CallOutcome,
-) -> CallOutcome {
-    outcome
+) -> Option<(StatusCode, Final)> {
+    match outcome {
+        Err(CallbackFailure::Cancelled) => None,
+        Ok(json) if is_input_required(&json) => {
+            let mut v: Value = serde_json::from_str(&json).unwrap_or_else(|_| json!({}));
+            let missing = missing_capabilities(&v, caps);
+            if !missing.is_empty() {
+                let names: Vec<&String> = missing.keys().collect();
+                return Some((
+                    StatusCode::BAD_REQUEST,
+                    Final::Error(
+                        RpcError::new(
+                            MISSING_CAPABILITY,
+                            format!("the request needs client capabilities it did not declare: {names:?}"),
+                        )
+                        .with_data(json!({ "requiredCapabilities": missing })),
+                    ),
+                ));
+            }
+            if let Some(m) = v.as_object_mut() {
+                match m.get("requestState") {
+                    None | Some(Value::Null) => {
+                        m.remove("requestState");
+                    }
+                    Some(Value::String(state)) => {
+                        let expires = now_ms() + core.cfg.request_state_ttl.as_millis() as u64;
+                        match request_state::seal(&core.state_key, state, method, name, expires) {
+                            Ok(sealed) => {
+                                m.insert("requestState".into(), Value::String(sealed));
+                            }
+                            Err(e) => {
+                                return Some((StatusCode::OK, Final::Error(RpcError::internal(e))))
+                            }
+                        }
+                    }
+                    Some(_) => {
+                        return Some((
+                            StatusCode::OK,
+                            Final::Error(RpcError::internal("requestState must be a string")),
+                        ))
+                    }
+                }
+            }
+            Some((StatusCode::OK, Final::Result(v.to_string())))
+        }
+        outcome => Some(
+            match core
+                .dispatcher
+                .finish_callback(Era::Modern, kind, params, outcome)
+            {
+                Ok(r) => (StatusCode::OK, Final::Result(r)),
+                Err(e) => (StatusCode::OK, Final::Error(e)),
+            },
+        ),
+    }
 }

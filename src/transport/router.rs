@@ -156,7 +156,8 @@ async fn post(core: Arc<Core>, peer: Peer, req: Request<Incoming>) -> Resp {
         &body
     {
         let meta = meta_of(params.as_deref());
-        if meta.is_modern() || modern::has_modern_version_header(&headers) {
+        let is_initialize = matches!(&body, Body::Single(m) if m.method() == Some("initialize"));
+        if meta.is_modern() || (!is_initialize && modern::has_modern_version_header(&headers)) {
             return modern::post(core, peer, &headers, body, meta).await;
         }
     }

@@ -1,0 +1,258 @@
+#!/usr/bin/env node
+'use strict'
+// ConnectionEventHub vs. the per-chunk `JSON.parse` it replaces, fed the same captured stream.
+//
+//   node bench/events/hub-bench.js           # ~32 MB stream, a few seconds per approach (< 20 s)
+//   node bench/events/hub-bench.js --smoke   # ~1 MB, a second or two
+//
+// A child process writes a realistic stdout stream (log lines, some non-ASCII, and
+// [MCP_CONNECTION] lines in bursts); the parent captures the Buffers exactly as its pipe
+// delivered them. Each approach is then fed those same Buffers, in one process:
+//   (a) hub (native)    ConnectionEventHub.push(serverId, buffer) per chunk: crosses into the
+//                       addon once per chunk, returns OutputLine[] with parsed events, keeps stats
+//   (b) seed per-chunk  chunk.toString().trim(), includes('[MCP_CONNECTION]'), JSON.parse from
+//                       the first '{' (the approach the hub replaces): loses events
+//   (c) pure JS lines   a correct JS splitter (StringDecoder + tail + split), JSON.parse, the same
+//                       validation and stats as the hub: what "just fix it in JS" costs
+// The stream is also replayed re-cut into 256-byte chunks (many small crossings).
+const { spawn } = require('node:child_process')
+const { StringDecoder } = require('node:string_decoder')
+const path = require('node:path')
+
+const args = process.argv.slice(2)
+const SMOKE = args.includes('--smoke')
+
+if (args.includes('--child')) {
+  child(Number(args[args.indexOf('--child') + 1]))
+} else {
+  main().catch((err) => {
+    console.error(err)
+    process.exit(1)
+  })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The child: writes ~targetBytes of stdout in bursts of 1..20 lines per write.
+function child(targetBytes) {
+  let seed = 42
+  const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff)
+  const t0 = Date.parse('2026-11-24T00:00:00.000Z')
+  const clients = []
+  let total = 0
+  let written = 0
+  let n = 0
+  const stats = () => ({ totalConnections: total, activeConnections: clients.length, maxConnections: 1000 })
+  const ts = () => new Date(t0 + n * 37).toISOString()
+  function eventLine() {
+    const r = rand()
+    let e
+    if (r < 0.4 || clients.length === 0) {
+      total++
+      const c = { id: `sess-${total}-${Math.floor(rand() * 1e9).toString(36)}`, remoteAddress: '127.0.0.1', userAgent: 'node', connectedAt: ts(), era: rand() < 0.5 ? 'legacy' : 'modern' }
+      clients.push(c)
+      e = { type: 'MCP_CONNECTION_EVENT', eventType: 'connected', serverId: 'srv-bench', clientInfo: c, connectionStats: stats(), timestamp: ts() }
+    } else if (r < 0.8) {
+      const [c] = clients.splice(Math.floor(rand() * clients.length), 1)
+      e = { type: 'MCP_CONNECTION_EVENT', eventType: 'disconnected', serverId: 'srv-bench', clientInfo: c, connectionStats: stats(), durationMs: Math.floor(rand() * 1e6), reason: 'deleted', timestamp: ts() }
+    } else {
+      e = { type: 'MCP_CONNECTION_EVENT', eventType: 'stats_update', serverId: 'srv-bench', connectionStats: stats(), timestamp: ts() }
+    }
+    return '[MCP_CONNECTION] ' + JSON.stringify(e) + '\n'
+  }
+  function logLine() {
+    const r = rand()
+    if (r < 0.05) return `[${ts()}] INFO 工具调用完成 ✓ tool=getPetById ms=${Math.floor(rand() * 100)}\n`
+    return `[${ts()}] INFO POST /mcp 200 ${Math.floor(rand() * 900)}ms session=${Math.floor(rand() * 1e9).toString(36)} tool=listPets\n`
+  }
+  function next() {
+    while (written < targetBytes) {
+      let s = ''
+      const k = 1 + Math.floor(rand() * 20)
+      for (let i = 0; i < k; i++, n++) s += rand() < 0.4 ? eventLine() : logLine()
+      written += Buffer.byteLength(s)
+      if (!process.stdout.write(s)) return process.stdout.once('drain', next)
+    }
+  }
+  next()
+}
+
+// ---------------------------------------------------------------------------------------------
+function capture(targetBytes) {
+  return new Promise((resolve, reject) => {
+    const c = spawn(process.execPath, [__filename, '--child', String(targetBytes)], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const chunks = []
+    c.stdout.on('data', (b) => chunks.push(b))
+    c.on('error', reject)
+    c.on('close', (code) => (code === 0 ? resolve(chunks) : reject(new Error(`generator exited ${code}`))))
+  })
+}
+
+// (a) the hub
+function runHub(addon, chunks) {
+  const hub = new addon.ConnectionEventHub()
+  let events = 0
+  let lines = 0
+  for (const c of chunks) {
+    const out = hub.push('srv-bench', c)
+    lines += out.length
+    for (let i = 0; i < out.length; i++) if (out[i].type === 'event') events++
+  }
+  const tail = hub.end('srv-bench')
+  lines += tail.length
+  const st = hub.getStats('srv-bench')
+  return { events, lines, active: st.activeConnections, errors: st.parseErrorCount }
+}
+
+// (b) the seed's approach, verbatim in spirit (stream.ts / process-manager in the guide)
+function runSeed(chunks) {
+  let events = 0
+  let failed = 0
+  let logMessages = 0
+  let active = 0
+  for (const data of chunks) {
+    const message = data.toString().trim()
+    if (!message) continue
+    if (message.includes('[MCP_CONNECTION]')) {
+      try {
+        const jsonStart = message.indexOf('{')
+        if (jsonStart === -1) continue
+        const connectionEvent = JSON.parse(message.substring(jsonStart))
+        if (connectionEvent.type === 'MCP_CONNECTION_EVENT') {
+          events++
+          active = connectionEvent.connectionStats.activeConnections
+        }
+      } catch {
+        failed++
+      }
+    } else {
+      logMessages++
+    }
+  }
+  return { events, lines: logMessages, active, errors: failed }
+}
+
+// (c) a correct pure-JS splitter with (a lighter version of) the hub's validation and stats,
+//     returning the same OutputLine objects per chunk as the hub
+const ISO = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/
+const TYPES = new Set(['connected', 'disconnected', 'stats_update', 'connection_rejected'])
+function runPureJs(chunks) {
+  const dec = new StringDecoder('utf8')
+  let tail = ''
+  let events = 0
+  let lines = 0
+  let errors = 0
+  const st = { active: 0, total: 0, clients: new Map(), last: undefined }
+  let out
+  const handle = (raw) => {
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw
+    lines++
+    if (!line.startsWith('[MCP_CONNECTION]')) {
+      out.push({ type: 'log', serverId: 'srv-bench', line })
+      return
+    }
+    let e
+    try {
+      e = JSON.parse(line.slice(16))
+    } catch (err) {
+      errors++
+      out.push({ type: 'parse_error', serverId: 'srv-bench', line: line.slice(0, 160), error: err.message })
+      return
+    }
+    const cs = e && e.connectionStats
+    if (
+      !e || e.type !== 'MCP_CONNECTION_EVENT' || !TYPES.has(e.eventType) || !cs ||
+      typeof cs.totalConnections !== 'number' || typeof cs.activeConnections !== 'number' ||
+      typeof e.timestamp !== 'string' || !ISO.test(e.timestamp) || Number.isNaN(Date.parse(e.timestamp))
+    ) {
+      errors++
+      out.push({ type: 'parse_error', serverId: 'srv-bench', line: line.slice(0, 160), error: 'invalid event' })
+      return
+    }
+    out.push({ type: 'event', serverId: 'srv-bench', line, event: e })
+    events++
+    st.active = cs.activeConnections
+    st.total = cs.totalConnections
+    st.last = Date.parse(e.timestamp)
+    if (e.eventType === 'connected') st.clients.set(e.clientInfo.id, e.clientInfo)
+    else if (e.eventType === 'disconnected') st.clients.delete(e.clientInfo.id)
+  }
+  for (const c of chunks) {
+    out = []
+    const parts = (tail + dec.write(c)).split('\n')
+    tail = parts.pop()
+    for (const p of parts) handle(p)
+    if (tail.length > 1 << 20) throw new Error('line too long') // the hub's bound, simplified
+  }
+  out = []
+  tail += dec.end()
+  if (tail) handle(tail)
+  return { events, lines, active: st.active, errors }
+}
+
+function recut(chunks, size) {
+  const all = Buffer.concat(chunks)
+  const out = []
+  for (let i = 0; i < all.length; i += size) out.push(all.subarray(i, i + size))
+  return out
+}
+
+function time(fn, minMs, maxRuns) {
+  const samples = []
+  let result
+  const start = performance.now()
+  do {
+    const t = performance.now()
+    result = fn()
+    samples.push(performance.now() - t)
+  } while (performance.now() - start < minMs && samples.length < maxRuns)
+  samples.sort((a, b) => a - b)
+  return { ms: samples[Math.floor(samples.length / 2)], runs: samples.length, result }
+}
+
+async function main() {
+  const addon = require(path.join(__dirname, '..', '..'))
+  const bytesTarget = SMOKE ? 1 << 20 : 32 << 20
+  const chunks = await capture(bytesTarget)
+  const bytes = chunks.reduce((n, c) => n + c.length, 0)
+  const truth = runPureJs(chunks) // a correct reading of the stream
+  const hubCheck = runHub(addon, chunks)
+  if (hubCheck.events !== truth.events || hubCheck.lines !== truth.lines || hubCheck.errors !== 0) {
+    throw new Error(`hub disagrees with the reference reading: ${JSON.stringify({ hubCheck, truth })}`)
+  }
+  const small = recut(chunks, 256)
+  const minMs = SMOKE ? 100 : 1500
+  const maxRuns = SMOKE ? 3 : 15
+  const rows = []
+  const row = (name, feed, fn) => {
+    // one warm-up pass, then timed passes
+    fn()
+    const { ms, runs, result } = time(fn, minMs, maxRuns)
+    rows.push({ name, feed, ms, runs, result })
+  }
+  const captured = `captured (${chunks.length} chunks, avg ${(bytes / chunks.length / 1024).toFixed(1)} KiB)`
+  const cut256 = `256-byte chunks (${small.length})`
+  row('(a) hub (native)', captured, () => runHub(addon, chunks))
+  row('(b) seed: per-chunk JSON.parse', captured, () => runSeed(chunks))
+  row('(c) pure JS line splitter + JSON.parse', captured, () => runPureJs(chunks))
+  row('(a) hub (native)', cut256, () => runHub(addon, small))
+  row('(b) seed: per-chunk JSON.parse', cut256, () => runSeed(small))
+  row('(c) pure JS line splitter + JSON.parse', cut256, () => runPureJs(small))
+
+  const mb = bytes / (1 << 20)
+  console.log(`\n### [MCP_CONNECTION] stream parsing${SMOKE ? ' (smoke)' : ''}\n`)
+  console.log(
+    `Stream: ${mb.toFixed(1)} MiB, ${truth.lines} lines, ${truth.events} events, captured from a child's stdout pipe; ` +
+      `node ${process.version}, median of timed runs.\n`,
+  )
+  console.log('| approach | feed | lines/s | MB/s | events found | events lost | runs |')
+  console.log('|---|---|---:|---:|---:|---:|---:|')
+  for (const r of rows) {
+    const secs = r.ms / 1000
+    const lines = r.name.startsWith('(b)') ? '—' : Math.round(truth.lines / secs).toLocaleString('en-US')
+    const lost = truth.events - r.result.events
+    console.log(
+      `| ${r.name} | ${r.feed} | ${lines} | ${(mb / secs).toFixed(1)} | ${r.result.events.toLocaleString('en-US')} | ${lost.toLocaleString('en-US')} | ${r.runs} |`,
+    )
+  }
+  console.log('\n(b) treats each chunk as one message, so its log "lines" are chunks; it parses from the first `{` of a chunk to its end and drops every event in any chunk that holds more or less than exactly one.')
+}

@@ -1,0 +1,382 @@
+//! Per-server stream state and the stats aggregated from each server's events.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use super::event::{ClientInfo, ConnectionEvent, EventType};
+use super::line_splitter::{LineSplitter, Piece};
+use super::parser::{event_payload, excerpt, parse_event_ref, ConnectionEventRef, ParseError};
+use super::timestamp::Timestamp;
+
+/// Default `maxLineBytes`: 1 MiB.
+pub const DEFAULT_MAX_LINE_BYTES: usize = 1 << 20;
+/// Default `errorThreshold`: the callback fires on the 11th parse error of a server.
+pub const DEFAULT_ERROR_THRESHOLD: u64 = 10;
+/// Default cap on the clients tracked per server (the oldest is forgotten beyond it).
+pub const DEFAULT_MAX_TRACKED_CONNECTIONS: usize = 10_000;
+
+/// Hub settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HubOptions {
+    /// Longest line kept; longer lines are cut, reported once and skipped to the next `\n`.
+    pub max_line_bytes: usize,
+    /// [`HubItem::ThresholdReached`] is reported once, when a server's parse-error count first
+    /// exceeds this.
+    pub error_threshold: u64,
+    /// Bound on the per-server client table.
+    pub max_tracked_connections: usize,
+}
+
+impl Default for HubOptions {
+    fn default() -> Self {
+        Self {
+            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+            error_threshold: DEFAULT_ERROR_THRESHOLD,
+            max_tracked_connections: DEFAULT_MAX_TRACKED_CONNECTIONS,
+        }
+    }
+}
+
+/// One output of [`ConnectionEventHub::push`], borrowed for the duration of the callback.
+#[derive(Debug, Clone, Copy)]
+pub enum HubItem<'a> {
+    /// A valid event line. `json` is the object's text within `line`; `event` borrows from it
+    /// (`event.to_owned_event()` for a [`ConnectionEvent`]).
+    Event {
+        line: &'a str,
+        json: &'a str,
+        event: &'a ConnectionEventRef<'a>,
+    },
+    /// Any other line, for the host's log path.
+    Log { line: &'a str },
+    /// A malformed event line or a cut over-long line; `excerpt` is short.
+    ParseError {
+        excerpt: &'a str,
+        error: &'a ParseError,
+    },
+    /// The server's parse-error count just passed the threshold (reported once).
+    ThresholdReached { count: u64 },
+}
+
+/// An owned output line (what [`ConnectionEventHub::push_lines`] returns).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutputLine {
+    Event {
+        line: String,
+        event: Box<ConnectionEvent>,
+    },
+    Log {
+        line: String,
+    },
+    ParseError {
+        excerpt: String,
+        error: ParseError,
+    },
+}
+
+/// A snapshot of one server's stats.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerStats {
+    pub server_id: String,
+    pub active_connections: u64,
+    pub total_connections: u64,
+    pub max_connections: Option<u64>,
+    /// Connected clients, oldest first.
+    pub connections: Vec<ClientInfo>,
+    pub last_event_type: Option<EventType>,
+    pub last_event_at: Option<Timestamp>,
+    pub event_count: u64,
+    pub parse_error_count: u64,
+}
+
+#[derive(Debug)]
+struct ServerState {
+    order: u64,
+    splitter: LineSplitter,
+    active: u64,
+    total: u64,
+    max: Option<u64>,
+    clients: HashMap<String, (u64, ClientInfo)>,
+    next_client_seq: u64,
+    last_event_type: Option<EventType>,
+    /// The latest event's timestamp text (buffer reused) and instant.
+    last_event_text: String,
+    last_event_ms: i64,
+    events: u64,
+    parse_errors: u64,
+    threshold_reported: bool,
+}
+
+impl ServerState {
+    fn new(order: u64, max_line_bytes: usize) -> Self {
+        Self {
+            order,
+            splitter: LineSplitter::new(max_line_bytes),
+            active: 0,
+            total: 0,
+            max: None,
+            clients: HashMap::new(),
+            next_client_seq: 0,
+            last_event_type: None,
+            last_event_text: String::new(),
+            last_event_ms: 0,
+            events: 0,
+            parse_errors: 0,
+            threshold_reported: false,
+        }
+    }
+
+    fn apply(&mut self, event: &ConnectionEventRef<'_>, max_tracked: usize) {
+        self.events += 1;
+        self.active = event.connection_stats.active_connections;
+        self.total = event.connection_stats.total_connections;
+        if event.connection_stats.max_connections.is_some() {
+            self.max = event.connection_stats.max_connections;
+        }
+        self.last_event_type = Some(event.event_type);
+        self.last_event_text.clear();
+        self.last_event_text.push_str(&event.timestamp.text);
+        self.last_event_ms = event.timestamp.epoch_ms;
+        match (event.event_type, &event.client) {
+            (EventType::Connected, Some(client)) => {
+                let id: &str = &client.id;
+                if !self.clients.contains_key(id) && self.clients.len() >= max_tracked {
+                    let oldest = self
+                        .clients
+                        .iter()
+                        .min_by_key(|(_, (seq, _))| *seq)
+                        .map(|(k, _)| k.clone());
+                    if let Some(k) = oldest {
+                        self.clients.remove(&k);
+                    }
+                }
+                if max_tracked > 0 {
+                    let seq = self.next_client_seq;
+                    self.next_client_seq += 1;
+                    self.clients
+                        .insert(id.to_owned(), (seq, client.to_owned_client()));
+                }
+            }
+            (EventType::Disconnected, Some(client)) => {
+                self.clients.remove(&*client.id);
+            }
+            // Nothing is open: anything still listed was missed (e.g. a lost line).
+            (EventType::StatsUpdate, _) if self.active == 0 => self.clients.clear(),
+            _ => {}
+        }
+    }
+
+    fn snapshot(&self, server_id: &str) -> ServerStats {
+        let mut clients: Vec<&(u64, ClientInfo)> = self.clients.values().collect();
+        clients.sort_by_key(|(seq, _)| *seq);
+        ServerStats {
+            server_id: server_id.to_owned(),
+            active_connections: self.active,
+            total_connections: self.total,
+            max_connections: self.max,
+            connections: clients.into_iter().map(|(_, c)| c.clone()).collect(),
+            last_event_type: self.last_event_type,
+            last_event_at: self.last_event_type.map(|_| {
+                Timestamp::from_validated(self.last_event_text.clone(), self.last_event_ms)
+            }),
+            event_count: self.events,
+            parse_error_count: self.parse_errors,
+        }
+    }
+}
+
+/// Reads `[MCP_CONNECTION]` lines from many servers' stdout and keeps per-server stats.
+#[derive(Debug, Default)]
+pub struct ConnectionEventHub {
+    opts: HubOptions,
+    servers: HashMap<String, ServerState>,
+    next_order: u64,
+}
+
+/// Invalid UTF-8 in a line is replaced with U+FFFD (like Node's `buf.toString()`), for log and
+/// event lines alike; the line is otherwise handled as usual.
+fn decode(bytes: &[u8]) -> Cow<'_, str> {
+    String::from_utf8_lossy(bytes)
+}
+
+/// The first bytes of a cut line, without a partial character at the end.
+fn cut_excerpt(bytes: &[u8]) -> String {
+    let head = &bytes[..bytes.len().min(4 * super::parser::EXCERPT_CHARS)];
+    let head = match std::str::from_utf8(head) {
+        Ok(_) => head,
+        Err(e) if e.error_len().is_none() => &head[..e.valid_up_to()],
+        Err(_) => head,
+    };
+    excerpt(&String::from_utf8_lossy(head))
+}
+
+impl ConnectionEventHub {
+    pub fn new(opts: HubOptions) -> Self {
+        Self {
+            opts,
+            servers: HashMap::new(),
+            next_order: 0,
+        }
+    }
+
+    pub fn options(&self) -> &HubOptions {
+        &self.opts
+    }
+
+    fn state(&mut self, server_id: &str) -> &mut ServerState {
+        if !self.servers.contains_key(server_id) {
+            let order = self.next_order;
+            self.next_order += 1;
+            self.servers.insert(
+                server_id.to_owned(),
+                ServerState::new(order, self.opts.max_line_bytes),
+            );
+        }
+        // Just inserted if it was missing.
+        self.servers
+            .get_mut(server_id)
+            .unwrap_or_else(|| unreachable!("server state present"))
+    }
+
+    /// Feeds a chunk of `server_id`'s stdout; `sink` gets every complete line, in order.
+    /// The server's stats are updated as lines are read.
+    pub fn push(&mut self, server_id: &str, chunk: &[u8], sink: &mut impl FnMut(HubItem<'_>)) {
+        let opts = self.opts;
+        let state = self.state(server_id);
+        // Split borrows: the splitter is taken out while lines update the rest of the state.
+        let mut splitter = std::mem::replace(&mut state.splitter, LineSplitter::new(1));
+        splitter.push(chunk, |piece| handle_piece(state, &opts, piece, sink));
+        state.splitter = splitter;
+    }
+
+    /// End of `server_id`'s stream: hands out a final unterminated line. Stats are kept.
+    pub fn end(&mut self, server_id: &str, sink: &mut impl FnMut(HubItem<'_>)) {
+        let opts = self.opts;
+        let Some(state) = self.servers.get_mut(server_id) else {
+            return;
+        };
+        let mut splitter = std::mem::replace(&mut state.splitter, LineSplitter::new(1));
+        splitter.finish(|piece| handle_piece(state, &opts, piece, sink));
+        state.splitter = splitter;
+    }
+
+    /// [`Self::push`] collecting owned lines (threshold reports are left out).
+    pub fn push_lines(&mut self, server_id: &str, chunk: &[u8]) -> Vec<OutputLine> {
+        let mut out = Vec::new();
+        self.push(server_id, chunk, &mut |item| collect(&mut out, item));
+        out
+    }
+
+    /// [`Self::end`] collecting owned lines.
+    pub fn end_lines(&mut self, server_id: &str) -> Vec<OutputLine> {
+        let mut out = Vec::new();
+        self.end(server_id, &mut |item| collect(&mut out, item));
+        out
+    }
+
+    /// A server's stats, `None` if nothing was pushed for it (or it was removed).
+    pub fn stats(&self, server_id: &str) -> Option<ServerStats> {
+        self.servers.get(server_id).map(|s| s.snapshot(server_id))
+    }
+
+    /// Every server's stats, in the order the servers were first seen.
+    pub fn all_stats(&self) -> Vec<ServerStats> {
+        let mut all: Vec<(&String, &ServerState)> = self.servers.iter().collect();
+        all.sort_by_key(|(_, s)| s.order);
+        all.into_iter().map(|(id, s)| s.snapshot(id)).collect()
+    }
+
+    /// A server's parse-error count (0 if unknown).
+    pub fn parse_errors(&self, server_id: &str) -> u64 {
+        self.servers.get(server_id).map_or(0, |s| s.parse_errors)
+    }
+
+    /// Bytes buffered for a server's unterminated line.
+    pub fn buffered(&self, server_id: &str) -> usize {
+        self.servers
+            .get(server_id)
+            .map_or(0, |s| s.splitter.buffered())
+    }
+
+    /// Forgets a server (its tail and stats). Returns whether it was known.
+    pub fn remove(&mut self, server_id: &str) -> bool {
+        self.servers.remove(server_id).is_some()
+    }
+
+    /// The servers known, in no particular order.
+    pub fn server_ids(&self) -> impl Iterator<Item = &str> {
+        self.servers.keys().map(String::as_str)
+    }
+}
+
+fn collect(out: &mut Vec<OutputLine>, item: HubItem<'_>) {
+    match item {
+        HubItem::Event { line, event, .. } => out.push(OutputLine::Event {
+            line: line.to_owned(),
+            event: Box::new(event.to_owned_event()),
+        }),
+        HubItem::Log { line } => out.push(OutputLine::Log {
+            line: line.to_owned(),
+        }),
+        HubItem::ParseError { excerpt, error } => out.push(OutputLine::ParseError {
+            excerpt: excerpt.to_owned(),
+            error: error.clone(),
+        }),
+        HubItem::ThresholdReached { .. } => {}
+    }
+}
+
+fn count_error(state: &mut ServerState, opts: &HubOptions, sink: &mut impl FnMut(HubItem<'_>)) {
+    state.parse_errors += 1;
+    if !state.threshold_reported && state.parse_errors > opts.error_threshold {
+        state.threshold_reported = true;
+        sink(HubItem::ThresholdReached {
+            count: state.parse_errors,
+        });
+    }
+}
+
+fn handle_piece(
+    state: &mut ServerState,
+    opts: &HubOptions,
+    piece: Piece<'_>,
+    sink: &mut impl FnMut(HubItem<'_>),
+) {
+    match piece {
+        Piece::Line(bytes) => {
+            let line = decode(bytes);
+            match event_payload(&line) {
+                None => sink(HubItem::Log { line: &line }),
+                Some(json) => match parse_event_ref(json) {
+                    Ok(event) => {
+                        state.apply(&event, opts.max_tracked_connections);
+                        sink(HubItem::Event {
+                            line: &line,
+                            json,
+                            event: &event,
+                        });
+                    }
+                    Err(error) => {
+                        let ex = excerpt(&line);
+                        sink(HubItem::ParseError {
+                            excerpt: &ex,
+                            error: &error,
+                        });
+                        count_error(state, opts, sink);
+                    }
+                },
+            }
+        }
+        Piece::Oversized(head) => {
+            let ex = cut_excerpt(head);
+            let error = ParseError::LineTooLong {
+                limit: opts.max_line_bytes.max(1),
+            };
+            sink(HubItem::ParseError {
+                excerpt: &ex,
+                error: &error,
+            });
+            count_error(state, opts, sink);
+        }
+    }
+}

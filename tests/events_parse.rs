@@ -1,0 +1,249 @@
+//! The `[MCP_CONNECTION]` line format (DESIGN §4): what is accepted, what is rejected, and the
+//! exact text the writer produces.
+#![allow(clippy::unwrap_used)]
+
+use mcp_swagger_native::events::{
+    format_line, parse_line, ClientEra, ClientInfo, ConnectionCounts, ConnectionEvent,
+    ConnectionEventHub, DisconnectReason, EventKind, EventType, HubOptions, OutputLine, ParseError,
+    Timestamp,
+};
+
+type Check = fn(&ParseError) -> bool;
+
+const T0: &str = "2026-11-24T00:00:00.000Z";
+
+fn ts() -> Timestamp {
+    Timestamp::parse(T0).unwrap()
+}
+
+#[test]
+fn writes_the_design_example_exactly() {
+    let client = ClientInfo::new("sess-1", ts())
+        .with_remote_address("127.0.0.1")
+        .with_user_agent("node");
+    let e = ConnectionEvent::connected(client, ConnectionCounts::new(3, 1).with_max(1000))
+        .with_server_id("s1")
+        .at(ts());
+    assert_eq!(
+        format_line(&e),
+        concat!(
+            "[MCP_CONNECTION] {\"type\":\"MCP_CONNECTION_EVENT\",\"eventType\":\"connected\",\"serverId\":\"s1\",",
+            "\"clientInfo\":{\"id\":\"sess-1\",\"remoteAddress\":\"127.0.0.1\",\"userAgent\":\"node\",\"connectedAt\":\"2026-11-24T00:00:00.000Z\"},",
+            "\"connectionStats\":{\"totalConnections\":3,\"activeConnections\":1,\"maxConnections\":1000},",
+            "\"timestamp\":\"2026-11-24T00:00:00.000Z\"}\n"
+        )
+    );
+    assert_eq!(parse_line(&format_line(&e)).unwrap(), Some(e));
+}
+
+#[test]
+fn every_kind_round_trips() {
+    let c = ClientInfo::new("c", ts())
+        .with_era(ClientEra::Modern)
+        .with_client("inspector", "1.2.3");
+    let counts = ConnectionCounts::new(5, 2);
+    for e in [
+        ConnectionEvent::connected(c.clone(), counts),
+        ConnectionEvent::disconnected(c.clone(), 1234, DisconnectReason::IdleTimeout, counts),
+        ConnectionEvent::disconnected(c.clone(), 0, DisconnectReason::Other("x".into()), counts),
+        ConnectionEvent::stats_update(counts.with_max(10)),
+        ConnectionEvent::connection_rejected("max_connections", counts),
+        ConnectionEvent::connection_rejected("max_connections", counts).with_client(c.clone()),
+    ] {
+        let line = format_line(&e);
+        assert_eq!(line.matches('\n').count(), 1);
+        assert_eq!(parse_line(&line).unwrap().as_ref(), Some(&e), "{line}");
+    }
+}
+
+#[test]
+fn accepts_the_seed_shape() {
+    // What the seed's JS monitor printed: no serverId, no maxConnections, disconnected without
+    // durationMs/reason, Dates via JSON.stringify.
+    let line = format!(
+        "[MCP_CONNECTION] {{\"type\":\"MCP_CONNECTION_EVENT\",\"eventType\":\"disconnected\",\"clientInfo\":{{\"id\":\"conn_1_abc\",\"remoteAddress\":\"::1\",\"connectedAt\":\"{T0}\"}},\"connectionStats\":{{\"totalConnections\":1,\"activeConnections\":1}},\"timestamp\":\"{T0}\"}}"
+    );
+    let e = parse_line(&line).unwrap().unwrap();
+    assert_eq!(e.event_type(), EventType::Disconnected);
+    assert_eq!(e.server_id, None);
+    assert!(matches!(
+        e.kind,
+        EventKind::Disconnected {
+            duration_ms: None,
+            reason: None,
+            ..
+        }
+    ));
+    let stats = format!("[MCP_CONNECTION] {{\"type\":\"MCP_CONNECTION_EVENT\",\"eventType\":\"stats_update\",\"connectionStats\":{{\"totalConnections\":0,\"activeConnections\":0}},\"timestamp\":\"{T0}\",\"extra\":[1,2]}}");
+    assert!(parse_line(&stats).unwrap().is_some());
+}
+
+#[test]
+fn non_event_lines_are_logs() {
+    for l in [
+        "",
+        "hello",
+        "MCP_CONNECTION {}",
+        "log: [MCP_CONNECTION] {}",
+        "[MCP_CONNECTIO] x",
+    ] {
+        assert_eq!(parse_line(l).unwrap(), None, "{l}");
+    }
+}
+
+#[test]
+fn malformed_event_lines_are_typed_errors() {
+    let ok = format!("\"connectionStats\":{{\"totalConnections\":1,\"activeConnections\":1}},\"timestamp\":\"{T0}\"");
+    let cases: Vec<(String, Check)> = vec![
+        ("[MCP_CONNECTION]".into(), |e| matches!(e, ParseError::MissingJson)),
+        ("[MCP_CONNECTION] {".into(), |e| matches!(e, ParseError::Json(_))),
+        ("[MCP_CONNECTION] [1]".into(), |e| matches!(e, ParseError::Json(_))),
+        (format!("[MCP_CONNECTION] {{\"eventType\":\"stats_update\",{ok}}}"), |e| {
+            matches!(e, ParseError::MissingField("type"))
+        }),
+        (format!("[MCP_CONNECTION] {{\"type\":\"X\",\"eventType\":\"stats_update\",{ok}}}"), |e| {
+            matches!(e, ParseError::WrongType(_))
+        }),
+        (format!("[MCP_CONNECTION] {{\"type\":\"MCP_CONNECTION_EVENT\",\"eventType\":\"boom\",{ok}}}"), |e| {
+            matches!(e, ParseError::UnknownEventType(_))
+        }),
+        (format!("[MCP_CONNECTION] {{\"type\":\"MCP_CONNECTION_EVENT\",\"eventType\":\"connected\",{ok}}}"), |e| {
+            matches!(e, ParseError::MissingField("clientInfo"))
+        }),
+        (format!("[MCP_CONNECTION] {{\"type\":\"MCP_CONNECTION_EVENT\",\"eventType\":\"connection_rejected\",{ok}}}"), |e| {
+            matches!(e, ParseError::MissingField("reason"))
+        }),
+        (format!("[MCP_CONNECTION] {{\"type\":\"MCP_CONNECTION_EVENT\",\"eventType\":\"stats_update\",\"connectionStats\":{{\"totalConnections\":\"1\",\"activeConnections\":1}},\"timestamp\":\"{T0}\"}}"), |e| {
+            matches!(e, ParseError::InvalidField { field: "connectionStats.totalConnections", .. })
+        }),
+        (format!("[MCP_CONNECTION] {{\"type\":\"MCP_CONNECTION_EVENT\",\"eventType\":\"stats_update\",\"connectionStats\":{{\"totalConnections\":-1,\"activeConnections\":1}},\"timestamp\":\"{T0}\"}}"), |e| {
+            matches!(e, ParseError::InvalidField { .. })
+        }),
+        ("[MCP_CONNECTION] {\"type\":\"MCP_CONNECTION_EVENT\",\"eventType\":\"stats_update\",\"connectionStats\":{\"totalConnections\":1,\"activeConnections\":1},\"timestamp\":\"yesterday\"}".into(), |e| {
+            matches!(e, ParseError::InvalidTimestamp { field: "timestamp", .. })
+        }),
+        (format!("[MCP_CONNECTION] {{\"type\":\"MCP_CONNECTION_EVENT\",\"eventType\":\"connected\",\"clientInfo\":{{\"id\":\"a\",\"connectedAt\":\"x\"}},{ok}}}"), |e| {
+            matches!(e, ParseError::InvalidTimestamp { field: "clientInfo.connectedAt", .. })
+        }),
+        (format!("[MCP_CONNECTION] {{\"type\":\"MCP_CONNECTION_EVENT\",\"eventType\":\"connected\",\"clientInfo\":{{\"id\":\"a\",\"connectedAt\":\"{T0}\",\"era\":\"future\"}},{ok}}}"), |e| {
+            matches!(e, ParseError::InvalidField { field: "clientInfo.era", .. })
+        }),
+    ];
+    for (line, check) in cases {
+        let err = parse_line(&line).unwrap_err();
+        assert!(check(&err), "{line}: {err:?}");
+    }
+}
+
+#[test]
+fn hub_keeps_lines_around_a_bad_one_and_reports_the_threshold_once() {
+    let mut hub = ConnectionEventHub::new(HubOptions {
+        error_threshold: 1,
+        ..HubOptions::default()
+    });
+    let good = format_line(&ConnectionEvent::stats_update(ConnectionCounts::new(2, 1)).at(ts()));
+    let input =
+        format!("a\n[MCP_CONNECTION] {{oops\n{good}b\n[MCP_CONNECTION] nope\n[MCP_CONNECTION] x\n");
+    let mut thresholds = vec![];
+    let mut kinds = vec![];
+    hub.push("s", input.as_bytes(), &mut |item| match item {
+        mcp_swagger_native::events::HubItem::ThresholdReached { count } => thresholds.push(count),
+        mcp_swagger_native::events::HubItem::Event { .. } => kinds.push('E'),
+        mcp_swagger_native::events::HubItem::Log { .. } => kinds.push('L'),
+        mcp_swagger_native::events::HubItem::ParseError { .. } => kinds.push('X'),
+    });
+    assert_eq!(kinds.iter().collect::<String>(), "LXELXX");
+    assert_eq!(thresholds, vec![2]);
+    assert_eq!(hub.parse_errors("s"), 3);
+    let st = hub.stats("s").unwrap();
+    assert_eq!(
+        (
+            st.event_count,
+            st.parse_error_count,
+            st.active_connections,
+            st.total_connections
+        ),
+        (1, 3, 1, 2)
+    );
+}
+
+#[test]
+fn hub_tracks_clients_and_flushes_the_tail_on_end() {
+    let mut hub = ConnectionEventHub::new(HubOptions::default());
+    let a = ClientInfo::new("a", ts()).with_remote_address("10.0.0.1");
+    let b = ClientInfo::new("b", ts()).with_user_agent("ua");
+    let mut text = String::new();
+    text +=
+        &format_line(&ConnectionEvent::connected(a.clone(), ConnectionCounts::new(1, 1)).at(ts()));
+    text +=
+        &format_line(&ConnectionEvent::connected(b.clone(), ConnectionCounts::new(2, 2)).at(ts()));
+    text += &format_line(
+        &ConnectionEvent::disconnected(
+            a.clone(),
+            5,
+            DisconnectReason::Deleted,
+            ConnectionCounts::new(2, 1),
+        )
+        .at(ts()),
+    );
+    text += "tail without newline";
+    let out = hub.push_lines("s", text.as_bytes());
+    assert_eq!(out.len(), 3);
+    let st = hub.stats("s").unwrap();
+    assert_eq!(st.connections, vec![b]);
+    assert_eq!((st.active_connections, st.total_connections), (1, 2));
+    assert_eq!(st.last_event_type, Some(EventType::Disconnected));
+    assert_eq!(st.last_event_at.unwrap().epoch_ms(), ts().epoch_ms());
+    assert_eq!(
+        hub.end_lines("s"),
+        vec![OutputLine::Log {
+            line: "tail without newline".into()
+        }]
+    );
+    assert!(hub.stats("s").is_some());
+    assert!(hub.stats("other").is_none());
+    assert_eq!(hub.all_stats().len(), 1);
+    assert!(hub.remove("s"));
+    assert!(hub.stats("s").is_none());
+}
+
+#[test]
+fn over_long_lines_are_cut_reported_once_and_bounded() {
+    let mut hub = ConnectionEventHub::new(HubOptions {
+        max_line_bytes: 64,
+        ..HubOptions::default()
+    });
+    let mut out = vec![];
+    for _ in 0..100 {
+        out.extend(hub.push_lines("s", "é".repeat(50).as_bytes()));
+        assert!(hub.buffered("s") <= 64);
+    }
+    out.extend(hub.push_lines("s", b"\nnext\n"));
+    assert_eq!(out.len(), 2);
+    match &out[0] {
+        OutputLine::ParseError { excerpt, error } => {
+            assert_eq!(*error, ParseError::LineTooLong { limit: 64 });
+            assert_eq!(excerpt.as_str(), "é".repeat(32));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        out[1],
+        OutputLine::Log {
+            line: "next".into()
+        }
+    );
+    assert_eq!(hub.parse_errors("s"), 1);
+}
+
+#[test]
+fn invalid_utf8_is_replaced_not_fatal() {
+    let mut hub = ConnectionEventHub::new(HubOptions::default());
+    let out = hub.push_lines("s", b"a\xffb\n");
+    assert_eq!(
+        out,
+        vec![OutputLine::Log {
+            line: "a\u{fffd}b".into()
+        }]
+    );
+}
