@@ -33,8 +33,9 @@ const TOOL_COUNT = JSON.parse(fs.readFileSync(TOOLS_JSON, 'utf8')).length
 const cfg = {
   duration: num('BENCH_DURATION', smoke ? 0.3 : 2),
   warmup: num('BENCH_WARMUP', smoke ? 0.1 : 0.5),
-  // Throughput cells run this many rounds (servers interleaved); the round with the median req/s
-  // is reported, which keeps a noisy neighbour on a shared machine from deciding a cell.
+  // Throughput cells run this many rounds (servers interleaved); each server's best round is
+  // reported: on a shared machine a neighbour's load only ever lowers a figure, so the best round
+  // is the closest to what the server can do, and every server gets the same chance.
   rounds: num('BENCH_ROUNDS', smoke ? 1 : 3),
   connections: num('BENCH_CONNECTIONS', smoke ? 4 : 64),
   requests: num('BENCH_REQUESTS', smoke ? 200 : 2_000_000),
@@ -98,6 +99,36 @@ const WORKLOADS = [
 for (const w of WORKLOADS) {
   w.title = w.title.replace('64 sessions', `${cfg.connections} sessions`)
   if (w.count !== undefined) w.title = `${w.count.toLocaleString('en-US')} ${w.title}`
+}
+
+// --- A shared machine: before each throughput cell wait (a bounded time) for the CPUs to be
+// quiet, since nothing of ours runs between cells; the busy fraction seen is kept in the results.
+const QUIET_BUSY = num('BENCH_QUIET_BUSY', 0.25)
+const QUIET_WAIT_MS = num('BENCH_QUIET_WAIT_MS', smoke ? 0 : 15_000)
+function cpuTimes() {
+  try {
+    const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number)
+    const idle = f[3] + (f[4] || 0)
+    return { total: f.reduce((a, b) => a + b, 0), idle }
+  } catch {
+    return null
+  }
+}
+async function busyFraction(ms) {
+  const a = cpuTimes()
+  await sleep(ms)
+  const b = cpuTimes()
+  if (!a || !b || b.total <= a.total) return 0
+  return 1 - (b.idle - a.idle) / (b.total - a.total)
+}
+async function waitQuiet() {
+  const until = Date.now() + QUIET_WAIT_MS
+  let busy = await busyFraction(250)
+  while (busy > QUIET_BUSY && Date.now() < until) busy = await busyFraction(500)
+  return Math.round(busy * 100) / 100
+}
+function sleep(ms) {
+  return new Promise((r) => setTimeout(r, ms))
 }
 
 // --- Processes.
@@ -216,7 +247,9 @@ async function main() {
           continue
         }
         const limit = (cfg.warmup + cfg.duration) * 1000 + 180_000
+        const busy = QUIET_WAIT_MS > 0 ? await waitQuiet() : null
         const r = await runLoadgen(loadgenArgs(w, srv.url, srv.state.child.pid), limit)
+        if (busy !== null) r.cpu_busy_before = busy
         if (srv.state.exited) {
           r.fatal = `server exited (${srv.state.exited.code ?? srv.state.exited.signal}): ${srv.state.stderr.slice(-300)}`
           cache.delete(cacheKey)
@@ -226,9 +259,11 @@ async function main() {
         if (r.fatal || errs > 0) {
           failures.push(`${w.key} / ${s.key}: ${r.fatal || `${errs} errors ${JSON.stringify(r.error_kinds)} ${JSON.stringify(r.error_samples)}`}`)
         }
-        process.stderr.write(`  ${w.key.padEnd(18)} ${s.key.padEnd(6)} ${rounds > 1 ? `round ${round + 1} ` : ''}${summary(w, r)}\n`)
+        process.stderr.write(
+          `  ${w.key.padEnd(18)} ${s.key.padEnd(6)} ${rounds > 1 ? `round ${round + 1} ` : ''}${summary(w, r)}${busy > QUIET_BUSY ? ` (CPUs ${Math.round(busy * 100)}% busy before)` : ''}\n`,
+        )
         if (cfg.fresh) await stopServer(srv)
-        results[w.key][s.key] = pickMedian(runs[w.key][s.key])
+        results[w.key][s.key] = pickBest(runs[w.key][s.key])
       }
     }
   }
@@ -237,7 +272,7 @@ async function main() {
   const wrk = smoke ? null : await wrkCrossCheck(results)
   const runsOut = runs
   const hub = runHubBench(failures)
-  const md = render(started, results, wrk, hub, failures)
+  const md = render(started, results, runs, wrk, hub, failures)
 
   const rawDir = path.join(BENCH, 'results-raw')
   fs.mkdirSync(rawDir, { recursive: true })
@@ -253,12 +288,13 @@ async function main() {
   }
 }
 
-/** The round with the median req/s; a failed round wins (failures must show), errors are summed. */
-function pickMedian(rs) {
+/** The round with the best req/s (its latencies with it); a failed round wins (failures must
+ * show); errors are summed over the rounds. */
+function pickBest(rs) {
   const failed = rs.find((r) => r.fatal)
   if (failed) return failed
-  const sorted = [...rs].sort((a, b) => (a.rps || 0) - (b.rps || 0))
-  const pick = { ...sorted[Math.floor((sorted.length - 1) / 2)] }
+  const sorted = [...rs].sort((a, b) => (b.rps || 0) - (a.rps || 0))
+  const pick = { ...sorted[0] }
   pick.errors = rs.reduce((n, r) => n + (r.errors || 0), 0)
   pick.missing = rs.reduce((n, r) => n + (r.missing || 0), 0)
   if (rs.length > 1) pick.rounds_rps = rs.map((r) => r.rps)
@@ -296,15 +332,25 @@ async function wrkCrossCheck(results) {
         `wrk.headers["Mcp-Session-Id"] = "${sid}"\nwrk.headers["MCP-Protocol-Version"] = "2025-11-25"\n`,
     )
     const threads = LOADGEN_CPUS ? LOADGEN_CPUS.split(',').length : ncpu
-    const [c, a] = pinned(LOADGEN_CPUS, 'wrk', ['-t', String(threads), '-c', String(cfg.connections), '-d', `${Math.max(1, Math.round(cfg.duration))}s`, '--latency', '-s', script, srv.url])
-    const r = spawnSync(c, a, { encoding: 'utf8', timeout: (cfg.duration + 30) * 1000 })
+    const secs = Math.max(1, Math.round(cfg.duration))
+    // wrk and mcp-loadgen alternate on the same server process, best of two each.
+    const best = { rps: 0, p99_us: null, non2xx: 0, loadgen_rps: 0 }
+    for (let i = 0; i < 2; i++) {
+      const [c, a] = pinned(LOADGEN_CPUS, 'wrk', ['-t', String(threads), '-c', String(cfg.connections), '-d', `${secs}s`, '--latency', '-s', script, srv.url])
+      const r = spawnSync(c, a, { encoding: 'utf8', timeout: (secs + 30) * 1000 })
+      const rps = /Requests\/sec:\s+([\d.]+)/.exec(r.stdout || '')
+      const non2xx = /Non-2xx or 3xx responses:\s+(\d+)/.exec(r.stdout || '')
+      const p99 = /\s99%\s+([\d.]+)(us|ms|s)/.exec(r.stdout || '')
+      if (rps && Number(rps[1]) > best.rps) {
+        best.rps = Number(rps[1])
+        best.p99_us = p99 ? Number(p99[1]) * (p99[2] === 'us' ? 1 : p99[2] === 'ms' ? 1000 : 1e6) : null
+        best.non2xx = non2xx ? Number(non2xx[1]) : 0
+      }
+      const lg = await runLoadgen(['ping', '--url', srv.url, '--connections', String(cfg.connections), '--duration', String(secs), '--warmup', '0.2', '--requests', String(cfg.requests)], (secs + 60) * 1000)
+      if (!lg.errors && lg.rps > best.loadgen_rps) best.loadgen_rps = lg.rps
+    }
     fs.rmSync(script, { force: true })
-    const rps = /Requests\/sec:\s+([\d.]+)/.exec(r.stdout || '')
-    const non2xx = /Non-2xx or 3xx responses:\s+(\d+)/.exec(r.stdout || '')
-    const p99 = /\s99%\s+([\d.]+)(us|ms|s)/.exec(r.stdout || '')
-    if (!rps) return null
-    const p99us = p99 ? Number(p99[1]) * (p99[2] === 'us' ? 1 : p99[2] === 'ms' ? 1000 : 1e6) : null
-    return { rps: Number(rps[1]), p99_us: p99us, non2xx: non2xx ? Number(non2xx[1]) : 0, loadgen_rps: results.ping.hyper.rps }
+    return best.rps ? best : null
   } finally {
     await stopServer(srv)
   }
@@ -360,7 +406,7 @@ function machine() {
   }
 }
 
-function render(started, results, wrk, hub, failures) {
+function render(started, results, runsAll, wrk, hub, failures) {
   const m = machine()
   const cols = SERVERS.map((s) => s.key)
   const lines = []
@@ -371,7 +417,7 @@ function render(started, results, wrk, hub, failures) {
   )
   lines.push(
     `Load: mcp-loadgen (Rust, hyper client), ${cfg.connections} keep-alive connections, closed loop, ${cfg.warmup} s warm-up then ${cfg.duration} s or ${fmtInt(cfg.requests)} requests per cell, ` +
-      `${cfg.rounds > 1 ? `${cfg.rounds} rounds per throughput cell (servers interleaved; the median round is shown), ` : ''}every response verified; ` +
+      `${cfg.rounds > 1 ? `${cfg.rounds} rounds per throughput cell (servers interleaved; each server's best round is shown, with its latencies), ` : ''}every response verified; ` +
       `2025-era POST answers as ${cfg.json ? 'JSON' : 'SSE'}; ` +
       (pin ? `server pinned to CPU ${SERVER_CPUS}, load generator to CPU ${LOADGEN_CPUS} (taskset); ` : 'not pinned (server and load generator share the CPUs); ') +
       `${cfg.fresh ? 'a fresh server process per cell' : 'one server process per server and era, reused by every workload'}. TS SDK = @modelcontextprotocol/sdk 1.32.2 (2025 rows), @modelcontextprotocol/server 2.4.0 (2026-07-28 rows).`,
@@ -432,10 +478,23 @@ function render(started, results, wrk, hub, failures) {
     .flatMap((r) => Object.entries(r))
     .find(([k, r]) => k === 'addon' && r.na)
   if (na) notes.push(`The addon rows are empty: ${na[1].na}.`)
+  const noisy = Object.values(runsAll)
+    .flatMap((r) => Object.values(r))
+    .flat()
+    .filter((r) => r && r.cpu_busy_before > QUIET_BUSY).length
+  const total = Object.values(runsAll)
+    .flatMap((r) => Object.values(r))
+    .flat()
+    .filter((r) => r && r.cpu_busy_before !== undefined).length
+  if (total) {
+    notes.push(
+      `Shared machine: ${noisy} of ${total} measured runs started while other processes kept the CPUs over ${Math.round(QUIET_BUSY * 100)}% busy (after waiting up to ${QUIET_WAIT_MS / 1000} s for quiet); figures from a busy machine are low, never high.`,
+    )
+  }
   if (wrk) {
     notes.push(
       `Load generator check: wrk against the hyper ceiling (ping, ${cfg.connections} connections, same CPUs, no verification) did ${fmtInt(wrk.rps)} req/s` +
-        `${wrk.p99_us ? `, p99 ${ms(wrk.p99_us)} ms` : ''}${wrk.non2xx ? ` (${wrk.non2xx} non-2xx)` : ''}; mcp-loadgen did ${fmtInt(wrk.loadgen_rps)} req/s (${ratio(wrk.loadgen_rps, wrk.rps)} of wrk).`,
+        `${wrk.p99_us ? `, p99 ${ms(wrk.p99_us)} ms` : ''}${wrk.non2xx ? ` (${wrk.non2xx} non-2xx)` : ''}; mcp-loadgen, alternating with it on the same server process, did ${fmtInt(wrk.loadgen_rps)} req/s (${ratio(wrk.loadgen_rps, wrk.rps)} of wrk).`,
     )
   }
   if (notes.length) lines.push('', ...notes.map((n) => `- ${n}`))
