@@ -10,9 +10,11 @@ echo "== bench: cargo build --release -p mcp-loadgen" >&2
 cargo build --release -p mcp-loadgen >&2
 
 # The SDK servers' dependencies, pinned by bench/package-lock.json.
-if [ "${BENCH_NPM_CI:-auto}" = always ] || ! cmp -s bench/package-lock.json bench/node_modules/.package-lock.json 2>/dev/null; then
+# Re-installed when the lockfile changed since the last install (a copy of it is the stamp).
+if [ "${BENCH_NPM_CI:-auto}" = always ] || ! cmp -s bench/package-lock.json bench/node_modules/.bench-lock 2>/dev/null; then
   echo "== bench: npm ci --prefix bench" >&2
   npm ci --prefix bench --no-audit --no-fund >&2
+  cp bench/package-lock.json bench/node_modules/.bench-lock
 fi
 
 # The addon, when this tree has none built yet.
