@@ -131,11 +131,32 @@ function sleep(ms) {
   return new Promise((r) => setTimeout(r, ms))
 }
 
-// --- Processes.
+// --- Processes. Every child is tracked, so an interrupted run leaves nothing behind.
+const children = new Set()
+function track(child) {
+  children.add(child)
+  child.on('exit', () => children.delete(child))
+  return child
+}
+function killChildren() {
+  for (const c of children) {
+    try {
+      c.kill('SIGKILL')
+    } catch {}
+  }
+}
+process.on('exit', killChildren)
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(sig, () => {
+    killChildren()
+    process.exit(130)
+  })
+}
+
 function startServer(server, era) {
   const [cmd, args] = server.cmd(era)
   const [c, a] = pinned(SERVER_CPUS, cmd, args)
-  const child = spawn(c, a, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, UV_THREADPOOL_SIZE: '2' } })
+  const child = track(spawn(c, a, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, UV_THREADPOOL_SIZE: '2' } }))
   const state = { child, exited: null, stderr: '', stdout: '' }
   child.stderr.on('data', (d) => {
     state.stderr = (state.stderr + d).slice(-4000)
@@ -175,7 +196,7 @@ async function stopServer(s) {
 function runLoadgen(args, limitMs) {
   const [c, a] = pinned(LOADGEN_CPUS, LOADGEN, args)
   return new Promise((resolve) => {
-    const child = spawn(c, a, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = track(spawn(c, a, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }))
     let out = ''
     let err = ''
     child.stdout.on('data', (d) => (out += d))
