@@ -5,6 +5,7 @@
 const native = require('../native.js')
 
 const CALLBACKS = ['callTool', 'readResource', 'getPrompt', 'complete']
+const CHANGE_SPACING_MS = 50
 const LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency']
 
 function toInfo(raw) {
@@ -164,8 +165,15 @@ class StreamableMcpServer {
     return this._native.closeSession(String(sessionId))
   }
 
+  // Resolves once the native side has closed and every monitor event it queued (the
+  // onConnectionClosed of each session) has been delivered.
   close() {
-    if (!this._closing) this._closing = this._native.close()
+    if (!this._closing) {
+      const drained = new Promise((resolve) => {
+        this._onDrained = resolve
+      })
+      this._closing = this._native.close().then(() => drained)
+    }
     return this._closing
   }
 }
@@ -184,9 +192,26 @@ async function startStreamableMcpServer(opts = {}, monitor = {}) {
   wire.hasReadResource = !!callbacks.readResource
   wire.hasGetPrompt = !!callbacks.getPrompt
   wire.hasComplete = !!callbacks.complete
+  // Events no callback listens to are not sent across at all.
+  wire.monitor = {
+    established: typeof monitor.onConnectionEstablished === 'function',
+    closed: typeof monitor.onConnectionClosed === 'function',
+    rejected: typeof monitor.onConnectionRejected === 'function',
+    changed: typeof monitor.onConnectionChange === 'function',
+  }
 
   const contexts = new Map()
   let server = null
+  let wrapper = null
+  let lastChange = 0
+  let changeTimer = null
+  const deliverChange = () => {
+    if (changeTimer) clearTimeout(changeTimer)
+    changeTimer = null
+    lastChange = Date.now()
+    // Taking the stats re-arms the change flag, so the next change is reported again.
+    if (server) safely('onConnectionChange', monitor.onConnectionChange, toStats(server.takeStats()))
+  }
 
   const finish = (callId, ok, value) => {
     contexts.delete(callId)
@@ -266,17 +291,25 @@ async function startStreamableMcpServer(opts = {}, monitor = {}) {
         if (monitor.onConnectionRejected) safely('onConnectionRejected', monitor.onConnectionRejected, { reason: r.reason, clientIP: r.clientIP, at: new Date(r.at) })
         break
       }
+      case 'drained':
+        if (changeTimer) deliverChange()
+        if (wrapper && wrapper._onDrained) wrapper._onDrained()
+        break
       case 'changed': {
-        // Always take the stats (it re-arms the change flag), even with no callback.
-        const stats = server ? toStats(server.takeStats()) : null
-        if (stats && monitor.onConnectionChange) safely('onConnectionChange', monitor.onConnectionChange, stats)
+        // The native side queues one 'changed' until the stats are taken. Deliveries are also
+        // spaced CHANGE_SPACING_MS apart, so a burst of thousands of sessions costs a few
+        // stats snapshots, not one each; the last one always carries the final numbers.
+        const wait = lastChange + CHANGE_SPACING_MS - Date.now()
+        if (wait <= 0) deliverChange()
+        else if (!changeTimer) changeTimer = setTimeout(deliverChange, wait)
         break
       }
     }
   }
 
   server = await native.startNativeServer(JSON.stringify(wire), handler, events)
-  return new StreamableMcpServer(server)
+  wrapper = new StreamableMcpServer(server)
+  return wrapper
 }
 
 module.exports = { startStreamableMcpServer, StreamableMcpServer }

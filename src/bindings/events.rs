@@ -151,7 +151,7 @@ pub struct NativeConnectionEventHub {
 
 #[napi]
 impl NativeConnectionEventHub {
-    #[napi(constructor)]
+    #[napi(constructor, catch_unwind)]
     pub fn new(max_line_bytes: Option<f64>, error_threshold: Option<f64>) -> Result<Self> {
         let max_line_bytes = opt_usize("maxLineBytes", max_line_bytes, DEFAULT_MAX_LINE_BYTES)?;
         let error_threshold = match error_threshold {
@@ -174,7 +174,7 @@ impl NativeConnectionEventHub {
     }
 
     /// Feeds a Buffer / Uint8Array chunk (read in place, not copied into a JS string).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn push_buffer(&mut self, server_id: String, chunk: &[u8]) -> Either<Latin1String, String> {
         let mut out = String::new();
         self.hub
@@ -183,7 +183,7 @@ impl NativeConnectionEventHub {
     }
 
     /// Feeds a string chunk.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn push_string(
         &mut self,
         server_id: String,
@@ -197,7 +197,7 @@ impl NativeConnectionEventHub {
     }
 
     /// Flushes the unterminated last line.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn end(&mut self, server_id: String) -> Either<Latin1String, String> {
         let mut out = String::new();
         self.hub.end(&server_id, &mut |item| encode(&mut out, item));
@@ -205,7 +205,7 @@ impl NativeConnectionEventHub {
     }
 
     /// The server's stats as JSON, or null.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn stats_json(&self, server_id: String) -> Result<Option<String>> {
         self.hub
             .stats(&server_id)
@@ -214,18 +214,18 @@ impl NativeConnectionEventHub {
     }
 
     /// Every server's stats as a JSON array.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn all_stats_json(&self) -> Result<String> {
         let all = self.hub.all_stats();
         json(&all.iter().map(JsStats::from).collect::<Vec<_>>())
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn parse_errors(&self, server_id: String) -> f64 {
         self.hub.parse_errors(&server_id) as f64
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn remove(&mut self, server_id: String) -> bool {
         self.hub.remove(&server_id)
     }
@@ -233,7 +233,7 @@ impl NativeConnectionEventHub {
 
 /// One line to a record: empty (not an event line), `E` + line, or `X` + excerpt, newline,
 /// message (the hub's records). One trailing line ending is ignored.
-#[napi]
+#[napi(catch_unwind)]
 pub fn parse_connection_event_line_raw(line: String) -> String {
     let l = line.strip_suffix('\n').unwrap_or(&line);
     let l = l.strip_suffix('\r').unwrap_or(l);
@@ -260,7 +260,7 @@ pub fn parse_connection_event_line_raw(line: String) -> String {
 
 /// Validates an event's JSON (as `JSON.stringify` wrote it) and returns the exact line the
 /// Rust writer produces for it. Throws a TypeError naming the problem.
-#[napi]
+#[napi(catch_unwind)]
 pub fn format_connection_event_json(json: String) -> Result<String> {
     parse_event_json(&json)
         .map(|e| format_line(&e))

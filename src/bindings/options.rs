@@ -95,9 +95,23 @@ pub struct JsOptions {
     pub trust_proxy: Option<bool>,
     /// SSE keep-alive comment period (ms); default 15 000.
     pub keep_alive_ms: Option<u64>,
+    /// Which monitor callbacks the host registered (set by lib/server.js).
+    #[serde(default)]
+    pub monitor: MonitorWants,
+}
+
+/// Events nobody listens to are not sent to JS at all.
+#[derive(Deserialize, Default, Clone, Copy)]
+#[serde(rename_all = "camelCase", default)]
+pub struct MonitorWants {
+    pub established: bool,
+    pub closed: bool,
+    pub rejected: bool,
+    pub changed: bool,
 }
 
 pub struct Parsed {
+    pub monitor: MonitorWants,
     pub config: ServerConfig,
     pub description: ServerDescription,
     pub catalog: Catalog,
@@ -242,6 +256,7 @@ pub fn parse(json: &str) -> Result<Parsed, String> {
         modern: cfg.modern,
     };
     Ok(Parsed {
+        monitor: o.monitor,
         config: cfg,
         description,
         catalog,

@@ -16,7 +16,7 @@ use crate::protocol::{CallbackFailure, Dispatcher};
 use crate::transport::{CallbackHost, Invocation, McpServer};
 
 /// Every protocol revision this build can speak, oldest first.
-#[napi]
+#[napi(catch_unwind)]
 pub fn supported_protocol_versions() -> Vec<String> {
     LEGACY_VERSIONS
         .iter()
@@ -70,10 +70,30 @@ impl CallbackHost for JsHost {
 struct JsSink {
     events: Arc<EventTsfn>,
     change_queued: Arc<AtomicBool>,
+    wants: options::MonitorWants,
 }
 
 impl MonitorSink for JsSink {
     fn event(&self, event: &MonitorEvent, _counts: Counts) {
+        let wanted = match event {
+            MonitorEvent::Established(_) => self.wants.established,
+            MonitorEvent::Closed { .. } => self.wants.closed,
+            MonitorEvent::Rejected { .. } => self.wants.rejected,
+        };
+        if wanted {
+            self.send(event);
+        }
+        if self.wants.changed
+            && !matches!(event, MonitorEvent::Rejected { .. })
+            && !self.change_queued.swap(true, Ordering::AcqRel)
+        {
+            send_event(&self.events, "changed", String::new());
+        }
+    }
+}
+
+impl JsSink {
+    fn send(&self, event: &MonitorEvent) {
         let (kind, payload) = match event {
             MonitorEvent::Established(info) => {
                 ("established", serde_json::to_string(info).unwrap_or_default())
@@ -97,11 +117,6 @@ impl MonitorSink for JsSink {
             ),
         };
         send_event(&self.events, kind, payload);
-        if !matches!(event, MonitorEvent::Rejected { .. })
-            && !self.change_queued.swap(true, Ordering::AcqRel)
-        {
-            send_event(&self.events, "changed", String::new());
-        }
     }
 }
 
@@ -109,6 +124,8 @@ impl MonitorSink for JsSink {
 pub struct NativeServer {
     server: Arc<McpServer>,
     change_queued: Arc<AtomicBool>,
+    /// Kept until close() has queued its last event, then released.
+    events: parking_lot::Mutex<Option<Arc<EventTsfn>>>,
     url: String,
     port: u32,
 }
@@ -121,6 +138,7 @@ fn err(msg: impl std::fmt::Display) -> Error {
 /// answers through `resolveCall`; `events(kind, payloadJson)` receives monitor events and
 /// aborts. Internal: use `startStreamableMcpServer`.
 #[napi(
+    catch_unwind,
     ts_args_type = "optionsJson: string, handler: (callId: number, kind: string, params: string, context: string) => void, events: (kind: string, payload: string) => void"
 )]
 pub fn start_native_server<'env>(
@@ -145,9 +163,11 @@ pub fn start_native_server<'env>(
         handler,
         events: events.clone(),
     });
+    let own_events = events.clone();
     let mut sinks: Vec<Arc<dyn MonitorSink>> = vec![Arc::new(JsSink {
         events,
         change_queued: change_queued.clone(),
+        wants: parsed.monitor,
     })];
     if parsed.stdout_events {
         sinks.push(Arc::new(crate::monitor::stdout::StdoutSink::new(
@@ -177,6 +197,7 @@ pub fn start_native_server<'env>(
         Ok(NativeServer {
             server: Arc::new(server),
             change_queued,
+            events: parking_lot::Mutex::new(Some(own_events)),
             url: format!("http://{shown}:{port}{endpoint}"),
             port: port as u32,
         })
@@ -197,7 +218,7 @@ impl NativeServer {
 
     /// A callback's answer: `ok` with the result's JSON, or the error as
     /// `{message, code?, data?}` JSON. False when the call was no longer waited for.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn resolve_call(&self, call_id: f64, ok: bool, payload: String) -> bool {
         let outcome = if ok {
             Ok(payload)
@@ -225,7 +246,7 @@ impl NativeServer {
         self.server.core().calls.resolve(call_id as u64, outcome)
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn send_progress(
         &self,
         call_id: f64,
@@ -238,7 +259,7 @@ impl NativeServer {
             .send_progress(call_id as u64, progress, total, message)
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn log(
         &self,
         call_id: f64,
@@ -265,30 +286,30 @@ impl NativeServer {
             .map_err(|e| Error::new(Status::GenericFailure, e))
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn close_stream(&self, call_id: f64) -> bool {
         self.server.core().close_stream(call_id as u64)
     }
 
     /// `ConnectionStats` as JSON; clears the pending-change flag so the next change is
     /// reported again.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn take_stats(&self) -> String {
         self.change_queued.store(false, Ordering::Release);
         self.server.core().tracker.stats_json()
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn stats_json(&self) -> String {
         self.server.core().tracker.stats_json()
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn active_connections(&self) -> u32 {
         self.server.core().tracker.active() as u32
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn connection_info_json(&self, session_id: String) -> Option<String> {
         self.server
             .core()
@@ -297,7 +318,7 @@ impl NativeServer {
             .and_then(|i| serde_json::to_string(&i).ok())
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn set_listing(
         &self,
         kind: String,
@@ -345,7 +366,7 @@ impl NativeServer {
         Ok(())
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn notify_resource_updated(&self, uri: String) {
         let params = json!({ "uri": uri }).to_string();
         self.server
@@ -358,9 +379,14 @@ impl NativeServer {
         self.server.core().close_session(&session_id)
     }
 
+    /// Closes the server, then queues `drained` behind every monitor event it caused:
+    /// lib/server.js resolves close() when that arrives, so every onConnectionClosed has run.
     #[napi]
     pub async fn close(&self) -> Result<()> {
         self.server.close().await;
+        if let Some(events) = self.events.lock().take() {
+            send_event(&events, "drained", String::new());
+        }
         Ok(())
     }
 }

@@ -2,6 +2,7 @@
 //! A 2025 session is a connection from `initialize` to its end; a 2026 (sessionless) client is
 //! a connection from its first request until it falls silent (DESIGN §6).
 
+pub mod intern;
 pub mod stdout;
 pub mod tracker;
 

@@ -20,16 +20,19 @@ fn client_info(info: &ConnectionInfo) -> ClientInfo {
         &*info.session_id,
         Timestamp::from_epoch_ms(info.connected_at as i64),
     )
-    .with_remote_address(info.client_ip.clone())
-    .with_user_agent(info.user_agent.clone())
+    .with_remote_address(info.client_ip.to_string())
+    .with_user_agent(info.user_agent.to_string())
     .with_era(match info.era {
         Era::Legacy => ClientEra::Legacy,
         Era::Modern => ClientEra::Modern,
     });
     if let Some(name) = &info.client_name {
         c = c.with_client(
-            name.clone(),
-            info.client_version.clone().unwrap_or_default(),
+            name.to_string(),
+            info.client_version
+                .as_deref()
+                .unwrap_or_default()
+                .to_owned(),
         );
     }
     c
@@ -57,11 +60,11 @@ pub fn event_line(server_id: &str, event: &MonitorEvent, c: Counts) -> String {
             duration_ms,
             reason: r,
         } => ConnectionEvent::disconnected(client_info(info), *duration_ms, reason(*r), counts(c)),
-        MonitorEvent::Rejected {
-            reason, client_ip, ..
-        } => ConnectionEvent::connection_rejected(reason.clone(), counts(c)).with_client(
-            ClientInfo::new("", Timestamp::now()).with_remote_address(client_ip.clone()),
-        ),
+        // DESIGN §4: a rejection carries its reason; there is no connection to describe (the
+        // refused client's address goes to onConnectionRejected in-process).
+        MonitorEvent::Rejected { reason, .. } => {
+            ConnectionEvent::connection_rejected(reason.clone(), counts(c))
+        }
     };
     format_line(&e.with_server_id(server_id))
 }

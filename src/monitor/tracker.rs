@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use serde::Serialize;
 
+use super::intern::Interner;
 use super::now_ms;
 use crate::protocol::Era;
 
@@ -36,24 +37,25 @@ impl CloseReason {
     }
 }
 
+/// Strings are shared (`Arc<str>`, interned): a connection costs its numbers, not copies.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectionInfo {
     pub session_id: Arc<str>,
     pub era: Era,
     #[serde(rename = "clientIP")]
-    pub client_ip: String,
-    pub user_agent: String,
+    pub client_ip: Arc<str>,
+    pub user_agent: Arc<str>,
     /// Epoch milliseconds.
     pub connected_at: u64,
     pub last_activity: u64,
     pub request_count: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub client_name: Option<String>,
+    pub client_name: Option<Arc<str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub client_version: Option<String>,
+    pub client_version: Option<Arc<str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub protocol_version: Option<String>,
+    pub protocol_version: Option<Arc<str>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -100,13 +102,15 @@ struct Record {
 
 #[derive(Default)]
 struct Table {
-    records: HashMap<Arc<str>, Record>,
+    /// Boxed: a full-size record per bucket would waste the table's spare capacity.
+    records: HashMap<Arc<str>, Box<Record>>,
     /// (ip, user agent, client name, client version) → record id, for sessionless clients.
     modern_keys: HashMap<String, Arc<str>>,
 }
 
 pub struct Tracker {
     cfg: TrackerConfig,
+    pub strings: Interner,
     table: Mutex<Table>,
     total: AtomicU64,
     sinks: Mutex<Vec<Arc<dyn MonitorSink>>>,
@@ -126,6 +130,7 @@ impl Tracker {
     pub fn new(cfg: TrackerConfig) -> Self {
         Self {
             cfg,
+            strings: Interner::default(),
             table: Mutex::new(Table::default()),
             total: AtomicU64::new(0),
             sinks: Mutex::new(Vec::new()),
@@ -178,27 +183,28 @@ impl Tracker {
             return false;
         }
         let now = now_ms();
+        let s = &self.strings;
         let info = ConnectionInfo {
             session_id: id.clone(),
             era: c.era,
-            client_ip: c.client_ip.to_owned(),
-            user_agent: c.user_agent.to_owned(),
+            client_ip: s.intern(c.client_ip),
+            user_agent: s.intern(c.user_agent),
             connected_at: now,
             last_activity: now,
             request_count: 1,
-            client_name: c.client_name.map(str::to_owned),
-            client_version: c.client_version.map(str::to_owned),
-            protocol_version: c.protocol_version.map(str::to_owned),
+            client_name: c.client_name.map(|v| s.intern(v)),
+            client_version: c.client_version.map(|v| s.intern(v)),
+            protocol_version: c.protocol_version.map(|v| s.intern(v)),
         };
         let t = Instant::now();
         table.records.insert(
             id,
-            Record {
+            Box::new(Record {
                 info: info.clone(),
                 last_seen: t,
                 opened: t,
                 streams: 0,
-            },
+            }),
         );
         self.total.fetch_add(1, Ordering::Relaxed);
         self.emit(&table, MonitorEvent::Established(info));
@@ -245,7 +251,7 @@ impl Tracker {
                     r.last_seen = Instant::now();
                     if let Some(v) = c.protocol_version {
                         if r.info.protocol_version.as_deref() != Some(v) {
-                            r.info.protocol_version = Some(v.to_owned());
+                            r.info.protocol_version = Some(self.strings.intern(v));
                         }
                     }
                     return Some(id);
@@ -290,6 +296,7 @@ impl Tracker {
             table.modern_keys.shrink_to_fit();
         }
         let duration_ms = r.opened.elapsed().as_millis() as u64;
+        let r = *r;
         self.emit(
             &table,
             MonitorEvent::Closed {

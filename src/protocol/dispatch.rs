@@ -104,6 +104,7 @@ struct ListParams {
 #[derive(Deserialize)]
 struct NamedParams {
     name: Option<String>,
+    arguments: Option<Value>,
 }
 
 impl Dispatcher {
@@ -360,10 +361,20 @@ impl Dispatcher {
     }
 }
 
+/// `params.name` of a tools/call or prompts/get, with `arguments` an object when present.
 fn named(params: Option<&RawValue>) -> Result<String, RpcError> {
-    params
+    let p = params
         .and_then(|p| serde_json::from_str::<NamedParams>(p.get()).ok())
-        .and_then(|p| p.name)
+        .ok_or_else(|| RpcError::invalid_params("params.name must be a string"))?;
+    if !matches!(
+        p.arguments,
+        None | Some(Value::Null) | Some(Value::Object(_))
+    ) {
+        return Err(RpcError::invalid_params(
+            "params.arguments must be an object",
+        ));
+    }
+    p.name
         .ok_or_else(|| RpcError::invalid_params("params.name must be a string"))
 }
 
@@ -455,6 +466,11 @@ mod tests {
     fn unknown_tools_and_methods_fail_in_rust() {
         let d = dispatcher();
         let p = raw(r#"{"name":"nope","arguments":{}}"#);
+        match d.route(Era::Legacy, "tools/call", Some(&p)) {
+            Routed::Fail(e) => assert_eq!(e.code, INVALID_PARAMS),
+            other => panic!("{other:?}"),
+        }
+        let p = raw(r#"{"name":"echo","arguments":"x"}"#);
         match d.route(Era::Legacy, "tools/call", Some(&p)) {
             Routed::Fail(e) => assert_eq!(e.code, INVALID_PARAMS),
             other => panic!("{other:?}"),

@@ -187,8 +187,9 @@ fn parse_one(bytes: &[u8]) -> Result<Message, BodyError> {
         .transpose()
         .map_err(BodyError::Invalid)?;
     if let Some(params) = &wire.params {
-        if !matches!(params.get().as_bytes().first(), Some(b'{') | Some(b'[')) {
-            return Err(invalid("params must be an object or an array"));
+        // JSON-RPC also allows arrays; every MCP revision defines params as an object.
+        if params.get().as_bytes().first() != Some(&b'{') {
+            return Err(invalid("params must be an object"));
         }
     }
     match (wire.method, id, wire.result, wire.error) {
@@ -320,6 +321,12 @@ mod tests {
         assert_eq!(
             code(parse_body(
                 br#"{"jsonrpc":"2.0","id":1,"method":"ping","params":3}"#
+            )),
+            INVALID_REQUEST
+        );
+        assert_eq!(
+            code(parse_body(
+                br#"{"jsonrpc":"2.0","id":1,"method":"ping","params":["x"]}"#
             )),
             INVALID_REQUEST
         );

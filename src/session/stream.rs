@@ -39,30 +39,43 @@ struct Slot {
 /// JSON text.
 pub type ClientReply = Result<String, String>;
 
+/// What a session needs only once it streams, subscribes or has calls in flight. An idle
+/// session (the common case at scale) does not allocate it.
 #[derive(Debug, Default)]
-struct State {
-    last_activity: Option<Instant>,
+struct Busy {
     streams: HashMap<StreamId, Slot>,
-    next_stream: StreamId,
     events: EventStore,
     subscriptions: HashSet<String>,
-    log_level: Option<u8>,
     /// Client request id (JSON text) → in-flight callback id, for notifications/cancelled.
     in_flight: HashMap<String, u64>,
     /// Server request id → who waits for the client's answer.
     client_requests: HashMap<u64, oneshot::Sender<ClientReply>>,
     next_request_id: u64,
+}
+
+#[derive(Debug)]
+struct State {
+    last_activity: Instant,
+    next_stream: StreamId,
+    log_level: Option<u8>,
     closed: bool,
+    busy: Option<Box<Busy>>,
+}
+
+impl State {
+    fn busy(&mut self) -> &mut Busy {
+        self.busy.get_or_insert_with(Default::default)
+    }
 }
 
 #[derive(Debug)]
 pub struct Session {
     pub id: Arc<str>,
     pub version: LegacyVersion,
-    /// The client's declared capabilities, as JSON text.
-    pub client_capabilities: Box<str>,
-    pub client_name: Option<Box<str>>,
-    pub client_version: Option<Box<str>>,
+    /// The client's declared capabilities, as JSON text (shared between sessions).
+    pub client_capabilities: Arc<str>,
+    pub client_name: Option<Arc<str>>,
+    pub client_version: Option<Arc<str>>,
     state: Mutex<State>,
 }
 
@@ -99,9 +112,9 @@ impl Session {
     pub fn new(
         id: Arc<str>,
         version: LegacyVersion,
-        client_capabilities: Box<str>,
-        client_name: Option<Box<str>>,
-        client_version: Option<Box<str>>,
+        client_capabilities: Arc<str>,
+        client_name: Option<Arc<str>>,
+        client_version: Option<Arc<str>>,
     ) -> Self {
         Self {
             id,
@@ -110,25 +123,24 @@ impl Session {
             client_name,
             client_version,
             state: Mutex::new(State {
-                last_activity: Some(Instant::now()),
+                last_activity: Instant::now(),
                 next_stream: 1,
-                ..Default::default()
+                log_level: None,
+                closed: false,
+                busy: None,
             }),
         }
     }
 
     pub fn touch(&self, now: Instant) {
-        self.state.lock().last_activity = Some(now);
+        self.state.lock().last_activity = now;
     }
 
+    /// Idle means no request for `idle`, whatever streams are open: the contract is "closed
+    /// no later than the timeout after its last request", and an open GET stream alone does
+    /// not prove the client is still there (a proxy may hold it).
     pub fn is_expired(&self, now: Instant, idle: Duration) -> bool {
-        let st = self.state.lock();
-        // A session with an attached stream is in use, not idle.
-        let streaming = st.streams.values().any(|s| s.tx.is_some());
-        !streaming
-            && st
-                .last_activity
-                .is_none_or(|t| now.saturating_duration_since(t) > idle)
+        now.saturating_duration_since(self.state.lock().last_activity) > idle
     }
 
     pub fn is_closed(&self) -> bool {
@@ -155,20 +167,19 @@ impl Session {
         }
         let id = st.next_stream;
         st.next_stream += 1;
-        let mut slot = Slot {
-            tx: Some(tx),
-            next_seq: 1,
-        };
         if self.primes(cfg) {
-            if let Some(tx) = &slot.tx {
-                let _ = tx.send(Self::priming_frame(
-                    EventId { stream: id, seq: 0 },
-                    cfg.retry_ms,
-                ));
-            }
+            let _ = tx.send(Self::priming_frame(
+                EventId { stream: id, seq: 0 },
+                cfg.retry_ms,
+            ));
         }
-        slot.next_seq = 1;
-        st.streams.insert(id, slot);
+        st.busy().streams.insert(
+            id,
+            Slot {
+                tx: Some(tx),
+                next_seq: 1,
+            },
+        );
         Some((id, rx))
     }
 
@@ -183,7 +194,7 @@ impl Session {
             return Err(StandaloneBusy);
         }
         let primes = self.primes(cfg);
-        let slot = st.streams.entry(STANDALONE).or_insert(Slot {
+        let slot = st.busy().streams.entry(STANDALONE).or_insert(Slot {
             tx: None,
             next_seq: 1,
         });
@@ -218,14 +229,14 @@ impl Session {
         if st.closed || last.stream >= st.next_stream {
             return Err(ResumeError::BadId);
         }
-        for (id, data) in st.events.replay_after(last) {
+        let busy = st.busy();
+        for (id, data) in busy.events.replay_after(last) {
             let _ = tx.send(sse_frame(Some(id), &data));
         }
-        let is_standalone = last.stream == STANDALONE;
-        match st.streams.get_mut(&last.stream) {
+        match busy.streams.get_mut(&last.stream) {
             Some(slot) => slot.tx = Some(tx),
-            None if is_standalone => {
-                st.streams.insert(
+            None if last.stream == STANDALONE => {
+                busy.streams.insert(
                     STANDALONE,
                     Slot {
                         tx: Some(tx),
@@ -245,9 +256,9 @@ impl Session {
         if st.closed {
             return false;
         }
-        let State {
+        let Busy {
             streams, events, ..
-        } = &mut *st;
+        } = st.busy();
         let slot = match streams.get_mut(&stream) {
             Some(s) => s,
             None if stream == STANDALONE => streams.entry(STANDALONE).or_insert(Slot {
@@ -276,14 +287,22 @@ impl Session {
     /// Ends a request stream: its response ends and it can only be replayed from now on.
     pub fn finish_stream(&self, stream: StreamId) {
         if stream != STANDALONE {
-            self.state.lock().streams.remove(&stream);
+            if let Some(b) = self.state.lock().busy.as_mut() {
+                b.streams.remove(&stream);
+            }
         }
     }
 
     /// Ends the HTTP response of a stream now while keeping the stream alive, so the client
     /// resumes it later with `Last-Event-ID` (SEP-1699 polling).
     pub fn detach_stream(&self, stream: StreamId) {
-        if let Some(slot) = self.state.lock().streams.get_mut(&stream) {
+        if let Some(slot) = self
+            .state
+            .lock()
+            .busy
+            .as_mut()
+            .and_then(|b| b.streams.get_mut(&stream))
+        {
             slot.tx = None;
         }
     }
@@ -292,28 +311,35 @@ impl Session {
     pub fn is_attached(&self, stream: StreamId) -> bool {
         self.state
             .lock()
-            .streams
-            .get(&stream)
+            .busy
+            .as_ref()
+            .and_then(|b| b.streams.get(&stream))
             .is_some_and(|s| s.tx.as_ref().is_some_and(|t| !t.is_closed()))
     }
 
     pub fn register_call(&self, request_id: &str, call_id: u64) {
         self.state
             .lock()
+            .busy()
             .in_flight
             .insert(request_id.to_owned(), call_id);
     }
 
     pub fn unregister_call(&self, request_id: &str) {
-        let mut st = self.state.lock();
-        st.in_flight.remove(request_id);
-        if st.in_flight.is_empty() {
-            st.in_flight.shrink_to_fit();
+        if let Some(b) = self.state.lock().busy.as_mut() {
+            b.in_flight.remove(request_id);
+            if b.in_flight.is_empty() {
+                b.in_flight.shrink_to_fit();
+            }
         }
     }
 
     pub fn call_for_request(&self, request_id: &str) -> Option<u64> {
-        self.state.lock().in_flight.get(request_id).copied()
+        self.state
+            .lock()
+            .busy
+            .as_ref()
+            .and_then(|b| b.in_flight.get(request_id).copied())
     }
 
     /// Registers a server→client request; the caller sends it with the returned id.
@@ -323,15 +349,21 @@ impl Session {
         if st.closed {
             return None;
         }
-        st.next_request_id += 1;
-        let id = st.next_request_id;
-        st.client_requests.insert(id, tx);
+        let busy = st.busy();
+        busy.next_request_id += 1;
+        let id = busy.next_request_id;
+        busy.client_requests.insert(id, tx);
         Some((id, rx))
     }
 
     /// Delivers a client's answer. False when nobody waits for that id.
     pub fn complete_client_request(&self, id: u64, reply: ClientReply) -> bool {
-        let tx = self.state.lock().client_requests.remove(&id);
+        let tx = self
+            .state
+            .lock()
+            .busy
+            .as_mut()
+            .and_then(|b| b.client_requests.remove(&id));
         match tx {
             Some(tx) => tx.send(reply).is_ok(),
             None => false,
@@ -339,19 +371,31 @@ impl Session {
     }
 
     pub fn abandon_client_request(&self, id: u64) {
-        self.state.lock().client_requests.remove(&id);
+        if let Some(b) = self.state.lock().busy.as_mut() {
+            b.client_requests.remove(&id);
+        }
     }
 
     pub fn subscribe(&self, uri: &str) {
-        self.state.lock().subscriptions.insert(uri.to_owned());
+        self.state
+            .lock()
+            .busy()
+            .subscriptions
+            .insert(uri.to_owned());
     }
 
     pub fn unsubscribe(&self, uri: &str) {
-        self.state.lock().subscriptions.remove(uri);
+        if let Some(b) = self.state.lock().busy.as_mut() {
+            b.subscriptions.remove(uri);
+        }
     }
 
     pub fn is_subscribed(&self, uri: &str) -> bool {
-        self.state.lock().subscriptions.contains(uri)
+        self.state
+            .lock()
+            .busy
+            .as_ref()
+            .is_some_and(|b| b.subscriptions.contains(uri))
     }
 
     /// The minimum severity (0 = debug … 7 = emergency) set by logging/setLevel.
@@ -371,20 +415,26 @@ impl Session {
             return Vec::new();
         }
         st.closed = true;
-        st.streams.clear();
-        st.events.clear();
-        for (_, tx) in st.client_requests.drain() {
+        let Some(busy) = st.busy.take() else {
+            return Vec::new();
+        };
+        let Busy {
+            client_requests,
+            in_flight,
+            ..
+        } = *busy;
+        for (_, tx) in client_requests {
             let _ = tx.send(Err(
                 r#"{"code":-32000,"message":"session closed"}"#.to_owned()
             ));
         }
-        st.in_flight.drain().map(|(_, c)| c).collect()
+        in_flight.into_values().collect()
     }
 
     /// Drops stored events past their ttl (called by the reaper).
     pub fn expire_events(&self, cfg: &SessionConfig, now: Instant) {
-        if let Some(limits) = &cfg.event_store {
-            self.state.lock().events.expire(limits, now);
+        if let (Some(limits), Some(b)) = (&cfg.event_store, self.state.lock().busy.as_mut()) {
+            b.events.expire(limits, now);
         }
     }
 }
@@ -402,7 +452,7 @@ mod tests {
     }
 
     fn session(v: LegacyVersion) -> Session {
-        Session::new("s".into(), v, "{}".into(), None, None)
+        Session::new("s".into(), v, Arc::from("{}"), None, None)
     }
 
     fn drain(rx: &mut mpsc::UnboundedReceiver<Frame>) -> String {
@@ -448,6 +498,20 @@ mod tests {
         assert!(drain(&mut rx).is_empty(), "no priming before 2025-11-25");
         s.send(&cfg, STANDALONE, "{}");
         assert!(drain(&mut rx).contains("data: {}"));
+    }
+
+    #[test]
+    fn idleness_counts_from_the_last_request_even_with_a_stream_open() {
+        let cfg = cfg();
+        let s = session(LegacyVersion::V2025_11_25);
+        let _rx = s.attach_standalone(&cfg).unwrap();
+        let t = Instant::now();
+        s.touch(t);
+        let idle = Duration::from_millis(100);
+        assert!(!s.is_expired(t + Duration::from_millis(50), idle));
+        assert!(s.is_expired(t + Duration::from_millis(150), idle));
+        s.touch(t + Duration::from_millis(140));
+        assert!(!s.is_expired(t + Duration::from_millis(150), idle));
     }
 
     #[test]

@@ -83,6 +83,14 @@ pub async fn post(core: Arc<Core>, peer: Peer, headers: &HeaderMap, body: Body) 
         .iter()
         .any(|m| m.method() == Some("initialize") && m.is_request());
     if has_init {
+        // Re-initializing a live session is refused; an unknown id is treated as none.
+        if header(headers, SESSION_HEADER).is_some_and(|id| core.sessions.get(id).is_some()) {
+            return http::rpc_error(
+                StatusCode::BAD_REQUEST,
+                None,
+                &RpcError::invalid_request("the session is already initialized"),
+            );
+        }
         return initialize(&core, &peer, body);
     }
     let session = match session_of(&core, headers) {
@@ -240,16 +248,15 @@ fn initialize(core: &Arc<Core>, peer: &Peer, body: Body) -> Resp {
             ),
         );
     }
-    let caps: Box<str> = p
-        .capabilities
-        .map(|c| c.get().into())
-        .unwrap_or_else(|| "{}".into());
+    // Most clients of one kind send the same capabilities: keep one copy.
+    let strings = &core.tracker.strings;
+    let caps = strings.intern(p.capabilities.as_deref().map_or("{}", RawValue::get));
     let session = Arc::new(Session::new(
         sid.clone(),
         version,
         caps,
-        name.map(Into::into),
-        ver.map(Into::into),
+        name.as_deref().map(|n| strings.intern(n)),
+        ver.as_deref().map(|v| strings.intern(v)),
     ));
     core.sessions.insert(session);
     let result = core.dispatcher.initialize_result(version);
@@ -285,9 +292,6 @@ fn notification(core: &Core, session: &Session, method: &str, params: Option<&Ra
 /// Session-scoped methods first, then the shared dispatcher.
 fn route(core: &Core, session: &Session, method: &str, params: Option<&RawValue>) -> Routed {
     match method {
-        "initialize" => Routed::Fail(RpcError::invalid_request(
-            "the session is already initialized",
-        )),
         "logging/setLevel" => {
             #[derive(Deserialize)]
             struct P {

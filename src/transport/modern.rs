@@ -48,7 +48,7 @@ pub fn has_modern_version_header(headers: &HeaderMap) -> bool {
 
 /// GET and DELETE belong to the 2025 era; a 2026 client (or a 2026-only server) gets 405.
 pub fn is_modern_get(core: &Core, headers: &HeaderMap) -> bool {
-    !core.cfg.legacy || has_modern_version_header(headers)
+    !core.cfg.legacy || (core.cfg.modern && has_modern_version_header(headers))
 }
 
 fn reject(status: StatusCode, id: Option<&RequestId>, e: RpcError) -> Resp {
@@ -531,16 +531,9 @@ async fn callback(
     // Answer with one JSON object unless the callback sends notifications first: then the
     // response becomes an SSE stream that carries them and, last, the result.
     tokio::select! {
-        outcome = &mut run => {
-            drop(guard);
-            match finish(outcome) {
-                Some((status, body)) => {
-                    let text = body.into_response_text(&id);
-                    http::json(status, text)
-                }
-                None => http::empty(StatusCode::ACCEPTED),
-            }
-        }
+        // Notifications first: a callback that sent progress just before returning must still
+        // get its stream (JS queues the notification before it resolves the call).
+        biased;
         Some(first) = rx.recv(), if !json_mode => {
             let keepalive = core.cfg.keepalive;
             tokio::spawn(async move {
@@ -550,6 +543,21 @@ async fn callback(
                 }
             });
             http::sse(OutBody::sse(rx, keepalive).with_head(first).with_on_drop(move || drop(guard)))
+        }
+        outcome = &mut run => {
+            drop(guard);
+            let answer = finish(outcome);
+            // The callback may have sent notifications and returned within one poll: they are
+            // queued, so the answer still goes out as a stream, after them.
+            match (rx.try_recv(), answer) {
+                (Ok(first), Some((_, body))) if !json_mode => {
+                    let _ = tx.send(sse_data(&body.into_response_text(&id)));
+                    drop(tx);
+                    http::sse(OutBody::sse(rx, core.cfg.keepalive).with_head(first))
+                }
+                (_, Some((status, body))) => http::json(status, body.into_response_text(&id)),
+                (_, None) => http::empty(StatusCode::ACCEPTED),
+            }
         }
     }
 }

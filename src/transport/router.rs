@@ -152,6 +152,18 @@ async fn post(core: Arc<Core>, peer: Peer, req: Request<Incoming>) -> Resp {
         Ok(b) => b,
         Err(e) => return http::rpc_error(StatusCode::BAD_REQUEST, None, &e.into_rpc()),
     };
+    // A batch on the 2026 wire is refused by the modern front end, not taken for a session.
+    if let Body::Batch(msgs) = &body {
+        let claims_modern = msgs.iter().any(|m| match m {
+            Message::Request { params, .. } | Message::Notification { params, .. } => {
+                meta_of(params.as_deref()).is_modern()
+            }
+            Message::Response { .. } => false,
+        });
+        if claims_modern || modern::has_modern_version_header(&headers) {
+            return modern::post(core, peer, &headers, body, Default::default()).await;
+        }
+    }
     if let Body::Single(Message::Request { params, .. } | Message::Notification { params, .. }) =
         &body
     {

@@ -284,6 +284,7 @@ impl Core {
         for s in self.sessions.all() {
             s.expire_events(&self.cfg.session, now);
         }
+        self.tracker.strings.sweep();
     }
 }
 

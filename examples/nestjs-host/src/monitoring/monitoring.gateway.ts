@@ -1,0 +1,157 @@
+import { Logger } from '@nestjs/common'
+import { OnEvent } from '@nestjs/event-emitter'
+import {
+  ConnectedSocket, MessageBody, OnGatewayConnection, OnGatewayDisconnect, SubscribeMessage, WebSocketGateway, WebSocketServer,
+} from '@nestjs/websockets'
+import type { Namespace, Socket } from 'socket.io'
+import type { ConnectionInfo, ConnectionStats } from 'mcp-swagger-native'
+import { MCPService } from '../mcp/mcp.service'
+import { IN_PROCESS_SERVER_ID, MCP_EVENTS } from '../mcp/mcp.types'
+import { ProcessManagerService, type MCPConnectionChangedPayload } from '../servers/process-manager.service'
+
+export const roomFor = (serverId?: string) => `mcp_connections_${serverId || IN_PROCESS_SERVER_ID}`
+
+/** One server's current stats as pushed in `mcp_connections_data` and returned by the stats requests. */
+export interface ServerStatsMessage {
+  serverId: string
+  mode: 'in-process' | 'child-process'
+  activeConnections: number
+  totalConnections: number
+  connections: unknown[]
+  lastUpdated: Date | null
+  timestamp: Date
+}
+
+/**
+ * socket.io namespace /monitoring. A client subscribes to a server's room
+ * (`subscribe_mcp_connections { serverId }`; no serverId = the in-process server, "default") and
+ * gets `mcp_connections_data` now and on every change, plus `mcp_connection_established`,
+ * `mcp_connection_closed` and `mcpConnectionChanged` for each client of that server.
+ * `mcp_servers_changed` goes to every socket when a child server starts or stops.
+ */
+@WebSocketGateway({ namespace: '/monitoring', cors: { origin: '*' } })
+export class MonitoringGateway implements OnGatewayConnection, OnGatewayDisconnect {
+  private readonly logger = new Logger(MonitoringGateway.name)
+  @WebSocketServer() server!: Namespace
+
+  constructor(
+    private readonly mcpService: MCPService,
+    private readonly processManager: ProcessManagerService,
+  ) {}
+
+  handleConnection(client: Socket) {
+    this.logger.debug(`monitoring client ${client.id} connected`)
+  }
+
+  handleDisconnect(client: Socket) {
+    this.logger.debug(`monitoring client ${client.id} disconnected`)
+  }
+
+  /** Current stats of one server, or null if there is no such server. */
+  statsFor(serverId: string = IN_PROCESS_SERVER_ID): ServerStatsMessage | null {
+    if (serverId === IN_PROCESS_SERVER_ID) {
+      const s = this.mcpService.getConnectionStats()
+      return { serverId, mode: 'in-process', ...s, lastUpdated: s.lastUpdated, timestamp: new Date() }
+    }
+    const s = this.processManager.getMCPConnectionStats(serverId)
+    if (!s) return null
+    return { ...s, serverId, mode: 'child-process', timestamp: new Date() }
+  }
+
+  allStats(): ServerStatsMessage[] {
+    const ids = [...(this.mcpService.isRunning() ? [IN_PROCESS_SERVER_ID] : []), ...this.processManager.getAllMCPConnectionStats().keys()]
+    return ids.map((id) => this.statsFor(id)).filter((s): s is ServerStatsMessage => s !== null)
+  }
+
+  @SubscribeMessage('subscribe_mcp_connections')
+  async handleSubscribeMcpConnections(@ConnectedSocket() client: Socket, @MessageBody() data?: { serverId?: string }) {
+    const serverId = data?.serverId || IN_PROCESS_SERVER_ID
+    const stats = this.statsFor(serverId)
+    if (!stats) return { status: 'error', error: `Server ${serverId} not found`, serverId, timestamp: new Date() }
+    const room = roomFor(serverId)
+    await client.join(room)
+    client.emit('mcp_connections_data', stats)
+    return { status: 'subscribed', room, serverId, timestamp: new Date() }
+  }
+
+  @SubscribeMessage('unsubscribe_mcp_connections')
+  async handleUnsubscribeMcpConnections(@ConnectedSocket() client: Socket, @MessageBody() data?: { serverId?: string }) {
+    const room = roomFor(data?.serverId)
+    await client.leave(room)
+    return { status: 'unsubscribed', room, serverId: data?.serverId || IN_PROCESS_SERVER_ID, timestamp: new Date() }
+  }
+
+  @SubscribeMessage('getMCPConnectionStats')
+  handleGetMCPConnectionStats(@ConnectedSocket() client: Socket, @MessageBody() data?: { serverId?: string }) {
+    const serverId = data?.serverId || IN_PROCESS_SERVER_ID
+    const stats = this.statsFor(serverId)
+    if (!stats) return { success: false, error: `Server ${serverId} not found` }
+    client.emit('mcpConnectionStats', { serverId, stats, timestamp: new Date() })
+    return { success: true, stats }
+  }
+
+  @SubscribeMessage('getAllMCPConnectionStats')
+  handleGetAllMCPConnectionStats(@ConnectedSocket() client: Socket) {
+    const stats = this.allStats()
+    client.emit('allMCPConnectionStats', { stats, timestamp: new Date() })
+    return { success: true, stats }
+  }
+
+  // ---- in-process server (MCPService monitor callbacks) ----
+
+  @OnEvent(MCP_EVENTS.connectionsUpdated)
+  handleMcpConnectionsUpdated(stats: ConnectionStats) {
+    this.server.to(roomFor()).emit('mcp_connections_data', {
+      serverId: IN_PROCESS_SERVER_ID, mode: 'in-process', ...stats, timestamp: new Date(),
+    })
+  }
+
+  @OnEvent(MCP_EVENTS.connectionEstablished)
+  handleMcpConnectionEstablished(connection: ConnectionInfo) {
+    const room = this.server.to(roomFor())
+    room.emit('mcp_connection_established', { serverId: IN_PROCESS_SERVER_ID, timestamp: new Date(), connection })
+    room.emit('mcpConnectionChanged', this.inProcessChange('connected', connection.sessionId, connection))
+  }
+
+  @OnEvent(MCP_EVENTS.connectionClosed)
+  handleMcpConnectionClosed(data: { sessionId: string; duration: number }) {
+    const room = this.server.to(roomFor())
+    room.emit('mcp_connection_closed', { serverId: IN_PROCESS_SERVER_ID, timestamp: new Date(), ...data })
+    room.emit('mcpConnectionChanged', { ...this.inProcessChange('disconnected', data.sessionId), durationMs: data.duration })
+  }
+
+  private inProcessChange(eventType: string, sessionId: string, c?: ConnectionInfo) {
+    const s = this.mcpService.getConnectionStats()
+    return {
+      serverId: IN_PROCESS_SERVER_ID,
+      eventType,
+      clientInfo: c
+        ? { id: c.sessionId, remoteAddress: c.clientIP, userAgent: c.userAgent, connectedAt: c.connectedAt, era: c.era, clientName: c.clientName, clientVersion: c.clientVersion }
+        : { id: sessionId },
+      connectionStats: { activeConnections: s.activeConnections, totalConnections: s.totalConnections },
+      timestamp: new Date(),
+    }
+  }
+
+  // ---- child-process servers (ProcessManagerService, from their [MCP_CONNECTION] lines) ----
+
+  @OnEvent(MCP_EVENTS.connectionChanged)
+  handleMCPConnectionChanged(payload: MCPConnectionChangedPayload) {
+    const room = this.server.to(roomFor(payload.serverId))
+    room.emit('mcpConnectionChanged', payload)
+    if (payload.eventType === 'connected') {
+      room.emit('mcp_connection_established', { serverId: payload.serverId, timestamp: payload.timestamp, connection: payload.clientInfo })
+    } else if (payload.eventType === 'disconnected') {
+      room.emit('mcp_connection_closed', {
+        serverId: payload.serverId, timestamp: payload.timestamp, sessionId: payload.clientInfo?.id, duration: payload.durationMs, reason: payload.reason,
+      })
+    }
+    const stats = this.statsFor(payload.serverId)
+    if (stats) room.emit('mcp_connections_data', stats)
+  }
+
+  @OnEvent(MCP_EVENTS.serversChanged)
+  handleServersChanged(payload: { serverId: string; status: string; url?: string }) {
+    this.server.emit('mcp_servers_changed', { ...payload, timestamp: new Date() })
+  }
+}
