@@ -6,3 +6,28 @@
 pub mod events;
 pub mod options;
 pub mod server;
+
+/// The addon's tokio runtime. The JS thread already takes a core, so the server gets the
+/// others: `available_parallelism - 1` workers (at least one), or `MCP_NATIVE_WORKER_THREADS`.
+/// Fewer workers than cores means fewer cross-thread wake-ups per request.
+#[napi_derive::module_init]
+fn init_runtime() {
+    let workers = std::env::var("MCP_NATIVE_WORKER_THREADS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get().saturating_sub(1).max(1))
+                .unwrap_or(1)
+        });
+    match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .thread_name("mcp-native")
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => napi::bindgen_prelude::create_custom_tokio_runtime(rt),
+        Err(e) => tracing::warn!(error = %e, "custom runtime unavailable; using napi's default"),
+    }
+}
