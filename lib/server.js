@@ -60,7 +60,7 @@ function errorPayload(e) {
   return JSON.stringify(out)
 }
 
-// Context data arrives as JSON text and is parsed on first use: most callbacks never look.
+// The context's data are read through accessors, so the object stays one allocation.
 function lazy(name) {
   return {
     get() {
@@ -71,22 +71,16 @@ function lazy(name) {
 }
 
 class RequestContext {
-  constructor(server, callId, json) {
+  constructor(server, callId, data) {
     this._server = server
     this._callId = callId
-    this._json = json
-    this._parsed = null
+    this._d = data
     this._controller = null
     this._aborted = null
   }
 
   _data() {
-    if (this._parsed === null) {
-      const c = JSON.parse(this._json)
-      if (!c.clientCapabilities) c.clientCapabilities = {}
-      this._parsed = c
-    }
-    return this._parsed
+    return this._d
   }
 
   // Created on first use, like the data.
@@ -247,9 +241,22 @@ async function startStreamableMcpServer(opts = {}, monitor = {}) {
     }
   }
 
-  const handler = (callId, kind, paramsJson, ctxJson) => {
-    const params = JSON.parse(paramsJson)
-    const ctx = new RequestContext(server, callId, ctxJson)
+  // Called when invocations wait; takes every one of them in one crossing and one parse.
+  let drainPending = false
+  const drain = () => {
+    if (!server) {
+      drainPending = true
+      return
+    }
+    const batch = JSON.parse(server.takeInvocations())
+    for (let i = 0; i < batch.length; i++) {
+      const b = batch[i]
+      dispatch(b[0], b[1], b[2], b[3])
+    }
+  }
+
+  const dispatch = (callId, kind, params, ctxData) => {
+    const ctx = new RequestContext(server, callId, ctxData)
     contexts.set(callId, ctx)
     const fn = callbacks[kind]
     let result
@@ -320,7 +327,8 @@ async function startStreamableMcpServer(opts = {}, monitor = {}) {
     }
   }
 
-  server = await native.startNativeServer(JSON.stringify(wire), handler, events)
+  server = await native.startNativeServer(JSON.stringify(wire), drain, events)
+  if (drainPending) drain()
   wrapper = new StreamableMcpServer(server)
   return wrapper
 }

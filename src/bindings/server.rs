@@ -25,8 +25,7 @@ pub fn supported_protocol_versions() -> Vec<String> {
         .collect()
 }
 
-type HandlerArgs = FnArgs<(f64, String, String, String)>;
-type HandlerTsfn = ThreadsafeFunction<HandlerArgs, Unknown<'static>, HandlerArgs, Status, false>;
+type DrainTsfn = ThreadsafeFunction<(), Unknown<'static>, (), Status, false>;
 type EventArgs = FnArgs<(String, String)>;
 type EventTsfn = ThreadsafeFunction<EventArgs, Unknown<'static>, EventArgs, Status, false>;
 
@@ -37,23 +36,65 @@ fn send_event(tsfn: &EventTsfn, kind: &str, payload: String) {
     );
 }
 
+/// Invocations waiting for the JS thread. Under load many pile up between two turns of the
+/// event loop; JS takes them all with one call and one `JSON.parse`, instead of one
+/// threadsafe-function call (and four string conversions) each.
+#[derive(Default)]
+struct InvocationQueue {
+    items: parking_lot::Mutex<Vec<Invocation>>,
+    /// A drain is queued on the JS thread and has not taken the items yet.
+    scheduled: AtomicBool,
+}
+
+impl InvocationQueue {
+    /// `[[callId,"kind",params,context],…]`, params and context spliced in as JSON.
+    fn take_json(&self) -> String {
+        self.scheduled.store(false, Ordering::Release);
+        let items = std::mem::take(&mut *self.items.lock());
+        let mut out = String::with_capacity(
+            2 + items
+                .iter()
+                .map(|i| i.params.len() + i.context.len() + 40)
+                .sum::<usize>(),
+        );
+        out.push('[');
+        for (n, i) in items.iter().enumerate() {
+            if n > 0 {
+                out.push(',');
+            }
+            out.push('[');
+            out.push_str(&i.call_id.to_string());
+            out.push_str(",\"");
+            out.push_str(i.kind.as_str());
+            out.push_str("\",");
+            out.push_str(&i.params);
+            out.push(',');
+            out.push_str(&i.context);
+            out.push(']');
+        }
+        out.push(']');
+        out
+    }
+}
+
 struct JsHost {
-    handler: HandlerTsfn,
+    drain: DrainTsfn,
+    queue: Arc<InvocationQueue>,
     events: Arc<EventTsfn>,
 }
 
 impl CallbackHost for JsHost {
     fn invoke(&self, inv: Invocation) -> bool {
-        let status = self.handler.call(
-            FnArgs::from((
-                inv.call_id as f64,
-                inv.kind.as_str().to_owned(),
-                inv.params,
-                inv.context,
-            )),
-            ThreadsafeFunctionCallMode::NonBlocking,
-        );
-        status == Status::Ok
+        self.queue.items.lock().push(inv);
+        if !self.queue.scheduled.swap(true, Ordering::AcqRel) {
+            let status = self.drain.call((), ThreadsafeFunctionCallMode::NonBlocking);
+            if status != Status::Ok {
+                // Closing: nobody will take it.
+                self.queue.scheduled.store(false, Ordering::Release);
+                return false;
+            }
+        }
+        true
     }
 
     fn abort(&self, call_id: u64, reason: &str) {
@@ -123,6 +164,7 @@ impl JsSink {
 #[napi]
 pub struct NativeServer {
     server: Arc<McpServer>,
+    queue: Arc<InvocationQueue>,
     change_queued: Arc<AtomicBool>,
     /// Kept until close() has queued its last event, then released.
     events: parking_lot::Mutex<Option<Arc<EventTsfn>>>,
@@ -134,24 +176,25 @@ fn err(msg: impl std::fmt::Display) -> Error {
     Error::new(Status::InvalidArg, msg.to_string())
 }
 
-/// Starts a server. `handler(callId, kind, paramsJson, contextJson)` runs callbacks and
-/// answers through `resolveCall`; `events(kind, payloadJson)` receives monitor events and
-/// aborts. Internal: use `startStreamableMcpServer`.
+/// Starts a server. `drain()` is called when callback invocations are waiting: it takes them
+/// with `takeInvocations()` and answers each through `resolveCall`; `events(kind, payloadJson)`
+/// receives monitor events and aborts. Internal: use `startStreamableMcpServer`.
 #[napi(
     catch_unwind,
-    ts_args_type = "optionsJson: string, handler: (callId: number, kind: string, params: string, context: string) => void, events: (kind: string, payload: string) => void"
+    ts_args_type = "optionsJson: string, drain: () => void, events: (kind: string, payload: string) => void"
 )]
 pub fn start_native_server<'env>(
     env: &'env Env,
     options_json: String,
-    handler: Function<'env, HandlerArgs, Unknown<'static>>,
+    drain: Function<'env, (), Unknown<'static>>,
     events: Function<'env, EventArgs, Unknown<'static>>,
 ) -> Result<PromiseRaw<'env, NativeServer>> {
     let parsed = options::parse(&options_json).map_err(err)?;
-    let handler: HandlerTsfn = handler
-        .build_threadsafe_function::<HandlerArgs>()
+    let drain: DrainTsfn = drain
+        .build_threadsafe_function::<()>()
         .callee_handled::<false>()
         .build()?;
+    let queue = Arc::new(InvocationQueue::default());
     let events: Arc<EventTsfn> = Arc::new(
         events
             .build_threadsafe_function::<EventArgs>()
@@ -160,7 +203,8 @@ pub fn start_native_server<'env>(
     );
     let change_queued = Arc::new(AtomicBool::new(false));
     let host = Arc::new(JsHost {
-        handler,
+        drain,
+        queue: queue.clone(),
         events: events.clone(),
     });
     let own_events = events.clone();
@@ -196,6 +240,7 @@ pub fn start_native_server<'env>(
         };
         Ok(NativeServer {
             server: Arc::new(server),
+            queue,
             change_queued,
             events: parking_lot::Mutex::new(Some(own_events)),
             url: format!("http://{shown}:{port}{endpoint}"),
@@ -214,6 +259,12 @@ impl NativeServer {
     #[napi(getter)]
     pub fn port(&self) -> u32 {
         self.port
+    }
+
+    /// Every waiting invocation, as `[[callId, kind, params, context], …]` JSON.
+    #[napi(catch_unwind)]
+    pub fn take_invocations(&self) -> String {
+        self.queue.take_json()
     }
 
     /// A callback's answer: `ok` with the result's JSON, or the error as

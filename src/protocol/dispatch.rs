@@ -105,9 +105,11 @@ struct ListParams {
 }
 
 #[derive(Deserialize)]
-struct NamedParams {
-    name: Option<String>,
-    arguments: Option<Value>,
+struct NamedParams<'a> {
+    #[serde(borrow)]
+    name: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    arguments: Option<&'a RawValue>,
 }
 
 impl Dispatcher {
@@ -385,16 +387,61 @@ fn named(params: Option<&RawValue>) -> Result<String, RpcError> {
     let p = params
         .and_then(|p| serde_json::from_str::<NamedParams>(p.get()).ok())
         .ok_or_else(|| RpcError::invalid_params("params.name must be a string"))?;
-    if !matches!(
-        p.arguments,
-        None | Some(Value::Null) | Some(Value::Object(_))
-    ) {
+    // Checked by its first character: the arguments themselves are the callback's business.
+    if !p
+        .arguments
+        .is_none_or(|a| matches!(a.get().as_bytes().first(), Some(b'{') | Some(b'n')))
+    {
         return Err(RpcError::invalid_params(
             "params.arguments must be an object",
         ));
     }
     p.name
+        .map(|n| n.into_owned())
         .ok_or_else(|| RpcError::invalid_params("params.name must be a string"))
+}
+
+/// The members of a callback method's params that JS uses (`name`, `arguments`, `uri`, `ref`,
+/// `argument`), as one small JSON object. Everything else, `_meta` included, is the server's
+/// business and would only cost JS a larger parse.
+pub fn callback_params(params: Option<&RawValue>) -> String {
+    #[derive(Deserialize, Default)]
+    struct P<'a> {
+        #[serde(borrow)]
+        name: Option<&'a RawValue>,
+        #[serde(borrow)]
+        arguments: Option<&'a RawValue>,
+        #[serde(borrow)]
+        uri: Option<&'a RawValue>,
+        #[serde(borrow, rename = "ref")]
+        reference: Option<&'a RawValue>,
+        #[serde(borrow)]
+        argument: Option<&'a RawValue>,
+    }
+    let p: P<'_> = params
+        .and_then(|p| serde_json::from_str(p.get()).ok())
+        .unwrap_or_default();
+    let mut out = String::with_capacity(params.map_or(2, |p| p.get().len()));
+    out.push('{');
+    for (key, value) in [
+        ("name", p.name),
+        ("arguments", p.arguments),
+        ("uri", p.uri),
+        ("ref", p.reference),
+        ("argument", p.argument),
+    ] {
+        if let Some(v) = value {
+            if out.len() > 1 {
+                out.push(',');
+            }
+            out.push('"');
+            out.push_str(key);
+            out.push_str("\":");
+            out.push_str(v.get());
+        }
+    }
+    out.push('}');
+    out
 }
 
 /// `params.uri` of a resources request.
@@ -546,6 +593,24 @@ mod tests {
         assert!(d
             .finish_callback(Era::Legacy, CallbackKind::Complete, None, Ok("[1]".into()))
             .is_err());
+    }
+
+    #[test]
+    fn callback_params_keep_only_what_js_uses() {
+        let p = raw(
+            r#"{"name":"t","arguments":{"a":[1,{"b":2}]},"_meta":{"progressToken":1,"io.modelcontextprotocol/clientCapabilities":{}}}"#,
+        );
+        assert_eq!(
+            callback_params(Some(&p)),
+            r#"{"name":"t","arguments":{"a":[1,{"b":2}]}}"#
+        );
+        let p =
+            raw(r#"{"ref":{"type":"ref/prompt","name":"p"},"argument":{"name":"x","value":"y"}}"#);
+        assert_eq!(
+            callback_params(Some(&p)),
+            r#"{"ref":{"type":"ref/prompt","name":"p"},"argument":{"name":"x","value":"y"}}"#
+        );
+        assert_eq!(callback_params(None), "{}");
     }
 
     #[test]

@@ -85,11 +85,20 @@ fn as_header_text(v: &Value) -> Option<String> {
     }
 }
 
+/// The parts of a request body that headers mirror.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Mirrored<'a> {
+    pub name: Option<&'a str>,
+    pub uri: Option<&'a str>,
+    /// `params.arguments` as JSON text; parsed only when the tool has `x-mcp-header`s.
+    pub arguments: Option<&'a serde_json::value::RawValue>,
+}
+
 /// Checks the mirrored headers of a request. `get` looks a header up by lowercase name.
 pub fn check<'a>(
     get: impl Fn(&str) -> Option<&'a str>,
     method: &str,
-    params: &Value,
+    body: Mirrored<'_>,
     param_headers: Option<&ParamHeaders>,
 ) -> Result<(), RpcError> {
     match get("mcp-method") {
@@ -103,12 +112,11 @@ pub fn check<'a>(
         Some(_) => {}
     }
     let named = match method {
-        "tools/call" | "prompts/get" => params.get("name"),
-        "resources/read" => params.get("uri"),
+        "tools/call" | "prompts/get" => Some(body.name.unwrap_or_default()),
+        "resources/read" => Some(body.uri.unwrap_or_default()),
         _ => None,
     };
     if let Some(expected) = named {
-        let expected = expected.as_str().unwrap_or_default();
         match get("mcp-name").map(decode_header_value).transpose()? {
             None => return Err(mismatch("the Mcp-Name header is missing")),
             Some(h) if h != expected => {
@@ -119,8 +127,11 @@ pub fn check<'a>(
             Some(_) => {}
         }
     }
-    if let Some(headers) = param_headers {
-        let args = params.get("arguments");
+    if let Some(headers) = param_headers.filter(|h| !h.is_empty()) {
+        let args: Option<Value> = body
+            .arguments
+            .and_then(|a| serde_json::from_str(a.get()).ok());
+        let args = args.as_ref();
         for (prop, suffix) in headers {
             let name = format!("mcp-param-{}", suffix.to_ascii_lowercase());
             let arg = args.and_then(|a| a.get(prop)).filter(|v| !v.is_null());
@@ -159,6 +170,24 @@ mod tests {
         move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| *v)
     }
 
+    /// `check` on a body given as a JSON value, the way the front end reads it.
+    fn check_json<'a>(
+        get: impl Fn(&str) -> Option<&'a str>,
+        method: &str,
+        params: &Value,
+        ph: Option<&ParamHeaders>,
+    ) -> Result<(), RpcError> {
+        let args = params
+            .get("arguments")
+            .map(|a| serde_json::value::RawValue::from_string(a.to_string()).unwrap());
+        let body = Mirrored {
+            name: params.get("name").and_then(Value::as_str),
+            uri: params.get("uri").and_then(Value::as_str),
+            arguments: args.as_deref(),
+        };
+        check(get, method, body, ph)
+    }
+
     fn tool() -> Value {
         json!({"name":"t","inputSchema":{"type":"object","properties":{
             "value":{"type":"string","x-mcp-header":"Value"},
@@ -169,37 +198,37 @@ mod tests {
     #[test]
     fn method_and_name_must_mirror_the_body() {
         let p = json!({"name":"t"});
-        assert!(check(
+        assert!(check_json(
             hdrs(&[("mcp-method", "tools/list")]),
             "tools/list",
             &json!({}),
             None
         )
         .is_ok());
-        assert!(check(hdrs(&[]), "tools/list", &json!({}), None).is_err());
+        assert!(check_json(hdrs(&[]), "tools/list", &json!({}), None).is_err());
         // Values are case-sensitive, surrounding whitespace is not significant.
-        assert!(check(
+        assert!(check_json(
             hdrs(&[("mcp-method", "TOOLS/LIST")]),
             "tools/list",
             &json!({}),
             None
         )
         .is_err());
-        assert!(check(
+        assert!(check_json(
             hdrs(&[("mcp-method", "tools/call"), ("mcp-name", "  t  ")]),
             "tools/call",
             &p,
             None
         )
         .is_ok());
-        assert!(check(
+        assert!(check_json(
             hdrs(&[("mcp-method", "tools/call")]),
             "tools/call",
             &p,
             None
         )
         .is_err());
-        let e = check(
+        let e = check_json(
             hdrs(&[("mcp-method", "tools/call"), ("mcp-name", "u")]),
             "tools/call",
             &p,
@@ -208,7 +237,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.code, HEADER_MISMATCH);
         let r = json!({"uri":"x://a"});
-        assert!(check(
+        assert!(check_json(
             hdrs(&[("mcp-method", "resources/read"), ("mcp-name", "x://a")]),
             "resources/read",
             &r,
@@ -232,22 +261,22 @@ mod tests {
             h.push(("mcp-param-value", v));
             h
         };
-        assert!(check(
+        assert!(check_json(
             hdrs(&with("=?base64?SGVsbG8=?=")),
             "tools/call",
             &p,
             Some(&ph)
         )
         .is_ok());
-        assert!(check(hdrs(&with("Hello")), "tools/call", &p, Some(&ph)).is_ok());
-        assert!(check(
+        assert!(check_json(hdrs(&with("Hello")), "tools/call", &p, Some(&ph)).is_ok());
+        assert!(check_json(
             hdrs(&with("=?base64?SGVsbG8?=")),
             "tools/call",
             &p,
             Some(&ph)
         )
         .is_err());
-        assert!(check(
+        assert!(check_json(
             hdrs(&with("=?base64?SGVs!!!bG8=?=")),
             "tools/call",
             &p,
@@ -255,11 +284,11 @@ mod tests {
         )
         .is_err());
         assert!(
-            check(hdrs(&base), "tools/call", &p, Some(&ph)).is_err(),
+            check_json(hdrs(&base), "tools/call", &p, Some(&ph)).is_err(),
             "missing header"
         );
         let literal = json!({"name":"t","arguments":{"value":"=?base64?SGVsbG8=","n":3}});
-        assert!(check(
+        assert!(check_json(
             hdrs(&with("=?base64?SGVsbG8=")),
             "tools/call",
             &literal,

@@ -15,10 +15,11 @@ pub struct Meta {
     pub progress_token: Option<Value>,
     #[serde(rename = "io.modelcontextprotocol/protocolVersion")]
     pub protocol_version: Option<Value>,
+    /// Kept as JSON text: it is handed on, not inspected, on the hot path.
     #[serde(rename = "io.modelcontextprotocol/clientCapabilities")]
-    pub client_capabilities: Option<Value>,
+    pub client_capabilities: Option<Box<RawValue>>,
     #[serde(rename = "io.modelcontextprotocol/clientInfo")]
-    pub client_info: Option<Value>,
+    pub client_info: Option<Box<RawValue>>,
     #[serde(rename = "io.modelcontextprotocol/logLevel")]
     pub log_level: Option<Value>,
 }

@@ -493,9 +493,7 @@ async fn session_callback(
     ctx: String,
 ) -> Option<String> {
     let token = meta_of(params).progress_token;
-    let params_text = params
-        .map(|p| p.get().to_owned())
-        .unwrap_or_else(|| "{}".into());
+    let params_text = crate::protocol::dispatch::callback_params(params);
     let request_stream = match &route {
         Route::Session {
             stream,

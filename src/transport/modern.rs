@@ -3,10 +3,12 @@
 //! answers; callbacks may ask for input (multi round-trip) and `subscriptions/listen` holds a
 //! stream open for list and resource notifications.
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use hyper::{HeaderMap, StatusCode};
+use serde::Deserialize;
 use serde_json::{json, value::RawValue, Map, Value};
 use tokio::sync::mpsc;
 
@@ -76,10 +78,16 @@ pub fn legacy_disabled(core: &Core, body: &Body) -> Resp {
 /// Everything a modern request carries that the rest of the handling needs.
 struct Envelope {
     version: String,
-    capabilities: Value,
-    client_info: Option<Value>,
+    /// JSON text of an object.
+    capabilities: Box<RawValue>,
+    /// JSON text of an object, when sent.
+    client_info: Option<Box<RawValue>>,
     log_level: Option<u8>,
     progress_token: Option<Value>,
+}
+
+fn is_object(raw: &RawValue) -> bool {
+    raw.get().trim_start().starts_with('{')
 }
 
 fn envelope(meta: Meta) -> Result<Envelope, RpcError> {
@@ -97,7 +105,7 @@ fn envelope(meta: Meta) -> Result<Envelope, RpcError> {
         }
     };
     let capabilities = match meta.client_capabilities {
-        Some(c @ Value::Object(_)) => c,
+        Some(c) if is_object(&c) => c,
         _ => {
             return Err(RpcError::invalid_params(
                 "missing _meta[\"io.modelcontextprotocol/clientCapabilities\"]",
@@ -105,8 +113,9 @@ fn envelope(meta: Meta) -> Result<Envelope, RpcError> {
         }
     };
     let client_info = match meta.client_info {
-        None | Some(Value::Null) => None,
-        Some(c @ Value::Object(_)) => Some(c),
+        None => None,
+        Some(c) if c.get() == "null" => None,
+        Some(c) if is_object(&c) => Some(c),
         Some(_) => {
             return Err(RpcError::invalid_params(
                 "_meta[\"io.modelcontextprotocol/clientInfo\"] must be an object",
@@ -127,6 +136,41 @@ fn envelope(meta: Meta) -> Result<Envelope, RpcError> {
         log_level,
         progress_token: meta.progress_token,
     })
+}
+
+/// The members of a modern request's params the front end reads, borrowed from the text.
+#[derive(Deserialize, Default)]
+struct Params<'a> {
+    #[serde(borrow, default)]
+    name: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    uri: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    arguments: Option<&'a RawValue>,
+    #[serde(
+        borrow,
+        default,
+        rename = "inputResponses",
+        deserialize_with = "present"
+    )]
+    input_responses: Option<&'a RawValue>,
+    #[serde(borrow, default, rename = "requestState", deserialize_with = "present")]
+    request_state: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    notifications: Option<&'a RawValue>,
+}
+
+/// Keeps an explicit `null` distinguishable from an absent member.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(d).map(Some)
+}
+
+/// What a callback run needs from the params, owned.
+struct CallInput {
+    /// The tool or prompt name, or the resource uri: what a sealed state is bound to.
+    target: String,
+    input_responses: Option<Box<RawValue>>,
+    request_state: Option<Box<RawValue>>,
 }
 
 pub async fn post(
@@ -179,20 +223,23 @@ pub async fn post(
         }
         Some(_) => {}
     }
-    let pv: Value = match params.as_deref().map(|p| serde_json::from_str(p.get())) {
+    let p: Params<'_> = match params.as_deref().map(|p| serde_json::from_str(p.get())) {
         Some(Ok(v)) => v,
         Some(Err(e)) => return reject(StatusCode::BAD_REQUEST, id, RpcError::invalid_params(e)),
-        None => json!({}),
+        None => Params::default(),
     };
     let catalog = core.dispatcher.catalog();
     let tool_headers = if method == "tools/call" {
-        pv.get("name")
-            .and_then(Value::as_str)
-            .and_then(|n| catalog.tool_headers.get(n))
+        p.name.as_deref().and_then(|n| catalog.tool_headers.get(n))
     } else {
         None
     };
-    if let Err(e) = headers::check(|k| header(headers, k), &method, &pv, tool_headers) {
+    let mirrored = headers::Mirrored {
+        name: p.name.as_deref(),
+        uri: p.uri.as_deref(),
+        arguments: p.arguments,
+    };
+    if let Err(e) = headers::check(|k| header(headers, k), &method, mirrored, tool_headers) {
         return reject(StatusCode::BAD_REQUEST, id, e);
     }
     if !MODERN_VERSIONS.contains(&env.version.as_str()) {
@@ -202,16 +249,19 @@ pub async fn post(
         // Notifications need no answer; cancellation is the client closing its stream.
         return http::empty(StatusCode::ACCEPTED);
     };
-    let (client_name, client_version) = env
+    #[derive(Deserialize, Default)]
+    struct ClientInfo<'a> {
+        #[serde(borrow)]
+        name: Option<Cow<'a, str>>,
+        #[serde(borrow)]
+        version: Option<Cow<'a, str>>,
+    }
+    let info: ClientInfo<'_> = env
         .client_info
-        .as_ref()
-        .map(|c| {
-            (
-                c.get("name").and_then(Value::as_str),
-                c.get("version").and_then(Value::as_str),
-            )
-        })
-        .unwrap_or((None, None));
+        .as_deref()
+        .and_then(|c| serde_json::from_str(c.get()).ok())
+        .unwrap_or_default();
+    let (client_name, client_version) = (info.name.as_deref(), info.version.as_deref());
     let Some(client) = core.tracker.touch_modern(NewConnection {
         era: Era::Modern,
         client_ip: &peer.ip,
@@ -244,7 +294,12 @@ pub async fn post(
             let result = core.dispatcher.discover_result();
             http::json(StatusCode::OK, jsonrpc::result_response(id, result))
         }
-        "subscriptions/listen" => listen(&core, client, id, &pv),
+        "subscriptions/listen" => {
+            let filter: Option<Value> = p
+                .notifications
+                .and_then(|n| serde_json::from_str(n.get()).ok());
+            listen(&core, client, id, filter.as_ref())
+        }
         _ => match core
             .dispatcher
             .route(Era::Modern, &method, params.as_deref())
@@ -257,14 +312,25 @@ pub async fn post(
             }
             Routed::Fail(e) => http::rpc_error(StatusCode::OK, Some(id), &e),
             Routed::Callback(kind) => {
-                callback(core, client, id.clone(), method, kind, params, pv, env).await
+                let input = CallInput {
+                    target: p
+                        .name
+                        .as_deref()
+                        .or(p.uri.as_deref())
+                        .unwrap_or("")
+                        .to_owned(),
+                    input_responses: p.input_responses.map(ToOwned::to_owned),
+                    request_state: p.request_state.map(ToOwned::to_owned),
+                };
+                drop(p);
+                callback(core, client, id.clone(), method, kind, params, input, env).await
             }
         },
     }
 }
 
-fn listen(core: &Arc<Core>, client: Arc<str>, id: &RequestId, pv: &Value) -> Resp {
-    let Some(filter) = pv.get("notifications").and_then(Value::as_object) else {
+fn listen(core: &Arc<Core>, client: Arc<str>, id: &RequestId, filter: Option<&Value>) -> Resp {
+    let Some(filter) = filter.and_then(Value::as_object) else {
         return http::rpc_error(
             StatusCode::OK,
             Some(id),
@@ -390,14 +456,6 @@ pub(super) fn is_input_required(json: &str) -> bool {
             .unwrap_or(false)
 }
 
-/// The name a sealed state is bound to: the tool or prompt name, or the resource uri.
-fn target_name(pv: &Value) -> &str {
-    pv.get("name")
-        .or_else(|| pv.get("uri"))
-        .and_then(Value::as_str)
-        .unwrap_or("")
-}
-
 #[allow(clippy::too_many_arguments)]
 async fn callback(
     core: Arc<Core>,
@@ -406,27 +464,29 @@ async fn callback(
     method: String,
     kind: CallbackKind,
     params: Option<Box<RawValue>>,
-    pv: Value,
+    input: CallInput,
     env: Envelope,
 ) -> Resp {
     // Input responses must be an object; a sealed state must verify. Neither reaches JS
     // otherwise.
-    let input_responses = match pv.get("inputResponses") {
-        None => None,
-        Some(v @ Value::Object(_)) => Some(v.clone()),
-        Some(_) => {
+    if let Some(r) = &input.input_responses {
+        if !is_object(r) {
             return http::rpc_error(
                 StatusCode::OK,
                 Some(&id),
                 &RpcError::invalid_params("inputResponses must be an object"),
-            )
+            );
         }
-    };
-    let name = target_name(&pv).to_owned();
-    let request_state = match pv.get("requestState") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(sealed)) => {
-            match request_state::open(&core.state_key, sealed, &method, &name, now_ms()) {
+    }
+    let name = input.target;
+    let request_state = match input
+        .request_state
+        .as_deref()
+        .map(|r| serde_json::from_str::<Value>(r.get()))
+    {
+        None | Some(Ok(Value::Null)) => None,
+        Some(Ok(Value::String(sealed))) => {
+            match request_state::open(&core.state_key, &sealed, &method, &name, now_ms()) {
                 Ok(s) => Some(s),
                 Err(e) => {
                     return http::rpc_error(
@@ -445,24 +505,29 @@ async fn callback(
             )
         }
     };
-    let mut ctx = json!({
-        "sessionId": &*client,
-        "era": "modern",
-        "protocolVersion": env.version,
-        "clientCapabilities": env.capabilities,
-        "requestId": id.to_value(),
-    });
-    if let Value::Object(m) = &mut ctx {
-        if let Some(ci) = &env.client_info {
-            m.insert("clientInfo".into(), ci.clone());
-        }
-        if let Some(r) = input_responses {
-            m.insert("inputResponses".into(), r);
-        }
-        if let Some(s) = request_state {
-            m.insert("requestState".into(), Value::String(s));
-        }
+    // The context as text: the raw capabilities and client info go through untouched.
+    let mut ctx = String::with_capacity(160 + env.capabilities.get().len());
+    ctx.push_str("{\"sessionId\":");
+    ctx.push_str(&Value::String(client.to_string()).to_string());
+    ctx.push_str(",\"era\":\"modern\",\"protocolVersion\":");
+    ctx.push_str(&Value::String(env.version.clone()).to_string());
+    ctx.push_str(",\"clientCapabilities\":");
+    ctx.push_str(env.capabilities.get());
+    ctx.push_str(",\"requestId\":");
+    ctx.push_str(id.as_json());
+    if let Some(ci) = &env.client_info {
+        ctx.push_str(",\"clientInfo\":");
+        ctx.push_str(ci.get());
     }
+    if let Some(r) = &input.input_responses {
+        ctx.push_str(",\"inputResponses\":");
+        ctx.push_str(r.get());
+    }
+    if let Some(s) = request_state {
+        ctx.push_str(",\"requestState\":");
+        ctx.push_str(&Value::String(s).to_string());
+    }
+    ctx.push('}');
     let json_mode = core.cfg.json_response;
     let (tx, mut rx) = mpsc::unbounded_channel();
     let route = Route::Direct {
@@ -478,28 +543,18 @@ async fn callback(
         call_id,
         done: done.clone(),
     };
-    let params_text = params
-        .as_deref()
-        .map(|p| p.get().to_owned())
-        .unwrap_or_else(|| "{}".into());
+    let params_text = crate::protocol::dispatch::callback_params(params.as_deref());
     let run_core = core.clone();
     let run_done = done.clone();
     let mut run = Box::pin(async move {
-        let outcome = super::legacy::run_callback(
-            &run_core,
-            call_id,
-            reply,
-            kind,
-            params_text,
-            ctx.to_string(),
-        )
-        .await;
+        let outcome =
+            super::legacy::run_callback(&run_core, call_id, reply, kind, params_text, ctx).await;
         run_done.store(true, Ordering::Release);
         outcome
     });
     let finish = {
         let core = core.clone();
-        let caps = env.capabilities.clone();
+        let caps = env.capabilities;
         move |outcome: CallOutcome| {
             finish(
                 &core,
@@ -568,14 +623,15 @@ fn finish(
     method: &str,
     name: &str,
     params: Option<&RawValue>,
-    caps: &Value,
+    caps: &RawValue,
     outcome: CallOutcome,
 ) -> Option<(StatusCode, Final)> {
     match outcome {
         Err(CallbackFailure::Cancelled) => None,
         Ok(json) if is_input_required(&json) => {
             let mut v: Value = serde_json::from_str(&json).unwrap_or_else(|_| json!({}));
-            let missing = missing_capabilities(&v, caps);
+            let caps: Value = serde_json::from_str(caps.get()).unwrap_or_else(|_| json!({}));
+            let missing = missing_capabilities(&v, &caps);
             if !missing.is_empty() {
                 let names: Vec<&String> = missing.keys().collect();
                 return Some((
