@@ -54,6 +54,7 @@ beforeAll(async () => {
         { name: 'log', inputSchema: OBJ },
         { name: 'uses_request', inputSchema: OBJ },
         { name: 'close_stream', inputSchema: OBJ },
+        { name: 'slow', inputSchema: OBJ },
         { name: 'hang', inputSchema: OBJ },
         { name: 'hang_after_progress', inputSchema: OBJ },
       ],
@@ -78,6 +79,9 @@ beforeAll(async () => {
           case 'close_stream':
             ctx.closeStream() // nothing to resume in 2026-07-28: a no-op
             return text('still answered')
+          case 'slow':
+            await new Promise((r) => setTimeout(r, 300))
+            return text('slow done')
           case 'progress':
             ctx.sendProgress(1, 2, 'half way')
             return text('progress done')
@@ -473,6 +477,13 @@ describe('modern bad input', () => {
 })
 
 describe('modern responses', () => {
+  test('a slow callback (past 100 ms) is answered on an SSE stream, its result last', async () => {
+    const r = await modernPost(url, 'tools/call', { name: 'slow', arguments: {} })
+    expect(r.status).toBe(200)
+    expect(r.type).toMatch(/^text\/event-stream/)
+    expect(r.json.result).toEqual({ resultType: 'complete', content: [{ type: 'text', text: 'slow done' }] })
+  })
+
   test('a callback that sends no notifications is answered with plain JSON', async () => {
     const r = await modernPost(url, 'tools/call', { name: 'plain', arguments: {} })
     expect(r.status).toBe(200)

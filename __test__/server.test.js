@@ -621,9 +621,13 @@ describe('resumability', () => {
     // A callback that sends a notification before its answer gets a stream; one that only
     // answers gets one JSON object (the spec lets the server choose; JSON is cheaper).
     const s = await server({
-      tools: [{ name: 't', inputSchema: OBJ }, { name: 'quiet', inputSchema: OBJ }],
+      tools: [{ name: 't', inputSchema: OBJ }, { name: 'quiet', inputSchema: OBJ }, { name: 'slow', inputSchema: OBJ }],
       callTool: async ({ name }, ctx) => {
         if (name === 't') ctx.sendProgress(1, 1, 'working')
+        if (name === 'slow') {
+          await new Promise((r) => setTimeout(r, 300))
+          return TEXT('slept')
+        }
         return TEXT('x')
       },
     })
@@ -638,6 +642,12 @@ describe('resumability', () => {
     expect(quiet.status).toBe(200)
     expect(quiet.headers.get('content-type')).toMatch(/^application\/json/)
     expect(quiet.json).toEqual({ jsonrpc: '2.0', id: 3, result: TEXT('x') })
+    // A slow one gets its resumable stream (priming event) without waiting for the answer.
+    const slow = await post(s.url, { jsonrpc: '2.0', id: 4, method: 'tools/call', params: { name: 'slow', arguments: {} } }, { session, version: '2025-11-25' })
+    expect(slow.headers.get('content-type')).toMatch(/^text\/event-stream/)
+    expect(slow.events[0].retry).toMatch(/^\d+$/)
+    expect(slow.events[0].data).toBe('')
+    expect(slow.json).toEqual({ jsonrpc: '2.0', id: 4, result: TEXT('slept') })
     const r = await post(s.url, { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 't', arguments: {}, _meta: { progressToken: 'p' } } }, { session, version: '2025-11-25' })
     expect(r.status).toBe(200)
     expect(r.headers.get('content-type')).toMatch(/^text\/event-stream/)

@@ -188,6 +188,10 @@ pub async fn post(core: Arc<Core>, peer: Peer, headers: &HeaderMap, body: Body) 
     http::sse(OutBody::sse(rx, core.cfg.keepalive))
 }
 
+/// How long a callback may take before its answer is given a resumable SSE stream instead of
+/// one JSON object.
+pub(super) const STREAM_AFTER: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// One request answered by a callback. Its stream exists from the start (progress, logs and
 /// server→client requests go there), but the response is one JSON object unless something is
 /// sent on the stream before the answer, or the callback closes the stream for polling: then
@@ -235,6 +239,7 @@ async fn single_callback(
                 None => body,
             })
         };
+    let slow = tokio::time::sleep(STREAM_AFTER);
     tokio::select! {
         biased;
         first = rx.recv() => match first {
@@ -242,6 +247,9 @@ async fn single_callback(
             // Detached before anything was sent: closeStream() right away.
             None => stream_response(None, rx, done),
         },
+        // A slow callback gets its stream (priming event now) so a dropped connection can be
+        // resumed with Last-Event-ID and keep-alives flow; a fast one is answered as JSON.
+        _ = slow => stream_response(None, rx, done),
         text = &mut done => match rx.try_recv() {
             // Notifications and the answer were ready together: still a stream, in order.
             Ok(frame) => {

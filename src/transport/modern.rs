@@ -569,19 +569,19 @@ async fn callback(
     };
     // Answer with one JSON object unless the callback sends notifications first: then the
     // response becomes an SSE stream that carries them and, last, the result.
+    let mut slow = std::pin::pin!(tokio::time::sleep(super::legacy::STREAM_AFTER));
     tokio::select! {
         // Notifications first: a callback that sent progress just before returning must still
         // get its stream (JS queues the notification before it resolves the call).
         biased;
         Some(first) = rx.recv(), if !json_mode => {
-            let keepalive = core.cfg.keepalive;
-            tokio::spawn(async move {
-                let outcome = run.await;
-                if let Some((_, body)) = finish(outcome) {
-                    let _ = tx.send(sse_data(&body.into_response_text(&id)));
-                }
-            });
-            http::sse(OutBody::sse(rx, keepalive).with_head(first).with_on_drop(move || drop(guard)))
+            answer_on_stream(run, finish, tx, id);
+            http::sse(OutBody::sse(rx, core.cfg.keepalive).with_head(first).with_on_drop(move || drop(guard)))
+        }
+        // A slow callback gets its stream now, so keep-alive comments flow while it works.
+        _ = &mut slow, if !json_mode => {
+            answer_on_stream(run, finish, tx, id);
+            http::sse(OutBody::sse(rx, core.cfg.keepalive).with_on_drop(move || drop(guard)))
         }
         outcome = &mut run => {
             drop(guard);
@@ -599,6 +599,20 @@ async fn callback(
             }
         }
     }
+}
+
+/// Sends the callback's answer, when it comes, as the last event of its SSE response.
+fn answer_on_stream(
+    run: impl std::future::Future<Output = CallOutcome> + Send + 'static,
+    finish: impl FnOnce(CallOutcome) -> Option<(StatusCode, Final)> + Send + 'static,
+    tx: mpsc::UnboundedSender<bytes::Bytes>,
+    id: RequestId,
+) {
+    tokio::spawn(async move {
+        if let Some((_, body)) = finish(run.await) {
+            let _ = tx.send(sse_data(&body.into_response_text(&id)));
+        }
+    });
 }
 
 /// A callback's final answer, before it is framed.
