@@ -28,6 +28,10 @@ impl CallbackHost for EchoHost {
         tokio::spawn(async move {
             let p: Value = serde_json::from_str(&inv.params).unwrap();
             let text = p["arguments"]["text"].as_str().unwrap_or("").to_owned();
+            if text == "stream" {
+                // A notification before the answer turns the response into a stream.
+                core.send_progress(inv.call_id, 1.0, Some(2.0), None);
+            }
             let result = json!({ "content": [{ "type": "text", "text": format!("echo:{text}") }] });
             core.calls.resolve(inv.call_id, Ok(result.to_string()));
         });
@@ -184,10 +188,23 @@ async fn a_2025_session_from_initialize_to_delete() {
     let call = r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hi"}}}"#;
     let r = send(port, "POST", Some(&sid), &[], call).await;
     assert_eq!(r.status, 200);
-    assert!(r.content_type.starts_with("text/event-stream"));
-    let v = sse_message(&r.body);
+    // A callback that answers at once, with nothing streamed first, is one JSON object.
+    assert!(
+        r.content_type.starts_with("application/json"),
+        "{}",
+        r.content_type
+    );
+    let v: Value = serde_json::from_str(&r.body).unwrap();
     assert_eq!(v["id"], 3);
     assert_eq!(v["result"]["content"][0]["text"], "echo:hi");
+
+    let call = r#"{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"echo","arguments":{"text":"stream"},"_meta":{"progressToken":"p"}}}"#;
+    let r = send(port, "POST", Some(&sid), &[], call).await;
+    assert!(r.content_type.starts_with("text/event-stream"));
+    assert!(r.body.contains(r#""method":"notifications/progress""#));
+    let v = sse_message(&r.body);
+    assert_eq!(v["id"], 4);
+    assert_eq!(v["result"]["content"][0]["text"], "echo:stream");
 
     let r = send(port, "DELETE", Some(&sid), &[], "").await;
     assert_eq!(r.status, 200);
