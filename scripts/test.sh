@@ -1,19 +1,34 @@
 #!/usr/bin/env bash
 # The one test command (README): Rust core tests, the addon build, JS tests, conformance, the
-# bench smoke run and the NestJS host's tests. Each part is a script of its own.
+# bench smoke run and the NestJS host's tests. Each part is a script of its own; the last line
+# totals what ran.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-echo "== cargo test (core, no Node)"
-cargo test --no-default-features
-echo "== build addon (release)"
-npm run build
-echo "== jest (JS tests against the built addon)"
-npx jest --runInBand
-echo "== MCP conformance (0.1.16 active + pending; 0.2.0-alpha.12 for 2026-07-28 and 2025-11-25)"
-bash scripts/conformance.sh
-for part in bench/smoke.sh examples/nestjs-host/run-tests.sh; do
-  if [ -f "$part" ]; then
-    echo "== $part"
-    bash "$part"
-  fi
-done
+LOGS="$(mktemp -d)"
+trap 'rm -rf "$LOGS"' EXIT
+part() { # <name> <command…>: run a part, keeping its output for the tally
+  local name="$1"
+  shift
+  echo "== $name"
+  "$@" 2>&1 | tee "$LOGS/$name.log"
+}
+sum() { # <log> <sed -n script printing one number per match>
+  sed -nE "$2" "$LOGS/$1.log" | awk '{ s += $1 } END { print s + 0 }'
+}
+
+part cargo cargo test --no-default-features
+part build npm run build
+part jest npx jest --runInBand
+part conformance bash scripts/conformance.sh
+[ -f bench/smoke.sh ] && part bench-smoke bash bench/smoke.sh
+[ -f examples/nestjs-host/run-tests.sh ] && part nestjs-host bash examples/nestjs-host/run-tests.sh
+
+rust=$(sum cargo 's/^test result: ok\. ([0-9]+) passed.*/\1/p')
+jest=$(sum jest 's/^Tests: +([0-9]+) passed.*/\1/p')
+# Scored and pending scenarios of each suite's verdict line (extensions are informational).
+scenarios=$(grep -E '^\[[a-z0-9]+\] ' "$LOGS/conformance.log" | grep -oE '(scored|pending) [0-9]+/' \
+  | grep -oE '[0-9]+' | awk '{ s += $1 } END { print s + 0 }')
+host=0
+[ -f "$LOGS/nestjs-host.log" ] && host=$(sum nestjs-host 's/^Tests: +([0-9]+) passed.*/\1/p')
+echo "== totals: Rust $rust, Jest $jest, conformance scenarios $scenarios, NestJS host $host"
+echo "npm test: $((rust + jest + scenarios + host)) passed, 0 failed"

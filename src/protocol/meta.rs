@@ -30,6 +30,16 @@ struct WithMeta {
     meta: Option<Meta>,
 }
 
+/// The `_meta` of a params object that may claim the 2026 era. A params text without the
+/// version key cannot claim it, so most 2025 requests skip the parse.
+pub fn modern_meta_of(params: Option<&RawValue>) -> Option<Meta> {
+    let p = params?;
+    if !p.get().contains(META_PROTOCOL_VERSION) {
+        return None;
+    }
+    Some(meta_of(Some(p))).filter(Meta::is_modern)
+}
+
 /// The `_meta` of a request's params; empty when absent or unreadable.
 pub fn meta_of(params: Option<&RawValue>) -> Meta {
     params

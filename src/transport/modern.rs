@@ -158,6 +158,44 @@ struct Params<'a> {
     request_state: Option<&'a RawValue>,
     #[serde(borrow, default)]
     notifications: Option<&'a RawValue>,
+    #[serde(borrow, default, rename = "ref")]
+    reference: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    argument: Option<&'a RawValue>,
+}
+
+impl Params<'_> {
+    /// What a callback receives (see `dispatch::callback_params`), from this one parse.
+    fn for_callback(&self) -> String {
+        let name = self
+            .name
+            .as_deref()
+            .map(|n| Value::String(n.to_owned()).to_string());
+        let uri = self
+            .uri
+            .as_deref()
+            .map(|u| Value::String(u.to_owned()).to_string());
+        let mut out = String::from("{");
+        for (key, value) in [
+            ("name", name.as_deref()),
+            ("arguments", self.arguments.map(RawValue::get)),
+            ("uri", uri.as_deref()),
+            ("ref", self.reference.map(RawValue::get)),
+            ("argument", self.argument.map(RawValue::get)),
+        ] {
+            if let Some(v) = value {
+                if out.len() > 1 {
+                    out.push(',');
+                }
+                out.push('"');
+                out.push_str(key);
+                out.push_str("\":");
+                out.push_str(v);
+            }
+        }
+        out.push('}');
+        out
+    }
 }
 
 /// Keeps an explicit `null` distinguishable from an absent member.
@@ -167,6 +205,8 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValu
 
 /// What a callback run needs from the params, owned.
 struct CallInput {
+    /// The params JS receives.
+    callback_params: String,
     /// The tool or prompt name, or the resource uri: what a sealed state is bound to.
     target: String,
     input_responses: Option<Box<RawValue>>,
@@ -313,6 +353,7 @@ pub async fn post(
             Routed::Fail(e) => http::rpc_error(StatusCode::OK, Some(id), &e),
             Routed::Callback(kind) => {
                 let input = CallInput {
+                    callback_params: p.for_callback(),
                     target: p
                         .name
                         .as_deref()
@@ -543,7 +584,7 @@ async fn callback(
         call_id,
         done: done.clone(),
     };
-    let params_text = crate::protocol::dispatch::callback_params(params.as_deref());
+    let params_text = input.callback_params;
     let run_core = core.clone();
     let run_done = done.clone();
     let mut run = Box::pin(async move {

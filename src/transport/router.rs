@@ -13,7 +13,7 @@ use super::http::{self, header, Resp, VERSION_HEADER};
 use super::server::Core;
 use super::{legacy, modern};
 use crate::protocol::jsonrpc::{parse_body, Body, Message};
-use crate::protocol::meta::{claims_modern, meta_of};
+use crate::protocol::meta::{claims_modern, modern_meta_of};
 use crate::protocol::RpcError;
 
 /// What the front ends need to know about the peer.
@@ -156,7 +156,7 @@ async fn post(core: Arc<Core>, peer: Peer, req: Request<Incoming>) -> Resp {
     if let Body::Batch(msgs) = &body {
         let claims_modern = msgs.iter().any(|m| match m {
             Message::Request { params, .. } | Message::Notification { params, .. } => {
-                meta_of(params.as_deref()).is_modern()
+                modern_meta_of(params.as_deref()).is_some()
             }
             Message::Response { .. } => false,
         });
@@ -167,14 +167,14 @@ async fn post(core: Arc<Core>, peer: Peer, req: Request<Incoming>) -> Resp {
     if let Body::Single(Message::Request { params, .. } | Message::Notification { params, .. }) =
         &body
     {
-        let meta = meta_of(params.as_deref());
+        let meta = modern_meta_of(params.as_deref());
         let is_initialize = matches!(&body, Body::Single(m) if m.method() == Some("initialize"));
         if claims_modern(
-            meta.is_modern(),
+            meta.is_some(),
             is_initialize,
             header(&headers, VERSION_HEADER),
         ) {
-            return modern::post(core, peer, &headers, body, meta).await;
+            return modern::post(core, peer, &headers, body, meta.unwrap_or_default()).await;
         }
     }
     if !core.cfg.legacy {
