@@ -462,7 +462,9 @@ function render(started, results, runsAll, wrk, hub, failures) {
   lines.push(
     `Load: mcp-loadgen (Rust, hyper client), ${cfg.connections} keep-alive connections, closed loop, ${cfg.warmup} s warm-up then ${cfg.duration} s or ${fmtInt(cfg.requests)} requests per cell, ` +
       `${cfg.rounds > 1 ? `${cfg.rounds} rounds per throughput cell (servers interleaved; each server's best round is shown, with its latencies), ` : ''}every response verified; ` +
-      `2025-era POST answers as ${cfg.json ? 'JSON' : 'SSE'}; ` +
+      (cfg.json
+        ? 'every server answers 2025-era POSTs as JSON; '
+        : "2025-era POSTs answered in each server's default shape (SDK and node:http: SSE; this addon: JSON unless a callback streams first or runs past 100 ms); ") +
       (pin ? `server pinned to CPU ${SERVER_CPUS}, load generator to CPU ${LOADGEN_CPUS} (taskset); ` : 'not pinned (server and load generator share the CPUs); ') +
       `${cfg.fresh ? 'a fresh server process per cell' : 'one server process per server and era, reused by every workload'}. TS SDK = @modelcontextprotocol/sdk 1.32.2 (2025 rows), @modelcontextprotocol/server 2.4.0 (2026-07-28 rows).`,
   )
