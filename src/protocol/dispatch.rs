@@ -149,8 +149,14 @@ impl Dispatcher {
             let catalog = self.catalog();
             match pick(&catalog).page(p.cursor.as_deref()) {
                 Ok((items, next)) => {
-                    let mut out = String::with_capacity(items.len() + 64);
-                    out.push_str("{\"");
+                    // Built in one pass, the 2026 tags first: no second copy of the page.
+                    let mut out = String::with_capacity(items.len() + 96);
+                    out.push('{');
+                    if era == Era::Modern {
+                        out.push_str(&self.modern_tags(cache));
+                        out.push(',');
+                    }
+                    out.push('"');
                     out.push_str(member);
                     out.push_str("\":");
                     out.push_str(items);
@@ -159,7 +165,7 @@ impl Dispatcher {
                         out.push_str(&Value::String(next).to_string());
                     }
                     out.push('}');
-                    Routed::Answer(self.finish_result(era, out, cache))
+                    Routed::Answer(out)
                 }
                 Err(e) => Routed::Fail(e),
             }
@@ -209,28 +215,40 @@ impl Dispatcher {
         match era {
             Era::Legacy => result,
             Era::Modern => {
-                let has_type = result.contains("\"resultType\"");
-                let mut extra = String::new();
-                if !has_type {
-                    extra.push_str("\"resultType\":\"complete\"");
-                }
-                if cacheable {
-                    if !extra.is_empty() {
-                        extra.push(',');
+                let extra = if result.contains("\"resultType\"") {
+                    if cacheable {
+                        self.cache_members()
+                    } else {
+                        String::new()
                     }
-                    extra.push_str(&format!(
-                        "\"ttlMs\":{},\"cacheScope\":\"{}\"",
-                        self.desc.cache.ttl_ms,
-                        if self.desc.cache.public {
-                            "public"
-                        } else {
-                            "private"
-                        }
-                    ));
-                }
+                } else {
+                    self.modern_tags(cacheable)
+                };
                 insert_members(result, &extra)
             }
         }
+    }
+
+    /// `"resultType":"complete"` and, when cacheable, the cache hints.
+    fn modern_tags(&self, cacheable: bool) -> String {
+        let mut s = String::from("\"resultType\":\"complete\"");
+        if cacheable {
+            s.push(',');
+            s.push_str(&self.cache_members());
+        }
+        s
+    }
+
+    fn cache_members(&self) -> String {
+        format!(
+            "\"ttlMs\":{},\"cacheScope\":\"{}\"",
+            self.desc.cache.ttl_ms,
+            if self.desc.cache.public {
+                "public"
+            } else {
+                "private"
+            }
+        )
     }
 
     /// Turns a callback's outcome into the result or error the client sees.
