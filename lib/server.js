@@ -208,6 +208,9 @@ async function startStreamableMcpServer(opts = {}, monitor = {}) {
   }
 
   const contexts = new Map()
+  // Aborts that arrived while their invocation still waited in the queue (a timeout or a
+  // cancellation before JS got to it): applied when the call is dispatched.
+  const earlyAborts = new Map()
   let server = null
   let wrapper = null
   let lastChange = 0
@@ -255,9 +258,15 @@ async function startStreamableMcpServer(opts = {}, monitor = {}) {
     }
   }
 
+  let lastDispatched = 0
   const dispatch = (callId, kind, params, ctxData) => {
+    if (callId > lastDispatched) lastDispatched = callId
     const ctx = new RequestContext(server, callId, ctxData)
     contexts.set(callId, ctx)
+    if (earlyAborts.size > 0 && earlyAborts.has(callId)) {
+      ctx._abort(earlyAborts.get(callId))
+      earlyAborts.delete(callId)
+    }
     const fn = callbacks[kind]
     let result
     try {
@@ -296,6 +305,7 @@ async function startStreamableMcpServer(opts = {}, monitor = {}) {
         const { callId, reason } = JSON.parse(payload)
         const ctx = contexts.get(callId)
         if (ctx) ctx._abort(reason)
+        else if (callId > lastDispatched) earlyAborts.set(callId, reason)
         break
       }
       case 'established':
