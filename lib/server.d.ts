@@ -123,7 +123,7 @@ export interface StreamableServerOptions {
   sessionIdleTimeoutMs?: number
   /** Default 4 MiB; larger bodies get 413. */
   maxBodyBytes?: number
-  /** A JS callback that does not settle in time gives the client an error. */
+  /** A JS callback that does not settle in time gives the client an error (-32001). Default 300_000; 0 turns the bound off. */
   callbackTimeoutMs?: number
   /** Names this server in stdout events. Default 'mcp-server'. */
   serverId?: string

@@ -185,10 +185,13 @@ pub fn parse(json: &str) -> Result<Parsed, String> {
     if let Some(b) = o.max_body_bytes {
         cfg.max_body = b;
     }
-    cfg.callback_timeout = o
-        .callback_timeout_ms
-        .filter(|&ms| ms > 0)
-        .map(Duration::from_millis);
+    // A hung callback must still give its client an answer: 5 minutes unless told otherwise;
+    // 0 turns the bound off.
+    cfg.callback_timeout = match o.callback_timeout_ms {
+        None => Some(Duration::from_millis(300_000)),
+        Some(0) => None,
+        Some(ms) => Some(Duration::from_millis(ms)),
+    };
     if let Some(ms) = o.keep_alive_ms {
         cfg.keepalive = Duration::from_millis(ms.max(10));
     }

@@ -54,7 +54,7 @@ impl Default for ServerConfig {
             session_idle: Duration::from_millis(1_800_000),
             client_idle: Duration::from_millis(300_000),
             max_body: 4 * 1024 * 1024,
-            callback_timeout: None,
+            callback_timeout: Some(Duration::from_millis(300_000)),
             keepalive: Duration::from_secs(15),
             internal_stats: None,
             trust_proxy: false,
