@@ -4,7 +4,7 @@
 // (@modelcontextprotocol/client 2.x negotiating 2026-07-28, @modelcontextprotocol/sdk 1.x in a
 // 2025 session), a recording monitor and bounded waits. Everything that opens something returns
 // a way to close it, so Jest exits on its own.
-const { parseSse } = require('./mcp.js')
+const { parseSse, deferred } = require('./mcp.js')
 const { startStreamableMcpServer } = require('../..')
 
 const MODERN = '2026-07-28'
@@ -19,16 +19,6 @@ const KEY = {
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
-
-function deferred() {
-  let resolve
-  let reject
-  const promise = new Promise((res, rej) => {
-    resolve = res
-    reject = rej
-  })
-  return { promise, resolve, reject }
-}
 
 // Polls `pred` until it is truthy: at most tries × intervalMs; throws with `what` otherwise.
 async function waitFor(pred, what = 'condition', { tries = 500, intervalMs = 10 } = {}) {

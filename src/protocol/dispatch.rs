@@ -439,15 +439,25 @@ pub fn callback_params(params: Option<&RawValue>) -> String {
     let p: P<'_> = params
         .and_then(|p| serde_json::from_str(p.get()).ok())
         .unwrap_or_default();
-    let mut out = String::with_capacity(params.map_or(2, |p| p.get().len()));
+    object_of(&[
+        ("name", p.name.map(RawValue::get)),
+        ("arguments", p.arguments.map(RawValue::get)),
+        ("uri", p.uri.map(RawValue::get)),
+        ("ref", p.reference.map(RawValue::get)),
+        ("argument", p.argument.map(RawValue::get)),
+    ])
+}
+
+/// A JSON object from members whose values are already JSON text; absent ones are left out.
+pub fn object_of(members: &[(&str, Option<&str>)]) -> String {
+    let mut out = String::with_capacity(
+        2 + members
+            .iter()
+            .map(|(k, v)| k.len() + v.map_or(0, str::len) + 4)
+            .sum::<usize>(),
+    );
     out.push('{');
-    for (key, value) in [
-        ("name", p.name),
-        ("arguments", p.arguments),
-        ("uri", p.uri),
-        ("ref", p.reference),
-        ("argument", p.argument),
-    ] {
+    for (key, value) in members {
         if let Some(v) = value {
             if out.len() > 1 {
                 out.push(',');
@@ -455,7 +465,7 @@ pub fn callback_params(params: Option<&RawValue>) -> String {
             out.push('"');
             out.push_str(key);
             out.push_str("\":");
-            out.push_str(v.get());
+            out.push_str(v);
         }
     }
     out.push('}');

@@ -175,26 +175,13 @@ impl Params<'_> {
             .uri
             .as_deref()
             .map(|u| Value::String(u.to_owned()).to_string());
-        let mut out = String::from("{");
-        for (key, value) in [
+        crate::protocol::dispatch::object_of(&[
             ("name", name.as_deref()),
             ("arguments", self.arguments.map(RawValue::get)),
             ("uri", uri.as_deref()),
             ("ref", self.reference.map(RawValue::get)),
             ("argument", self.argument.map(RawValue::get)),
-        ] {
-            if let Some(v) = value {
-                if out.len() > 1 {
-                    out.push(',');
-                }
-                out.push('"');
-                out.push_str(key);
-                out.push_str("\":");
-                out.push_str(v);
-            }
-        }
-        out.push('}');
-        out
+        ])
     }
 }
 
