@@ -196,7 +196,11 @@ pub struct ConnectionEventHub {
 /// Invalid UTF-8 in a line is replaced with U+FFFD (like Node's `buf.toString()`), for log and
 /// event lines alike; the line is otherwise handled as usual.
 fn decode(bytes: &[u8]) -> Cow<'_, str> {
-    String::from_utf8_lossy(bytes)
+    // The strict check is much faster than the lossy one on valid text (the usual case).
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
 }
 
 /// The first bytes of a cut line, without a partial character at the end.
@@ -242,7 +246,11 @@ impl ConnectionEventHub {
     /// The server's stats are updated as lines are read.
     pub fn push(&mut self, server_id: &str, chunk: &[u8], sink: &mut impl FnMut(HubItem<'_>)) {
         let opts = self.opts;
-        let state = self.state(server_id);
+        // One hash lookup for a known server.
+        let state = match self.servers.get_mut(server_id) {
+            Some(state) => state,
+            None => self.state(server_id),
+        };
         // Split borrows: the splitter is taken out while lines update the rest of the state.
         let mut splitter = std::mem::replace(&mut state.splitter, LineSplitter::new(1));
         splitter.push(chunk, |piece| handle_piece(state, &opts, piece, sink));
