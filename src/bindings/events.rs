@@ -21,6 +21,7 @@
 use std::collections::HashMap;
 
 use napi::bindgen_prelude::*;
+use napi::JsString;
 use napi_derive::napi;
 use serde::Serialize;
 
@@ -170,33 +171,18 @@ fn push_u64(out: &mut Vec<u8>, mut n: u64) {
 }
 
 /// Builds the JSON array text `push`/`end` return (see the module docs).
-#[derive(Default)]
-struct Batch {
-    out: Vec<u8>,
-    /// Reserved at the first item (a chunk inside a long line allocates nothing).
-    capacity: usize,
+struct Batch<'b> {
+    out: &'b mut Vec<u8>,
 }
 
-impl Batch {
-    fn for_chunk(chunk: &[u8]) -> Self {
-        Self {
-            out: Vec::new(),
-            capacity: chunk.len() + chunk.len() / 8 + 16,
-        }
-    }
-
+impl Batch<'_> {
     fn sep(&mut self) {
-        if self.out.is_empty() {
-            self.out.reserve(self.capacity);
-            self.out.push(b'[');
-        } else {
-            self.out.push(b',');
-        }
+        self.out.push(if self.out.is_empty() { b'[' } else { b',' });
     }
 
     fn add(&mut self, item: HubItem<'_>) {
         self.sep();
-        let out = &mut self.out;
+        let out = &mut *self.out;
         match item {
             HubItem::Log { line } => push_json_str(out, line),
             HubItem::Event { line, json, .. } => {
@@ -228,16 +214,6 @@ impl Batch {
             }
             HubItem::ThresholdReached { count } => push_u64(out, count),
         }
-    }
-
-    fn into_js(mut self) -> Latin1String {
-        if !self.out.is_empty() {
-            self.out.push(b']');
-        }
-        // All ASCII by construction (every non-ASCII character is escaped).
-        let text = String::from_utf8(self.out)
-            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-        Latin1String::from(text)
     }
 }
 
@@ -331,20 +307,41 @@ pub struct EventHubHandle {
     slots: Vec<Option<String>>,
     slot_of: HashMap<String, u32>,
     free: Vec<u32>,
+    out: Vec<u8>,
 }
 
 impl EventHubHandle {
-    fn push(&mut self, slot: u32, chunk: &[u8]) -> Result<Latin1String> {
+    /// Runs `feed` for the server in `slot`, collecting its output as the batch text.
+    fn batch<'e>(
+        &mut self,
+        env: &'e Env,
+        slot: u32,
+        feed: impl FnOnce(&mut ConnectionEventHub, &str, &mut dyn FnMut(HubItem<'_>)),
+    ) -> Result<JsString<'e>> {
         let id = self
             .slots
             .get(slot as usize)
             .and_then(|s| s.as_deref())
             .ok_or_else(|| Error::new(Status::InvalidArg, "unknown server slot"))?;
-        let mut batch = Batch::for_chunk(chunk);
-        self.hub.push(id, chunk, &mut |item| batch.add(item));
-        Ok(batch.into_js())
+        // The text is built in a buffer kept across calls (V8 copies it into its string).
+        let out = &mut self.out;
+        out.clear();
+        let mut batch = Batch { out };
+        feed(&mut self.hub, id, &mut |item| batch.add(item));
+        if !out.is_empty() {
+            out.push(b']');
+        }
+        // All ASCII by construction (every non-ASCII character is escaped).
+        let text = env.create_string_latin1(&*out);
+        if out.capacity() > MAX_KEPT_BATCH_BYTES {
+            *out = Vec::new();
+        }
+        text
     }
 }
+
+/// Largest batch buffer kept for the next call.
+const MAX_KEPT_BATCH_BYTES: usize = 4 << 20;
 
 #[napi(catch_unwind)]
 pub fn event_hub_new(
@@ -371,6 +368,7 @@ pub fn event_hub_new(
         slots: Vec::new(),
         slot_of: HashMap::new(),
         free: Vec::new(),
+        out: Vec::new(),
     }))
 }
 
@@ -396,36 +394,38 @@ pub fn event_hub_slot(hub: &mut External<EventHubHandle>, server_id: String) -> 
 
 /// Feeds a Buffer / Uint8Array chunk (read in place, not copied into a JS string).
 #[napi(catch_unwind)]
-pub fn event_hub_push_buffer(
+pub fn event_hub_push_buffer<'e>(
+    env: &'e Env,
     hub: &mut External<EventHubHandle>,
     slot: u32,
     chunk: &[u8],
-) -> Result<Latin1String> {
-    hub.push(slot, chunk)
+) -> Result<JsString<'e>> {
+    hub.batch(env, slot, |hub, id, sink| {
+        hub.push(id, chunk, &mut |i| sink(i))
+    })
 }
 
 /// Feeds a string chunk.
 #[napi(catch_unwind)]
-pub fn event_hub_push_string(
+pub fn event_hub_push_string<'e>(
+    env: &'e Env,
     hub: &mut External<EventHubHandle>,
     slot: u32,
     chunk: String,
-) -> Result<Latin1String> {
-    hub.push(slot, chunk.as_bytes())
+) -> Result<JsString<'e>> {
+    hub.batch(env, slot, |hub, id, sink| {
+        hub.push(id, chunk.as_bytes(), &mut |i| sink(i))
+    })
 }
 
 /// Flushes the unterminated last line.
 #[napi(catch_unwind)]
-pub fn event_hub_end(hub: &mut External<EventHubHandle>, slot: u32) -> Result<Latin1String> {
-    let h = &mut **hub;
-    let id = h
-        .slots
-        .get(slot as usize)
-        .and_then(|s| s.as_deref())
-        .ok_or_else(|| Error::new(Status::InvalidArg, "unknown server slot"))?;
-    let mut batch = Batch::default();
-    h.hub.end(id, &mut |item| batch.add(item));
-    Ok(batch.into_js())
+pub fn event_hub_end<'e>(
+    env: &'e Env,
+    hub: &mut External<EventHubHandle>,
+    slot: u32,
+) -> Result<JsString<'e>> {
+    hub.batch(env, slot, |hub, id, sink| hub.end(id, &mut |i| sink(i)))
 }
 
 /// The server's stats as JSON, or null.
