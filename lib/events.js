@@ -1,13 +1,13 @@
 'use strict'
 // The [MCP_CONNECTION] stdout event protocol, parent side (DESIGN §3–4). The work (line
-// splitting, validation, stats) is native; this layer turns the native records into objects,
-// calls the callbacks on the JS thread, and makes Dates.
+// splitting, validation, stats) is native; this layer turns the native batch (one JSON array
+// per push, see src/bindings/events.rs) into objects, calls the callbacks on the JS thread,
+// and makes Dates.
 const native = require('../native.js')
 
-const TAG_EVENT = 69 // 'E'
-const TAG_LOG = 76 // 'L'
-const TAG_ERROR = 88 // 'X'
-const TAG_THRESHOLD = 84 // 'T'
+const TAG_EVENT = 69 // 'E' (parseConnectionEventLineRaw's records)
+// An event line written exactly as `PREFIX + json` comes back as the JSON's place in the batch.
+const PREFIX = '[MCP_CONNECTION] '
 
 class ConnectionEventParseError extends Error {
   constructor(message, line) {
@@ -42,6 +42,8 @@ function rethrowLater(err) {
 
 class ConnectionEventHub {
   #native
+  // serverId → the native slot number that names it in the push calls
+  #slots = new Map()
   #onEvent
   #onParseErrorThreshold
 
@@ -52,74 +54,91 @@ class ConnectionEventHub {
     if (onParseErrorThreshold !== undefined && typeof onParseErrorThreshold !== 'function') {
       throw new TypeError('onParseErrorThreshold must be a function')
     }
-    this.#native = new native.NativeConnectionEventHub(maxLineBytes, errorThreshold)
+    this.#native = native.eventHubNew(maxLineBytes, errorThreshold)
     this.#onEvent = onEvent
     this.#onParseErrorThreshold = onParseErrorThreshold
   }
 
   push(serverId, chunk) {
     checkServerId(serverId)
-    let records
-    if (typeof chunk === 'string') records = this.#native.pushString(serverId, chunk)
-    else if (chunk instanceof Uint8Array) records = this.#native.pushBuffer(serverId, chunk)
+    let batch
+    if (typeof chunk === 'string') batch = native.eventHubPushString(this.#native, this.#slot(serverId), chunk)
+    else if (chunk instanceof Uint8Array) batch = native.eventHubPushBuffer(this.#native, this.#slot(serverId), chunk)
     else throw new TypeError('chunk must be a Buffer, a Uint8Array or a string')
-    return this.#decode(serverId, records)
+    return this.#decode(serverId, batch)
   }
 
   end(serverId) {
     checkServerId(serverId)
-    return this.#decode(serverId, this.#native.end(serverId))
+    const slot = this.#slots.get(serverId)
+    // Only push() makes a server known.
+    if (slot === undefined) return []
+    return this.#decode(serverId, native.eventHubEnd(this.#native, slot))
+  }
+
+  #slot(serverId) {
+    let slot = this.#slots.get(serverId)
+    if (slot === undefined) {
+      slot = native.eventHubSlot(this.#native, serverId)
+      this.#slots.set(serverId, slot)
+    }
+    return slot
   }
 
   getStats(serverId) {
     checkServerId(serverId)
-    const json = this.#native.statsJson(serverId)
+    const json = native.eventHubStatsJson(this.#native, serverId)
     return json == null ? null : reviveStats(JSON.parse(json))
   }
 
   getAllStats() {
-    return JSON.parse(this.#native.allStatsJson()).map(reviveStats)
+    return JSON.parse(native.eventHubAllStatsJson(this.#native)).map(reviveStats)
   }
 
   parseErrors(serverId) {
     checkServerId(serverId)
-    return this.#native.parseErrors(serverId)
+    return native.eventHubParseErrors(this.#native, serverId)
   }
 
   remove(serverId) {
     checkServerId(serverId)
-    this.#native.remove(serverId)
+    this.#slots.delete(serverId)
+    native.eventHubRemove(this.#native, serverId)
   }
 
-  #decode(serverId, records) {
+  #decode(serverId, batch) {
     const out = []
-    if (records.length === 0) return out
+    if (batch.length === 0) return out
+    // One native JSON.parse for the whole batch: log lines are strings, events are their own
+    // (already validated) JSON objects, followed by where their line is (see the native docs).
+    const items = JSON.parse(batch)
     const onEvent = this.#onEvent
     let callbackError
-    const parts = records.split('\n')
-    const n = parts.length - 1 // the records string ends with '\n'
+    const n = items.length
     for (let i = 0; i < n; i++) {
-      const rec = parts[i]
-      const tag = rec.charCodeAt(0)
-      if (tag === TAG_EVENT) {
-        const line = rec.slice(1)
-        const event = eventOf(line)
-        out.push({ type: 'event', serverId, line, event })
-        if (onEvent !== undefined) {
+      const x = items[i]
+      if (typeof x === 'string') {
+        out.push({ type: 'log', serverId, line: x })
+      } else if (x === null) {
+        out.push({ type: 'parse_error', serverId, line: items[i + 1], error: items[i + 2] })
+        i += 2
+      } else if (typeof x === 'number') {
+        if (this.#onParseErrorThreshold !== undefined) {
           try {
-            onEvent(serverId, event)
+            this.#onParseErrorThreshold(serverId, x)
           } catch (err) {
             if (callbackError === undefined) callbackError = err
           }
         }
-      } else if (tag === TAG_LOG) {
-        out.push({ type: 'log', serverId, line: rec.slice(1) })
-      } else if (tag === TAG_ERROR) {
-        out.push({ type: 'parse_error', serverId, line: rec.slice(1), error: parts[++i] })
-      } else if (tag === TAG_THRESHOLD) {
-        if (this.#onParseErrorThreshold !== undefined) {
+      } else {
+        const at = items[++i]
+        let line
+        if (typeof at === 'number') line = PREFIX + batch.slice(at, items[++i])
+        else line = at
+        out.push({ type: 'event', serverId, line, event: x })
+        if (onEvent !== undefined) {
           try {
-            this.#onParseErrorThreshold(serverId, Number(rec.slice(1)))
+            onEvent(serverId, x)
           } catch (err) {
             if (callbackError === undefined) callbackError = err
           }

@@ -1,26 +1,33 @@
 //! napi wrapper over `crate::events`: the native side of `ConnectionEventHub`,
 //! `parseConnectionEventLine` and `formatConnectionEvent` (lib/events.js is the public layer).
 //!
-//! Crossing into JS per object property is slow, so `push`/`end` return one string of records,
-//! one per line (lines never contain `\n`):
-//! - `E<line>`: a valid event line; the event's JSON starts at the line's first `{`
-//! - `L<line>`: a log line
-//! - `X<excerpt>` then `<error message>`: a malformed (or cut over-long) event line
-//! - `T<count>`: the server's parse-error count just passed `errorThreshold`
+//! Crossing into JS per object property is slow, so `push`/`end` return one all-ASCII JSON
+//! array text (empty when there is nothing), which lib/events.js reads with a single
+//! `JSON.parse`. Its elements, in stream order:
+//! - a string: a log line
+//! - an object: a valid event, spliced in as the line's own JSON text (Rust validated it). Then
+//!   either two numbers `start, end`: the line is exactly `[MCP_CONNECTION] ` + the array text's
+//!   `[start, end)` slice (the event as written); or a string: the line itself
+//! - `null`, then two strings: a malformed (or cut over-long) event line's excerpt, the message
+//! - a number: the server's parse-error count just passed `errorThreshold`
 //!
-//! lib/events.js splits it and `JSON.parse`s each event's JSON. Stats come back as JSON with
+//! Non-ASCII characters are written as `\uXXXX` escapes, so the text is handed to V8 as
+//! Latin-1 (a plain copy) and offsets into it are byte offsets. Stats come back as JSON with
 //! times as epoch milliseconds; lib/events.js turns them into `Date`s.
 
 // napi-derive registers exports only outside `cfg(test)`, so the lib test target sees them unused.
 #![cfg_attr(test, allow(dead_code))]
 
+use std::collections::HashMap;
+
 use napi::bindgen_prelude::*;
+use napi::JsString;
 use napi_derive::napi;
 use serde::Serialize;
 
 use crate::events::{
     format_line, parse_event_json, ConnectionEventHub, HubItem, HubOptions, ParseError,
-    ServerStats, DEFAULT_ERROR_THRESHOLD, DEFAULT_MAX_LINE_BYTES,
+    ServerStats, DEFAULT_ERROR_THRESHOLD, DEFAULT_MAX_LINE_BYTES, PREFIX,
 };
 
 fn push_clean(out: &mut String, s: &str) {
@@ -31,14 +38,11 @@ fn push_clean(out: &mut String, s: &str) {
     }
 }
 
-fn encode(out: &mut String, item: HubItem<'_>) {
+/// One record of `parseConnectionEventLineRaw`: `E<line>`, or `X<excerpt>` `\n` `<message>`.
+fn encode_record(out: &mut String, item: HubItem<'_>) {
     match item {
         HubItem::Event { line, .. } => {
             out.push('E');
-            out.push_str(line);
-        }
-        HubItem::Log { line } => {
-            out.push('L');
             out.push_str(line);
         }
         HubItem::ParseError { excerpt, error } => {
@@ -47,20 +51,169 @@ fn encode(out: &mut String, item: HubItem<'_>) {
             out.push('\n');
             push_clean(out, &error.to_string());
         }
-        HubItem::ThresholdReached { count } => {
-            out.push('T');
-            out.push_str(&count.to_string());
-        }
+        HubItem::Log { .. } | HubItem::ThresholdReached { .. } => return,
     }
     out.push('\n');
 }
 
-/// An all-ASCII result is handed to V8 as Latin-1 (a plain copy, no UTF-8 decoding).
-fn to_js(out: String) -> Either<Latin1String, String> {
-    if out.is_ascii() {
-        Either::A(Latin1String::from(out))
-    } else {
-        Either::B(out)
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Whether any of the 8 bytes of `w` needs escaping in a JSON string: a control character,
+/// `"`, `\\`, or a non-ASCII byte.
+#[inline]
+fn needs_escape(w: u64) -> bool {
+    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let lt_space = w.wrapping_sub(ONES * 0x20) & !w;
+    ((lt_space | w | has_zero(w ^ (ONES * b'"' as u64)) | has_zero(w ^ (ONES * b'\\' as u64)))
+        & HIGHS)
+        != 0
+}
+
+/// How many leading bytes of `b` are plain (need no escaping).
+#[inline]
+fn plain_prefix(b: &[u8], plain: impl Fn(u8) -> bool, word_ok: impl Fn(u64) -> bool) -> usize {
+    let mut i = 0;
+    while i + 8 <= b.len() {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&b[i..i + 8]);
+        if !word_ok(u64::from_le_bytes(w)) {
+            break;
+        }
+        i += 8;
+    }
+    while i < b.len() && plain(b[i]) {
+        i += 1;
+    }
+    i
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+fn push_u16_escape(out: &mut Vec<u8>, u: u16) {
+    out.extend_from_slice(&[
+        b'\\',
+        b'u',
+        HEX[(u >> 12) as usize & 15],
+        HEX[(u >> 8) as usize & 15],
+        HEX[(u >> 4) as usize & 15],
+        HEX[u as usize & 15],
+    ]);
+}
+
+/// Writes the char starting at `s[i]` (non-ASCII) as `\uXXXX` escapes; returns its length.
+fn push_char_escape(out: &mut Vec<u8>, s: &str, i: usize) -> usize {
+    let c = s[i..].chars().next().unwrap_or('\u{fffd}');
+    let mut units = [0u16; 2];
+    for u in c.encode_utf16(&mut units) {
+        push_u16_escape(out, *u);
+    }
+    c.len_utf8()
+}
+
+/// `s` as an all-ASCII JSON string literal (same value as serde_json writes).
+fn push_json_str(out: &mut Vec<u8>, s: &str) {
+    let b = s.as_bytes();
+    out.push(b'"');
+    let mut i = 0;
+    while i < b.len() {
+        let n = plain_prefix(
+            &b[i..],
+            |c| (0x20..0x80).contains(&c) && c != b'"' && c != b'\\',
+            |w| !needs_escape(w),
+        );
+        out.extend_from_slice(&b[i..i + n]);
+        i += n;
+        let Some(&c) = b.get(i) else { break };
+        match c {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0..=0x1f => push_u16_escape(out, u16::from(c)),
+            _ => {
+                i += push_char_escape(out, s, i);
+                continue;
+            }
+        }
+        i += 1;
+    }
+    out.push(b'"');
+}
+
+/// Valid JSON text with its non-ASCII characters (which can only be inside strings) escaped.
+fn push_json_ascii(out: &mut Vec<u8>, json: &str) {
+    let b = json.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let n = plain_prefix(&b[i..], |c| c < 0x80, |w| w & HIGHS == 0);
+        out.extend_from_slice(&b[i..i + n]);
+        i += n;
+        if i < b.len() {
+            i += push_char_escape(out, json, i);
+        }
+    }
+}
+
+fn push_u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+/// Builds the JSON array text `push`/`end` return (see the module docs).
+struct Batch<'b> {
+    out: &'b mut Vec<u8>,
+}
+
+impl Batch<'_> {
+    fn sep(&mut self) {
+        self.out.push(if self.out.is_empty() { b'[' } else { b',' });
+    }
+
+    fn add(&mut self, item: HubItem<'_>) {
+        self.sep();
+        let out = &mut *self.out;
+        match item {
+            HubItem::Log { line } => push_json_str(out, line),
+            HubItem::Event { line, json, .. } => {
+                // `json` lies within `line`: the line is the writer's exact form when it is
+                // the prefix and then the JSON to the end.
+                let canonical = line.len() == PREFIX.len() + json.len()
+                    && line.starts_with(PREFIX)
+                    && line.ends_with(json)
+                    && json.is_ascii();
+                if canonical {
+                    let start = out.len() as u64;
+                    out.extend_from_slice(json.as_bytes());
+                    let end = out.len() as u64;
+                    out.push(b',');
+                    push_u64(out, start);
+                    out.push(b',');
+                    push_u64(out, end);
+                } else {
+                    push_json_ascii(out, json);
+                    out.push(b',');
+                    push_json_str(out, line);
+                }
+            }
+            HubItem::ParseError { excerpt, error } => {
+                out.extend_from_slice(b"null,");
+                push_json_str(out, &excerpt.replace('\n', " "));
+                out.push(b',');
+                push_json_str(out, &error.to_string().replace('\n', " "));
+            }
+            HubItem::ThresholdReached { count } => push_u64(out, count),
+        }
     }
 }
 
@@ -143,92 +296,170 @@ fn json<T: Serialize>(v: &T) -> Result<String> {
     serde_json::to_string(v).map_err(|e| Error::from_reason(e.to_string()))
 }
 
-/// The native half of `ConnectionEventHub` (see lib/events.js).
-#[napi]
-pub struct NativeConnectionEventHub {
+/// The native half of `ConnectionEventHub` (see lib/events.js), held by JS as an `External`.
+///
+/// The per-push calls are plain functions over the handle, and name the server by a small
+/// slot number (`eventHubSlot`): a class method call and a string argument each cost more
+/// than the parsing of a small chunk.
+pub struct EventHubHandle {
     hub: ConnectionEventHub,
+    /// slot → server id
+    slots: Vec<Option<String>>,
+    slot_of: HashMap<String, u32>,
+    free: Vec<u32>,
+    out: Vec<u8>,
 }
 
-#[napi]
-impl NativeConnectionEventHub {
-    #[napi(constructor, catch_unwind)]
-    pub fn new(max_line_bytes: Option<f64>, error_threshold: Option<f64>) -> Result<Self> {
-        let max_line_bytes = opt_usize("maxLineBytes", max_line_bytes, DEFAULT_MAX_LINE_BYTES)?;
-        let error_threshold = match error_threshold {
-            None => DEFAULT_ERROR_THRESHOLD,
-            Some(x) if x.is_finite() && x >= 0.0 && x.fract() == 0.0 => x as u64,
-            Some(_) => {
-                return Err(Error::new(
-                    Status::InvalidArg,
-                    "errorThreshold must be a non-negative integer",
-                ))
-            }
-        };
-        Ok(Self {
-            hub: ConnectionEventHub::new(HubOptions {
-                max_line_bytes,
-                error_threshold,
-                ..HubOptions::default()
-            }),
-        })
-    }
-
-    /// Feeds a Buffer / Uint8Array chunk (read in place, not copied into a JS string).
-    #[napi(catch_unwind)]
-    pub fn push_buffer(&mut self, server_id: String, chunk: &[u8]) -> Either<Latin1String, String> {
-        let mut out = String::new();
-        self.hub
-            .push(&server_id, chunk, &mut |item| encode(&mut out, item));
-        to_js(out)
-    }
-
-    /// Feeds a string chunk.
-    #[napi(catch_unwind)]
-    pub fn push_string(
+impl EventHubHandle {
+    /// Runs `feed` for the server in `slot`, collecting its output as the batch text.
+    fn batch<'e>(
         &mut self,
-        server_id: String,
-        chunk: String,
-    ) -> Either<Latin1String, String> {
-        let mut out = String::new();
-        self.hub.push(&server_id, chunk.as_bytes(), &mut |item| {
-            encode(&mut out, item)
-        });
-        to_js(out)
+        env: &'e Env,
+        slot: u32,
+        feed: impl FnOnce(&mut ConnectionEventHub, &str, &mut dyn FnMut(HubItem<'_>)),
+    ) -> Result<JsString<'e>> {
+        let id = self
+            .slots
+            .get(slot as usize)
+            .and_then(|s| s.as_deref())
+            .ok_or_else(|| Error::new(Status::InvalidArg, "unknown server slot"))?;
+        // The text is built in a buffer kept across calls (V8 copies it into its string).
+        let out = &mut self.out;
+        out.clear();
+        let mut batch = Batch { out };
+        feed(&mut self.hub, id, &mut |item| batch.add(item));
+        if !out.is_empty() {
+            out.push(b']');
+        }
+        // All ASCII by construction (every non-ASCII character is escaped).
+        let text = env.create_string_latin1(&*out);
+        if out.capacity() > MAX_KEPT_BATCH_BYTES {
+            *out = Vec::new();
+        }
+        text
     }
+}
 
-    /// Flushes the unterminated last line.
-    #[napi(catch_unwind)]
-    pub fn end(&mut self, server_id: String) -> Either<Latin1String, String> {
-        let mut out = String::new();
-        self.hub.end(&server_id, &mut |item| encode(&mut out, item));
-        to_js(out)
-    }
+/// Largest batch buffer kept for the next call.
+const MAX_KEPT_BATCH_BYTES: usize = 4 << 20;
 
-    /// The server's stats as JSON, or null.
-    #[napi(catch_unwind)]
-    pub fn stats_json(&self, server_id: String) -> Result<Option<String>> {
-        self.hub
-            .stats(&server_id)
-            .map(|s| json(&JsStats::from(&s)))
-            .transpose()
-    }
+#[napi(catch_unwind)]
+pub fn event_hub_new(
+    max_line_bytes: Option<f64>,
+    error_threshold: Option<f64>,
+) -> Result<External<EventHubHandle>> {
+    let max_line_bytes = opt_usize("maxLineBytes", max_line_bytes, DEFAULT_MAX_LINE_BYTES)?;
+    let error_threshold = match error_threshold {
+        None => DEFAULT_ERROR_THRESHOLD,
+        Some(x) if x.is_finite() && x >= 0.0 && x.fract() == 0.0 => x as u64,
+        Some(_) => {
+            return Err(Error::new(
+                Status::InvalidArg,
+                "errorThreshold must be a non-negative integer",
+            ))
+        }
+    };
+    Ok(External::new(EventHubHandle {
+        hub: ConnectionEventHub::new(HubOptions {
+            max_line_bytes,
+            error_threshold,
+            ..HubOptions::default()
+        }),
+        slots: Vec::new(),
+        slot_of: HashMap::new(),
+        free: Vec::new(),
+        out: Vec::new(),
+    }))
+}
 
-    /// Every server's stats as a JSON array.
-    #[napi(catch_unwind)]
-    pub fn all_stats_json(&self) -> Result<String> {
-        let all = self.hub.all_stats();
-        json(&all.iter().map(JsStats::from).collect::<Vec<_>>())
+/// The slot number that names `server_id` in the push calls (the same one until it is removed).
+#[napi(catch_unwind)]
+pub fn event_hub_slot(hub: &mut External<EventHubHandle>, server_id: String) -> u32 {
+    if let Some(&slot) = hub.slot_of.get(&server_id) {
+        return slot;
     }
+    let slot = match hub.free.pop() {
+        Some(slot) => {
+            hub.slots[slot as usize] = Some(server_id.clone());
+            slot
+        }
+        None => {
+            hub.slots.push(Some(server_id.clone()));
+            (hub.slots.len() - 1) as u32
+        }
+    };
+    hub.slot_of.insert(server_id, slot);
+    slot
+}
 
-    #[napi(catch_unwind)]
-    pub fn parse_errors(&self, server_id: String) -> f64 {
-        self.hub.parse_errors(&server_id) as f64
-    }
+/// Feeds a Buffer / Uint8Array chunk (read in place, not copied into a JS string).
+#[napi(catch_unwind)]
+pub fn event_hub_push_buffer<'e>(
+    env: &'e Env,
+    hub: &mut External<EventHubHandle>,
+    slot: u32,
+    chunk: &[u8],
+) -> Result<JsString<'e>> {
+    hub.batch(env, slot, |hub, id, sink| {
+        hub.push(id, chunk, &mut |i| sink(i))
+    })
+}
 
-    #[napi(catch_unwind)]
-    pub fn remove(&mut self, server_id: String) -> bool {
-        self.hub.remove(&server_id)
+/// Feeds a string chunk.
+#[napi(catch_unwind)]
+pub fn event_hub_push_string<'e>(
+    env: &'e Env,
+    hub: &mut External<EventHubHandle>,
+    slot: u32,
+    chunk: String,
+) -> Result<JsString<'e>> {
+    hub.batch(env, slot, |hub, id, sink| {
+        hub.push(id, chunk.as_bytes(), &mut |i| sink(i))
+    })
+}
+
+/// Flushes the unterminated last line.
+#[napi(catch_unwind)]
+pub fn event_hub_end<'e>(
+    env: &'e Env,
+    hub: &mut External<EventHubHandle>,
+    slot: u32,
+) -> Result<JsString<'e>> {
+    hub.batch(env, slot, |hub, id, sink| hub.end(id, &mut |i| sink(i)))
+}
+
+/// The server's stats as JSON, or null.
+#[napi(catch_unwind)]
+pub fn event_hub_stats_json(
+    hub: &External<EventHubHandle>,
+    server_id: String,
+) -> Result<Option<String>> {
+    hub.hub
+        .stats(&server_id)
+        .map(|s| json(&JsStats::from(&s)))
+        .transpose()
+}
+
+/// Every server's stats as a JSON array.
+#[napi(catch_unwind)]
+pub fn event_hub_all_stats_json(hub: &External<EventHubHandle>) -> Result<String> {
+    let all = hub.hub.all_stats();
+    json(&all.iter().map(JsStats::from).collect::<Vec<_>>())
+}
+
+#[napi(catch_unwind)]
+pub fn event_hub_parse_errors(hub: &External<EventHubHandle>, server_id: String) -> f64 {
+    hub.hub.parse_errors(&server_id) as f64
+}
+
+/// Forgets a server (its tail, stats and slot).
+#[napi(catch_unwind)]
+pub fn event_hub_remove(hub: &mut External<EventHubHandle>, server_id: String) -> bool {
+    if let Some(slot) = hub.slot_of.remove(&server_id) {
+        hub.slots[slot as usize] = None;
+        hub.free.push(slot);
     }
+    hub.hub.remove(&server_id)
 }
 
 /// One line to a record: empty (not an event line), `E` + line, or `X` + excerpt, newline,
@@ -247,7 +478,7 @@ pub fn parse_connection_event_line_raw(line: String) -> String {
             out.push_str(l);
             out.push('\n');
         }
-        Err(error) => encode(
+        Err(error) => encode_record(
             &mut out,
             HubItem::ParseError {
                 excerpt: &crate::events::excerpt(l),

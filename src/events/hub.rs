@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use super::event::{ClientInfo, ConnectionEvent, EventType};
 use super::line_splitter::{LineSplitter, Piece};
@@ -185,18 +186,45 @@ impl ServerState {
     }
 }
 
+/// FNV-1a for the server table: it is looked up on every push, its keys are the host's own
+/// (few, short) server ids, so SipHash's flood resistance buys nothing there.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
 /// Reads `[MCP_CONNECTION]` lines from many servers' stdout and keeps per-server stats.
 #[derive(Debug, Default)]
 pub struct ConnectionEventHub {
     opts: HubOptions,
-    servers: HashMap<String, ServerState>,
+    servers: HashMap<String, ServerState, BuildHasherDefault<IdHasher>>,
     next_order: u64,
 }
 
 /// Invalid UTF-8 in a line is replaced with U+FFFD (like Node's `buf.toString()`), for log and
 /// event lines alike; the line is otherwise handled as usual.
 fn decode(bytes: &[u8]) -> Cow<'_, str> {
-    String::from_utf8_lossy(bytes)
+    // The strict check is much faster than the lossy one on valid text (the usual case).
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
 }
 
 /// The first bytes of a cut line, without a partial character at the end.
@@ -214,7 +242,7 @@ impl ConnectionEventHub {
     pub fn new(opts: HubOptions) -> Self {
         Self {
             opts,
-            servers: HashMap::new(),
+            servers: HashMap::default(),
             next_order: 0,
         }
     }
@@ -242,7 +270,11 @@ impl ConnectionEventHub {
     /// The server's stats are updated as lines are read.
     pub fn push(&mut self, server_id: &str, chunk: &[u8], sink: &mut impl FnMut(HubItem<'_>)) {
         let opts = self.opts;
-        let state = self.state(server_id);
+        // One hash lookup for a known server.
+        let state = match self.servers.get_mut(server_id) {
+            Some(state) => state,
+            None => self.state(server_id),
+        };
         // Split borrows: the splitter is taken out while lines update the rest of the state.
         let mut splitter = std::mem::replace(&mut state.splitter, LineSplitter::new(1));
         splitter.push(chunk, |piece| handle_piece(state, &opts, piece, sink));

@@ -183,42 +183,75 @@ pub fn excerpt(line: &str) -> String {
     }
 }
 
+/// A JSON string borrowed from the input when it has no escapes. (serde's own `Cow<str>` impl
+/// borrows only for a bare `Cow` field, not inside an `Option`: it would copy every string.)
+struct Str<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Str<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(
+                self,
+                v: &'de str,
+            ) -> Result<Self::Value, E> {
+                Ok(Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Str(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+fn cow(s: Option<Str<'_>>) -> Option<Cow<'_, str>> {
+    s.map(|s| s.0)
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct WireIn<'a> {
     #[serde(rename = "type", borrow)]
-    ty: Option<Cow<'a, str>>,
+    ty: Option<Str<'a>>,
     #[serde(borrow)]
-    event_type: Option<Cow<'a, str>>,
+    event_type: Option<Str<'a>>,
     #[serde(borrow)]
-    server_id: Option<Cow<'a, str>>,
+    server_id: Option<Str<'a>>,
     #[serde(borrow)]
     client_info: Option<WireClient<'a>>,
     connection_stats: Option<WireCounts>,
     duration_ms: Option<Value>,
     #[serde(borrow)]
-    reason: Option<Cow<'a, str>>,
+    reason: Option<Str<'a>>,
     #[serde(borrow)]
-    timestamp: Option<Cow<'a, str>>,
+    timestamp: Option<Str<'a>>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct WireClient<'a> {
     #[serde(borrow)]
-    id: Option<Cow<'a, str>>,
+    id: Option<Str<'a>>,
     #[serde(borrow)]
-    remote_address: Option<Cow<'a, str>>,
+    remote_address: Option<Str<'a>>,
     #[serde(borrow)]
-    user_agent: Option<Cow<'a, str>>,
+    user_agent: Option<Str<'a>>,
     #[serde(borrow)]
-    connected_at: Option<Cow<'a, str>>,
+    connected_at: Option<Str<'a>>,
     #[serde(borrow)]
-    era: Option<Cow<'a, str>>,
+    era: Option<Str<'a>>,
     #[serde(borrow)]
-    client_name: Option<Cow<'a, str>>,
+    client_name: Option<Str<'a>>,
     #[serde(borrow)]
-    client_version: Option<Cow<'a, str>>,
+    client_version: Option<Str<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -267,9 +300,9 @@ fn timestamp<'a>(
 
 impl<'a> WireClient<'a> {
     fn validate(self) -> Result<ClientInfoRef<'a>, ParseError> {
-        let id = self.id.ok_or(ParseError::MissingField("clientInfo.id"))?;
-        let connected_at = timestamp("clientInfo.connectedAt", self.connected_at)?;
-        let era = match self.era.as_deref() {
+        let id = cow(self.id).ok_or(ParseError::MissingField("clientInfo.id"))?;
+        let connected_at = timestamp("clientInfo.connectedAt", cow(self.connected_at))?;
+        let era = match self.era.as_ref().map(|s| &*s.0) {
             None => None,
             Some("legacy") => Some(ClientEra::Legacy),
             Some("modern") => Some(ClientEra::Modern),
@@ -282,26 +315,27 @@ impl<'a> WireClient<'a> {
         };
         Ok(ClientInfoRef {
             id,
-            remote_address: self.remote_address,
-            user_agent: self.user_agent,
+            remote_address: cow(self.remote_address),
+            user_agent: cow(self.user_agent),
             connected_at,
             era,
-            client_name: self.client_name,
-            client_version: self.client_version,
+            client_name: cow(self.client_name),
+            client_version: cow(self.client_version),
         })
     }
 }
 
 impl<'a> WireIn<'a> {
     fn validate(self) -> Result<ConnectionEventRef<'a>, ParseError> {
-        match self.ty.as_deref() {
+        match self.ty.as_ref().map(|s| &*s.0) {
             None => return Err(ParseError::MissingField("type")),
             Some(EVENT_TAG) => {}
             Some(other) => return Err(ParseError::WrongType(other.chars().take(40).collect())),
         }
         let et = self
             .event_type
-            .as_deref()
+            .as_ref()
+            .map(|s| &*s.0)
             .ok_or(ParseError::MissingField("eventType"))?;
         let event_type = EventType::from_wire(et)
             .ok_or_else(|| ParseError::UnknownEventType(et.chars().take(40).collect()))?;
@@ -319,10 +353,10 @@ impl<'a> WireIn<'a> {
                 Some(v) => Some(as_count("connectionStats.maxConnections", &v)?),
             },
         };
-        let timestamp = timestamp("timestamp", self.timestamp)?;
+        let timestamp = timestamp("timestamp", cow(self.timestamp))?;
         let mut client = self.client_info.map(WireClient::validate).transpose()?;
         let mut duration_ms = None;
-        let mut reason = self.reason;
+        let mut reason = cow(self.reason);
         match event_type {
             EventType::Connected => {
                 if client.is_none() {
@@ -347,7 +381,7 @@ impl<'a> WireIn<'a> {
             }
         }
         Ok(ConnectionEventRef {
-            server_id: self.server_id,
+            server_id: cow(self.server_id),
             event_type,
             client,
             connection_stats,
