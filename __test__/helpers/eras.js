@@ -4,7 +4,7 @@
 // (@modelcontextprotocol/client 2.x negotiating 2026-07-28, @modelcontextprotocol/sdk 1.x in a
 // 2025 session), a recording monitor and bounded waits. Everything that opens something returns
 // a way to close it, so Jest exits on its own.
-const { parseSse, deferred } = require('./mcp.js')
+const { parseSse, deferred, sleep, waitFor } = require('./mcp.js')
 const { startStreamableMcpServer } = require('../..')
 
 const MODERN = '2026-07-28'
@@ -18,17 +18,6 @@ const KEY = {
   subscriptionId: 'io.modelcontextprotocol/subscriptionId',
 }
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
-
-// Polls `pred` until it is truthy: at most tries × intervalMs; throws with `what` otherwise.
-async function waitFor(pred, what = 'condition', { tries = 500, intervalMs = 10 } = {}) {
-  for (let i = 0; i < tries; i++) {
-    const v = await pred()
-    if (v) return v
-    await sleep(intervalMs)
-  }
-  throw new Error(`timed out waiting for ${what}`)
-}
 
 // Polls until `pred` is truthy or `deadline` (a Date.now() value) passes; returns the last value.
 async function pollUntil(pred, deadline, intervalMs = 10) {
