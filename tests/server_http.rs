@@ -228,6 +228,9 @@ async fn a_2025_session_from_initialize_to_delete() {
     assert_eq!(r.status, 400);
 
     server.close().await;
+    // Nothing left behind: no call waits, no session is open.
+    assert!(server.core().calls.is_empty());
+    assert!(server.core().sessions.is_empty());
     assert_eq!(
         *events.0.lock().unwrap(),
         ["open legacy 1/1", "close deleted 0/1"]
@@ -294,6 +297,9 @@ async fn a_2026_client_is_stateless_and_still_tracked() {
     assert_eq!(r.status, 405);
 
     server.close().await;
+    assert!(server.core().calls.is_empty());
+    assert!(server.core().listeners.is_empty());
+    assert_eq!(server.core().tracker.active(), 0);
     assert_eq!(
         *events.0.lock().unwrap(),
         ["open modern 1/1", "close shutdown 0/1"]

@@ -151,10 +151,6 @@ impl Session {
         now.saturating_duration_since(self.state.lock().last_activity) > idle
     }
 
-    pub fn is_closed(&self) -> bool {
-        self.state.lock().closed
-    }
-
     fn primes(&self, cfg: &SessionConfig) -> bool {
         cfg.event_store.is_some() && self.version.primes_streams()
     }
@@ -334,16 +330,6 @@ impl Session {
         {
             slot.tx = None;
         }
-    }
-
-    /// Whether a stream currently has an HTTP response to write to.
-    pub fn is_attached(&self, stream: StreamId) -> bool {
-        self.state
-            .lock()
-            .busy
-            .as_ref()
-            .and_then(|b| b.streams.get(&stream))
-            .is_some_and(|s| s.tx.as_ref().is_some_and(|t| !t.is_closed()))
     }
 
     pub fn register_call(&self, request_id: &str, call_id: u64) {
