@@ -401,8 +401,8 @@ impl NativeServer {
         match kind.as_str() {
             "tools" => {
                 next.tools = listing;
-                // Refuse invalid x-mcp-header annotations before anything changes.
-                next.index_tool_headers().map_err(err)?;
+                // Refuse invalid x-mcp-header annotations and schemas before anything changes.
+                next.index_tools(next.schemas.policy()).map_err(err)?;
             }
             "prompts" => next.prompts = listing,
             _ => {

@@ -7,6 +7,7 @@ pub mod headers;
 pub mod jsonrpc;
 pub mod meta;
 pub mod request_state;
+pub mod validate;
 pub mod version;
 
 pub use dispatch::{CallbackFailure, CallbackKind, Dispatcher, Routed, ServerDescription};

@@ -20,6 +20,7 @@ use crate::monitor::tracker::NewConnection;
 use crate::monitor::CloseReason;
 use crate::protocol::jsonrpc::{self, Body, Message, RequestId};
 use crate::protocol::meta::meta_of;
+use crate::protocol::validate::ArgumentErrorStyle;
 use crate::protocol::{CallbackFailure, CallbackKind, Era, LegacyVersion, Routed, RpcError};
 use crate::session::{new_session_id, ResumeError, Session, STANDALONE};
 
@@ -417,7 +418,12 @@ fn route(core: &Core, session: &Session, method: &str, params: Option<&RawValue>
                 Err(e) => Routed::Fail(e),
             }
         }
-        _ => core.dispatcher.route(Era::Legacy, method, params),
+        _ => {
+            let routed = core.dispatcher.route(Era::Legacy, method, params);
+            let style = ArgumentErrorStyle::for_legacy(session.version);
+            core.dispatcher
+                .check_arguments(Era::Legacy, style, params, routed)
+        }
     }
 }
 

@@ -25,6 +25,7 @@ use crate::protocol::error::{
 };
 use crate::protocol::jsonrpc::{self, Body, Message, RequestId};
 use crate::protocol::meta::{claims_modern, Meta};
+use crate::protocol::validate::ArgumentErrorStyle;
 use crate::protocol::version::MODERN_VERSIONS;
 use crate::protocol::{
     headers, request_state, CallbackFailure, CallbackKind, Era, Routed, RpcError,
@@ -327,10 +328,13 @@ pub async fn post(
                 .and_then(|n| serde_json::from_str(n.get()).ok());
             listen(&core, client, id, filter.as_ref())
         }
-        _ => match core
-            .dispatcher
-            .route(Era::Modern, &method, params.as_deref())
-        {
+        _ => match core.dispatcher.check_arguments(
+            Era::Modern,
+            ArgumentErrorStyle::ToolResult,
+            params.as_deref(),
+            core.dispatcher
+                .route(Era::Modern, &method, params.as_deref()),
+        ) {
             Routed::Answer(result) => {
                 http::json(StatusCode::OK, jsonrpc::result_response(id, &result))
             }
