@@ -22,6 +22,7 @@ part jest npx jest --runInBand
 part conformance bash scripts/conformance.sh
 [ -f bench/smoke.sh ] && part bench-smoke bash bench/smoke.sh
 [ -f examples/nestjs-host/run-tests.sh ] && part nestjs-host bash examples/nestjs-host/run-tests.sh
+[ -f examples/nestjs-module-app/run-tests.sh ] && part nestjs-module bash examples/nestjs-module-app/run-tests.sh
 
 rust=$(sum cargo 's/^test result: ok\. ([0-9]+) passed.*/\1/p')
 jest=$(sum jest 's/^Tests: +([0-9]+) passed.*/\1/p')
@@ -30,5 +31,7 @@ scenarios=$(grep -E '^\[[a-z0-9]+\] ' "$LOGS/conformance.log" | grep -oE '(score
   | grep -oE '[0-9]+' | awk '{ s += $1 } END { print s + 0 }')
 host=0
 [ -f "$LOGS/nestjs-host.log" ] && host=$(sum nestjs-host 's/^Tests: +([0-9]+) passed.*/\1/p')
-echo "== totals: Rust $rust, Jest $jest, conformance scenarios $scenarios, NestJS host $host"
-echo "npm test: $((rust + jest + scenarios + host)) passed, 0 failed"
+nestmod=0
+[ -f "$LOGS/nestjs-module.log" ] && nestmod=$(sum nestjs-module 's/^Tests: +([0-9]+) passed.*/\1/p')
+echo "== totals: Rust $rust, Jest $jest, conformance scenarios $scenarios, NestJS host $host, NestJS module app $nestmod"
+echo "npm test: $((rust + jest + scenarios + host + nestmod)) passed, 0 failed"

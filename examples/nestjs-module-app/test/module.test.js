@@ -1,0 +1,90 @@
+'use strict'
+// A fresh NestJS app on mcp-swagger-native/nestjs (installed from the packed package), called by
+// the official MCP clients over real loopback HTTP.
+require('reflect-metadata')
+const { NestFactory } = require('@nestjs/core')
+const { Client } = require('@modelcontextprotocol/sdk/client/index.js')
+const { StreamableHTTPClientTransport } = require('@modelcontextprotocol/sdk/client/streamableHttp.js')
+const v2 = require('@modelcontextprotocol/client')
+const { McpNativeService } = require('mcp-swagger-native/nestjs')
+const { AppModule } = require('../dist/app.module')
+const { PetsRepository } = require('../dist/pets.repository')
+const { EventsRecorder } = require('../dist/events.recorder')
+
+async function legacyClient(url, headers = {}) {
+  const client = new Client({ name: 'sdk1', version: '1.0.0' })
+  await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers } }))
+  return client
+}
+
+async function modernClient(url, headers = {}) {
+  const client = new v2.Client({ name: 'client2', version: '2.0.0' }, { versionNegotiation: { mode: 'auto' } })
+  await client.connect(new v2.StreamableHTTPClientTransport(new URL(url), { requestInit: { headers } }))
+  return client
+}
+
+async function waitFor(pred, what) {
+  for (let i = 0; i < 300; i++) {
+    if (pred()) return
+    await new Promise((r) => setTimeout(r, 10))
+  }
+  throw new Error(`timed out waiting for ${what}`)
+}
+
+// Both clients against one endpoint: listing, a valid call reaching the injected repository,
+// invalid arguments stopped before the method.
+async function exercise(url, repo, headers) {
+  const before = repo.lookups.length
+  for (const client of [await legacyClient(url, headers), await modernClient(url, headers)]) {
+    try {
+      const { tools } = await client.listTools()
+      const get = tools.find((t) => t.name === 'get_pet')
+      expect(get.inputSchema).toMatchObject({ type: 'object', properties: { id: { type: 'integer', minimum: 1 } }, required: ['id'] })
+      expect(get.outputSchema).toMatchObject({ type: 'object', required: ['id', 'name', 'tag'] })
+      expect(tools.map((t) => t.name).sort()).toEqual(['get_pet', 'list_pets'])
+      const ok = await client.callTool({ name: 'get_pet', arguments: { id: 1 } })
+      expect(ok.structuredContent).toEqual({ id: 1, name: 'Rex', tag: 'dog' })
+      const bad = await client.callTool({ name: 'get_pet', arguments: { id: 'one' } })
+      expect(bad.isError).toBe(true)
+      expect(bad.content[0].text).toContain('/id')
+      const extra = await client.callTool({ name: 'list_pets', arguments: { tag: 'fish' } })
+      expect(extra.isError).toBe(true)
+      const cats = await client.callTool({ name: 'list_pets', arguments: { tag: 'cat' } })
+      expect(JSON.parse(cats.content[0].text)).toEqual([{ id: 2, name: 'Tom', tag: 'cat' }])
+      const res = await client.readResource({ uri: 'pets://2' })
+      expect(JSON.parse(res.contents[0].text)).toEqual({ id: 2, name: 'Tom', tag: 'cat' })
+      const prompt = await client.getPrompt({ name: 'describe_pet', arguments: { name: 'Rex' } })
+      expect(prompt.messages[0].content.text).toBe('Describe Rex in one sentence.')
+    } finally {
+      await client.close()
+    }
+  }
+  // Two valid get_pet calls and one resource read reached the repository; invalid ones never did.
+  expect(repo.lookups.slice(before)).toEqual([1, 2, 1, 2])
+}
+
+describe("mount: { port }", () => {
+  test('the native listener serves decorated tools to SDK 1.x and client 2.x; events, health, app.close()', async () => {
+    const app = await NestFactory.create(AppModule.register({ port: 0 }), { logger: false })
+    await app.init()
+    const mcp = app.get(McpNativeService)
+    const repo = app.get(PetsRepository)
+    const events = app.get(EventsRecorder)
+    expect(mcp.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/mcp$/)
+    try {
+      await exercise(mcp.url, repo, {})
+      await waitFor(() => events.established.length >= 2, 'established events')
+      expect(events.established.map((e) => e.era).sort()).toEqual(['legacy', 'modern'])
+      const server = await app.listen(0, '127.0.0.1')
+      const health = await fetch(`http://127.0.0.1:${server.address().port}/health`).then((r) => r.json())
+      expect(health.status).toBe('ok')
+      expect(health.info.mcp).toMatchObject({ status: 'up', totalConnections: 2 })
+    } finally {
+      await app.close()
+    }
+    expect(mcp.state).toBe('closed')
+    // close() reported every connection still open before it resolved.
+    expect(events.closed.map((c) => c.sessionId).sort()).toEqual(events.established.map((c) => c.sessionId).sort())
+    await expect(fetch(mcp.url, { method: 'POST' })).rejects.toThrow()
+  })
+})
