@@ -13,6 +13,7 @@
 //! assert!(line.ends_with("}\n"));
 //! ```
 
+pub mod ascii_json;
 pub mod event;
 pub mod format;
 pub mod hub;
