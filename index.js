@@ -7,4 +7,5 @@ module.exports = {
   supportedProtocolVersions: native.supportedProtocolVersions,
   ...require('./lib/server.js'),
   ...require('./lib/events.js'),
+  ...require('./lib/handler.js'),
 }

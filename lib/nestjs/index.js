@@ -17,6 +17,7 @@ try {
 const { Inject, Injectable, Module, SetMetadata, Logger } = common
 const { DiscoveryModule, DiscoveryService, MetadataScanner, Reflector, ModuleRef } = core
 const server = require('../server.js')
+const { createStreamableMcpHandler } = require('../handler.js')
 
 const MCP_NATIVE_OPTIONS = 'MCP_NATIVE_OPTIONS'
 const MCP_TOOL = 'mcp-native:tool'
@@ -213,12 +214,10 @@ class McpNativeService {
     const monitor = this._monitor()
     const mount = this.mount
     if (mount === 'app') {
-      if (typeof server.createStreamableMcpHandler !== 'function') {
-        throw new Error("mount: 'app' needs handler mode (createStreamableMcpHandler), which this build lacks; use mount: { port }")
-      }
-      this._server = await server.createStreamableMcpHandler(opts, monitor)
+      this._server = await createStreamableMcpHandler({ ...opts, endpoint: this._endpoint() }, monitor)
+      this._logger.log(`MCP endpoint ${this.path} on the app's server (${this._tools.size} tools)`)
     } else if (mount && typeof mount === 'object' && Number.isInteger(mount.port)) {
-      const listen = { ...opts, port: mount.port, endpoint: this.path }
+      const listen = { ...opts, port: mount.port, endpoint: this._endpoint() }
       if (mount.host !== undefined) listen.host = mount.host
       this._server = await server.startStreamableMcpServer(listen, monitor)
       this._logger.log(`MCP endpoint ${this._server.url} (${this._tools.size} tools)`)
@@ -299,6 +298,10 @@ class McpNativeService {
       })
     }
     return this._closing
+  }
+
+  _endpoint() {
+    return '/' + this.path.replace(/^\/+/, '')
   }
 
   // -- discovery --

@@ -98,6 +98,9 @@ pub struct JsOptions {
     pub trust_proxy: Option<bool>,
     /// SSE keep-alive comment period (ms); default 15 000.
     pub keep_alive_ms: Option<u64>,
+    /// Set by createStreamableMcpHandler: no listener, the host's server feeds requests.
+    #[serde(default)]
+    pub handler_mode: bool,
     /// Tool argument / structured result validation: `false`, `true` or per side.
     pub validation: Option<Toggle<ValidationOptions>>,
     /// Which monitor callbacks the host registered (set by lib/server.js).
@@ -124,6 +127,7 @@ pub struct MonitorWants {
 
 pub struct Parsed {
     pub monitor: MonitorWants,
+    pub handler_mode: bool,
     pub config: ServerConfig,
     pub description: ServerDescription,
     pub catalog: Catalog,
@@ -287,6 +291,7 @@ pub fn parse(json: &str) -> Result<Parsed, String> {
     };
     Ok(Parsed {
         monitor: o.monitor,
+        handler_mode: o.handler_mode,
         config: cfg,
         description,
         catalog,

@@ -163,13 +163,15 @@ impl JsSink {
 
 #[napi]
 pub struct NativeServer {
-    server: Arc<McpServer>,
+    pub(super) server: Arc<McpServer>,
     queue: Arc<InvocationQueue>,
     change_queued: Arc<AtomicBool>,
     /// Kept until close() has queued its last event, then released.
     events: parking_lot::Mutex<Option<Arc<EventTsfn>>>,
     url: String,
     port: u32,
+    /// Handler mode: streamed responses on their way to Node `res` objects.
+    pub(super) handler: super::handler::HandlerStreams,
 }
 
 fn err(msg: impl std::fmt::Display) -> Error {
@@ -233,12 +235,27 @@ pub fn start_native_server<'env>(
     }
     let dispatcher = Dispatcher::new(parsed.description, parsed.catalog);
     let cfg = parsed.config;
+    let handler_mode = parsed.handler_mode;
     env.spawn_future(async move {
         let host_name = cfg.host.clone();
         let endpoint = cfg.endpoint.clone();
-        let server = McpServer::start(cfg, dispatcher, host, sinks)
-            .await
-            .map_err(|e| Error::new(Status::GenericFailure, e.to_string()))?;
+        let server = if handler_mode {
+            McpServer::without_listener(cfg, dispatcher, host, sinks, Default::default())
+        } else {
+            McpServer::start(cfg, dispatcher, host, sinks).await
+        }
+        .map_err(|e| Error::new(Status::GenericFailure, e.to_string()))?;
+        if handler_mode {
+            return Ok(NativeServer {
+                server: Arc::new(server),
+                queue,
+                change_queued,
+                events: parking_lot::Mutex::new(Some(own_events)),
+                url: endpoint,
+                port: 0,
+                handler: Default::default(),
+            });
+        }
         let port = server.local_addr().port();
         let shown = if host_name.contains(':') {
             format!("[{host_name}]")
@@ -252,6 +269,7 @@ pub fn start_native_server<'env>(
             events: parking_lot::Mutex::new(Some(own_events)),
             url: format!("http://{shown}:{port}{endpoint}"),
             port: port as u32,
+            handler: Default::default(),
         })
     })
 }
@@ -417,6 +435,7 @@ impl NativeServer {
     #[napi]
     pub async fn close(&self) -> Result<()> {
         self.server.close().await;
+        self.handler.close().await;
         if let Some(events) = self.events.lock().take() {
             send_event(&events, "drained", String::new());
         }

@@ -88,3 +88,33 @@ describe("mount: { port }", () => {
     await expect(fetch(mcp.url, { method: 'POST' })).rejects.toThrow()
   })
 })
+
+describe("mount: 'app'", () => {
+  test('the endpoint is a route of the app: global prefix, a global guard (403 without its header), both clients', async () => {
+    // No rawBody: Express' JSON parser reads the body first and the module hands the parsed value on.
+    const app = await NestFactory.create(AppModule.register('app', { guard: true }), { logger: false })
+    app.setGlobalPrefix('api')
+    await app.listen(0, '127.0.0.1')
+    const base = (await app.getUrl()).replace('[::1]', '127.0.0.1')
+    const url = `${base}/api/mcp`
+    const mcp = app.get(McpNativeService)
+    const repo = app.get(PetsRepository)
+    try {
+      const init = { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } }
+      const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }
+      const refused = await fetch(url, { method: 'POST', headers, body: JSON.stringify(init) })
+      expect(refused.status).toBe(403)
+      expect(mcp.getConnectionStats().totalConnections).toBe(0)
+      // Not under the prefix: not the endpoint.
+      const outside = await fetch(`${base}/mcp`, { method: 'POST', headers: { ...headers, 'x-api-key': 'secret' }, body: JSON.stringify(init) })
+      expect(outside.status).toBe(404)
+      await exercise(url, repo, { 'x-api-key': 'secret' })
+      expect(mcp.getConnectionStats().totalConnections).toBe(2)
+      const health = await fetch(`${base}/api/health`, { headers: { 'x-api-key': 'secret' } }).then((r) => r.json())
+      expect(health.info.mcp).toMatchObject({ status: 'up', mount: 'app' })
+    } finally {
+      await app.close()
+    }
+    expect(mcp.state).toBe('closed')
+  })
+})
