@@ -154,6 +154,12 @@ export interface StreamableServerOptions {
   cache?: { ttlMs?: number; scope?: 'public' | 'private' }
   /** How long a sealed requestState stays valid. Default 3_600_000. */
   requestStateTtlMs?: number
+  /**
+   * Keys (base64, at least 32 bytes each) sealing multi round-trip requestState: the first seals,
+   * every key opens, so keys can rotate. Give every instance of a fleet the same list so a retry
+   * may land on any of them. Default: one random key per process (single instance only).
+   */
+  requestStateKeys?: string[]
   /** Take the client IP from X-Forwarded-For (only behind a proxy you trust). Default false. */
   trustProxy?: boolean
   /** Period of SSE keep-alive comments on idle streams. Default 15_000. */

@@ -94,6 +94,7 @@ pub struct JsOptions {
     pub client_idle_timeout_ms: Option<u64>,
     pub cache: Option<CacheOptions>,
     pub request_state_ttl_ms: Option<u64>,
+    pub request_state_keys: Option<Vec<String>>,
     pub trust_proxy: Option<bool>,
     /// SSE keep-alive comment period (ms); default 15 000.
     pub keep_alive_ms: Option<u64>,
@@ -212,6 +213,11 @@ pub fn parse(json: &str) -> Result<Parsed, String> {
     cfg.trust_proxy = o.trust_proxy.unwrap_or(false);
     if let Some(ms) = o.request_state_ttl_ms {
         cfg.request_state_ttl = Duration::from_millis(ms);
+    }
+    if let Some(keys) = o.request_state_keys {
+        // Checked here so a bad key fails start() with the option's name, not later.
+        crate::protocol::request_state::StateKeys::from_base64(&keys).map_err(|e| e.to_string())?;
+        cfg.request_state_keys = keys;
     }
     let protocols = o.protocols.unwrap_or_default();
     cfg.legacy = protocols.legacy.unwrap_or(true);

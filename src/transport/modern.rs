@@ -28,9 +28,7 @@ use crate::protocol::logging::log_level_rank;
 use crate::protocol::meta::{claims_modern, Meta};
 use crate::protocol::params::CallParams;
 use crate::protocol::version::MODERN_VERSIONS;
-use crate::protocol::{
-    headers, request_state, sse, CallError, CallbackKind, Era, Routed, RpcError,
-};
+use crate::protocol::{headers, sse, CallError, CallbackKind, Era, Routed, RpcError};
 
 /// A request whose version header names a 2026 revision (or anything later).
 pub fn has_modern_version_header(headers: &HeaderMap) -> bool {
@@ -366,7 +364,7 @@ async fn callback(
     {
         None | Some(Ok(Value::Null)) => None,
         Some(Ok(Value::String(sealed))) => {
-            match request_state::open(&core.state_key, &sealed, &method, &name, now_ms()) {
+            match core.state_keys.open(&sealed, &method, &name, now_ms()) {
                 Ok(s) => Some(s),
                 Err(e) => {
                     return http::rpc_error(
@@ -501,7 +499,7 @@ fn finish(
                     }
                     Some(Value::String(state)) => {
                         let expires = now_ms() + core.cfg.request_state_ttl.as_millis() as u64;
-                        match request_state::seal(&core.state_key, state, method, name, expires) {
+                        match core.state_keys.seal(state, method, name, expires) {
                             Ok(sealed) => {
                                 m.insert("requestState".into(), Value::String(sealed));
                             }
