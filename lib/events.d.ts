@@ -101,7 +101,8 @@ export interface ConnectionEventHubOptions {
   onParseErrorThreshold?: (serverId: string, count: number) => void
   /** quiet mode: events kept per server for `drainEvents()` (default 1024; 0 keeps none, the
    *  stats still count every event). When a server's queue is full its oldest event is dropped
-   *  and counted (`getStats().droppedEvents`) */
+   *  and counted (`getStats().droppedEvents`). Each queued event holds its JSON text natively
+   *  (a few hundred bytes; at most `maxLineBytes`) */
   eventCapacity?: number
   /** quiet mode: called after a `pushQuiet`/`endQuiet` that made a full queue drop events, with
    *  how many it dropped. Without it, the hub emits one process warning per server
