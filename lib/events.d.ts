@@ -5,7 +5,11 @@ export type DisconnectReason = 'deleted' | 'idle_timeout' | 'closed' | 'shutdown
 
 /** `clientInfo` of an event; times are ISO-8601 strings, as on the wire. */
 export interface ConnectionEventClientInfo {
+  /** Always present on events read by this package: a line that spells it `sessionId` (upstream
+   *  mcp-swagger-server's writer) gets `id` copied from it. */
   id: string
+  /** Upstream mcp-swagger-server's spelling of `id`, kept as written. */
+  sessionId?: string
   remoteAddress?: string
   userAgent?: string
   connectedAt: string

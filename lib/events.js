@@ -18,8 +18,16 @@ class ConnectionEventParseError extends Error {
   }
 }
 
+// Upstream mcp-swagger-server names the client `clientInfo.sessionId`; the native parser takes it
+// as `id`, and so does the event object handed out (the typed contract), keeping `sessionId` too.
+function withClientId(e) {
+  const c = e.clientInfo
+  if (c !== undefined && c !== null && c.id === undefined && typeof c.sessionId === 'string') c.id = c.sessionId
+  return e
+}
+
 function eventOf(line) {
-  return JSON.parse(line.slice(line.indexOf('{')))
+  return withClientId(JSON.parse(line.slice(line.indexOf('{'))))
 }
 
 function reviveStats(s) {
@@ -214,6 +222,7 @@ class ConnectionEventHub {
           }
         }
       } else {
+        withClientId(x)
         const at = items[++i]
         let line
         if (typeof at === 'number') line = PREFIX + batch.slice(at, items[++i])

@@ -21,6 +21,10 @@ pub struct ServerInfo {
     pub name: String,
     pub version: String,
     pub title: Option<String>,
+    pub description: Option<String>,
+    pub website_url: Option<String>,
+    /// An array of icons, checked for shape in the typings and sent as given.
+    pub icons: Option<Vec<serde_json::Value>>,
 }
 
 #[derive(Deserialize)]
@@ -245,12 +249,16 @@ pub fn parse(json: &str) -> Result<Parsed, String> {
         name: "mcp-swagger-native".into(),
         version: env!("CARGO_PKG_VERSION").into(),
         title: None,
+        ..Default::default()
     });
     let cache = o.cache.unwrap_or_default();
     let description = ServerDescription {
         name: info.name,
         version: info.version,
         title: info.title,
+        info_description: info.description,
+        website_url: info.website_url,
+        icons: info.icons.map(serde_json::Value::Array),
         instructions: o.instructions,
         tools: o.has_call_tool || !catalog.tools.is_empty(),
         resources: o.has_read_resource

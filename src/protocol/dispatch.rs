@@ -46,6 +46,10 @@ pub struct ServerDescription {
     pub name: String,
     pub version: String,
     pub title: Option<String>,
+    /// `serverInfo.description`, `websiteUrl` and `icons` (2025-11-25), sent as given.
+    pub info_description: Option<String>,
+    pub website_url: Option<String>,
+    pub icons: Option<Value>,
     pub instructions: Option<String>,
     pub tools: bool,
     pub resources: bool,
@@ -337,8 +341,19 @@ impl Dispatcher {
 
     pub fn server_info(&self) -> Value {
         let mut info = json!({ "name": self.desc.name, "version": self.desc.version });
-        if let (Some(t), Value::Object(m)) = (&self.desc.title, &mut info) {
-            m.insert("title".into(), Value::String(t.clone()));
+        if let Value::Object(m) = &mut info {
+            if let Some(t) = &self.desc.title {
+                m.insert("title".into(), Value::String(t.clone()));
+            }
+            if let Some(d) = &self.desc.info_description {
+                m.insert("description".into(), Value::String(d.clone()));
+            }
+            if let Some(u) = &self.desc.website_url {
+                m.insert("websiteUrl".into(), Value::String(u.clone()));
+            }
+            if let Some(i) = &self.desc.icons {
+                m.insert("icons".into(), i.clone());
+            }
         }
         info
     }
