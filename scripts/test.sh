@@ -17,6 +17,7 @@ sum() { # <log> <sed -n script printing one number per match>
   sed -nE "$2" "$LOGS/$1.log" | awk '{ s += $1 } END { print s + 0 }'
 }
 
+part docs bash scripts/check-docs.sh
 part cargo cargo test --no-default-features
 part build npm run build
 part jest npx jest --runInBand
