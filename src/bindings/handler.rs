@@ -20,10 +20,10 @@ use napi_derive::napi;
 use parking_lot::Mutex;
 use tokio::task::JoinHandle;
 
-use super::server::NativeServer;
 use crate::transport::body::OutBody;
+use crate::transport::McpServer;
 
-type ChunkArgs = FnArgs<(u32, Option<String>)>;
+pub type ChunkArgs = FnArgs<(u32, Option<String>)>;
 type ChunkTsfn = ThreadsafeFunction<ChunkArgs, Unknown<'static>, ChunkArgs, Status, false>;
 
 /// How long `close()` waits for streams the shutdown ended to deliver their last chunks.
@@ -111,7 +111,7 @@ impl HandlerStreams {
     }
 
     /// JS has the response in place: chunks may flow.
-    fn go(&self, id: u32) -> bool {
+    pub fn go(&self, id: u32) -> bool {
         let go = self
             .inner
             .pumps
@@ -122,7 +122,7 @@ impl HandlerStreams {
     }
 
     /// Node closed the response: the body is dropped like a dropped connection's.
-    fn cancel(&self, id: u32) -> bool {
+    pub fn cancel(&self, id: u32) -> bool {
         match self.inner.pumps.lock().remove(&id) {
             Some(p) => {
                 p.task.abort();
@@ -154,108 +154,21 @@ fn err(msg: impl std::fmt::Display) -> Error {
     Error::new(Status::InvalidArg, msg.to_string())
 }
 
-#[napi]
-impl NativeServer {
-    /// Registers where streamed response chunks go: `(streamId, text | null)`. Handler mode.
-    #[napi(
-        catch_unwind,
-        ts_args_type = "sink: (stream: number, chunk: string | null) => void"
-    )]
-    pub fn set_chunk_sink(&self, sink: Function<'_, ChunkArgs, Unknown<'static>>) -> Result<()> {
+impl HandlerStreams {
+    /// Registers where streamed response chunks go: `(streamId, text | null)`.
+    pub fn set_sink(&self, sink: Function<'_, ChunkArgs, Unknown<'static>>) -> Result<()> {
         let tsfn: ChunkTsfn = sink
             .build_threadsafe_function::<ChunkArgs>()
             .callee_handled::<false>()
             .build()?;
-        *self.handler.inner.sink.lock() = Some(Arc::new(tsfn));
+        *self.inner.sink.lock() = Some(Arc::new(tsfn));
         Ok(())
     }
 
-    /// Serves one request of the host's HTTP server. `rawHeaders` as Node gives them
-    /// (`[name, value, …]`), the whole body, and the socket's remote address.
-    /// `ticket` names the request for `cancelServe`.
-    #[napi(catch_unwind, ts_return_type = "Promise<ServedHead>")]
-    #[allow(clippy::too_many_arguments)]
-    pub fn serve<'env>(
-        &self,
-        env: &'env Env,
-        ticket: u32,
-        method: String,
-        raw_headers: Vec<String>,
-        body: Buffer,
-        remote_ip: String,
-        remote_port: u32,
-    ) -> Result<PromiseRaw<'env, ServedHead>> {
-        let bytes = Bytes::copy_from_slice(&body);
-        let mut builder = Request::builder()
-            .method(method.as_str())
-            .uri(self.server.core().cfg.endpoint.as_str());
-        for pair in raw_headers.chunks_exact(2) {
-            builder = builder.header(pair[0].as_str(), pair[1].as_str());
-        }
-        let req = builder.body(Full::new(bytes)).map_err(err)?;
-        let ip = remote_ip
-            .parse::<IpAddr>()
-            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-        let service = self
-            .server
-            .service(SocketAddr::new(ip, u16::try_from(remote_port).unwrap_or(0)));
-        let streams = self.handler.clone();
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        // napi's runtime: this runs on the JS thread, outside any tokio context.
-        let task = napi::bindgen_prelude::spawn(async move {
-            let resp = service.handle(req).await;
-            let (parts, mut body) = resp.into_parts();
-            let mut headers = Vec::with_capacity(parts.headers.len() * 2);
-            for (name, value) in &parts.headers {
-                headers.push(name.as_str().to_owned());
-                headers.push(String::from_utf8_lossy(value.as_bytes()).into_owned());
-            }
-            let status = u32::from(parts.status.as_u16());
-            let whole = match &mut body {
-                OutBody::Full(b) => Some(b.take()),
-                OutBody::Sse { .. } => None,
-            };
-            let head = match whole {
-                Some(b) => Some(ServedHead {
-                    status,
-                    headers,
-                    body: b.map(|b| String::from_utf8_lossy(&b).into_owned()),
-                    stream: None,
-                }),
-                None => streams.start(body).map(|id| ServedHead {
-                    status,
-                    headers,
-                    body: None,
-                    stream: Some(id),
-                }),
-            };
-            let _ = tx.send(head);
-        });
-        let requests = self.handler.clone();
-        requests
-            .inner
-            .requests
-            .lock()
-            .insert(ticket, task.abort_handle());
-        env.spawn_future(async move {
-            let head = rx.await;
-            requests.inner.requests.lock().remove(&ticket);
-            match head {
-                Ok(Some(head)) => Ok(head),
-                Ok(None) => Err(Error::new(
-                    Status::GenericFailure,
-                    "no chunk sink registered",
-                )),
-                Err(_) => Err(Error::new(Status::Cancelled, "the client went away")),
-            }
-        })
-    }
-
-    /// Node reports the client gone before the response head: the request is dropped, as a
-    /// closed connection's is on the listener.
-    #[napi(catch_unwind)]
+    /// The client went away before the response head: the request is dropped, as a closed
+    /// connection's is on the listener.
     pub fn cancel_serve(&self, ticket: u32) -> bool {
-        match self.handler.inner.requests.lock().remove(&ticket) {
+        match self.inner.requests.lock().remove(&ticket) {
             Some(h) => {
                 h.abort();
                 true
@@ -263,16 +176,95 @@ impl NativeServer {
             None => false,
         }
     }
+}
 
-    /// The response of stream `stream` is in place: start its chunks.
-    #[napi(catch_unwind)]
-    pub fn start_stream(&self, stream: u32) -> bool {
-        self.handler.go(stream)
-    }
+/// A request of the host's HTTP server, as it crosses N-API once.
+pub struct HostRequest {
+    /// Names the request for `cancel_serve`.
+    pub ticket: u32,
+    pub method: String,
+    /// `[name, value, …]`, as Node's `rawHeaders`.
+    pub raw_headers: Vec<String>,
+    pub body: Bytes,
+    pub remote_ip: String,
+    pub remote_port: u32,
+}
 
-    /// Node closed the response of a streamed request before it ended.
-    #[napi(catch_unwind)]
-    pub fn cancel_stream(&self, stream: u32) -> bool {
-        self.handler.cancel(stream)
+/// Serves one request through the server's service; resolves with the response head (and the
+/// whole body, or a stream id).
+pub fn serve<'env>(
+    env: &'env Env,
+    server: &McpServer,
+    streams: &HandlerStreams,
+    request: HostRequest,
+) -> Result<PromiseRaw<'env, ServedHead>> {
+    let HostRequest {
+        ticket,
+        method,
+        raw_headers,
+        body,
+        remote_ip,
+        remote_port,
+    } = request;
+    let mut builder = Request::builder()
+        .method(method.as_str())
+        .uri(server.core().cfg.endpoint.as_str());
+    for pair in raw_headers.chunks_exact(2) {
+        builder = builder.header(pair[0].as_str(), pair[1].as_str());
     }
+    let req = builder.body(Full::new(body)).map_err(err)?;
+    let ip = remote_ip
+        .parse::<IpAddr>()
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    let service = server.service(SocketAddr::new(ip, u16::try_from(remote_port).unwrap_or(0)));
+    let pumps = streams.clone();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    // napi's runtime: this runs on the JS thread, outside any tokio context.
+    let task = napi::bindgen_prelude::spawn(async move {
+        let resp = service.handle(req).await;
+        let (parts, mut body) = resp.into_parts();
+        let mut headers = Vec::with_capacity(parts.headers.len() * 2);
+        for (name, value) in &parts.headers {
+            headers.push(name.as_str().to_owned());
+            headers.push(String::from_utf8_lossy(value.as_bytes()).into_owned());
+        }
+        let status = u32::from(parts.status.as_u16());
+        let whole = match &mut body {
+            OutBody::Full(b) => Some(b.take()),
+            OutBody::Sse { .. } => None,
+        };
+        let head = match whole {
+            Some(b) => Some(ServedHead {
+                status,
+                headers,
+                body: b.map(|b| String::from_utf8_lossy(&b).into_owned()),
+                stream: None,
+            }),
+            None => pumps.start(body).map(|id| ServedHead {
+                status,
+                headers,
+                body: None,
+                stream: Some(id),
+            }),
+        };
+        let _ = tx.send(head);
+    });
+    let requests = streams.clone();
+    requests
+        .inner
+        .requests
+        .lock()
+        .insert(ticket, task.abort_handle());
+    env.spawn_future(async move {
+        let head = rx.await;
+        requests.inner.requests.lock().remove(&ticket);
+        match head {
+            Ok(Some(head)) => Ok(head),
+            Ok(None) => Err(Error::new(
+                Status::GenericFailure,
+                "no chunk sink registered",
+            )),
+            Err(_) => Err(Error::new(Status::Cancelled, "the client went away")),
+        }
+    })
 }

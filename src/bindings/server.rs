@@ -163,7 +163,7 @@ impl JsSink {
 
 #[napi]
 pub struct NativeServer {
-    pub(super) server: Arc<McpServer>,
+    server: Arc<McpServer>,
     queue: Arc<InvocationQueue>,
     change_queued: Arc<AtomicBool>,
     /// Kept until close() has queued its last event, then released.
@@ -171,7 +171,7 @@ pub struct NativeServer {
     url: String,
     port: u32,
     /// Handler mode: streamed responses on their way to Node `res` objects.
-    pub(super) handler: super::handler::HandlerStreams,
+    handler: crate::bindings::handler::HandlerStreams,
 }
 
 fn err(msg: impl std::fmt::Display) -> Error {
@@ -428,6 +428,61 @@ impl NativeServer {
     #[napi]
     pub async fn close_session(&self, session_id: String) -> bool {
         self.server.core().close_session(&session_id)
+    }
+
+    /// Handler mode: where streamed response chunks go, `(streamId, text | null)`.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "sink: (stream: number, chunk: string | null) => void"
+    )]
+    pub fn set_chunk_sink(
+        &self,
+        sink: Function<'_, crate::bindings::handler::ChunkArgs, Unknown<'static>>,
+    ) -> Result<()> {
+        self.handler.set_sink(sink)
+    }
+
+    /// Handler mode: serves one request of the host's HTTP server (`rawHeaders` as Node gives
+    /// them, the whole body, the socket's remote address); `ticket` names it for `cancelServe`.
+    #[napi(catch_unwind, ts_return_type = "Promise<ServedHead>")]
+    #[allow(clippy::too_many_arguments)]
+    pub fn serve<'env>(
+        &self,
+        env: &'env Env,
+        ticket: u32,
+        method: String,
+        raw_headers: Vec<String>,
+        body: Buffer,
+        remote_ip: String,
+        remote_port: u32,
+    ) -> Result<PromiseRaw<'env, crate::bindings::handler::ServedHead>> {
+        let request = crate::bindings::handler::HostRequest {
+            ticket,
+            method,
+            raw_headers,
+            body: bytes::Bytes::copy_from_slice(&body),
+            remote_ip,
+            remote_port,
+        };
+        crate::bindings::handler::serve(env, &self.server, &self.handler, request)
+    }
+
+    /// Handler mode: the client went away before the response head.
+    #[napi(catch_unwind)]
+    pub fn cancel_serve(&self, ticket: u32) -> bool {
+        self.handler.cancel_serve(ticket)
+    }
+
+    /// Handler mode: the response of stream `stream` is in place; its chunks may flow.
+    #[napi(catch_unwind)]
+    pub fn start_stream(&self, stream: u32) -> bool {
+        self.handler.go(stream)
+    }
+
+    /// Handler mode: Node closed a streamed response before it ended.
+    #[napi(catch_unwind)]
+    pub fn cancel_stream(&self, stream: u32) -> bool {
+        self.handler.cancel(stream)
     }
 
     /// Closes the server, then queues `drained` behind every monitor event it caused:
