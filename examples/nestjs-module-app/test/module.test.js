@@ -90,9 +90,9 @@ describe("mount: { port }", () => {
 })
 
 describe("mount: 'app'", () => {
-  test('the endpoint is a route of the app: global prefix, a global guard (403 without its header), both clients', async () => {
+  test('the endpoint is a route of the app (forRootAsync): global prefix, a global guard (403 without its header), both clients', async () => {
     // No rawBody: Express' JSON parser reads the body first and the module hands the parsed value on.
-    const app = await NestFactory.create(AppModule.register('app', { guard: true }), { logger: false })
+    const app = await NestFactory.create(AppModule.register('app', { guard: true, async: true }), { logger: false })
     app.setGlobalPrefix('api')
     await app.listen(0, '127.0.0.1')
     const base = (await app.getUrl()).replace('[::1]', '127.0.0.1')
@@ -110,6 +110,10 @@ describe("mount: 'app'", () => {
       expect(outside.status).toBe(404)
       await exercise(url, repo, { 'x-api-key': 'secret' })
       expect(mcp.getConnectionStats().totalConnections).toBe(2)
+      // forRootAsync: the factory's options, from an injected provider, reached the server.
+      const probe = await legacyClient(url, { 'x-api-key': 'secret' })
+      expect(probe.getServerVersion()).toEqual({ name: 'pets-async', version: '1.0.0' })
+      await probe.close()
       const health = await fetch(`${base}/api/health`, { headers: { 'x-api-key': 'secret' } }).then((r) => r.json())
       expect(health.info.mcp).toMatchObject({ status: 'up', mount: 'app' })
     } finally {
