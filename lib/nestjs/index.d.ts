@@ -45,7 +45,7 @@ export interface McpNativeModuleOptions extends Omit<StreamableServerOptions, 'p
   mount?: McpMount
   /** Called besides the @nestjs/event-emitter events. */
   monitor?: ConnectionMonitor
-  /** With mount 'app': the principal of a request (default: `req.auth` when a guard set it). */
+  /** With mount 'app': the principal of a request (default: `req.auth` when a guard set it), handed to handle() as options.auth. */
   auth?: (req: any) => McpAuthInfo | undefined | Promise<McpAuthInfo | undefined>
   /** Registers the module globally (default true). */
   global?: boolean
@@ -75,7 +75,7 @@ export interface McpToolOptions<S extends SchemaInput = SchemaInput> {
   annotations?: ToolDefinition['annotations']
   icons?: unknown[]
   _meta?: Record<string, unknown>
-  /** Every scope the caller's `ctx.auth.scopes` must hold; otherwise an isError result. */
+  /** Every scope the caller's `ctx.auth.scopes` must hold; otherwise an isError result (no `ctx.auth`: refused). */
   requiredScopes?: string[]
 }
 /** What a tool method may return: the MCP result, a string (one text block) or an object (structured content). */
