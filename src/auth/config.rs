@@ -1,0 +1,139 @@
+//! The `auth` option, as the core sees it (the bindings convert the JS object into this).
+
+use serde_json::Value;
+
+/// Who verifies tokens.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verifier {
+    /// The host's `verify(token, request)` callback, supplied at run time as a
+    /// [`super::TokenVerifier`].
+    Js,
+    /// Signed JWTs, verified in Rust.
+    Jwt(JwtConfig),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct JwtConfig {
+    pub issuer: String,
+    /// Accepted `aud` values; default: the server's `resource`.
+    pub audience: Option<Vec<String>>,
+    /// A static JWK Set (`{"keys": [...]}`).
+    pub jwks: Option<Value>,
+    /// Where to fetch the JWK Set from (refetched on an unknown `kid`).
+    pub jwks_uri: Option<String>,
+    /// Accepted `alg` values; default: every asymmetric algorithm.
+    pub algorithms: Option<Vec<String>>,
+    pub clock_tolerance_seconds: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthConfig {
+    pub authorization_servers: Vec<String>,
+    pub resource: Option<String>,
+    pub scopes_supported: Option<Vec<String>>,
+    pub required_scopes: Vec<String>,
+    pub resource_name: Option<String>,
+    pub resource_documentation: Option<String>,
+    pub verifier: Verifier,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("auth.authorizationServers must list at least one issuer URL")]
+    NoAuthorizationServers,
+    #[error("auth.{field}: {value:?} is not an absolute http(s) URL without a fragment")]
+    BadUrl { field: &'static str, value: String },
+    #[error("auth.jwt needs exactly one of jwks and jwksUri")]
+    JwksSource,
+    #[error("auth.jwt.jwks is not a usable JWK Set: {0}")]
+    BadJwks(String),
+    #[error("auth.jwt.algorithms: {0:?} is not a supported asymmetric algorithm")]
+    BadAlgorithm(String),
+    #[error("auth.jwt.issuer must not be empty")]
+    NoIssuer,
+    #[error("auth: a scope must be non-empty and hold no spaces, quotes or backslashes: {0:?}")]
+    BadScope(String),
+}
+
+/// `scheme://authority/path` split, for absolute http(s) URLs without a fragment.
+pub(crate) struct Parsed<'a> {
+    pub scheme: &'a str,
+    pub authority: &'a str,
+    pub path: &'a str,
+}
+
+pub(crate) fn parse_url(u: &str) -> Option<Parsed<'_>> {
+    if u.contains('#') || u.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return None;
+    }
+    let (scheme, rest) = u.split_once("://")?;
+    if !(scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https")) {
+        return None;
+    }
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(end);
+    if authority.is_empty() || authority.contains('@') {
+        return None;
+    }
+    Some(Parsed {
+        scheme,
+        authority,
+        path,
+    })
+}
+
+pub(crate) fn check_url(field: &'static str, u: &str) -> Result<(), ConfigError> {
+    parse_url(u).map(|_| ()).ok_or_else(|| ConfigError::BadUrl {
+        field,
+        value: u.to_owned(),
+    })
+}
+
+fn check_scopes(scopes: &[String]) -> Result<(), ConfigError> {
+    for s in scopes {
+        // RFC 6749 §3.3 scope-token: %x21 / %x23-5B / %x5D-7E.
+        let ok = !s.is_empty()
+            && s.bytes()
+                .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b));
+        if !ok {
+            return Err(ConfigError::BadScope(s.clone()));
+        }
+    }
+    Ok(())
+}
+
+impl AuthConfig {
+    /// Checks everything that can be checked before the listener exists.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.authorization_servers.is_empty() {
+            return Err(ConfigError::NoAuthorizationServers);
+        }
+        for a in &self.authorization_servers {
+            check_url("authorizationServers", a)?;
+        }
+        if let Some(r) = &self.resource {
+            check_url("resource", r)?;
+        }
+        if let Some(d) = &self.resource_documentation {
+            check_url("resourceDocumentation", d)?;
+        }
+        check_scopes(&self.required_scopes)?;
+        if let Some(s) = &self.scopes_supported {
+            check_scopes(s)?;
+        }
+        if let Verifier::Jwt(j) = &self.verifier {
+            if j.issuer.is_empty() {
+                return Err(ConfigError::NoIssuer);
+            }
+            match (&j.jwks, &j.jwks_uri) {
+                (Some(set), None) => {
+                    super::jwt::KeySet::from_value(set).map_err(ConfigError::BadJwks)?;
+                }
+                (None, Some(u)) => check_url("jwt.jwksUri", u)?,
+                _ => return Err(ConfigError::JwksSource),
+            }
+            super::jwt::parse_algorithms(j.algorithms.as_deref())?;
+        }
+        Ok(())
+    }
+}
