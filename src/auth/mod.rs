@@ -11,6 +11,7 @@ pub mod bearer;
 pub mod cache;
 pub mod challenge;
 pub mod config;
+pub mod cors;
 pub mod fetch;
 pub mod jwt;
 pub mod metadata;
