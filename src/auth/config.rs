@@ -137,3 +137,123 @@ impl AuthConfig {
         Ok(())
     }
 }
+
+/// The `auth` option as lib/server.js sends it (JSON; the `verify` function itself travels
+/// separately, `hasVerify` says whether it was given).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AuthOptions {
+    #[serde(default)]
+    pub authorization_servers: Vec<String>,
+    pub resource: Option<String>,
+    pub scopes_supported: Option<Vec<String>>,
+    #[serde(default)]
+    pub required_scopes: Vec<String>,
+    pub resource_name: Option<String>,
+    pub resource_documentation: Option<String>,
+    #[serde(default)]
+    pub has_verify: bool,
+    pub jwt: Option<JwtOptions>,
+}
+
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct JwtOptions {
+    pub issuer: String,
+    pub audience: Option<OneOrMany>,
+    pub jwks: Option<Value>,
+    pub jwks_uri: Option<String>,
+    pub algorithms: Option<Vec<String>>,
+    pub clock_tolerance_seconds: Option<u64>,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OptionsError {
+    #[error("auth needs exactly one of verify and jwt")]
+    VerifierChoice,
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+impl AuthOptions {
+    /// Checked configuration; the JS verifier, if chosen, is attached by the bindings.
+    pub fn into_config(self) -> Result<AuthConfig, OptionsError> {
+        let verifier = match (self.has_verify, self.jwt) {
+            (true, None) => Verifier::Js,
+            (false, Some(j)) => Verifier::Jwt(JwtConfig {
+                issuer: j.issuer,
+                audience: j.audience.map(|a| match a {
+                    OneOrMany::One(s) => vec![s],
+                    OneOrMany::Many(v) => v,
+                }),
+                jwks: j.jwks,
+                jwks_uri: j.jwks_uri,
+                algorithms: j.algorithms,
+                clock_tolerance_seconds: j.clock_tolerance_seconds.unwrap_or(0),
+            }),
+            _ => return Err(OptionsError::VerifierChoice),
+        };
+        let cfg = AuthConfig {
+            authorization_servers: self.authorization_servers,
+            resource: self.resource,
+            scopes_supported: self.scopes_supported,
+            required_scopes: self.required_scopes,
+            resource_name: self.resource_name,
+            resource_documentation: self.resource_documentation,
+            verifier,
+        };
+        cfg.validate()?;
+        Ok(cfg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(v: Value) -> Result<AuthConfig, String> {
+        serde_json::from_value::<AuthOptions>(v)
+            .map_err(|e| e.to_string())?
+            .into_config()
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn js_shapes() {
+        let c = parse(serde_json::json!({
+            "authorizationServers": ["https://as.example"], "hasVerify": true, "requiredScopes": ["a"]
+        }))
+        .expect("verify");
+        assert_eq!(c.verifier, Verifier::Js);
+        let c = parse(serde_json::json!({
+            "authorizationServers": ["https://as.example"],
+            "jwt": { "issuer": "https://as.example", "audience": "api://x", "jwksUri": "https://as.example/jwks" }
+        }))
+        .expect("jwt");
+        let Verifier::Jwt(j) = c.verifier else {
+            panic!("jwt")
+        };
+        assert_eq!(j.audience, Some(vec!["api://x".to_owned()]));
+        let both = parse(serde_json::json!({
+            "authorizationServers": ["https://as.example"], "hasVerify": true,
+            "jwt": { "issuer": "i", "jwksUri": "https://as.example/jwks" }
+        }));
+        assert_eq!(both, Err("auth needs exactly one of verify and jwt".into()));
+        let neither = parse(serde_json::json!({ "authorizationServers": ["https://as.example"] }));
+        assert_eq!(
+            neither,
+            Err("auth needs exactly one of verify and jwt".into())
+        );
+        assert!(
+            parse(serde_json::json!({ "authorizationServer": [], "hasVerify": true })).is_err(),
+            "typos are refused"
+        );
+    }
+}

@@ -22,7 +22,7 @@ mod info;
 
 pub use authenticator::{Authenticator, RequestPeer, TokenVerifier, VerifyFuture};
 pub use challenge::Challenge;
-pub use config::{AuthConfig, ConfigError, JwtConfig, Verifier};
+pub use config::{AuthConfig, AuthOptions, ConfigError, JwtConfig, OptionsError, Verifier};
 pub use info::{Audience, AuthInfo};
 pub use metadata::Policy;
 
