@@ -1,6 +1,7 @@
 //! HTTP front ends over hyper: routing and header checks, the 2025 session front end, the
 //! 2026 stateless front end, SSE framing, and the server's lifecycle.
 
+pub mod auth;
 pub mod body;
 pub mod calls;
 pub mod config;
