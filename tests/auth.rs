@@ -571,3 +571,32 @@ async fn unreachable_jwks_is_503_not_401() {
     let c = bearer(&a, &good("a", "")).await.expect_err("no keys");
     assert_eq!(c.status, 503);
 }
+
+/// Cost of the check per request (run: `cargo test --release --no-default-features --test auth
+/// -- --ignored --nocapture`): a cached token, and a JWT verified from scratch.
+#[tokio::test]
+#[ignore]
+async fn timing() {
+    let a = static_auth(&["mcp:read"]);
+    let token = good("alice", "mcp:read");
+    let header = format!("Bearer {token}");
+    assert!(run(&a, Some(&header), None).await.is_ok());
+    let n = 200_000u32;
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        let r = run(&a, Some(&header), None).await;
+        assert!(r.is_ok());
+    }
+    let cached = t.elapsed() / n;
+    let set = json!({ "keys": [jwk(RSA, Algorithm::RS256, "k1")] });
+    let v = JwtVerifier::new(&jwt_cfg(Some(set), None, None)).expect("verifier");
+    let m = 2_000u32;
+    let t = std::time::Instant::now();
+    for _ in 0..m {
+        assert!(v.verify_token(&token).await.is_ok());
+    }
+    let verify = t.elapsed() / m;
+    println!(
+        "auth timing: cached check {cached:?}/request, RS256 JWT verification {verify:?}/token"
+    );
+}
