@@ -186,6 +186,22 @@ async function startStreamableMcpServer(opts = {}, monitor = {}) {
   wire.hasReadResource = !!callbacks.readResource
   wire.hasGetPrompt = !!callbacks.getPrompt
   wire.hasComplete = !!callbacks.complete
+  // auth.verify stays in JS; the native side learns only that it exists.
+  let verify
+  if (opts.auth !== undefined && opts.auth !== null) {
+    if (typeof opts.auth !== 'object') throw new TypeError('auth must be an object')
+    const { verify: fn, ...rest } = opts.auth
+    if (fn !== undefined && typeof fn !== 'function') throw new TypeError('auth.verify must be a function')
+    wire.auth = { ...rest, hasVerify: typeof fn === 'function' }
+    if (fn) {
+      // Always answers a JSON string ("null": unknown token) or rejects; the native side
+      // checks the shape, the audience and the expiry.
+      verify = (token, ip, userAgent) =>
+        Promise.resolve()
+          .then(() => fn(token, userAgent === undefined || userAgent === null ? { ip } : { ip, userAgent }))
+          .then((info) => JSON.stringify(info === undefined ? null : info))
+    }
+  }
   // Events no callback listens to are not sent across at all.
   wire.monitor = {
     established: typeof monitor.onConnectionEstablished === 'function',
@@ -324,13 +340,13 @@ async function startStreamableMcpServer(opts = {}, monitor = {}) {
     }
   }
 
-  server = await native.startNativeServer(JSON.stringify(wire), drain, events)
+  server = await native.startNativeServer(JSON.stringify(wire), drain, events, verify)
   if (drainPending) drain()
   wrapper = new StreamableMcpServer(server)
   return wrapper
 }
 
-for (const name of ['sessionId', 'era', 'protocolVersion', 'clientInfo', 'clientCapabilities', 'inputResponses', 'requestState', 'requestId']) {
+for (const name of ['sessionId', 'era', 'protocolVersion', 'clientInfo', 'clientCapabilities', 'inputResponses', 'requestState', 'requestId', 'auth', 'headers']) {
   Object.defineProperty(RequestContext.prototype, name, lazy(name))
 }
 

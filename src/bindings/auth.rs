@@ -10,7 +10,9 @@ use napi::threadsafe_function::ThreadsafeFunction;
 use crate::auth::{AuthError, AuthInfo, RequestPeer, TokenVerifier, VerifyFuture};
 
 pub type VerifyArgs = FnArgs<(String, String, Option<String>)>;
-pub type VerifyTsfn = ThreadsafeFunction<VerifyArgs, Promise<String>, VerifyArgs, Status, false>;
+/// Weak: a closed server's verifier must not keep Node's event loop alive.
+pub type VerifyTsfn =
+    ThreadsafeFunction<VerifyArgs, Promise<String>, VerifyArgs, Status, false, true>;
 
 pub struct JsVerifier {
     tsfn: VerifyTsfn,

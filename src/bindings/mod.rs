@@ -3,8 +3,6 @@
 // napi-derive registers exports only in the cdylib; unit-test builds see them as unused.
 #![cfg_attr(test, allow(dead_code))]
 
-// Wired into startNativeServer with the transport seam (issue 14, phase 2).
-#[allow(dead_code)]
 pub mod auth;
 pub mod events;
 pub mod options;

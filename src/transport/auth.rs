@@ -9,9 +9,13 @@ use hyper::header::{HeaderName, HeaderValue, AUTHORIZATION, CACHE_CONTROL, ORIGI
 use hyper::{HeaderMap, Method, StatusCode};
 use serde_json::{Map, Value};
 
+use super::core::Core;
 use super::http::{self, header, Resp};
+use super::pipeline::{self, RequestAuth};
 use crate::auth::cors::CorsPolicy;
-use crate::auth::{AuthInfo, Authenticator, Challenge, Policy, RequestPeer};
+use crate::auth::{scope, AuthInfo, Authenticator, Challenge, Policy, RequestPeer};
+use crate::protocol::jsonrpc::{Body, Message};
+use crate::protocol::Routed;
 
 /// The protected resource metadata (RFC 9728): public, cacheable, readable cross-origin.
 pub fn metadata(policy: &Policy, method: &Method) -> Resp {
@@ -140,6 +144,117 @@ pub fn exposed_headers(names: &[HeaderName], headers: &HeaderMap) -> Map<String,
         }
     }
     out
+}
+
+/// What a request carries into its callbacks: the principal, and the `ctx.auth` /
+/// `ctx.headers` members, rendered once per request. `None` when neither is configured.
+pub fn request_auth(
+    info: Option<Arc<AuthInfo>>,
+    expose: &[HeaderName],
+    headers: &HeaderMap,
+) -> Option<Arc<RequestAuth>> {
+    if info.is_none() && expose.is_empty() {
+        return None;
+    }
+    let mut members = String::new();
+    if let Some(i) = &info {
+        if let Ok(json) = serde_json::to_string(&**i) {
+            members.push_str(",\"auth\":");
+            members.push_str(&json);
+        }
+    }
+    if !expose.is_empty() {
+        let h = exposed_headers(expose, headers);
+        members.push_str(",\"headers\":");
+        members.push_str(&Value::Object(h).to_string());
+    }
+    Some(Arc::new(RequestAuth {
+        info,
+        context_members: members,
+    }))
+}
+
+/// The `requiredScopes` of the item a request names (`tools/call`, `prompts/get`,
+/// `resources/read`), from its definition.
+fn item_scopes(
+    core: &Core,
+    method: &str,
+    params: Option<&serde_json::value::RawValue>,
+) -> Vec<String> {
+    let (kind, key) = match method {
+        "tools/call" => (0, "name"),
+        "prompts/get" => (1, "name"),
+        "resources/read" => (2, "uri"),
+        _ => return Vec::new(),
+    };
+    let Some(p) = params.and_then(|p| serde_json::from_str::<Value>(p.get()).ok()) else {
+        return Vec::new();
+    };
+    let Some(name) = p.get(key).and_then(Value::as_str) else {
+        return Vec::new();
+    };
+    let catalog = core.dispatcher.catalog();
+    let listing = match kind {
+        0 => &catalog.tools,
+        1 => &catalog.prompts,
+        _ => &catalog.resources,
+    };
+    listing
+        .get(name)
+        .filter(|raw| raw.get().contains("\"requiredScopes\""))
+        .and_then(|raw| serde_json::from_str::<Value>(raw.get()).ok())
+        .and_then(|v| v.get("requiredScopes").cloned())
+        .and_then(|v| serde_json::from_value::<Vec<String>>(v).ok())
+        .unwrap_or_default()
+}
+
+/// 403 `insufficient_scope` when the caller lacks an item's own required scopes.
+pub fn check_items(core: &Core, a: &Authenticator, body: &Body) -> Result<(), Challenge> {
+    let Some(info) = pipeline::request_subject() else {
+        return Ok(());
+    };
+    for m in body.messages() {
+        if let Message::Request { method, params, .. } = m {
+            let needed = item_scopes(core, method, params.as_deref());
+            if !needed.is_empty() {
+                a.check_item(&info, &needed)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A list answer showing only the items the caller's scopes allow (when any item has
+/// `requiredScopes`; otherwise the page goes out untouched).
+pub fn filter_listed(method: &str, routed: Routed) -> Routed {
+    let member = match method {
+        "tools/list" => "tools",
+        "prompts/list" => "prompts",
+        "resources/list" => "resources",
+        _ => return routed,
+    };
+    let Routed::Answer(text) = routed else {
+        return routed;
+    };
+    let Some(info) = pipeline::request_subject() else {
+        return Routed::Answer(text);
+    };
+    if !text.contains("\"requiredScopes\"") {
+        return Routed::Answer(text);
+    }
+    let Ok(mut v) = serde_json::from_str::<Value>(&text) else {
+        return Routed::Answer(text);
+    };
+    if let Some(items) = v.get_mut(member).and_then(Value::as_array_mut) {
+        items.retain(|item| {
+            let needed: Vec<String> = item
+                .get("requiredScopes")
+                .and_then(|r| serde_json::from_value(r.clone()).ok())
+                .unwrap_or_default();
+            scope::allows(&info.scopes, &needed)
+        });
+    }
+    Routed::Answer(v.to_string())
 }
 
 #[cfg(test)]

@@ -46,6 +46,12 @@ fn session_not_found() -> Resp {
 fn session_of(core: &Core, headers: &HeaderMap) -> Result<Arc<Session>, Resp> {
     let id = header(headers, SESSION_HEADER).ok_or_else(session_required)?;
     let session = core.sessions.get(id).ok_or_else(session_not_found)?;
+    // A session belongs to the subject that created it: to anyone else it does not exist.
+    if let Some(owner) = session.owner() {
+        if pipeline::request_subject().is_none_or(|i| i.subject.as_str() != owner) {
+            return Err(session_not_found());
+        }
+    }
     if let Some(v) = header(headers, VERSION_HEADER) {
         if LegacyVersion::parse(v).is_none() {
             return Err(http::rpc_error(
@@ -177,7 +183,7 @@ pub async fn post(core: Arc<Core>, peer: Peer, headers: &HeaderMap, body: Body) 
     };
     let task_core = core.clone();
     let task_session = session.clone();
-    tokio::spawn(async move {
+    pipeline::spawn_in_request(async move {
         let core = task_core;
         let session = task_session;
         join_all(routed.into_iter().map(|(id, _, params, r)| {
@@ -325,6 +331,9 @@ fn initialize(core: &Arc<Core>, peer: &Peer, body: Body) -> Resp {
         name.as_deref().map(|n| strings.intern(n)),
         ver.as_deref().map(|v| strings.intern(v)),
     ));
+    if let Some(info) = pipeline::request_subject() {
+        session.bind_owner(&info.subject);
+    }
     core.sessions.insert(session);
     let result = core.dispatcher.initialize_result(version);
     let mut r = http::json(StatusCode::OK, jsonrpc::result_response(&id, result));
@@ -357,7 +366,13 @@ fn notification(core: &Core, session: &Session, method: &str, params: Option<&Ra
 
 /// The method table's answer, with the session-scoped steps carried out here.
 fn route(core: &Core, session: &Session, method: &str, params: Option<&RawValue>) -> Routed {
-    match core.dispatcher.route(Era::Legacy, method, params) {
+    let routed = core.dispatcher.route(Era::Legacy, method, params);
+    let routed = if core.auth.is_some() {
+        super::auth::filter_listed(method, routed)
+    } else {
+        routed
+    };
+    match routed {
         Routed::SetLogLevel(rank) => {
             session.set_log_level(rank);
             Routed::Answer("{}".into())

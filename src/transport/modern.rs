@@ -233,10 +233,15 @@ pub async fn post(
         return pipeline::capacity_refusal(&core, Some(id));
     };
     // The method table: removed 2025 methods and unknown ones are 404 here.
-    match core
+    let routed = core
         .dispatcher
-        .route(Era::Modern, &method, params.as_deref())
-    {
+        .route(Era::Modern, &method, params.as_deref());
+    let routed = if core.auth.is_some() {
+        super::auth::filter_listed(&method, routed)
+    } else {
+        routed
+    };
+    match routed {
         Routed::Answer(result) => http::json(StatusCode::OK, jsonrpc::result_response(id, &result)),
         Routed::Fail(e) if e.code == METHOD_NOT_FOUND => reject(StatusCode::NOT_FOUND, Some(id), e),
         Routed::Fail(e) => http::rpc_error(StatusCode::OK, Some(id), &e),
@@ -329,8 +334,26 @@ fn listen(core: &Arc<Core>, client: Arc<str>, id: &RequestId, filter: Option<&Va
         .listeners
         .add(client.clone(), sub_id, interests, tx, final_message);
     core.tracker.stream_delta(&client, true);
+    // A listen stream lives no longer than the token that opened it: at expiry it ends and
+    // the client comes back with a fresh token (or gets 401).
+    let (gone, stream_gone) = tokio::sync::oneshot::channel::<()>();
+    if let Some(exp) = pipeline::request_subject().and_then(|i| i.expires_at) {
+        let left = exp.saturating_mul(1000).saturating_sub(now_ms());
+        let weak = Arc::downgrade(core);
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = tokio::time::sleep(std::time::Duration::from_millis(left)) => {
+                    if let Some(core) = weak.upgrade() {
+                        core.listeners.remove(listener);
+                    }
+                }
+                _ = stream_gone => {}
+            }
+        });
+    }
     let on_drop_core = core.clone();
     http::sse(OutBody::sse(rx, core.cfg.keepalive).with_on_drop(move || {
+        drop(gone);
         on_drop_core.listeners.remove(listener);
         on_drop_core.tracker.stream_delta(&client, false);
     }))
@@ -366,7 +389,8 @@ async fn callback(
     {
         None | Some(Ok(Value::Null)) => None,
         Some(Ok(Value::String(sealed))) => {
-            match request_state::open(&core.state_key, &sealed, &method, &name, now_ms()) {
+            let bound = pipeline::state_binding(&name);
+            match request_state::open(&core.state_key, &sealed, &method, &bound, now_ms()) {
                 Ok(s) => Some(s),
                 Err(e) => {
                     return http::rpc_error(
@@ -501,7 +525,8 @@ fn finish(
                     }
                     Some(Value::String(state)) => {
                         let expires = now_ms() + core.cfg.request_state_ttl.as_millis() as u64;
-                        match request_state::seal(&core.state_key, state, method, name, expires) {
+                        let bound = pipeline::state_binding(name);
+                        match request_state::seal(&core.state_key, state, method, &bound, expires) {
                             Ok(sealed) => {
                                 m.insert("requestState".into(), Value::String(sealed));
                             }
