@@ -12,6 +12,8 @@ export interface ToolDefinition {
   outputSchema?: object
   annotations?: object
   _meta?: object
+  /** With `auth`: calling it needs these scopes (403 otherwise); lists hide it from callers without them. */
+  requiredScopes?: string[]
 }
 export interface ResourceDefinition {
   uri: string
@@ -20,6 +22,8 @@ export interface ResourceDefinition {
   description?: string
   mimeType?: string
   size?: number
+  /** With `auth`: reading it needs these scopes (403 otherwise); lists hide it from callers without them. */
+  requiredScopes?: string[]
 }
 export interface ResourceTemplateDefinition {
   uriTemplate: string
@@ -33,6 +37,49 @@ export interface PromptDefinition {
   title?: string
   description?: string
   arguments?: { name: string; description?: string; required?: boolean }[]
+  /** With `auth`: getting it needs these scopes (403 otherwise); lists hide it from callers without them. */
+  requiredScopes?: string[]
+}
+
+/** The verified principal of a request (docs/authorization.md). */
+export interface AuthInfo {
+  subject: string
+  clientId?: string
+  scopes: string[]
+  /** Epoch seconds. */
+  expiresAt?: number
+  /** Must name the server's `resource` (RFC 8707). */
+  audience?: string | string[]
+  extra?: Record<string, unknown>
+}
+
+/** OAuth 2.1 resource server: exactly one of `verify` and `jwt`. */
+export interface AuthOptions {
+  /** Issuer URLs published in the protected resource metadata. */
+  authorizationServers: string[]
+  /** Canonical URI of this server. Default: http://<host>:<port><endpoint>. */
+  resource?: string
+  scopesSupported?: string[]
+  /** Every request needs all of these (403 otherwise). */
+  requiredScopes?: string[]
+  resourceName?: string
+  resourceDocumentation?: string
+  /** JS verifier; `null` for an unknown token. Its answer is cached until `expiresAt`. */
+  verify?: (token: string, request: { ip: string; userAgent?: string }) => Promise<AuthInfo | null> | AuthInfo | null
+  /** JWT access tokens verified in Rust against a JWK Set. */
+  jwt?: {
+    issuer: string
+    /** Accepted `aud` values. Default: `resource`. */
+    audience?: string | string[]
+    /** A static JWK Set. */
+    jwks?: { keys: object[] }
+    /** Fetched on first use and on an unknown `kid` (at most every 30 s). */
+    jwksUri?: string
+    /** Default: RS256/384/512, PS256/384/512, ES256, ES384, EdDSA. */
+    algorithms?: string[]
+    /** Default 0. */
+    clockToleranceSeconds?: number
+  }
 }
 export type ContentBlock =
   | { type: 'text'; text: string }
@@ -102,6 +149,10 @@ export interface RequestContext {
   request(method: string, params?: object): Promise<unknown>
   /** End this request's SSE stream now; the client resumes with GET + Last-Event-ID (SEP-1699). */
   closeStream(): void
+  /** The caller's verified principal when `auth` is on. */
+  readonly auth?: AuthInfo
+  /** The request headers named in `exposeHeaders` (lowercase names; never Authorization). */
+  readonly headers?: Record<string, string>
 }
 
 export interface StreamableServerOptions {
@@ -158,6 +209,12 @@ export interface StreamableServerOptions {
   trustProxy?: boolean
   /** Period of SSE keep-alive comments on idle streams. Default 15_000. */
   keepAliveMs?: number
+  /** Require OAuth 2.1 bearer tokens (docs/authorization.md). */
+  auth?: AuthOptions
+  /** CORS for browser clients; without it no CORS headers are sent. */
+  cors?: { origins: string[] | '*'; credentials?: boolean; maxAgeSeconds?: number }
+  /** Request headers callbacks see as `ctx.headers` (Authorization and Cookie never). */
+  exposeHeaders?: string[]
 }
 
 export interface ConnectionInfo {
