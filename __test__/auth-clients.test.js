@@ -45,6 +45,12 @@ class MemoryProvider {
   codeVerifier() {
     return this.verifier
   }
+  saveDiscoveryState(s) {
+    this.discovery = s
+  }
+  discoveryState() {
+    return this.discovery
+  }
 }
 
 // Follows the authorization URL like a browser with automatic consent; returns the callback's

@@ -4,7 +4,7 @@
 // authorization rows are asserted here; a small local authorization server
 // (fixtures/oauth-server.js) issues real RS256 tokens for the `jwt` mode and the real clients.
 const { startOAuthServer } = require('./fixtures/oauth-server.js')
-const { MODERN, KEY, ACCEPT_BOTH, meta, modernPost, readResponse, startServer, sleep, waitFor } = require('./helpers/eras')
+const { MODERN, KEY, ACCEPT_BOTH, meta, modernPost, readResponse, startServer, sleep, waitFor, recorder } = require('./helpers/eras')
 
 const OBJ = { type: 'object', properties: {} }
 const TOOLS = [
@@ -73,7 +73,7 @@ async function request(era, url, token, method, params = {}, { headers = {}, pat
 }
 
 describe('auth with a JS verifier', () => {
-  let as, server, url, resource, ctx
+  let as, server, url, resource, ctx, rec
   const now = () => Math.floor(Date.now() / 1000)
   const table = new Map()
   let verifyCalls = 0
@@ -81,6 +81,7 @@ describe('auth with a JS verifier', () => {
   beforeAll(async () => {
     as = await startOAuthServer()
     ctx = { calls: [] }
+    rec = recorder()
     server = await startServer({
       tools: TOOLS,
       callTool: callTool(ctx),
@@ -98,7 +99,7 @@ describe('auth with a JS verifier', () => {
           return entry || null
         },
       },
-    })
+    }, rec.monitor)
     url = server.url
     resource = url
     const at = (sub, scopes, extra = {}) => ({ subject: sub, clientId: `cli-${sub}`, scopes, audience: resource, expiresAt: now() + 600, ...extra })
@@ -230,6 +231,22 @@ describe('auth with a JS verifier', () => {
     expect(own.json.result.content[0].text).toBe('answered:asked')
   })
 
+  test('connections carry their principal: callbacks, records, per subject in both eras', async () => {
+    const init = await legacyInit(url, 'bob')
+    const session = init.headers.get('mcp-session-id')
+    await modernPost(url, 'tools/list', {}, { headers: { authorization: 'Bearer bob' } })
+    await modernPost(url, 'tools/list', {}, { headers: { authorization: 'Bearer alice' } })
+    await waitFor(() => rec.established().some((e) => e.sessionId === session), 'the legacy record')
+    const legacy = server.getConnectionInfo(session)
+    expect(legacy.auth).toEqual({ subject: 'bob', clientId: 'cli-bob', scopes: ['mcp:read'] })
+    const stats = server.getConnectionStats()
+    const modern = stats.connections.filter((c) => c.era === 'modern' && c.auth)
+    // Same address and client, two subjects: two connections.
+    const subjects = new Set(modern.map((c) => c.auth.subject))
+    expect(subjects.has('alice') && subjects.has('bob')).toBe(true)
+    expect(rec.established().find((e) => e.sessionId === session).info.auth.subject).toBe('bob')
+  })
+
   test('the verifier runs once per token, not once per request', async () => {
     table.set('counted', { subject: 'zed', scopes: ['mcp:read'], audience: resource, expiresAt: now() + 600 })
     const before = verifyCalls
@@ -293,6 +310,65 @@ describe('auth with jwt (verified in Rust against the issuer JWKS)', () => {
     const took = Date.now() - started
     expect(took).toBeGreaterThan(900)
     expect(took).toBeLessThan(6_000)
+  })
+})
+
+describe('cors', () => {
+  let withCors, without
+  const ORIGIN = 'http://app.test:8080'
+
+  beforeAll(async () => {
+    const verify = async (token) => (token === 'ok' ? { subject: 's', scopes: [], audience: withCors.url } : null)
+    withCors = await startServer({
+      tools: TOOLS,
+      callTool: callTool({ calls: [] }),
+      cors: { origins: [ORIGIN], credentials: true, maxAgeSeconds: 600 },
+      auth: { authorizationServers: ['http://127.0.0.1:9'], verify },
+    })
+    without = await startServer({ tools: TOOLS, callTool: callTool({ calls: [] }) })
+  })
+
+  afterAll(async () => {
+    await withCors.close()
+    await without.close()
+  })
+
+  test('preflight from an allowed origin: 204 with methods and headers; others 403', async () => {
+    const res = await fetch(withCors.url, {
+      method: 'OPTIONS',
+      headers: { origin: ORIGIN, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type, mcp-param-city' },
+    })
+    expect(res.status).toBe(204)
+    expect(res.headers.get('access-control-allow-origin')).toBe(ORIGIN)
+    expect(res.headers.get('access-control-allow-credentials')).toBe('true')
+    expect(res.headers.get('access-control-max-age')).toBe('600')
+    expect(res.headers.get('access-control-allow-methods')).toBe('GET, POST, DELETE, OPTIONS')
+    const allowed = res.headers.get('access-control-allow-headers').toLowerCase()
+    for (const h of ['content-type', 'authorization', 'mcp-session-id', 'mcp-protocol-version', 'last-event-id', 'mcp-method', 'mcp-name', 'mcp-param-city']) {
+      expect(allowed).toContain(h)
+    }
+    const evil = await fetch(withCors.url, { method: 'OPTIONS', headers: { origin: 'http://evil.test', 'access-control-request-method': 'POST' } })
+    expect(evil.status).toBe(403)
+    expect(evil.headers.get('access-control-allow-origin')).toBeNull()
+  })
+
+  test('responses (a 401 included) expose Mcp-Session-Id and WWW-Authenticate to the allowed origin', async () => {
+    const refused = await modernPost(withCors.url, 'tools/list', {}, { headers: { origin: ORIGIN } })
+    expect(refused.status).toBe(401)
+    expect(refused.headers.get('access-control-allow-origin')).toBe(ORIGIN)
+    expect(refused.headers.get('access-control-expose-headers')).toMatch(/WWW-Authenticate/)
+    const ok = await modernPost(withCors.url, 'tools/list', {}, { headers: { origin: ORIGIN, authorization: 'Bearer ok' } })
+    expect(ok.status).toBe(200)
+    expect(ok.headers.get('access-control-expose-headers')).toMatch(/Mcp-Session-Id/)
+  })
+
+  test('without the option: no CORS headers, OPTIONS is not answered, foreign origins are refused', async () => {
+    const pre = await fetch(without.url, { method: 'OPTIONS', headers: { origin: ORIGIN, 'access-control-request-method': 'POST' } })
+    expect(pre.status).not.toBe(204)
+    expect(pre.headers.get('access-control-allow-origin')).toBeNull()
+    const r = await modernPost(without.url, 'tools/list', {}, { headers: { origin: ORIGIN } })
+    expect(r.status).toBe(403)
+    expect(r.headers.get('access-control-allow-origin')).toBeNull()
   })
 })
 

@@ -228,6 +228,8 @@ export interface ConnectionInfo {
   clientName?: string
   clientVersion?: string
   protocolVersion?: string
+  /** The authorized principal, when `auth` is on. */
+  auth?: { subject: string; clientId?: string; scopes: string[] }
 }
 
 export interface ConnectionStats {

@@ -21,6 +21,7 @@ function toInfo(raw) {
   if (raw.clientName !== undefined) info.clientName = raw.clientName
   if (raw.clientVersion !== undefined) info.clientVersion = raw.clientVersion
   if (raw.protocolVersion !== undefined) info.protocolVersion = raw.protocolVersion
+  if (raw.auth !== undefined) info.auth = raw.auth
   return info
 }
 

@@ -27,6 +27,9 @@ fn client_info(info: &ConnectionInfo) -> ClientInfo {
         Era::Legacy => ClientEra::Legacy,
         Era::Modern => ClientEra::Modern,
     });
+    if let Some(a) = &info.auth {
+        c = c.with_principal(a.subject.clone(), a.client_id.clone());
+    }
     if let Some(name) = &info.client_name {
         c = c.with_client(
             name.to_string(),

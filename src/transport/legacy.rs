@@ -316,6 +316,7 @@ fn initialize(core: &Arc<Core>, peer: &Peer, body: Body) -> Resp {
             client_name: name.as_deref(),
             client_version: ver.as_deref(),
             protocol_version: Some(version.as_str()),
+            auth: pipeline::connection_auth(),
         },
     );
     if !opened {

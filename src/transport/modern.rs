@@ -229,6 +229,7 @@ pub async fn post(
         client_name,
         client_version,
         protocol_version: Some(&env.version),
+        auth: pipeline::connection_auth(),
     }) else {
         return pipeline::capacity_refusal(&core, Some(id));
     };

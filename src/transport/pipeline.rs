@@ -72,6 +72,17 @@ pub fn state_binding(name: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// The principal as the monitor records it.
+pub fn connection_auth() -> Option<Arc<crate::monitor::tracker::ConnectionAuth>> {
+    request_subject().map(|i| {
+        Arc::new(crate::monitor::tracker::ConnectionAuth {
+            subject: i.subject.clone(),
+            client_id: i.client_id.clone(),
+            scopes: i.scopes.clone(),
+        })
+    })
+}
+
 /// `tokio::spawn` that keeps the request's authorization in scope.
 pub fn spawn_in_request<F>(f: F) -> tokio::task::JoinHandle<F::Output>
 where
