@@ -362,6 +362,20 @@ describe('cors', () => {
     expect(ok.headers.get('access-control-expose-headers')).toMatch(/Mcp-Session-Id/)
   })
 
+  test('an allowed origin still needs an allowed Host (DNS rebinding)', async () => {
+    const http = require('node:http')
+    const u = new URL(withCors.url)
+    const status = await new Promise((resolve, reject) => {
+      const req = http.request({ host: u.hostname, port: u.port, path: u.pathname, method: 'OPTIONS', headers: { host: 'evil.test', origin: ORIGIN, 'access-control-request-method': 'POST' } }, (res) => {
+        res.resume()
+        resolve(res.statusCode)
+      })
+      req.on('error', reject)
+      req.end()
+    })
+    expect(status).toBe(403)
+  })
+
   test('without the option: no CORS headers, OPTIONS is not answered, foreign origins are refused', async () => {
     const pre = await fetch(without.url, { method: 'OPTIONS', headers: { origin: ORIGIN, 'access-control-request-method': 'POST' } })
     expect(pre.status).not.toBe(204)

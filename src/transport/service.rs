@@ -97,16 +97,19 @@ where
     }
     let headers = &parts.headers;
     let cors = core.cfg.cors.as_ref();
-    // An origin the `cors` option lets in passes the Origin check too.
+    // An origin the `cors` option lets in passes the Origin check; the Host check stays.
     let cors_origin = cors.is_some_and(|c| header(headers, "origin").is_some_and(|o| c.allows(o)));
-    if !cors_origin {
-        if let Err(why) = core.cfg.origin.check(headers) {
-            return http::rpc_error(
-                StatusCode::FORBIDDEN,
-                None,
-                &RpcError::new(-32000, format!("Forbidden: {why}")),
-            );
-        }
+    let checked = if cors_origin {
+        core.cfg.origin.check_host(headers)
+    } else {
+        core.cfg.origin.check(headers)
+    };
+    if let Err(why) = checked {
+        return http::rpc_error(
+            StatusCode::FORBIDDEN,
+            None,
+            &RpcError::new(-32000, format!("Forbidden: {why}")),
+        );
     }
     if let (Some(c), &Method::OPTIONS) = (cors, &parts.method) {
         return auth::preflight(c, headers);
