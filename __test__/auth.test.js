@@ -291,6 +291,22 @@ describe('auth with jwt (verified in Rust against the issuer JWKS)', () => {
     }
   })
 
+  test('legacy: a GET stream ends when its token expires', async () => {
+    const token = as.mint({ aud: url, scope: 'mcp:read', expiresIn: 2 })
+    const init = await legacyInit(url, token)
+    expect(init.status).toBe(200)
+    const session = init.headers.get('mcp-session-id')
+    const started = Date.now()
+    const res = await fetch(url, {
+      headers: { accept: 'text/event-stream', authorization: `Bearer ${token}`, 'mcp-session-id': session, 'mcp-protocol-version': '2025-11-25' },
+    })
+    expect(res.status).toBe(200)
+    await res.text() // resolves when the server ends the stream
+    const took = Date.now() - started
+    expect(took).toBeGreaterThan(500)
+    expect(took).toBeLessThan(6_000)
+  })
+
   test('modern: a listen stream ends when its token expires', async () => {
     const token = as.mint({ aud: url, scope: 'mcp:read', expiresIn: 2 })
     const started = Date.now()

@@ -616,7 +616,41 @@ pub fn get(core: &Arc<Core>, _peer: &Peer, headers: &HeaderMap) -> Resp {
             Err(_) => return conflict(),
         },
     };
+    let rx = until_token_expiry(rx);
     http::sse(OutBody::sse(rx, core.cfg.keepalive))
+}
+
+/// A GET stream lives no longer than the token that opened it: past `expiresAt` it ends, and
+/// the client reconnects with a fresh token (or gets 401). Without an expiry, the stream as is.
+fn until_token_expiry(
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<bytes::Bytes>,
+) -> tokio::sync::mpsc::UnboundedReceiver<bytes::Bytes> {
+    let Some(exp) = pipeline::request_subject().and_then(|i| i.expires_at) else {
+        return rx;
+    };
+    let left = exp
+        .saturating_mul(1000)
+        .saturating_sub(crate::monitor::now_ms());
+    let (tx, out) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let deadline = tokio::time::sleep(std::time::Duration::from_millis(left));
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                _ = &mut deadline => return,
+                _ = tx.closed() => return,
+                frame = rx.recv() => match frame {
+                    Some(f) => {
+                        if tx.send(f).is_err() {
+                            return;
+                        }
+                    }
+                    None => return,
+                },
+            }
+        }
+    });
+    out
 }
 
 fn conflict() -> Resp {
