@@ -16,6 +16,10 @@ export interface ConnectionEventClientInfo {
   era?: 'legacy' | 'modern'
   clientName?: string
   clientVersion?: string
+  /** the authorized principal, when the server requires authorization */
+  subject?: string
+  /** the OAuth client the token was issued to */
+  clientId?: string
 }
 
 /** `connectionStats` of an event: the writing server's own counts. */
@@ -72,6 +76,8 @@ export interface ServerConnectionStats {
     era?: 'legacy' | 'modern'
     clientName?: string
     clientVersion?: string
+    subject?: string
+    clientId?: string
   }[]
   lastEventType?: string
   /** the latest event's `timestamp` */

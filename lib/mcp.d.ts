@@ -171,6 +171,8 @@ export interface ResourceDefinition {
   annotations?: Annotations
   icons?: Icon[]
   _meta?: MetaObject
+  /** Server option (`auth`): reading it needs these scopes (403 otherwise); lists hide it from callers without them. */
+  requiredScopes?: string[]
 }
 
 export interface ResourceLink extends ResourceDefinition {
@@ -210,6 +212,8 @@ export interface ToolDefinition {
   /** 2025-11-25 tasks: whether the tool supports task-augmented calls. */
   execution?: { taskSupport?: 'forbidden' | 'optional' | 'required' }
   _meta?: MetaObject
+  /** Server option (`auth`): calling it needs these scopes (403 otherwise); lists hide it from callers without them. */
+  requiredScopes?: string[]
 }
 
 export interface ResourceTemplateDefinition {
@@ -238,6 +242,8 @@ export interface PromptDefinition {
   arguments?: PromptArgument[]
   icons?: Icon[]
   _meta?: MetaObject
+  /** Server option (`auth`): getting it needs these scopes (403 otherwise); lists hide it from callers without them. */
+  requiredScopes?: string[]
 }
 
 export interface PromptMessage {

@@ -27,6 +27,47 @@ import type {
 
 export * from './mcp'
 
+/** The verified principal of a request (docs/authorization.md). */
+export interface AuthInfo {
+  subject: string
+  clientId?: string
+  scopes: string[]
+  /** Epoch seconds. */
+  expiresAt?: number
+  /** Must name the server's `resource` (RFC 8707). */
+  audience?: string | string[]
+  extra?: Record<string, unknown>
+}
+
+/** OAuth 2.1 resource server: exactly one of `verify` and `jwt`. */
+export interface AuthOptions {
+  /** Issuer URLs published in the protected resource metadata. */
+  authorizationServers: string[]
+  /** Canonical URI of this server. Default: http://<host>:<port><endpoint>. */
+  resource?: string
+  scopesSupported?: string[]
+  /** Every request needs all of these (403 otherwise). */
+  requiredScopes?: string[]
+  resourceName?: string
+  resourceDocumentation?: string
+  /** JS verifier; `null` for an unknown token. Its answer is cached until `expiresAt`. */
+  verify?: (token: string, request: { ip: string; userAgent?: string }) => Promise<AuthInfo | null> | AuthInfo | null
+  /** JWT access tokens verified in Rust against a JWK Set. */
+  jwt?: {
+    issuer: string
+    /** Accepted `aud` values. Default: `resource`. */
+    audience?: string | string[]
+    /** A static JWK Set. */
+    jwks?: { keys: object[] }
+    /** Fetched on first use and on an unknown `kid` (at most every 30 s). */
+    jwksUri?: string
+    /** Default: RS256/384/512, PS256/384/512, ES256, ES384, EdDSA. */
+    algorithms?: string[]
+    /** Default 0. */
+    clockToleranceSeconds?: number
+  }
+}
+
 /** How `ctx.request` rejects: an `Error` carrying a JSON-RPC error code and, when the client sent any, its data. */
 export interface McpError extends Error {
   code: number
@@ -66,6 +107,10 @@ export interface RequestContext {
   request(method: 'roots/list', params?: { _meta?: MetaObject }): Promise<ListRootsResult>
   /** End this request's SSE stream now; the client resumes with GET + Last-Event-ID (SEP-1699). */
   closeStream(): void
+  /** The caller's verified principal when `auth` is on. */
+  readonly auth?: AuthInfo
+  /** The request headers named in `exposeHeaders` (lowercase names; never Authorization). */
+  readonly headers?: Record<string, string>
 }
 
 export interface StreamableServerOptions {
@@ -135,6 +180,12 @@ export interface StreamableServerOptions {
    * by default; `false` turns both off. See docs/validation.md.
    */
   validation?: boolean | { arguments?: boolean; results?: boolean }
+  /** Require OAuth 2.1 bearer tokens (docs/authorization.md). */
+  auth?: AuthOptions
+  /** CORS for browser clients; without it no CORS headers are sent. */
+  cors?: { origins: string[] | '*'; credentials?: boolean; maxAgeSeconds?: number }
+  /** Request headers callbacks see as `ctx.headers` (Authorization and Cookie never). */
+  exposeHeaders?: string[]
 }
 
 export interface ConnectionInfo {
@@ -148,6 +199,8 @@ export interface ConnectionInfo {
   clientName?: string
   clientVersion?: string
   protocolVersion?: string
+  /** The authorized principal, when `auth` is on. */
+  auth?: { subject: string; clientId?: string; scopes: string[] }
 }
 
 export interface ConnectionStats {

@@ -21,6 +21,7 @@ function toInfo(raw) {
   if (raw.clientName !== undefined) info.clientName = raw.clientName
   if (raw.clientVersion !== undefined) info.clientVersion = raw.clientVersion
   if (raw.protocolVersion !== undefined) info.protocolVersion = raw.protocolVersion
+  if (raw.auth !== undefined) info.auth = raw.auth
   return info
 }
 
@@ -194,6 +195,22 @@ async function startServer(opts, monitor, Wrapper) {
   wire.hasGetPrompt = !!callbacks.getPrompt
   wire.hasComplete = !!callbacks.complete
   if (Wrapper) wire.handlerMode = true
+  // auth.verify stays in JS; the native side learns only that it exists.
+  let verify
+  if (opts.auth !== undefined && opts.auth !== null) {
+    if (typeof opts.auth !== 'object') throw new TypeError('auth must be an object')
+    const { verify: fn, ...rest } = opts.auth
+    if (fn !== undefined && typeof fn !== 'function') throw new TypeError('auth.verify must be a function')
+    wire.auth = { ...rest, hasVerify: typeof fn === 'function' }
+    if (fn) {
+      // Always answers a JSON string ("null": unknown token) or rejects; the native side
+      // checks the shape, the audience and the expiry.
+      verify = (token, ip, userAgent) =>
+        Promise.resolve()
+          .then(() => fn(token, userAgent === undefined || userAgent === null ? { ip } : { ip, userAgent }))
+          .then((info) => JSON.stringify(info === undefined ? null : info))
+    }
+  }
   // Events no callback listens to are not sent across at all.
   wire.monitor = {
     established: typeof monitor.onConnectionEstablished === 'function',
@@ -332,13 +349,13 @@ async function startServer(opts, monitor, Wrapper) {
     }
   }
 
-  server = await native.startNativeServer(JSON.stringify(wire), drain, events)
+  server = await native.startNativeServer(JSON.stringify(wire), drain, events, verify)
   if (drainPending) drain()
   wrapper = Wrapper ? new Wrapper(server, opts) : new StreamableMcpServer(server)
   return wrapper
 }
 
-for (const name of ['sessionId', 'era', 'protocolVersion', 'clientInfo', 'clientCapabilities', 'inputResponses', 'requestState', 'requestId']) {
+for (const name of ['sessionId', 'era', 'protocolVersion', 'clientInfo', 'clientCapabilities', 'inputResponses', 'requestState', 'requestId', 'auth', 'headers']) {
   Object.defineProperty(RequestContext.prototype, name, lazy(name))
 }
 

@@ -7,6 +7,7 @@
 
 #![deny(clippy::unwrap_used)]
 
+pub mod auth;
 pub mod events;
 pub mod monitor;
 pub mod protocol;

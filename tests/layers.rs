@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 fn rank(layer: &str) -> Option<u8> {
     match layer {
-        "protocol" | "events" => Some(0),
+        "protocol" | "events" | "auth" => Some(0),
         "session" => Some(1),
         "monitor" => Some(2),
         "transport" => Some(3),
@@ -32,6 +32,7 @@ fn sources(root: &Path) -> Vec<Source> {
     for layer in [
         "protocol",
         "events",
+        "auth",
         "session",
         "monitor",
         "transport",

@@ -138,6 +138,10 @@ struct JsClient<'a> {
     client_name: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     client_version: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subject: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_id: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -179,6 +183,8 @@ impl<'a> From<&'a ServerStats> for JsStats<'a> {
                     era: c.era.map(|e| e.as_str()),
                     client_name: c.client_name.as_deref(),
                     client_version: c.client_version.as_deref(),
+                    subject: c.subject.as_deref(),
+                    client_id: c.client_id.as_deref(),
                 })
                 .collect(),
             last_event_type: s.last_event_type.map(|t| t.as_str()),

@@ -3,6 +3,7 @@
 // napi-derive registers exports only in the cdylib; unit-test builds see them as unused.
 #![cfg_attr(test, allow(dead_code))]
 
+pub mod auth;
 pub mod events;
 pub mod handler;
 pub mod options;

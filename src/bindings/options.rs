@@ -111,6 +111,25 @@ pub struct JsOptions {
     /// Which monitor callbacks the host registered (set by lib/server.js).
     #[serde(default)]
     pub monitor: MonitorWants,
+    /// OAuth 2.1 resource server (docs/authorization.md).
+    pub auth: Option<crate::auth::AuthOptions>,
+    pub cors: Option<CorsOptions>,
+    pub expose_headers: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub enum CorsOrigins {
+    Any(String),
+    List(Vec<String>),
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CorsOptions {
+    pub origins: CorsOrigins,
+    pub credentials: Option<bool>,
+    pub max_age_seconds: Option<u64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -250,6 +269,27 @@ pub fn parse(json: &str) -> Result<Parsed, String> {
         server_id: server_id.clone(),
         interval: stats_interval,
     });
+    if let Some(a) = o.auth {
+        cfg.auth = Some(a.into_config().map_err(|e| e.to_string())?);
+    }
+    if let Some(c) = o.cors {
+        use crate::auth::cors::{CorsPolicy, Origins};
+        let origins = match c.origins {
+            CorsOrigins::Any(s) if s == "*" => Origins::Any,
+            CorsOrigins::Any(s) => {
+                return Err(format!("cors.origins: {s:?} is neither '*' nor a list"))
+            }
+            CorsOrigins::List(l) => Origins::List(l),
+        };
+        cfg.cors = Some(CorsPolicy {
+            origins,
+            credentials: c.credentials.unwrap_or(false),
+            max_age_seconds: c.max_age_seconds,
+        });
+    }
+    if let Some(names) = o.expose_headers {
+        cfg.expose_headers = crate::transport::auth::exposed_names(&names);
+    }
 
     let mut catalog = Catalog {
         tools: listing(o.tools, "name", "tools")?,

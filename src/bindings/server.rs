@@ -196,15 +196,31 @@ fn js_call_error(env: &Env, e: &CallError) -> Error {
 /// receives monitor events and aborts. Internal: use `startStreamableMcpServer`.
 #[napi(
     catch_unwind,
-    ts_args_type = "optionsJson: string, drain: () => void, events: (kind: string, payload: string) => void"
+    ts_args_type = "optionsJson: string, drain: () => void, events: (kind: string, payload: string) => void, verify?: (token: string, ip: string, userAgent?: string) => Promise<string>"
 )]
 pub fn start_native_server<'env>(
     env: &'env Env,
     options_json: String,
     drain: Function<'env, (), Unknown<'static>>,
     events: Function<'env, EventArgs, Unknown<'static>>,
+    verify: Option<Function<'env, super::auth::VerifyArgs, Promise<String>>>,
 ) -> Result<PromiseRaw<'env, NativeServer>> {
     let parsed = options::parse(&options_json).map_err(err)?;
+    let verifier: Option<Arc<dyn crate::auth::TokenVerifier>> = match verify {
+        Some(f) => {
+            let tsfn: super::auth::VerifyTsfn = f
+                .build_threadsafe_function::<super::auth::VerifyArgs>()
+                .callee_handled::<false>()
+                .weak::<true>()
+                .build()?;
+            let timeout = parsed
+                .config
+                .callback_timeout
+                .unwrap_or(std::time::Duration::from_secs(30));
+            Some(Arc::new(super::auth::JsVerifier::new(tsfn, timeout)))
+        }
+        None => None,
+    };
     let drain: DrainTsfn = drain
         .build_threadsafe_function::<()>()
         .callee_handled::<false>()
@@ -239,10 +255,14 @@ pub fn start_native_server<'env>(
     env.spawn_future(async move {
         let host_name = cfg.host.clone();
         let endpoint = cfg.endpoint.clone();
+        let stores = crate::transport::Stores {
+            verifier,
+            ..Default::default()
+        };
         let server = if handler_mode {
-            McpServer::without_listener(cfg, dispatcher, host, sinks, Default::default())
+            McpServer::without_listener(cfg, dispatcher, host, sinks, stores)
         } else {
-            McpServer::start(cfg, dispatcher, host, sinks).await
+            McpServer::start_with(cfg, dispatcher, host, sinks, stores).await
         }
         .map_err(|e| Error::new(Status::GenericFailure, e.to_string()))?;
         if handler_mode {

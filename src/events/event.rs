@@ -167,6 +167,12 @@ pub struct ClientInfo {
     pub client_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_version: Option<String>,
+    /// The authorized principal (`sub`), when the server requires authorization.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// The OAuth client the token was issued to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
 }
 
 impl ClientInfo {
@@ -180,7 +186,16 @@ impl ClientInfo {
             era: None,
             client_name: None,
             client_version: None,
+            subject: None,
+            client_id: None,
         }
+    }
+
+    /// The token's subject and OAuth client id.
+    pub fn with_principal(mut self, subject: impl Into<String>, client_id: Option<String>) -> Self {
+        self.subject = Some(subject.into());
+        self.client_id = client_id;
+        self
     }
 
     pub fn with_remote_address(mut self, addr: impl Into<String>) -> Self {

@@ -111,6 +111,8 @@ pub struct ClientInfoRef<'a> {
     pub era: Option<ClientEra>,
     pub client_name: Option<Cow<'a, str>>,
     pub client_version: Option<Cow<'a, str>>,
+    pub subject: Option<Cow<'a, str>>,
+    pub client_id: Option<Cow<'a, str>>,
 }
 
 fn own(s: &Option<Cow<'_, str>>) -> Option<String> {
@@ -127,6 +129,8 @@ impl ClientInfoRef<'_> {
             era: self.era,
             client_name: own(&self.client_name),
             client_version: own(&self.client_version),
+            subject: own(&self.subject),
+            client_id: own(&self.client_id),
         }
     }
 }
@@ -259,6 +263,10 @@ struct WireClient<'a> {
     client_name: Option<Str<'a>>,
     #[serde(borrow)]
     client_version: Option<Str<'a>>,
+    #[serde(borrow)]
+    subject: Option<Str<'a>>,
+    #[serde(borrow)]
+    client_id: Option<Str<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -329,6 +337,8 @@ impl<'a> WireClient<'a> {
             era,
             client_name: cow(self.client_name),
             client_version: cow(self.client_version),
+            subject: cow(self.subject),
+            client_id: cow(self.client_id),
         })
     }
 }

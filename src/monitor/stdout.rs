@@ -27,6 +27,9 @@ fn client_info(info: &ConnectionInfo) -> ClientInfo {
         Era::Legacy => ClientEra::Legacy,
         Era::Modern => ClientEra::Modern,
     });
+    if let Some(a) = &info.auth {
+        c = c.with_principal(a.subject.clone(), a.client_id.clone());
+    }
     if let Some(name) = &info.client_name {
         c = c.with_client(
             name.to_string(),
@@ -142,6 +145,13 @@ mod tests {
             client_name: Some("c".into()),
             client_version: Some("1".into()),
             protocol_version: None,
+            auth: Some(std::sync::Arc::new(
+                crate::monitor::tracker::ConnectionAuth {
+                    subject: "alice".into(),
+                    client_id: Some("cli-1".into()),
+                    scopes: vec!["mcp:read".into()],
+                },
+            )),
         };
         let c = Counts {
             active_connections: 0,
@@ -158,6 +168,10 @@ mod tests {
         let e = parse_line(line.trim_end()).unwrap().unwrap();
         assert_eq!(e.event_type(), EventType::Disconnected);
         assert_eq!(e.server_id.as_deref(), Some("srv"));
+        // The principal travels in clientInfo.
+        let client = e.client().unwrap();
+        assert_eq!(client.subject.as_deref(), Some("alice"));
+        assert_eq!(client.client_id.as_deref(), Some("cli-1"));
         let rejected = MonitorEvent::Rejected {
             reason: "max_connections".into(),
             client_ip: "127.0.0.1".into(),

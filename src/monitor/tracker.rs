@@ -56,6 +56,19 @@ pub struct ConnectionInfo {
     pub client_version: Option<Arc<str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub protocol_version: Option<Arc<str>>,
+    /// The authorized principal, when the server requires authorization.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth: Option<Arc<ConnectionAuth>>,
+}
+
+/// Who a connection is, as its bearer token says (docs/authorization.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionAuth {
+    pub subject: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    pub scopes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -124,6 +137,7 @@ pub struct NewConnection<'a> {
     pub client_name: Option<&'a str>,
     pub client_version: Option<&'a str>,
     pub protocol_version: Option<&'a str>,
+    pub auth: Option<Arc<ConnectionAuth>>,
 }
 
 impl Tracker {
@@ -195,6 +209,7 @@ impl Tracker {
             client_name: c.client_name.map(|v| s.intern(v)),
             client_version: c.client_version.map(|v| s.intern(v)),
             protocol_version: c.protocol_version.map(|v| s.intern(v)),
+            auth: c.auth.clone(),
         };
         let t = Instant::now();
         table.records.insert(
@@ -235,12 +250,14 @@ impl Tracker {
     /// The record of a sessionless client, created on its first request. `None` when the table
     /// is full (the refusal is reported). Returns the id and whether the record is new.
     pub fn touch_modern(&self, c: NewConnection<'_>) -> Option<Arc<str>> {
+        // Two principals behind one address and client are two connections.
         let key = format!(
-            "{}\u{1}{}\u{1}{}\u{1}{}",
+            "{}\u{1}{}\u{1}{}\u{1}{}\u{1}{}",
             c.client_ip,
             c.user_agent,
             c.client_name.unwrap_or(""),
-            c.client_version.unwrap_or("")
+            c.client_version.unwrap_or(""),
+            c.auth.as_ref().map_or("", |a| a.subject.as_str())
         );
         {
             let mut table = self.table.lock();
@@ -408,6 +425,7 @@ mod tests {
             client_name: Some("c"),
             client_version: Some("1"),
             protocol_version: None,
+            auth: None,
         }
     }
 

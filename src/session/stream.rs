@@ -78,6 +78,9 @@ pub struct Session {
     pub client_version: Option<Arc<str>>,
     /// The session's part of every callback context, rendered on first use.
     context: std::sync::OnceLock<Box<str>>,
+    /// The authorized subject that created the session (when authorization is on): only it
+    /// may use the session.
+    owner: std::sync::OnceLock<Arc<str>>,
     state: Mutex<State>,
 }
 
@@ -112,6 +115,7 @@ impl Session {
             client_name,
             client_version,
             context: std::sync::OnceLock::new(),
+            owner: std::sync::OnceLock::new(),
             state: Mutex::new(State {
                 last_activity: Instant::now(),
                 next_stream: 1,
@@ -120,6 +124,15 @@ impl Session {
                 busy: None,
             }),
         }
+    }
+
+    /// Binds the session to the subject that created it; the first binding wins.
+    pub fn bind_owner(&self, subject: &str) {
+        let _ = self.owner.set(Arc::from(subject));
+    }
+
+    pub fn owner(&self) -> Option<&str> {
+        self.owner.get().map(|s| &**s)
     }
 
     /// The session's part of a callback context (an unterminated JSON object), rendered once.

@@ -45,6 +45,11 @@ pub struct ServerConfig {
     pub modern: bool,
     /// One of the server's own tasks when set (see `monitor::stdout`).
     pub stats_lines: Option<StatsLines>,
+    /// OAuth 2.1 resource server (docs/authorization.md); off when `None`.
+    pub auth: Option<crate::auth::AuthConfig>,
+    pub cors: Option<crate::auth::cors::CorsPolicy>,
+    /// Request headers callbacks see as `ctx.headers` (never credentials).
+    pub expose_headers: Vec<hyper::header::HeaderName>,
 }
 
 impl Default for ServerConfig {
@@ -75,6 +80,9 @@ impl Default for ServerConfig {
             legacy: true,
             modern: true,
             stats_lines: None,
+            auth: None,
+            cors: None,
+            expose_headers: Vec::new(),
         }
     }
 }

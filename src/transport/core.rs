@@ -33,12 +33,18 @@ pub enum StartError {
 /// The replaceable parts of a core; today's in-memory ones by default.
 pub struct Stores {
     pub sessions: Arc<dyn SessionStore>,
+    /// The host's token verifier, for `auth` without `jwt`.
+    pub verifier: Option<Arc<dyn crate::auth::TokenVerifier>>,
+    /// Built by the server once the port is known (the default `resource` names it).
+    pub authenticator: Option<Arc<crate::auth::Authenticator>>,
 }
 
 impl Default for Stores {
     fn default() -> Self {
         Self {
             sessions: Arc::new(InMemorySessions::default()),
+            verifier: None,
+            authenticator: None,
         }
     }
 }
@@ -55,6 +61,8 @@ pub struct Core {
     closing: AtomicBool,
     /// Per-server key sealing multi round-trip `requestState`.
     pub state_keys: StateKeys,
+    /// The bearer-token check, when `auth` is set.
+    pub auth: Option<Arc<crate::auth::Authenticator>>,
 }
 
 impl Core {
@@ -83,6 +91,7 @@ impl Core {
             host: RwLock::new(Some(host)),
             closing: AtomicBool::new(false),
             state_keys,
+            auth: stores.authenticator,
         }))
     }
 

@@ -46,6 +46,12 @@ fn session_not_found() -> Resp {
 fn session_of(core: &Core, headers: &HeaderMap) -> Result<Arc<Session>, Resp> {
     let id = header(headers, SESSION_HEADER).ok_or_else(session_required)?;
     let session = core.sessions.get(id).ok_or_else(session_not_found)?;
+    // A session belongs to the subject that created it: to anyone else it does not exist.
+    if let Some(owner) = session.owner() {
+        if pipeline::request_subject().is_none_or(|i| i.subject.as_str() != owner) {
+            return Err(session_not_found());
+        }
+    }
     if let Some(v) = header(headers, VERSION_HEADER) {
         if LegacyVersion::parse(v).is_none() {
             return Err(http::rpc_error(
@@ -177,7 +183,7 @@ pub async fn post(core: Arc<Core>, peer: Peer, headers: &HeaderMap, body: Body) 
     };
     let task_core = core.clone();
     let task_session = session.clone();
-    tokio::spawn(async move {
+    pipeline::spawn_in_request(async move {
         let core = task_core;
         let session = task_session;
         join_all(routed.into_iter().map(|(id, _, params, r)| {
@@ -310,6 +316,7 @@ fn initialize(core: &Arc<Core>, peer: &Peer, body: Body) -> Resp {
             client_name: name.as_deref(),
             client_version: ver.as_deref(),
             protocol_version: Some(version.as_str()),
+            auth: pipeline::connection_auth(),
         },
     );
     if !opened {
@@ -325,6 +332,9 @@ fn initialize(core: &Arc<Core>, peer: &Peer, body: Body) -> Resp {
         name.as_deref().map(|n| strings.intern(n)),
         ver.as_deref().map(|v| strings.intern(v)),
     ));
+    if let Some(info) = pipeline::request_subject() {
+        session.bind_owner(&info.subject);
+    }
     core.sessions.insert(session);
     let result = core.dispatcher.initialize_result(version);
     let mut r = http::json(StatusCode::OK, jsonrpc::result_response(&id, result));
@@ -357,7 +367,13 @@ fn notification(core: &Core, session: &Session, method: &str, params: Option<&Ra
 
 /// The method table's answer, with the session-scoped steps carried out here.
 fn route(core: &Core, session: &Session, method: &str, params: Option<&RawValue>) -> Routed {
-    match core.dispatcher.route(Era::Legacy, method, params) {
+    let routed = core.dispatcher.route(Era::Legacy, method, params);
+    let routed = if core.auth.is_some() {
+        super::auth::filter_listed(method, routed)
+    } else {
+        routed
+    };
+    match routed {
         Routed::SetLogLevel(rank) => {
             session.set_log_level(rank);
             Routed::Answer("{}".into())
@@ -607,7 +623,41 @@ pub fn get(core: &Arc<Core>, _peer: &Peer, headers: &HeaderMap) -> Resp {
             Err(_) => return conflict(),
         },
     };
+    let rx = until_token_expiry(rx);
     http::sse(OutBody::sse(rx, core.cfg.keepalive))
+}
+
+/// A GET stream lives no longer than the token that opened it: past `expiresAt` it ends, and
+/// the client reconnects with a fresh token (or gets 401). Without an expiry, the stream as is.
+fn until_token_expiry(
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<bytes::Bytes>,
+) -> tokio::sync::mpsc::UnboundedReceiver<bytes::Bytes> {
+    let Some(exp) = pipeline::request_subject().and_then(|i| i.expires_at) else {
+        return rx;
+    };
+    let left = exp
+        .saturating_mul(1000)
+        .saturating_sub(crate::monitor::now_ms());
+    let (tx, out) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let deadline = tokio::time::sleep(std::time::Duration::from_millis(left));
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                _ = &mut deadline => return,
+                _ = tx.closed() => return,
+                frame = rx.recv() => match frame {
+                    Some(f) => {
+                        if tx.send(f).is_err() {
+                            return;
+                        }
+                    }
+                    None => return,
+                },
+            }
+        }
+    });
+    out
 }
 
 fn conflict() -> Resp {

@@ -4,6 +4,7 @@
 //! `server` > `service` > `legacy`, `modern` > `pipeline` > `core` > `calls`, `listen`,
 //! `config` > `http` > `body`.
 
+pub mod auth;
 pub mod body;
 pub mod calls;
 pub mod config;

@@ -226,6 +226,7 @@ pub async fn post(
         client_name,
         client_version,
         protocol_version: Some(&env.version),
+        auth: pipeline::connection_auth(),
     }) else {
         return pipeline::capacity_refusal(&core, Some(id));
     };
@@ -234,6 +235,11 @@ pub async fn post(
     let routed = core
         .dispatcher
         .route(Era::Modern, &method, params.as_deref());
+    let routed = if core.auth.is_some() {
+        super::auth::filter_listed(&method, routed)
+    } else {
+        routed
+    };
     match core.dispatcher.check_arguments(
         Era::Modern,
         ArgumentErrorStyle::ToolResult,
@@ -331,8 +337,26 @@ fn listen(core: &Arc<Core>, client: Arc<str>, id: &RequestId, filter: Option<&Va
         .listeners
         .add(client.clone(), sub_id, interests, tx, final_message);
     core.tracker.stream_delta(&client, true);
+    // A listen stream lives no longer than the token that opened it: at expiry it ends and
+    // the client comes back with a fresh token (or gets 401).
+    let (gone, stream_gone) = tokio::sync::oneshot::channel::<()>();
+    if let Some(exp) = pipeline::request_subject().and_then(|i| i.expires_at) {
+        let left = exp.saturating_mul(1000).saturating_sub(now_ms());
+        let weak = Arc::downgrade(core);
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = tokio::time::sleep(std::time::Duration::from_millis(left)) => {
+                    if let Some(core) = weak.upgrade() {
+                        core.listeners.remove(listener);
+                    }
+                }
+                _ = stream_gone => {}
+            }
+        });
+    }
     let on_drop_core = core.clone();
     http::sse(OutBody::sse(rx, core.cfg.keepalive).with_on_drop(move || {
+        drop(gone);
         on_drop_core.listeners.remove(listener);
         on_drop_core.tracker.stream_delta(&client, false);
     }))
@@ -374,7 +398,8 @@ async fn callback(
         None | Some(Ok(Value::Null)) => None,
         Some(Ok(Value::String(sealed))) => {
             let name = target(params.as_deref());
-            match core.state_keys.open(&sealed, &method, &name, now_ms()) {
+            let bound = pipeline::state_binding(&name);
+            match core.state_keys.open(&sealed, &method, &bound, now_ms()) {
                 Ok(s) => Some(s),
                 Err(e) => {
                     return http::rpc_error(
@@ -502,7 +527,8 @@ fn finish(
                         let name = CallParams::parse(params)
                             .map(|p| p.target().to_owned())
                             .unwrap_or_default();
-                        match core.state_keys.seal(state, method, &name, expires) {
+                        let bound = pipeline::state_binding(&name);
+                        match core.state_keys.seal(state, method, &bound, expires) {
                             Ok(sealed) => {
                                 m.insert("requestState".into(), Value::String(sealed));
                             }

@@ -30,6 +30,69 @@ pub struct Peer {
     pub user_agent: String,
 }
 
+/// What authorization adds to one request: the caller's principal and the `ctx.auth` /
+/// `ctx.headers` members of its callback contexts. It rides a task-local scoped around the
+/// front end's future (and carried into the tasks it spawns, see [`spawn_in_request`]), so the
+/// front ends need no new parameters.
+#[derive(Debug, Clone, Default)]
+pub struct RequestAuth {
+    pub info: Option<Arc<crate::auth::AuthInfo>>,
+    /// `,"auth":{…},"headers":{…}` (JSON members), or empty.
+    pub context_members: String,
+}
+
+tokio::task_local! {
+    static REQUEST_AUTH: Arc<RequestAuth>;
+}
+
+/// Runs a front end's future with the request's authorization in scope.
+pub async fn with_request_auth<F: Future>(auth: Option<Arc<RequestAuth>>, f: F) -> F::Output {
+    match auth {
+        Some(a) => REQUEST_AUTH.scope(a, f).await,
+        None => f.await,
+    }
+}
+
+/// The current request's authorization, if any.
+pub fn request_auth() -> Option<Arc<RequestAuth>> {
+    REQUEST_AUTH.try_with(Arc::clone).ok()
+}
+
+/// The authorized subject of the current request.
+pub fn request_subject() -> Option<Arc<crate::auth::AuthInfo>> {
+    request_auth().and_then(|a| a.info.clone())
+}
+
+/// The name a sealed `requestState` is bound to: the item's name and, when authorization is
+/// on, the caller's subject, so another principal cannot replay it.
+pub fn state_binding(name: &str) -> std::borrow::Cow<'_, str> {
+    match request_subject() {
+        Some(info) => std::borrow::Cow::Owned(format!("{name}\u{1f}{}", info.subject)),
+        None => std::borrow::Cow::Borrowed(name),
+    }
+}
+
+/// The principal as the monitor records it.
+pub fn connection_auth() -> Option<Arc<crate::monitor::tracker::ConnectionAuth>> {
+    request_subject().map(|i| {
+        Arc::new(crate::monitor::tracker::ConnectionAuth {
+            subject: i.subject.clone(),
+            client_id: i.client_id.clone(),
+            scopes: i.scopes.clone(),
+        })
+    })
+}
+
+/// `tokio::spawn` that keeps the request's authorization in scope.
+pub fn spawn_in_request<F>(f: F) -> tokio::task::JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let auth = request_auth();
+    tokio::spawn(with_request_auth(auth, f))
+}
+
 /// How long a callback may take before its answer is given an SSE stream instead of one JSON
 /// object.
 pub const STREAM_AFTER: Duration = Duration::from_millis(100);
@@ -125,6 +188,7 @@ pub fn context_json(
         out.push_str(",\"requestState\":");
         push_string(&mut out, s);
     }
+    let _ = REQUEST_AUTH.try_with(|a| out.push_str(&a.context_members));
     out.push('}');
     out
 }
@@ -235,7 +299,7 @@ where
     };
     let mut answer = Box::pin(answer);
     let to_stream = |head: Option<Bytes>, rx, answer, deliver: D, cancel: Option<CancelOnDrop>| {
-        tokio::spawn(async move {
+        spawn_in_request(async move {
             let out: Option<(StatusCode, String)> = answer.await;
             deliver.deliver(out.map(|(_, text)| text));
         });

@@ -61,6 +61,15 @@ impl McpServer {
             addr: bind_addr.clone(),
             source,
         })?;
+        let mut stores = stores;
+        if let Some(a) = &cfg.auth {
+            stores.authenticator = Some(authenticator(
+                a,
+                &cfg,
+                local.port(),
+                stores.verifier.take(),
+            )?);
+        }
         let core = Core::new(cfg, dispatcher, host, sinks, stores)?;
         let (shutdown, rx) = watch::channel(false);
         let accept = tokio::spawn(accept_loop(core.clone(), listener, rx.clone()));
@@ -158,6 +167,25 @@ impl McpServer {
         self.core.abort_calls();
         self.core.release();
     }
+}
+
+/// The bearer check for `auth`: the policy (resource, metadata) and the chosen verifier.
+fn authenticator(
+    a: &crate::auth::AuthConfig,
+    cfg: &ServerConfig,
+    port: u16,
+    js: Option<Arc<dyn crate::auth::TokenVerifier>>,
+) -> Result<Arc<crate::auth::Authenticator>, StartError> {
+    use crate::auth::{jwt::JwtVerifier, Authenticator, Policy, TokenVerifier, Verifier};
+    let policy = Policy::new(a, &cfg.endpoint, (&cfg.host, port))
+        .map_err(|e| StartError::Option(e.to_string()))?;
+    let verifier: Arc<dyn TokenVerifier> = match &a.verifier {
+        Verifier::Js => js.ok_or_else(|| StartError::Option("auth.verify is missing".into()))?,
+        Verifier::Jwt(j) => {
+            Arc::new(JwtVerifier::new(j).map_err(|e| StartError::Option(e.to_string()))?)
+        }
+    };
+    Ok(Arc::new(Authenticator::new(policy, verifier)))
 }
 
 async fn accept_loop(core: Arc<Core>, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {

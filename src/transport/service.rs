@@ -16,9 +16,10 @@ use hyper::header::{AUTHORIZATION, CONTENT_LENGTH};
 use hyper::http::request::Parts;
 use hyper::{HeaderMap, Method, Request, StatusCode};
 
+use super::auth;
 use super::core::Core;
 use super::http::{self, header, Resp, VERSION_HEADER};
-use super::pipeline::Peer;
+use super::pipeline::{self, Peer};
 use super::{legacy, modern};
 use crate::protocol::jsonrpc::{parse_body, Body, Message};
 use crate::protocol::meta::{claims_modern, modern_meta_of};
@@ -77,6 +78,11 @@ where
 {
     let (parts, body) = req.into_parts();
     let path = parts.uri.path();
+    if let Some(a) = &core.auth {
+        if a.policy().is_metadata_path(path) {
+            return auth::metadata(a.policy(), &parts.method);
+        }
+    }
     if let Some(stats) = &core.cfg.internal_stats {
         if path == stats.path {
             return internal_stats(core, &parts);
@@ -90,12 +96,23 @@ where
         );
     }
     let headers = &parts.headers;
-    if let Err(why) = core.cfg.origin.check(headers) {
+    let cors = core.cfg.cors.as_ref();
+    // An origin the `cors` option lets in passes the Origin check; the Host check stays.
+    let cors_origin = cors.is_some_and(|c| header(headers, "origin").is_some_and(|o| c.allows(o)));
+    let checked = if cors_origin {
+        core.cfg.origin.check_host(headers)
+    } else {
+        core.cfg.origin.check(headers)
+    };
+    if let Err(why) = checked {
         return http::rpc_error(
             StatusCode::FORBIDDEN,
             None,
             &RpcError::new(-32000, format!("Forbidden: {why}")),
         );
+    }
+    if let (Some(c), &Method::OPTIONS) = (cors, &parts.method) {
+        return auth::preflight(c, headers);
     }
     if core.is_closing() {
         return http::rpc_error(
@@ -108,6 +125,37 @@ where
         ip: client_ip(core, addr, headers),
         user_agent: header(headers, "user-agent").unwrap_or("").to_owned(),
     };
+    let info = match &core.auth {
+        Some(a) => {
+            match auth::authenticate(a, headers, parts.uri.query(), &peer.ip, &peer.user_agent)
+                .await
+            {
+                Ok(info) => Some(info),
+                Err(mut refusal) => {
+                    if let Some(c) = cors {
+                        auth::add_cors(&mut refusal, c, headers);
+                    }
+                    return refusal;
+                }
+            }
+        }
+        None => None,
+    };
+    let request_auth = auth::request_auth(info, &core.cfg.expose_headers, headers);
+    let mut resp =
+        pipeline::with_request_auth(request_auth, by_method(core, peer, &parts, body)).await;
+    if let Some(c) = cors {
+        auth::add_cors(&mut resp, c, headers);
+    }
+    resp
+}
+
+async fn by_method<B>(core: &Arc<Core>, peer: Peer, parts: &Parts, body: B) -> Resp
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: Into<BodyError>,
+{
+    let headers = &parts.headers;
     match parts.method {
         Method::POST => post(core, peer, headers, body).await,
         Method::GET => {
@@ -205,6 +253,12 @@ where
         Ok(b) => b,
         Err(e) => return http::rpc_error(StatusCode::BAD_REQUEST, None, &e.into_rpc()),
     };
+    // A tool's, resource's or prompt's own required scopes: 403 before anything runs.
+    if let Some(a) = &core.auth {
+        if let Err(refusal) = auth::check_items(core, a, &body) {
+            return auth::challenge(&refusal);
+        }
+    }
     // A batch on the 2026 wire is refused by the modern front end, not taken for a session.
     if let Body::Batch(msgs) = &body {
         let claims_modern = msgs.iter().any(|m| match m {

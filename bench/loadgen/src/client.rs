@@ -45,6 +45,8 @@ pub struct Target {
     pub authority: String,
     uri: hyper::Uri,
     host_header: HeaderValue,
+    /// `Authorization: Bearer …` on every request (`--bearer`), for servers requiring OAuth.
+    pub authorization: Option<HeaderValue>,
 }
 
 impl Target {
@@ -87,6 +89,7 @@ impl Target {
             authority: authority.to_string(),
             uri,
             host_header,
+            authorization: None,
         })
     }
 }
@@ -211,6 +214,9 @@ fn build(
     let headers = req.headers_mut();
     headers.reserve(8);
     headers.insert(HOST, target.host_header.clone());
+    if let Some(a) = &target.authorization {
+        headers.insert(hyper::header::AUTHORIZATION, a.clone());
+    }
     headers.insert(
         ACCEPT,
         HeaderValue::from_static(if h.sse_only {

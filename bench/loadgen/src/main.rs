@@ -86,6 +86,7 @@ modes: ping | tools-list | tools-call | churn | idle-sessions | sse-streams
        | modern-tools-list | modern-tools-call | modern-discover
 options:
   --connections N      keep-alive connections, one 2025 session each (default 64)
+  --bearer TOKEN       send Authorization: Bearer TOKEN on every request
   --requests N         measured requests (sessions for churn) at most (default 200000)
   --duration SECS      measured time at most (default 10)
   --warmup SECS        unmeasured warm-up before it (default 1)
@@ -147,6 +148,7 @@ fn parse_args() -> std::result::Result<Config, String> {
         }
         Ok(Duration::from_secs_f64(s))
     }
+    let mut bearer: Option<String> = None;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--url" => url = Some(args.next().ok_or("--url needs a value")?),
@@ -166,11 +168,19 @@ fn parse_args() -> std::result::Result<Config, String> {
                 cfg.protocol_version = args.next().ok_or("--protocol-version needs a value")?
             }
             "--threads" => cfg.threads = num(&arg, args.next())?,
+            "--bearer" => bearer = Some(args.next().ok_or("--bearer needs a token")?),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
     }
     let url = url.ok_or("--url is required")?;
-    cfg.target = std::sync::Arc::new(client::Target::parse(&url)?);
+    let mut target = client::Target::parse(&url)?;
+    if let Some(t) = bearer {
+        target.authorization = Some(
+            hyper::header::HeaderValue::from_str(&format!("Bearer {t}"))
+                .map_err(|e| format!("--bearer: {e}"))?,
+        );
+    }
+    cfg.target = std::sync::Arc::new(target);
     cfg.url = url;
     if cfg.connections == 0 || cfg.connections > 4096 {
         return Err("--connections: 1..4096".into());

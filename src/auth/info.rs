@@ -1,0 +1,46 @@
+//! The verified principal a request carries.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// `aud`: one string or several (RFC 7519 §4.1.3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Audience {
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        let s: &[String] = match self {
+            Audience::One(s) => std::slice::from_ref(s),
+            Audience::Many(v) => v,
+        };
+        s.iter().map(String::as_str)
+    }
+}
+
+/// What a verifier says about a token; the shape JS sees as `ctx.auth`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthInfo {
+    pub subject: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Epoch seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<Audience>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra: Option<Map<String, Value>>,
+}
+
+impl AuthInfo {
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
+}

@@ -1,0 +1,281 @@
+//! The HTTP side of authorization and CORS: the metadata document, challenges as responses,
+//! the bearer check of one request, CORS preflight and response headers, and the headers a
+//! host lets its callbacks see. The rules themselves are in `crate::auth`
+//! (docs/authorization.md).
+
+use std::sync::Arc;
+
+use hyper::header::{HeaderName, HeaderValue, AUTHORIZATION, CACHE_CONTROL, ORIGIN};
+use hyper::{HeaderMap, Method, StatusCode};
+use serde_json::{Map, Value};
+
+use super::core::Core;
+use super::http::{self, header, Resp};
+use super::pipeline::{self, RequestAuth};
+use crate::auth::cors::CorsPolicy;
+use crate::auth::{scope, AuthInfo, Authenticator, Challenge, Policy, RequestPeer};
+use crate::protocol::jsonrpc::{Body, Message};
+use crate::protocol::Routed;
+
+/// The protected resource metadata (RFC 9728): public, cacheable, readable cross-origin.
+pub fn metadata(policy: &Policy, method: &Method) -> Resp {
+    match *method {
+        Method::GET | Method::HEAD => {
+            let mut r = http::json(
+                StatusCode::OK,
+                String::from_utf8_lossy(&policy.metadata_json).into_owned(),
+            );
+            let h = r.headers_mut();
+            h.insert(
+                CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=3600"),
+            );
+            h.insert("access-control-allow-origin", HeaderValue::from_static("*"));
+            r
+        }
+        Method::OPTIONS => {
+            let mut r = http::empty(StatusCode::NO_CONTENT);
+            let h = r.headers_mut();
+            h.insert("access-control-allow-origin", HeaderValue::from_static("*"));
+            h.insert(
+                "access-control-allow-methods",
+                HeaderValue::from_static("GET, OPTIONS"),
+            );
+            h.insert(
+                "access-control-allow-headers",
+                HeaderValue::from_static("MCP-Protocol-Version"),
+            );
+            h.insert("access-control-max-age", HeaderValue::from_static("86400"));
+            r
+        }
+        _ => http::method_not_allowed("GET, OPTIONS"),
+    }
+}
+
+/// A refusal as a response: status, `WWW-Authenticate`, the OAuth-style JSON body.
+pub fn challenge(c: &Challenge) -> Resp {
+    let status = StatusCode::from_u16(c.status).unwrap_or(StatusCode::UNAUTHORIZED);
+    let mut r = http::json(status, c.body.clone());
+    if let Ok(v) = HeaderValue::from_str(&c.www_authenticate) {
+        r.headers_mut().insert("www-authenticate", v);
+    }
+    r
+}
+
+/// The caller's principal, or the response refusing the request.
+pub async fn authenticate(
+    auth: &Authenticator,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    ip: &str,
+    user_agent: &str,
+) -> Result<Arc<AuthInfo>, Resp> {
+    let values = headers
+        .get_all(AUTHORIZATION)
+        .iter()
+        .map(HeaderValue::as_bytes);
+    let peer = RequestPeer {
+        ip,
+        user_agent: (!user_agent.is_empty()).then_some(user_agent),
+    };
+    auth.authenticate(values, query, peer)
+        .await
+        .map_err(|c| challenge(&c))
+}
+
+/// 204 with the CORS grant for an allowed origin, 403 otherwise.
+pub fn preflight(cors: &CorsPolicy, headers: &HeaderMap) -> Resp {
+    match cors.preflight(
+        header(headers, ORIGIN.as_str()),
+        header(headers, "access-control-request-headers"),
+    ) {
+        Some(grant) => {
+            let mut r = http::empty(StatusCode::NO_CONTENT);
+            put(&mut r, grant);
+            r
+        }
+        None => http::empty(StatusCode::FORBIDDEN),
+    }
+}
+
+/// Adds the CORS headers for the request's origin to any response.
+pub fn add_cors(resp: &mut Resp, cors: &CorsPolicy, request_headers: &HeaderMap) {
+    let grant = cors.response_headers(header(request_headers, ORIGIN.as_str()));
+    put(resp, grant);
+}
+
+fn put(resp: &mut Resp, grant: Vec<(&'static str, String)>) {
+    let h = resp.headers_mut();
+    for (name, value) in grant {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            if name == "vary" {
+                h.append(name, v);
+            } else {
+                h.insert(name, v);
+            }
+        }
+    }
+}
+
+/// Headers never shown to callbacks, whatever `exposeHeaders` lists: credentials.
+const NEVER_EXPOSED: &[&str] = &["authorization", "cookie", "proxy-authorization"];
+
+/// Parses `exposeHeaders`, dropping the credential headers (and invalid names).
+pub fn exposed_names(names: &[String]) -> Vec<HeaderName> {
+    names
+        .iter()
+        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+        .filter(|n| !NEVER_EXPOSED.contains(&n.as_str()))
+        .collect()
+}
+
+/// `ctx.headers`: the exposed headers present on the request, lowercase names, values joined
+/// with `, ` when repeated.
+pub fn exposed_headers(names: &[HeaderName], headers: &HeaderMap) -> Map<String, Value> {
+    let mut out = Map::new();
+    for n in names {
+        let vals: Vec<&str> = headers
+            .get_all(n)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        if !vals.is_empty() {
+            out.insert(n.as_str().to_owned(), Value::String(vals.join(", ")));
+        }
+    }
+    out
+}
+
+/// What a request carries into its callbacks: the principal, and the `ctx.auth` /
+/// `ctx.headers` members, rendered once per request. `None` when neither is configured.
+pub fn request_auth(
+    info: Option<Arc<AuthInfo>>,
+    expose: &[HeaderName],
+    headers: &HeaderMap,
+) -> Option<Arc<RequestAuth>> {
+    if info.is_none() && expose.is_empty() {
+        return None;
+    }
+    let mut members = String::new();
+    if let Some(i) = &info {
+        if let Ok(json) = serde_json::to_string(&**i) {
+            members.push_str(",\"auth\":");
+            members.push_str(&json);
+        }
+    }
+    if !expose.is_empty() {
+        let h = exposed_headers(expose, headers);
+        members.push_str(",\"headers\":");
+        members.push_str(&Value::Object(h).to_string());
+    }
+    Some(Arc::new(RequestAuth {
+        info,
+        context_members: members,
+    }))
+}
+
+/// The `requiredScopes` of the item a request names (`tools/call`, `prompts/get`,
+/// `resources/read`), from its definition.
+fn item_scopes(
+    core: &Core,
+    method: &str,
+    params: Option<&serde_json::value::RawValue>,
+) -> Vec<String> {
+    let (kind, key) = match method {
+        "tools/call" => (0, "name"),
+        "prompts/get" => (1, "name"),
+        "resources/read" => (2, "uri"),
+        _ => return Vec::new(),
+    };
+    let Some(p) = params.and_then(|p| serde_json::from_str::<Value>(p.get()).ok()) else {
+        return Vec::new();
+    };
+    let Some(name) = p.get(key).and_then(Value::as_str) else {
+        return Vec::new();
+    };
+    let catalog = core.dispatcher.catalog();
+    let listing = match kind {
+        0 => &catalog.tools,
+        1 => &catalog.prompts,
+        _ => &catalog.resources,
+    };
+    listing
+        .get(name)
+        .filter(|raw| raw.get().contains("\"requiredScopes\""))
+        .and_then(|raw| serde_json::from_str::<Value>(raw.get()).ok())
+        .and_then(|v| v.get("requiredScopes").cloned())
+        .and_then(|v| serde_json::from_value::<Vec<String>>(v).ok())
+        .unwrap_or_default()
+}
+
+/// 403 `insufficient_scope` when the caller lacks an item's own required scopes.
+pub fn check_items(core: &Core, a: &Authenticator, body: &Body) -> Result<(), Challenge> {
+    let Some(info) = pipeline::request_subject() else {
+        return Ok(());
+    };
+    for m in body.messages() {
+        if let Message::Request { method, params, .. } = m {
+            let needed = item_scopes(core, method, params.as_deref());
+            if !needed.is_empty() {
+                a.check_item(&info, &needed)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A list answer showing only the items the caller's scopes allow (when any item has
+/// `requiredScopes`; otherwise the page goes out untouched).
+pub fn filter_listed(method: &str, routed: Routed) -> Routed {
+    let member = match method {
+        "tools/list" => "tools",
+        "prompts/list" => "prompts",
+        "resources/list" => "resources",
+        _ => return routed,
+    };
+    let Routed::Answer(text) = routed else {
+        return routed;
+    };
+    let Some(info) = pipeline::request_subject() else {
+        return Routed::Answer(text);
+    };
+    if !text.contains("\"requiredScopes\"") {
+        return Routed::Answer(text);
+    }
+    let Ok(mut v) = serde_json::from_str::<Value>(&text) else {
+        return Routed::Answer(text);
+    };
+    if let Some(items) = v.get_mut(member).and_then(Value::as_array_mut) {
+        items.retain(|item| {
+            let needed: Vec<String> = item
+                .get("requiredScopes")
+                .and_then(|r| serde_json::from_value(r.clone()).ok())
+                .unwrap_or_default();
+            scope::allows(&info.scopes, &needed)
+        });
+    }
+    Routed::Answer(v.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_are_never_exposed() {
+        let names = exposed_names(&[
+            "X-Tenant".into(),
+            "Authorization".into(),
+            "cookie".into(),
+            "bad name".into(),
+        ]);
+        assert_eq!(names, vec![HeaderName::from_static("x-tenant")]);
+        let mut h = HeaderMap::new();
+        h.append("x-tenant", HeaderValue::from_static("a"));
+        h.append("x-tenant", HeaderValue::from_static("b"));
+        h.insert(AUTHORIZATION, HeaderValue::from_static("Bearer secret"));
+        let m = exposed_headers(&names, &h);
+        assert_eq!(m.get("x-tenant"), Some(&Value::String("a, b".into())));
+        assert_eq!(m.len(), 1);
+    }
+}
