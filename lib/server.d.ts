@@ -111,11 +111,11 @@ export interface StreamableServerOptions {
   complete?: (ref: object, argument: { name: string; value: string }, ctx: RequestContext) => Promise<CompleteResult> | CompleteResult
   /** Answer POSTs with application/json instead of SSE. */
   enableJsonResponse?: boolean
-  /** Resumability; bounded. Default { maxEventsPerSession: 1000, ttlMs: 300000 }. */
-  eventStore?: { maxEventsPerSession?: number; ttlMs?: number } | false
+  /** Resumability; bounded. Default { maxEventsPerSession: 1000, maxBytesPerSession: 4 MiB, ttlMs: 300000 }. A Last-Event-ID older than what is kept gets 410, never a partial replay. */
+  eventStore?: { maxEventsPerSession?: number; maxBytesPerSession?: number; ttlMs?: number } | false
   /** Default: the listen host, localhost, 127.0.0.1, ::1. */
   allowedHosts?: string[]
-  /** Default: origins whose host is an allowed host. */
+  /** Origins compared by scheme, host and port. Default: http:// on an allowed host with the server's port. */
   allowedOrigins?: string[]
   /** Default 1000 active connections; more are refused with 503. */
   maxConnections?: number
@@ -145,6 +145,14 @@ export interface StreamableServerOptions {
   trustProxy?: boolean
   /** Period of SSE keep-alive comments on idle streams. Default 15_000. */
   keepAliveMs?: number
+  /** Connections one client IP (after trustProxy) may hold; more get 429. Default 0: only maxConnections applies. */
+  maxConnectionsPerClient?: number
+  /** resources/subscribe URIs one session may hold. Default 100; more get -32602. */
+  maxSubscriptionsPerSession?: number
+  /** Longest URI a session subscribes to. Default 2048 bytes; longer gets -32602. */
+  maxUriBytes?: number
+  /** initialize capabilities + clientInfo name and version kept per session. Default 16384 bytes; more get 400 / -32602. */
+  maxClientInfoBytes?: number
 }
 
 export interface ConnectionInfo {

@@ -33,6 +33,7 @@ pub enum Toggle<T> {
 pub struct EventStoreOptions {
     pub max_events_per_session: Option<usize>,
     pub ttl_ms: Option<u64>,
+    pub max_bytes_per_session: Option<usize>,
 }
 
 #[derive(Deserialize, Default)]
@@ -95,6 +96,10 @@ pub struct JsOptions {
     pub trust_proxy: Option<bool>,
     /// SSE keep-alive comment period (ms); default 15 000.
     pub keep_alive_ms: Option<u64>,
+    pub max_connections_per_client: Option<u64>,
+    pub max_subscriptions_per_session: Option<usize>,
+    pub max_uri_bytes: Option<usize>,
+    pub max_client_info_bytes: Option<usize>,
     /// Which monitor callbacks the host registered (set by lib/server.js).
     #[serde(default)]
     pub monitor: MonitorWants,
@@ -153,6 +158,7 @@ pub fn parse(json: &str) -> Result<Parsed, String> {
             let d = EventStoreLimits::default();
             Some(EventStoreLimits {
                 max_events: es.max_events_per_session.unwrap_or(d.max_events),
+                max_bytes: es.max_bytes_per_session.unwrap_or(d.max_bytes),
                 ttl: es.ttl_ms.map(Duration::from_millis).unwrap_or(d.ttl),
             })
         }
@@ -169,6 +175,19 @@ pub fn parse(json: &str) -> Result<Parsed, String> {
     cfg.origin = OriginPolicy { ..cfg.origin };
     if let Some(m) = o.max_connections {
         cfg.max_connections = m;
+    }
+    if let Some(m) = o.max_connections_per_client {
+        cfg.max_connections_per_client = m;
+    }
+    let inputs = &mut cfg.session.inputs;
+    if let Some(n) = o.max_subscriptions_per_session {
+        inputs.max_subscriptions = n;
+    }
+    if let Some(n) = o.max_uri_bytes {
+        inputs.max_uri_bytes = n;
+    }
+    if let Some(n) = o.max_client_info_bytes {
+        inputs.max_client_info_bytes = n;
     }
     if let Some(ms) = o.session_idle_timeout_ms {
         if ms == 0 {

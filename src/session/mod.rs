@@ -4,8 +4,10 @@ pub mod event_store;
 pub mod stream;
 pub mod table;
 
-pub use event_store::{EventId, EventStore, EventStoreLimits};
-pub use stream::{Frame, ResumeError, Session, SessionConfig, StreamId, STANDALONE};
+pub use event_store::{EventId, EventStore, EventStoreLimits, Purged};
+pub use stream::{
+    Frame, InputLimitError, InputLimits, ResumeError, Session, SessionConfig, StreamId, STANDALONE,
+};
 pub use table::{InMemorySessions, SessionStore};
 
 /// A cryptographically random session id: 128 bits as 32 lowercase hex characters.

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot};
 
-use super::event_store::{EventId, EventStore, EventStoreLimits};
+use super::event_store::{EventId, EventStore, EventStoreLimits, Purged};
 use crate::protocol::LegacyVersion;
 
 pub type StreamId = u64;
@@ -27,6 +27,89 @@ pub struct SessionConfig {
     pub event_store: Option<EventStoreLimits>,
     /// The `retry:` hint of priming events, for clients that resume (2025-11-25).
     pub retry_ms: u64,
+    /// Caps on what a client makes a session keep.
+    pub inputs: InputLimits,
+}
+
+/// Caps on client input a session stores for its lifetime (docs/hardening.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InputLimits {
+    pub max_subscriptions: usize,
+    pub max_uri_bytes: usize,
+    /// `capabilities` plus `clientInfo` of `initialize`, as JSON text.
+    pub max_client_info_bytes: usize,
+}
+
+impl Default for InputLimits {
+    fn default() -> Self {
+        Self {
+            max_subscriptions: 100,
+            max_uri_bytes: 2048,
+            max_client_info_bytes: 16 * 1024,
+        }
+    }
+}
+
+/// Longest `clientInfo.name` or `clientInfo.version` kept (they show in every stats query).
+pub const MAX_CLIENT_NAME_BYTES: usize = 256;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InputLimitError {
+    #[error("the session already has {max} subscriptions (the limit)")]
+    TooManySubscriptions { max: usize },
+    #[error("the uri is {len} bytes, over the limit of {max}")]
+    UriTooLong { len: usize, max: usize },
+    #[error("capabilities and clientInfo take {len} bytes, over the limit of {max}")]
+    ClientInfoTooLarge { len: usize, max: usize },
+    #[error("clientInfo.{field} is {len} bytes, over the limit of {max}")]
+    ClientNameTooLong {
+        field: &'static str,
+        len: usize,
+        max: usize,
+    },
+}
+
+impl InputLimitError {
+    /// -32602 with the limit in `data`, so a client can tell a cap from a malformed request.
+    pub fn into_rpc(self) -> crate::protocol::RpcError {
+        let limit = match &self {
+            Self::TooManySubscriptions { max }
+            | Self::UriTooLong { max, .. }
+            | Self::ClientInfoTooLarge { max, .. }
+            | Self::ClientNameTooLong { max, .. } => *max,
+        };
+        crate::protocol::RpcError::invalid_params(&self)
+            .with_data(serde_json::json!({ "limit": limit }))
+    }
+}
+
+impl InputLimits {
+    /// Checks what `initialize` asks a session to keep.
+    pub fn check_client_info(
+        &self,
+        capabilities_json: usize,
+        client_info_json: usize,
+        name: Option<&str>,
+        version: Option<&str>,
+    ) -> Result<(), InputLimitError> {
+        for (field, v) in [("name", name), ("version", version)] {
+            if let Some(v) = v.filter(|v| v.len() > MAX_CLIENT_NAME_BYTES) {
+                return Err(InputLimitError::ClientNameTooLong {
+                    field,
+                    len: v.len(),
+                    max: MAX_CLIENT_NAME_BYTES,
+                });
+            }
+        }
+        let len = capabilities_json.saturating_add(client_info_json);
+        if len > self.max_client_info_bytes {
+            return Err(InputLimitError::ClientInfoTooLarge {
+                len,
+                max: self.max_client_info_bytes,
+            });
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug)]
@@ -87,6 +170,9 @@ pub enum ResumeError {
     BadId,
     #[error("resumability is off")]
     NoStore,
+    /// Events after the id were dropped from the store: no partial replay.
+    #[error("{0}")]
+    Purged(Purged),
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -255,22 +341,23 @@ impl Session {
             return Err(ResumeError::BadId);
         }
         let busy = st.busy();
-        for (id, data) in busy.events.replay_after(last) {
+        // An id this stream never sent names no event of ours; nor does any id of a GET stream
+        // that never existed.
+        match busy.streams.get(&last.stream) {
+            Some(slot) if last.seq >= slot.next_seq => return Err(ResumeError::BadId),
+            None if last.stream == STANDALONE => return Err(ResumeError::BadId),
+            _ => {}
+        }
+        let replay = busy
+            .events
+            .replay_complete(last)
+            .map_err(ResumeError::Purged)?;
+        for (id, data) in replay {
             let _ = tx.send(sse_frame(Some(id), &data));
         }
-        match busy.streams.get_mut(&last.stream) {
-            Some(slot) => slot.tx = Some(tx),
-            None if last.stream == STANDALONE => {
-                busy.streams.insert(
-                    STANDALONE,
-                    Slot {
-                        tx: Some(tx),
-                        next_seq: last.seq + 1,
-                    },
-                );
-            }
-            // Finished: dropping tx ends the response after the replay.
-            None => {}
+        // A finished stream has no slot: dropping tx ends the response after the replay.
+        if let Some(slot) = busy.streams.get_mut(&last.stream) {
+            slot.tx = Some(tx);
         }
         Ok(rx)
     }
@@ -391,12 +478,25 @@ impl Session {
         }
     }
 
-    pub fn subscribe(&self, uri: &str) {
-        self.state
-            .lock()
-            .busy()
-            .subscriptions
-            .insert(uri.to_owned());
+    /// Adds a subscription unless it would pass the session's caps (a repeat is free).
+    pub fn subscribe(&self, limits: &InputLimits, uri: &str) -> Result<(), InputLimitError> {
+        if uri.len() > limits.max_uri_bytes {
+            return Err(InputLimitError::UriTooLong {
+                len: uri.len(),
+                max: limits.max_uri_bytes,
+            });
+        }
+        let mut st = self.state.lock();
+        let subs = &mut st.busy().subscriptions;
+        if !subs.contains(uri) {
+            if subs.len() >= limits.max_subscriptions {
+                return Err(InputLimitError::TooManySubscriptions {
+                    max: limits.max_subscriptions,
+                });
+            }
+            subs.insert(uri.to_owned());
+        }
+        Ok(())
     }
 
     pub fn unsubscribe(&self, uri: &str) {
@@ -461,6 +561,7 @@ mod tests {
 
     fn cfg() -> SessionConfig {
         SessionConfig {
+            inputs: InputLimits::default(),
             event_store: Some(EventStoreLimits::default()),
             retry_ms: 1000,
         }
@@ -542,5 +643,72 @@ mod tests {
         assert!(rx.try_recv().is_err());
         assert!(s.open_stream(&cfg).is_none());
         assert!(s.close().is_empty());
+    }
+
+    #[test]
+    fn resumption_refuses_bad_overflowing_and_purged_ids() {
+        let cfg = SessionConfig {
+            event_store: Some(EventStoreLimits {
+                max_events: 3,
+                ..Default::default()
+            }),
+            ..cfg()
+        };
+        let s = session(LegacyVersion::V2025_11_25);
+        let (id, rx) = s.open_stream(&cfg).unwrap();
+        drop(rx);
+        for n in 1..=5 {
+            s.send(&cfg, id, &format!(r#"{{"n":{n}}}"#));
+        }
+        // Held: 3, 4, 5. From 1, event 2 is gone: refused, not a partial replay.
+        assert!(matches!(
+            s.resume(&cfg, &format!("{id}-1")),
+            Err(ResumeError::Purged(_))
+        ));
+        let mut rx = s.resume(&cfg, &format!("{id}-2")).unwrap();
+        let replay = drain(&mut rx);
+        assert!(replay.contains(r#"{"n":3}"#) && replay.contains(r#"{"n":5}"#));
+        for bad in [
+            format!("{id}-6"),
+            format!("{id}-18446744073709551614"),
+            "0-18446744073709551615".to_owned(),
+            "0-1".to_owned(),
+        ] {
+            assert_eq!(
+                s.resume(&cfg, &bad).unwrap_err(),
+                ResumeError::BadId,
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn subscriptions_are_capped_in_count_and_uri_length() {
+        let limits = InputLimits {
+            max_subscriptions: 2,
+            max_uri_bytes: 8,
+            ..Default::default()
+        };
+        let s = session(LegacyVersion::V2025_11_25);
+        s.subscribe(&limits, "a://1").unwrap();
+        s.subscribe(&limits, "a://2").unwrap();
+        s.subscribe(&limits, "a://2").unwrap();
+        assert_eq!(
+            s.subscribe(&limits, "a://3"),
+            Err(InputLimitError::TooManySubscriptions { max: 2 })
+        );
+        assert!(matches!(
+            s.subscribe(&limits, "a://123456"),
+            Err(InputLimitError::UriTooLong { len: 10, max: 8 })
+        ));
+        s.unsubscribe("a://1");
+        s.subscribe(&limits, "a://3").unwrap();
+        assert!(s.is_subscribed("a://3") && !s.is_subscribed("a://1"));
+        let d = InputLimits::default();
+        assert!(d.check_client_info(100, 100, Some("c"), Some("1")).is_ok());
+        assert!(d.check_client_info(3 << 20, 0, None, None).is_err());
+        assert!(d
+            .check_client_info(2, 2, Some(&"n".repeat(257)), None)
+            .is_err());
     }
 }

@@ -21,6 +21,8 @@ pub struct ServerConfig {
     pub session: SessionConfig,
     pub origin: OriginPolicy,
     pub max_connections: u64,
+    /// Connections one client IP may hold (0: only `max_connections` applies).
+    pub max_connections_per_client: u64,
     pub session_idle: Duration,
     pub client_idle: Duration,
     pub max_body: usize,
@@ -45,12 +47,15 @@ impl Default for ServerConfig {
             session: SessionConfig {
                 event_store: Some(Default::default()),
                 retry_ms: 1000,
+                inputs: Default::default(),
             },
             origin: OriginPolicy {
                 hosts: default_hosts("127.0.0.1"),
                 origins: Vec::new(),
+                port: 3322,
             },
             max_connections: 1000,
+            max_connections_per_client: 0,
             session_idle: Duration::from_millis(1_800_000),
             client_idle: Duration::from_millis(300_000),
             max_body: 4 * 1024 * 1024,

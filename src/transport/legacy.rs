@@ -304,6 +304,20 @@ fn initialize(core: &Arc<Core>, peer: &Peer, body: Body) -> Resp {
         }
     };
     let version = LegacyVersion::negotiate(&p.protocol_version);
+    let caps_len = p.capabilities.as_deref().map_or(0, |c| c.get().len());
+    let (name_ref, ver_ref) = p
+        .client_info
+        .as_ref()
+        .map_or((None, None), |c| (c.name.as_deref(), c.version.as_deref()));
+    let name_len = name_ref.map_or(0, str::len) + ver_ref.map_or(0, str::len);
+    if let Err(e) = core
+        .cfg
+        .session
+        .inputs
+        .check_client_info(caps_len, name_len, name_ref, ver_ref)
+    {
+        return http::rpc_error(StatusCode::BAD_REQUEST, Some(&id), &e.into_rpc());
+    }
     let sid: Arc<str> = match new_session_id() {
         Ok(s) => Arc::from(s),
         Err(e) => {
@@ -318,7 +332,7 @@ fn initialize(core: &Arc<Core>, peer: &Peer, body: Body) -> Resp {
         .client_info
         .map(|c| (c.name, c.version))
         .unwrap_or((None, None));
-    let opened = core.tracker.open(
+    let opened = core.tracker.admit(
         sid.clone(),
         NewConnection {
             era: Era::Legacy,
@@ -329,18 +343,8 @@ fn initialize(core: &Arc<Core>, peer: &Peer, body: Body) -> Resp {
             protocol_version: Some(version.as_str()),
         },
     );
-    if !opened {
-        return http::rpc_error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            Some(&id),
-            &RpcError::new(
-                -32000,
-                format!(
-                    "Service Unavailable: the server already has {} connections",
-                    core.cfg.max_connections
-                ),
-            ),
-        );
+    if let Err(why) = opened {
+        return http::refused(why, Some(&id));
     }
     // Most clients of one kind send the same capabilities: keep one copy.
     let strings = &core.tracker.strings;
@@ -408,7 +412,9 @@ fn route(core: &Core, session: &Session, method: &str, params: Option<&RawValue>
             match crate::protocol::dispatch::uri_of(params) {
                 Ok(uri) => {
                     if method == "resources/subscribe" {
-                        session.subscribe(&uri);
+                        if let Err(e) = session.subscribe(&core.cfg.session.inputs, &uri) {
+                            return Routed::Fail(e.into_rpc());
+                        }
                     } else {
                         session.unsubscribe(&uri);
                     }
@@ -656,6 +662,18 @@ pub fn get(core: &Arc<Core>, _peer: &Peer, headers: &HeaderMap) -> Resp {
                     StatusCode::BAD_REQUEST,
                     None,
                     &RpcError::new(-32000, "Bad Request: unknown Last-Event-ID"),
+                )
+            }
+            // Never a partial replay: the client learns it lost events (docs/hardening.md).
+            Err(ResumeError::Purged(p)) => {
+                return http::rpc_error(
+                    StatusCode::GONE,
+                    None,
+                    &RpcError::new(
+                        -32000,
+                        format!("Gone: events after Last-Event-ID {} are no longer stored; the stream cannot be resumed without loss", p.after),
+                    )
+                    .with_data(serde_json::json!({ "reason": "events_purged", "lastEventId": p.after.to_string() })),
                 )
             }
         },

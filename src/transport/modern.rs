@@ -289,25 +289,16 @@ pub async fn post(
         .and_then(|c| serde_json::from_str(c.get()).ok())
         .unwrap_or_default();
     let (client_name, client_version) = (info.name.as_deref(), info.version.as_deref());
-    let Some(client) = core.tracker.touch_modern(NewConnection {
+    let client = match core.tracker.admit_modern(NewConnection {
         era: Era::Modern,
         client_ip: &peer.ip,
         user_agent: &peer.user_agent,
         client_name,
         client_version,
         protocol_version: Some(&env.version),
-    }) else {
-        return reject(
-            StatusCode::SERVICE_UNAVAILABLE,
-            Some(id),
-            RpcError::new(
-                -32000,
-                format!(
-                    "Service Unavailable: the server already has {} connections",
-                    core.cfg.max_connections
-                ),
-            ),
-        );
+    }) {
+        Ok(client) => client,
+        Err(why) => return http::refused(why, Some(id)),
     };
     if REMOVED.contains(&method.as_str()) {
         return reject(

@@ -316,8 +316,13 @@ impl McpServer {
             addr: bind_addr.clone(),
             source,
         })?;
+        // The default allowed origins name the port actually bound (port 0 picks one).
+        let mut cfg = cfg;
+        cfg.origin.port = local.port();
         let tracker = Tracker::new(TrackerConfig {
             max_connections: cfg.max_connections,
+            max_per_client: cfg.max_connections_per_client,
+            evict_min_idle: crate::monitor::tracker::EVICT_MIN_IDLE,
         });
         for s in sinks {
             tracker.add_sink(s);
@@ -335,6 +340,8 @@ impl McpServer {
             closing: AtomicBool::new(false),
             state_key,
         });
+        core.tracker
+            .set_evictor(Some(Arc::new(EvictSession(Arc::downgrade(&core)))));
         let (shutdown, rx) = watch::channel(false);
         let accept = tokio::spawn(accept_loop(core.clone(), listener, rx.clone()));
         let reaper = tokio::spawn(reaper(core.clone(), rx));
@@ -390,6 +397,27 @@ impl McpServer {
         }
         core.host.write().take();
         core.tracker.clear_sinks();
+        core.tracker.set_evictor(None);
+    }
+}
+
+/// Ends what the tracker evicts: a 2025 session with everything it holds, or a sessionless
+/// client's listen streams.
+struct EvictSession(std::sync::Weak<Core>);
+
+impl crate::monitor::Evictor for EvictSession {
+    fn evict(&self, id: &str) {
+        let Some(core) = self.0.upgrade() else {
+            return;
+        };
+        tracing::debug!(connection = %id, "evicted to make room for another client");
+        match core.sessions.remove(id) {
+            Some(s) => core.end_session(&s, CloseReason::Evicted),
+            None => {
+                core.listeners.end_client(id);
+                core.tracker.close(id, CloseReason::Evicted);
+            }
+        }
     }
 }
 
