@@ -1,0 +1,279 @@
+'use strict'
+// Hostile clients (issue 13): each test asserts one row of docs/hardening.md over real HTTP on
+// loopback. A second client address (127.0.0.2, still loopback) stands for "another client".
+const http = require('node:http')
+const { startServer, post, openSession, readResponse, waitFor } = require('./helpers/mcp')
+const { meta, modernHeaders, modernPost } = require('./helpers/eras')
+
+const V = '2025-06-18'
+const req = (id, method, params) => ({ jsonrpc: '2.0', id, method, ...(params ? { params } : {}) })
+
+function expectRpcError(r, status, code) {
+  expect({ status: r.status, code: r.json && r.json.error && r.json.error.code }).toEqual({ status, code })
+  expect(r.json.jsonrpc).toBe('2.0')
+  expect(typeof r.json.error.message).toBe('string')
+}
+
+// node:http with a chosen local address (fetch cannot bind one).
+function request(target, { method = 'POST', headers = {}, body, localAddress } = {}) {
+  const u = new URL(target)
+  return new Promise((resolve, reject) => {
+    const rq = http.request(
+      { host: u.hostname, port: u.port, path: u.pathname, method, headers, agent: false, localAddress },
+      (res) => {
+        let text = ''
+        res.setEncoding('utf8')
+        res.on('data', (c) => (text += c))
+        res.on('end', () => {
+          let json
+          const type = res.headers['content-type'] || ''
+          if (type.startsWith('application/json') && text) json = JSON.parse(text)
+          if (type.startsWith('text/event-stream')) {
+            const data = text.split('\n').filter((l) => l.startsWith('data: ') && l.length > 6)
+            const msgs = data.map((l) => JSON.parse(l.slice(6)))
+            json = msgs.find((m) => 'result' in m || 'error' in m)
+          }
+          resolve({ status: res.statusCode, headers: res.headers, text, json })
+        })
+      },
+    )
+    rq.on('error', reject)
+    if (body !== undefined) rq.write(typeof body === 'string' ? body : JSON.stringify(body))
+    rq.end()
+  })
+}
+
+const jsonHeaders = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }
+
+async function initializeFrom(url, localAddress, clientInfo = { name: 'c', version: '1' }) {
+  return request(url, {
+    headers: jsonHeaders,
+    body: req(0, 'initialize', { protocolVersion: V, capabilities: {}, clientInfo }),
+    localAddress,
+  })
+}
+
+function modernFrom(url, localAddress, userAgent) {
+  const params = { _meta: meta({ clientInfo: { name: userAgent, version: '1' } }) }
+  return request(url, {
+    headers: { ...modernHeaders('server/discover', params), 'user-agent': userAgent },
+    body: { jsonrpc: '2.0', id: 1, method: 'server/discover', params },
+    localAddress,
+  })
+}
+
+function getStream(url, session, lastEventId) {
+  return fetch(url, {
+    headers: { accept: 'text/event-stream', 'mcp-session-id': session, 'mcp-protocol-version': V, 'last-event-id': lastEventId },
+  })
+}
+
+describe('resumption', () => {
+  let server
+  beforeAll(async () => {
+    server = await startServer({
+      eventStore: { maxEventsPerSession: 1000, maxBytesPerSession: 64 * 1024 },
+      tools: [
+        { name: 'chatty', inputSchema: { type: 'object', properties: { n: { type: 'number' } } } },
+        { name: 'big', inputSchema: { type: 'object', properties: {} } },
+      ],
+      callTool: async (call, ctx) => {
+        if (call.name === 'chatty') {
+          for (let i = 0; i < call.arguments.n; i++) ctx.log('info', { i })
+          return { content: [{ type: 'text', text: 'done' }] }
+        }
+        ctx.log('info', 'start') // an SSE answer, so it is stored
+        return { content: [{ type: 'text', text: 'x'.repeat(40 * 1024) }] }
+      },
+    })
+  })
+  afterAll(() => server.close())
+
+  test('Last-Event-ID 0-18446744073709551615 (overflowing) gives 400 and -32000', async () => {
+    const session = await openSession(server.url, V)
+    for (const id of ['0-18446744073709551615', '0-99999999999999999999', '1-+2', '01-1', '1-2-3']) {
+      const r = await readResponse(await getStream(server.url, session, id))
+      expectRpcError(r, 400, -32000)
+    }
+  })
+
+  test('1500 events while the client is away, then Last-Event-ID from the start: 410, never a partial replay', async () => {
+    const session = await openSession(server.url, V)
+    const r = await post(server.url, req(1, 'tools/call', { name: 'chatty', arguments: { n: 1500 } }), { session, version: V })
+    expect(r.status).toBe(200)
+    expect(r.json.result.content[0].text).toBe('done')
+    const ids = r.events.filter((e) => e.id).map((e) => e.id)
+    expect(ids.length).toBe(1501)
+    // The first event is no longer stored: refused with a clear error, nothing replayed.
+    const gone = await readResponse(await getStream(server.url, session, ids[0]))
+    expectRpcError(gone, 410, -32000)
+    expect(gone.json.error.data).toEqual({ reason: 'events_purged', lastEventId: ids[0] })
+    // From an id whose successors are all held, the replay is complete and exact.
+    const from = ids[ids.length - 11]
+    const ok = await getStream(server.url, session, from)
+    expect(ok.status).toBe(200)
+    const replay = await readResponse(ok)
+    expect(replay.events.map((e) => e.id)).toEqual(ids.slice(-10))
+  })
+
+  test('the event store is capped in bytes: of four 40 KiB answers only the last is kept (64 KiB cap), and resuming an evicted one gives 410', async () => {
+    const session = await openSession(server.url, V)
+    const streams = []
+    for (let i = 0; i < 4; i++) {
+      const r = await post(server.url, req(i + 1, 'tools/call', { name: 'big', arguments: {} }), { session, version: V })
+      expect(r.status).toBe(200)
+      expect(r.json.result.content[0].text.length).toBe(40 * 1024)
+      // The log event first (seq 1), then the answer (seq 2).
+      streams.push(r.events.filter((e) => e.id).map((e) => e.id))
+    }
+    const gone = await readResponse(await getStream(server.url, session, streams[0][0]))
+    expectRpcError(gone, 410, -32000)
+    const kept = await readResponse(await getStream(server.url, session, streams[3][0]))
+    expect(kept.status).toBe(200)
+    expect(kept.events.map((e) => e.id)).toEqual([streams[3][1]])
+    expect(kept.json.result.content[0].text.length).toBe(40 * 1024)
+  })
+})
+
+describe('fairness', () => {
+  test('one client is capped by maxConnectionsPerClient (per IP, both eras): 429, onConnectionRejected', async () => {
+    const rejected = []
+    const s = await startServer({ maxConnectionsPerClient: 2 }, { onConnectionRejected: (r) => rejected.push(r) })
+    try {
+      expect((await initializeFrom(s.url, '127.0.0.1')).status).toBe(200)
+      expect((await modernFrom(s.url, '127.0.0.1', 'ua-1')).status).toBe(200)
+      const third = await initializeFrom(s.url, '127.0.0.1')
+      expectRpcError(third, 429, -32000)
+      expect(third.headers['mcp-session-id']).toBeUndefined()
+      expectRpcError(await modernFrom(s.url, '127.0.0.1', 'ua-2'), 429, -32000)
+      // Another client is not affected.
+      expect((await initializeFrom(s.url, '127.0.0.2')).status).toBe(200)
+      expect((await modernFrom(s.url, '127.0.0.2', 'ua-1')).status).toBe(200)
+      await waitFor(() => rejected.length >= 2, 'two rejections')
+      expect(rejected.map((r) => r.reason)).toEqual(['max_connections_per_client', 'max_connections_per_client'])
+      expect(rejected[0].clientIP).toBe('127.0.0.1')
+      expect(s.getConnectionStats().activeConnections).toBe(4)
+    } finally {
+      await s.close()
+    }
+  })
+
+  test('maxConnections reached by one client: its idle sessions are evicted for a new client (both eras)', async () => {
+    const closed = []
+    const s = await startServer({ maxConnections: 4 }, { onConnectionClosed: (id) => closed.push(id) })
+    try {
+      const grabbed = []
+      for (let i = 0; i < 3; i++) {
+        const r = await initializeFrom(s.url, '127.0.0.1')
+        expect(r.status).toBe(200)
+        grabbed.push(r.headers['mcp-session-id'])
+      }
+      expect((await modernFrom(s.url, '127.0.0.1', 'grabber')).status).toBe(200)
+      // Full, and the grabber gets nothing more by evicting its own.
+      expectRpcError(await initializeFrom(s.url, '127.0.0.1'), 503, -32000)
+      await new Promise((r) => setTimeout(r, 1100)) // evictable once idle for 1 s
+      const newcomer = await initializeFrom(s.url, '127.0.0.2')
+      expect(newcomer.status).toBe(200)
+      // The grabber's least recently active session went first.
+      await waitFor(() => closed.includes(grabbed[0]), 'the eviction')
+      const stale = await post(s.url, req(1, 'tools/list'), { session: grabbed[0], version: V })
+      expectRpcError(stale, 404, -32001)
+      // A sessionless newcomer evicts too.
+      expect((await modernFrom(s.url, '127.0.0.3', 'other')).status).toBe(200)
+      await waitFor(() => closed.length === 2, 'the second eviction')
+      expect(grabbed).toContain(closed[1])
+      expect(s.getConnectionStats().activeConnections).toBe(4)
+    } finally {
+      await s.close()
+    }
+  })
+})
+
+describe('origin', () => {
+  test('Origin http://localhost:8080 or chrome-extension://localhost against another port: 403', async () => {
+    const s = await startServer({})
+    try {
+      const init = req(0, 'initialize', { protocolVersion: V, capabilities: {}, clientInfo: { name: 'c', version: '1' } })
+      for (const origin of ['http://localhost:8080', 'chrome-extension://localhost', `https://localhost:${s.port}`, `chrome-extension://localhost:${s.port}`]) {
+        expectRpcError(await post(s.url, init, { headers: { origin } }), 403, -32000)
+      }
+      for (const origin of [`http://localhost:${s.port}`, `http://127.0.0.1:${s.port}`]) {
+        expect((await post(s.url, init, { headers: { origin } })).status).toBe(200)
+      }
+    } finally {
+      await s.close()
+    }
+  })
+})
+
+describe('stored input caps', () => {
+  let server
+  let url
+  beforeAll(async () => {
+    server = await startServer({
+      maxSubscriptionsPerSession: 3,
+      resources: [{ uri: 'mem://a', name: 'a' }],
+      readResource: async (uri) => ({ contents: [{ uri, text: 'a' }] }),
+      tools: [{ name: 'hdr', inputSchema: { type: 'object', properties: { region: { type: 'string', 'x-mcp-header': 'Region' } } } }],
+      callTool: async () => {
+        calls++
+        return { content: [] }
+      },
+    })
+    url = server.url
+  })
+  let calls = 0
+  afterAll(() => server.close())
+
+  test('a 1 MB resources/subscribe URI gives -32602 and nothing is stored', async () => {
+    const session = await openSession(url, V)
+    const r = await post(url, req(1, 'resources/subscribe', { uri: 'mem://' + 'x'.repeat(1 << 20) }), { session, version: V })
+    expectRpcError(r, 200, -32602)
+    expect(r.json.error.data).toEqual({ limit: 2048 })
+  })
+
+  test('subscriptions past maxSubscriptionsPerSession give -32602; a repeat is free', async () => {
+    const session = await openSession(url, V)
+    for (const u of ['mem://1', 'mem://2', 'mem://3', 'mem://3']) {
+      const ok = await post(url, req(1, 'resources/subscribe', { uri: u }), { session, version: V })
+      expect(ok.json.result).toEqual({})
+    }
+    const r = await post(url, req(2, 'resources/subscribe', { uri: 'mem://4' }), { session, version: V })
+    expectRpcError(r, 200, -32602)
+    expect(r.json.error.data).toEqual({ limit: 3 })
+    await post(url, req(3, 'resources/unsubscribe', { uri: 'mem://1' }), { session, version: V })
+    expect((await post(url, req(4, 'resources/subscribe', { uri: 'mem://4' }), { session, version: V })).json.result).toEqual({})
+  })
+
+  test('3 MB of clientInfo/capabilities gives 400 / -32602, no session, and stats stay fast', async () => {
+    const before = server.getConnectionStats().activeConnections
+    const big = { experimental: { blob: 'x'.repeat(3 << 20) } }
+    const r = await post(url, req(0, 'initialize', { protocolVersion: V, capabilities: big, clientInfo: { name: 'c', version: '1' } }))
+    expectRpcError(r, 400, -32602)
+    expect(r.headers.get('mcp-session-id')).toBeNull()
+    const longName = await post(url, req(0, 'initialize', { protocolVersion: V, capabilities: {}, clientInfo: { name: 'n'.repeat(1 << 20), version: '1' } }))
+    expectRpcError(longName, 400, -32602)
+    // A sessionless client's long user agent is cut, so every stats query stays small.
+    const r2 = await modernPost(url, 'tools/list', {}, { headers: { 'user-agent': 'u'.repeat(64 * 1024) } })
+    expect(r2.status).toBe(200)
+    const t0 = process.hrtime.bigint()
+    const stats = server.getConnectionStats()
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6
+    expect(stats.activeConnections).toBe(before + 1)
+    expect(Math.max(...stats.connections.map((c) => c.userAgent.length))).toBeLessThanOrEqual(256)
+    expect(ms).toBeLessThan(100)
+  })
+
+  test('Mcp-Param-* check with unreadable arguments (1e400, a lone surrogate, nesting > 128): 400 / -32602, the callback does not run', async () => {
+    const before = calls
+    const deep = '['.repeat(200) + '1' + ']'.repeat(200)
+    for (const args of ['{"region":1e400}', '{"region":"\\ud800"}', `{"other":${deep}}`]) {
+      const params = { name: 'hdr', _meta: meta() }
+      const body = `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"hdr","arguments":${args},"_meta":${JSON.stringify(params._meta)}}}`
+      const res = await fetch(url, { method: 'POST', headers: modernHeaders('tools/call', params), body })
+      const r = await readResponse(res)
+      expectRpcError(r, 400, -32602)
+    }
+    expect(calls).toBe(before)
+  })
+})
