@@ -36,7 +36,7 @@ async function main() {
           const n = Number(call.arguments.n) || 0
           for (let i = 0; i < n && !ctx.signal.aborted; i++) {
             ctx.log('info', { i, pad: 'p'.repeat(200) })
-            if (i % 500 === 499) await new Promise((r) => setImmediate(r))
+            if (i % 200 === 199) await new Promise((r) => setTimeout(r, 1))
           }
           return { content: [{ type: 'text', text: 'sent' }] }
         }
@@ -50,8 +50,8 @@ async function main() {
                 pumping = null
                 return
               }
-              for (let i = 0; i < 50; i++) server.notifyResourceUpdated('mem://a')
-            }, 5)
+              for (let i = 0; i < 20; i++) server.notifyResourceUpdated('mem://a')
+            }, 10)
           }
           return { content: [{ type: 'text', text: 'pumping' }] }
         }
