@@ -2,6 +2,7 @@
 // Hostile clients (issue 13): each test asserts one row of docs/hardening.md over real HTTP on
 // loopback. A second client address (127.0.0.2, still loopback) stands for "another client".
 const http = require('node:http')
+const net = require('node:net')
 const { startServer, post, openSession, readResponse, waitFor } = require('./helpers/mcp')
 const { meta, modernHeaders, modernPost } = require('./helpers/eras')
 
@@ -275,5 +276,44 @@ describe('stored input caps', () => {
       expectRpcError(r, 400, -32602)
     }
     expect(calls).toBe(before)
+  })
+})
+
+describe('bounded queues', () => {
+  test('an SSE stream that is never read while the server sends notifications: closed as slow_consumer, memory bounded, the session goes on', async () => {
+    const rejected = []
+    const uri = 'mem://' + 'u'.repeat(2000)
+    const s = await startServer(
+      { maxStreamBacklogBytes: 256 * 1024, resources: [{ uri, name: 'u' }], readResource: async (u) => ({ contents: [{ uri: u, text: '' }] }) },
+      { onConnectionRejected: (r) => rejected.push(r) },
+    )
+    const sock = net.connect({ host: '127.0.0.1', port: s.port })
+    try {
+      const session = await openSession(s.url, V)
+      const sub = await post(s.url, req(1, 'resources/subscribe', { uri }), { session, version: V })
+      expect(sub.json.result).toEqual({})
+      await new Promise((r) => sock.once('connect', r))
+      sock.write(`GET /mcp HTTP/1.1\r\nHost: 127.0.0.1:${s.port}\r\nAccept: text/event-stream\r\nMcp-Session-Id: ${session}\r\nMcp-Protocol-Version: ${V}\r\n\r\n`)
+      sock.pause() // never read
+      await new Promise((r) => setTimeout(r, 100))
+      const rss0 = process.memoryUsage().rss
+      // ~2 KB a notification: 40 MB in all, far past socket buffers and the 256 KiB cap.
+      for (let i = 0; i < 20_000; i++) {
+        s.notifyResourceUpdated(uri)
+        if (i % 1000 === 999) await new Promise((r) => setImmediate(r))
+      }
+      await waitFor(() => rejected.some((r) => r.reason === 'slow_consumer'), 'the slow_consumer report')
+      expect(rejected.find((r) => r.reason === 'slow_consumer').clientIP).toBe('127.0.0.1')
+      expect(process.memoryUsage().rss - rss0).toBeLessThan(32 * 1024 * 1024)
+      // The session goes on: requests work and a new GET stream may open.
+      expect((await post(s.url, req(2, 'resources/list'), { session, version: V })).status).toBe(200)
+      const ctl = new AbortController()
+      const g = await fetch(s.url, { headers: { accept: 'text/event-stream', 'mcp-session-id': session, 'mcp-protocol-version': V }, signal: ctl.signal })
+      expect(g.status).toBe(200)
+      ctl.abort()
+    } finally {
+      sock.destroy()
+      await s.close()
+    }
   })
 })

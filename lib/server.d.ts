@@ -153,6 +153,8 @@ export interface StreamableServerOptions {
   maxUriBytes?: number
   /** initialize capabilities + clientInfo name and version kept per session. Default 16384 bytes; more get 400 / -32602. */
   maxClientInfoBytes?: number
+  /** Bytes an SSE response may have queued for a reader that does not keep up; past it the stream is closed (onConnectionRejected / stdout reason 'slow_consumer') and stays resumable. Default 1 MiB. */
+  maxStreamBacklogBytes?: number
 }
 
 export interface ConnectionInfo {

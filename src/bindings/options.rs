@@ -100,6 +100,7 @@ pub struct JsOptions {
     pub max_subscriptions_per_session: Option<usize>,
     pub max_uri_bytes: Option<usize>,
     pub max_client_info_bytes: Option<usize>,
+    pub max_stream_backlog_bytes: Option<usize>,
     /// Which monitor callbacks the host registered (set by lib/server.js).
     #[serde(default)]
     pub monitor: MonitorWants,
@@ -188,6 +189,9 @@ pub fn parse(json: &str) -> Result<Parsed, String> {
     }
     if let Some(n) = o.max_client_info_bytes {
         inputs.max_client_info_bytes = n;
+    }
+    if let Some(n) = o.max_stream_backlog_bytes {
+        cfg.session.max_stream_backlog = n;
     }
     if let Some(ms) = o.session_idle_timeout_ms {
         if ms == 0 {

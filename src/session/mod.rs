@@ -1,12 +1,14 @@
 //! 2025-era sessions: the table, each session's streams, and its event store.
 
+pub mod backlog;
 pub mod event_store;
 pub mod stream;
 pub mod table;
 
 pub use event_store::{EventId, EventStore, EventStoreLimits, Purged};
 pub use stream::{
-    Frame, InputLimitError, InputLimits, ResumeError, Session, SessionConfig, StreamId, STANDALONE,
+    Frame, InputLimitError, InputLimits, ResumeError, Session, SessionConfig, SlowConsumerHook,
+    StreamId, DEFAULT_MAX_STREAM_BACKLOG, STANDALONE,
 };
 pub use table::{InMemorySessions, SessionStore};
 

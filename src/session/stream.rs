@@ -10,6 +10,7 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot};
 
+use super::backlog::Backlog;
 use super::event_store::{EventId, EventStore, EventStoreLimits, Purged};
 use crate::protocol::LegacyVersion;
 
@@ -29,6 +30,28 @@ pub struct SessionConfig {
     pub retry_ms: u64,
     /// Caps on what a client makes a session keep.
     pub inputs: InputLimits,
+    /// Bytes one SSE response may have queued for a reader that does not keep up; past it
+    /// the response is detached (the stream stays resumable from the event store).
+    pub max_stream_backlog: usize,
+    /// Told when a stream is detached for a slow reader (session id, stream).
+    pub on_slow_consumer: SlowConsumerHook,
+}
+
+/// Default of `SessionConfig::max_stream_backlog`.
+pub const DEFAULT_MAX_STREAM_BACKLOG: usize = 1024 * 1024;
+
+/// A callback for slow consumers (the transport reports them to the monitor).
+#[derive(Clone, Default)]
+pub struct SlowConsumerHook(pub Option<Arc<dyn Fn(&str, StreamId) + Send + Sync>>);
+
+impl std::fmt::Debug for SlowConsumerHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "SlowConsumerHook(set)"
+        } else {
+            "SlowConsumerHook(none)"
+        })
+    }
 }
 
 /// Caps on client input a session stores for its lifetime (docs/hardening.md).
@@ -115,7 +138,24 @@ impl InputLimits {
 #[derive(Debug)]
 struct Slot {
     tx: Option<mpsc::UnboundedSender<Frame>>,
+    /// What `tx`'s reader has not taken yet; a fresh one with every new `tx`.
+    backlog: Arc<Backlog>,
     next_seq: u64,
+}
+
+impl Slot {
+    fn new(tx: Option<mpsc::UnboundedSender<Frame>>, next_seq: u64) -> Self {
+        Self {
+            tx,
+            backlog: Arc::default(),
+            next_seq,
+        }
+    }
+
+    fn attach(&mut self, tx: mpsc::UnboundedSender<Frame>) {
+        self.tx = Some(tx);
+        self.backlog = Arc::default();
+    }
 }
 
 /// A server→client request waiting for the client's answer: `Ok(result)` or `Err(error)`, as
@@ -179,7 +219,7 @@ pub enum ResumeError {
 #[error("the session already has an open GET stream")]
 pub struct StandaloneBusy;
 
-fn sse_frame(id: Option<EventId>, data: &str) -> Frame {
+fn sse_text(id: Option<EventId>, data: &str) -> String {
     let mut s = String::with_capacity(data.len() + 32);
     if let Some(id) = id {
         s.push_str("id: ");
@@ -193,7 +233,11 @@ fn sse_frame(id: Option<EventId>, data: &str) -> Frame {
         s.push('\n');
     }
     s.push('\n');
-    Bytes::from(s)
+    s
+}
+
+fn sse_frame(id: Option<EventId>, data: &str) -> Frame {
+    Bytes::from(sse_text(id, data))
 }
 
 impl Session {
@@ -277,13 +321,7 @@ impl Session {
         if let Some(p) = prime.then(|| self.priming_frame(cfg, id)).flatten() {
             let _ = tx.send(p);
         }
-        st.busy().streams.insert(
-            id,
-            Slot {
-                tx: Some(tx),
-                next_seq: 1,
-            },
-        );
+        st.busy().streams.insert(id, Slot::new(Some(tx), 1));
         Some((id, rx))
     }
 
@@ -305,10 +343,11 @@ impl Session {
             return Err(StandaloneBusy);
         }
         let primes = self.primes(cfg);
-        let slot = st.busy().streams.entry(STANDALONE).or_insert(Slot {
-            tx: None,
-            next_seq: 1,
-        });
+        let slot = st
+            .busy()
+            .streams
+            .entry(STANDALONE)
+            .or_insert_with(|| Slot::new(None, 1));
         if slot.tx.as_ref().is_some_and(|t| !t.is_closed()) {
             return Err(StandaloneBusy);
         }
@@ -320,7 +359,7 @@ impl Session {
             slot.next_seq += 1;
             let _ = tx.send(Self::priming_frame_bytes(id, cfg.retry_ms));
         }
-        slot.tx = Some(tx);
+        slot.attach(tx);
         Ok(rx)
     }
 
@@ -357,13 +396,33 @@ impl Session {
         }
         // A finished stream has no slot: dropping tx ends the response after the replay.
         if let Some(slot) = busy.streams.get_mut(&last.stream) {
-            slot.tx = Some(tx);
+            slot.attach(tx);
         }
         Ok(rx)
     }
 
-    /// Sends one JSON-RPC message on a stream. Returns false when the stream is unknown.
+    /// Sends one JSON-RPC message on a stream. Returns false when the stream is unknown. A
+    /// response whose reader is more than `max_stream_backlog` behind is detached first
+    /// (reported through `on_slow_consumer`); the message is still stored for resumption.
     pub fn send(&self, cfg: &SessionConfig, stream: StreamId, json: &str) -> bool {
+        let mut slow = false;
+        let known = self.send_locked(cfg, stream, json, &mut slow);
+        if slow {
+            tracing::debug!(session = %self.id, stream, "slow consumer: stream detached");
+            if let Some(hook) = &cfg.on_slow_consumer.0 {
+                hook(&self.id, stream);
+            }
+        }
+        known
+    }
+
+    fn send_locked(
+        &self,
+        cfg: &SessionConfig,
+        stream: StreamId,
+        json: &str,
+        slow: &mut bool,
+    ) -> bool {
         let mut st = self.state.lock();
         if st.closed {
             return false;
@@ -373,10 +432,9 @@ impl Session {
         } = st.busy();
         let slot = match streams.get_mut(&stream) {
             Some(s) => s,
-            None if stream == STANDALONE => streams.entry(STANDALONE).or_insert(Slot {
-                tx: None,
-                next_seq: 1,
-            }),
+            None if stream == STANDALONE => streams
+                .entry(STANDALONE)
+                .or_insert_with(|| Slot::new(None, 1)),
             None => return false,
         };
         let id = EventId {
@@ -389,7 +447,14 @@ impl Session {
         }
         if let Some(tx) = &slot.tx {
             let id = cfg.event_store.is_some().then_some(id);
-            if tx.send(sse_frame(id, json)).is_err() {
+            let text = sse_text(id, json);
+            if slot
+                .backlog
+                .would_exceed(text.len(), cfg.max_stream_backlog)
+            {
+                slot.tx = None;
+                *slow = true;
+            } else if tx.send(slot.backlog.frame(text)).is_err() {
                 slot.tx = None;
             }
         }
@@ -562,6 +627,8 @@ mod tests {
     fn cfg() -> SessionConfig {
         SessionConfig {
             inputs: InputLimits::default(),
+            max_stream_backlog: DEFAULT_MAX_STREAM_BACKLOG,
+            on_slow_consumer: SlowConsumerHook::default(),
             event_store: Some(EventStoreLimits::default()),
             retry_ms: 1000,
         }
@@ -710,5 +777,48 @@ mod tests {
         assert!(d
             .check_client_info(2, 2, Some(&"n".repeat(257)), None)
             .is_err());
+    }
+
+    #[test]
+    fn a_reader_that_falls_behind_is_detached_and_can_resume() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let seen2 = seen.clone();
+        let cfg = SessionConfig {
+            max_stream_backlog: 1000,
+            on_slow_consumer: SlowConsumerHook(Some(Arc::new(move |sid: &str, stream| {
+                seen2.lock().push((sid.to_owned(), stream));
+            }))),
+            ..cfg()
+        };
+        let s = session(LegacyVersion::V2025_06_18);
+        let mut rx = s.attach_standalone(&cfg).unwrap();
+        let msg = format!(r#"{{"pad":"{}"}}"#, "p".repeat(100));
+        // A reader that keeps up is never detached.
+        for _ in 0..50 {
+            s.send(&cfg, STANDALONE, &msg);
+            assert!(!drain(&mut rx).is_empty());
+        }
+        assert!(seen.lock().is_empty());
+        // One that stops reading holds at most the cap, then its response ends.
+        for _ in 0..100 {
+            s.send(&cfg, STANDALONE, &msg);
+        }
+        assert_eq!(*seen.lock(), vec![("s".to_owned(), STANDALONE)]);
+        let queued = drain(&mut rx);
+        assert!(queued.len() <= 1000 + 200, "{}", queued.len());
+        assert!(rx.try_recv().is_err());
+        // Everything stays in the store: the client resumes without loss.
+        let last_read = queued
+            .lines()
+            .filter_map(|l| l.strip_prefix("id: "))
+            .last()
+            .unwrap()
+            .to_owned();
+        let mut rx = s.resume(&cfg, &last_read).unwrap();
+        assert_eq!(
+            drain(&mut rx).matches("event: message").count()
+                + queued.matches("event: message").count(),
+            100
+        );
     }
 }

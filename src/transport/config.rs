@@ -48,6 +48,8 @@ impl Default for ServerConfig {
                 event_store: Some(Default::default()),
                 retry_ms: 1000,
                 inputs: Default::default(),
+                max_stream_backlog: crate::session::DEFAULT_MAX_STREAM_BACKLOG,
+                on_slow_consumer: Default::default(),
             },
             origin: OriginPolicy {
                 hosts: default_hosts("127.0.0.1"),

@@ -319,6 +319,18 @@ impl McpServer {
         // The default allowed origins name the port actually bound (port 0 picks one).
         let mut cfg = cfg;
         cfg.origin.port = local.port();
+        // A stream detached for a slow reader is reported like a refusal: a monitor event and
+        // a stdout line with reason `slow_consumer` (docs/hardening.md).
+        let core_cell: Arc<std::sync::OnceLock<std::sync::Weak<Core>>> = Arc::default();
+        let cell = core_cell.clone();
+        cfg.session.on_slow_consumer =
+            crate::session::SlowConsumerHook(Some(Arc::new(move |sid: &str, _stream| {
+                if let Some(core) = cell.get().and_then(std::sync::Weak::upgrade) {
+                    let ip = core.tracker.info(sid).map(|i| i.client_ip);
+                    core.tracker
+                        .reject("slow_consumer", ip.as_deref().unwrap_or(""));
+                }
+            })));
         let tracker = Tracker::new(TrackerConfig {
             max_connections: cfg.max_connections,
             max_per_client: cfg.max_connections_per_client,
@@ -342,6 +354,7 @@ impl McpServer {
         });
         core.tracker
             .set_evictor(Some(Arc::new(EvictSession(Arc::downgrade(&core)))));
+        let _ = core_cell.set(Arc::downgrade(&core));
         let (shutdown, rx) = watch::channel(false);
         let accept = tokio::spawn(accept_loop(core.clone(), listener, rx.clone()));
         let reaper = tokio::spawn(reaper(core.clone(), rx));
