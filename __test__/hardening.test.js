@@ -288,11 +288,13 @@ describe('bounded queues', () => {
       { onConnectionRejected: (r) => rejected.push(r) },
     )
     const sock = net.connect({ host: '127.0.0.1', port: s.port })
+    const connected = new Promise((r) => sock.once('connect', r))
+    sock.on('error', () => {})
     try {
       const session = await openSession(s.url, V)
       const sub = await post(s.url, req(1, 'resources/subscribe', { uri }), { session, version: V })
       expect(sub.json.result).toEqual({})
-      await new Promise((r) => sock.once('connect', r))
+      await connected
       sock.write(`GET /mcp HTTP/1.1\r\nHost: 127.0.0.1:${s.port}\r\nAccept: text/event-stream\r\nMcp-Session-Id: ${session}\r\nMcp-Protocol-Version: ${V}\r\n\r\n`)
       sock.pause() // never read
       await new Promise((r) => setTimeout(r, 100))

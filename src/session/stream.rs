@@ -42,7 +42,9 @@ pub const DEFAULT_MAX_STREAM_BACKLOG: usize = 1024 * 1024;
 
 /// A callback for slow consumers (the transport reports them to the monitor).
 #[derive(Clone, Default)]
-pub struct SlowConsumerHook(pub Option<Arc<dyn Fn(&str, StreamId) + Send + Sync>>);
+pub struct SlowConsumerHook(pub Option<SlowConsumerFn>);
+
+pub type SlowConsumerFn = Arc<dyn Fn(&str, StreamId) + Send + Sync>;
 
 impl std::fmt::Debug for SlowConsumerHook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -811,7 +813,7 @@ mod tests {
         let last_read = queued
             .lines()
             .filter_map(|l| l.strip_prefix("id: "))
-            .last()
+            .next_back()
             .unwrap()
             .to_owned();
         let mut rx = s.resume(&cfg, &last_read).unwrap();

@@ -10,6 +10,7 @@ pub mod listen;
 mod modern;
 mod router;
 pub mod server;
+pub mod sockets;
 
 pub use calls::{CallbackHost, Invocation};
 pub use config::{InternalStats, ServerConfig};
