@@ -1,5 +1,5 @@
 /// <reference types="node" />
-// The [MCP_CONNECTION] stdout event protocol, parent side (DESIGN §3–4).
+// The [MCP_CONNECTION] stdout event protocol, parent side (docs/api.md; docs/monitoring.md, "The [MCP_CONNECTION] line").
 
 export type DisconnectReason = 'deleted' | 'idle_timeout' | 'closed' | 'shutdown'
 
@@ -31,7 +31,7 @@ interface ConnectionEventBase {
   timestamp: string
 }
 
-/** One `[MCP_CONNECTION]` line's JSON object (DESIGN §4), a union on `eventType`. */
+/** One `[MCP_CONNECTION]` line's JSON object (docs/monitoring.md, "The [MCP_CONNECTION] line"), a union on `eventType`. */
 export type ConnectionEvent =
   | (ConnectionEventBase & { eventType: 'connected'; clientInfo: ConnectionEventClientInfo })
   | (ConnectionEventBase & {

@@ -1,8 +1,8 @@
 'use strict'
-// The [MCP_CONNECTION] stdout event protocol, parent side (DESIGN §3–4). The work (line
-// splitting, validation, stats) is native; this layer turns the native batch (one JSON array
-// per push, see src/bindings/events.rs) into objects, calls the callbacks on the JS thread,
-// and makes Dates.
+// The [MCP_CONNECTION] stdout event protocol, parent side (docs/api.md; the line format:
+// docs/monitoring.md, "The [MCP_CONNECTION] line"). The work (line splitting, validation,
+// stats) is native; this layer turns the native batch (one JSON array per push, see
+// src/bindings/events.rs) into objects, calls the callbacks on the JS thread, and makes Dates.
 const native = require('../native.js')
 
 const TAG_EVENT = 69 // 'E' (parseConnectionEventLineRaw's records)

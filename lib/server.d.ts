@@ -1,5 +1,6 @@
 /// <reference types="node" />
-// The Streamable HTTP MCP server (DESIGN §3, §6). Wire types follow the 2025-11-25 schema.
+// The Streamable HTTP MCP server (docs/api.md; the two eras: docs/protocol-eras.md). Wire types
+// follow the 2025-11-25 schema.
 
 export type LoggingLevel = 'debug' | 'info' | 'notice' | 'warning' | 'error' | 'critical' | 'alert' | 'emergency'
 
@@ -65,6 +66,12 @@ export interface InputRequiredResult {
   requestState?: string
 }
 
+/** How `ctx.request` rejects: an `Error` carrying a JSON-RPC error code and, when the client sent any, its data. */
+export interface McpError extends Error {
+  code: number
+  data?: unknown
+}
+
 /** What a callback knows about the request it serves. */
 export interface RequestContext {
   /** The tracked connection: the Mcp-Session-Id (legacy) or the monitor's client id (modern). */
@@ -85,7 +92,13 @@ export interface RequestContext {
   sendProgress(progress: number, total?: number, message?: string): void
   /** notifications/message; honours logging/setLevel (legacy) or `_meta` logLevel (modern). */
   log(level: LoggingLevel, data: unknown, logger?: string): void
-  /** Legacy only: a server→client request (sampling/createMessage, elicitation/create, roots/list). Rejects in the modern era: return an InputRequiredResult instead. */
+  /**
+   * Legacy only: a server→client request (sampling/createMessage, elicitation/create, roots/list).
+   * Rejects with an {@link McpError}: the client's own error (its `code`, `message`, `data`), or
+   * -32000 when the session closed, -32001 when the client did not answer in time, -32603 when the
+   * call already finished, the stream is gone, or in the modern era (return an InputRequiredResult
+   * instead).
+   */
   request(method: string, params?: object): Promise<unknown>
   /** End this request's SSE stream now; the client resumes with GET + Last-Event-ID (SEP-1699). */
   closeStream(): void

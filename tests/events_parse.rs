@@ -1,4 +1,4 @@
-//! The `[MCP_CONNECTION]` line format (DESIGN §4): what is accepted, what is rejected, and the
+//! The `[MCP_CONNECTION]` line format (docs/monitoring.md, "The [MCP_CONNECTION] line"): what is accepted, what is rejected, and the
 //! exact text the writer produces.
 #![allow(clippy::unwrap_used)]
 

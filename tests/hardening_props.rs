@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use mcp_swagger_native::protocol::headers::{self, decode_header_value, Mirrored};
 use mcp_swagger_native::protocol::jsonrpc::{parse_body, Body, Message};
-use mcp_swagger_native::session::{EventId, EventStore, EventStoreLimits};
+use mcp_swagger_native::session::{EventId, EventStore, EventStoreLimits, InMemoryEventStore};
 use mcp_swagger_native::transport::http::parse_origin;
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -105,7 +105,7 @@ proptest! {
         resume_seq in 0_u64..50,
     ) {
         let limits = EventStoreLimits { max_events, max_bytes, ttl: Duration::from_millis(50) };
-        let mut store = EventStore::default();
+        let mut store = InMemoryEventStore::new(limits);
         let t0 = Instant::now();
         let mut next = [1_u64; 3];
         let mut sent: Vec<(EventId, usize)> = Vec::new();
@@ -114,7 +114,7 @@ proptest! {
             clock += Duration::from_millis(wait * 10);
             let id = EventId { stream, seq: next[stream as usize] };
             next[stream as usize] += 1;
-            store.push(&limits, id, Arc::from("x".repeat(len)), clock);
+            store.push(id, Arc::from("x".repeat(len)), clock);
             sent.push((id, len));
             prop_assert!(store.len() <= max_events);
             prop_assert!(store.bytes() <= max_bytes);

@@ -8,10 +8,12 @@ use serde_json::value::RawValue;
 
 use crate::protocol::catalog::{Catalog, Listing, DEFAULT_PAGE_SIZE};
 use crate::protocol::dispatch::{CacheHints, ServerDescription};
-use crate::session::EventStoreLimits;
+use crate::session::{EventStoreLimits, InMemoryEventStores};
 use crate::transport::config::default_hosts;
 use crate::transport::http::OriginPolicy;
+use crate::transport::StatsLines;
 use crate::transport::{InternalStats, ServerConfig};
+use std::sync::Arc;
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
@@ -123,7 +125,6 @@ pub struct Parsed {
     pub catalog: Catalog,
     pub server_id: String,
     pub stdout_events: bool,
-    pub stats_interval: Duration,
 }
 
 pub fn listing(
@@ -154,14 +155,16 @@ pub fn parse(json: &str) -> Result<Parsed, String> {
     cfg.json_response = o.enable_json_response.unwrap_or(false);
     cfg.session.event_store = match o.event_store {
         Some(Toggle::Off(false)) => None,
-        Some(Toggle::Off(true)) | None => Some(EventStoreLimits::default()),
+        Some(Toggle::Off(true)) | None => Some(Arc::new(InMemoryEventStores::default())),
         Some(Toggle::On(es)) => {
             let d = EventStoreLimits::default();
-            Some(EventStoreLimits {
-                max_events: es.max_events_per_session.unwrap_or(d.max_events),
-                max_bytes: es.max_bytes_per_session.unwrap_or(d.max_bytes),
-                ttl: es.ttl_ms.map(Duration::from_millis).unwrap_or(d.ttl),
-            })
+            Some(Arc::new(InMemoryEventStores {
+                limits: EventStoreLimits {
+                    max_events: es.max_events_per_session.unwrap_or(d.max_events),
+                    max_bytes: es.max_bytes_per_session.unwrap_or(d.max_bytes),
+                    ttl: es.ttl_ms.map(Duration::from_millis).unwrap_or(d.ttl),
+                },
+            }))
         }
     };
     if let Some(hosts) = o.allowed_hosts {
@@ -240,6 +243,12 @@ pub fn parse(json: &str) -> Result<Parsed, String> {
         return Err("protocols: at least one era must be enabled".into());
     }
     let stats_interval = Duration::from_millis(o.stats_interval_ms.unwrap_or(30_000).max(5_000));
+    let server_id = o.server_id.unwrap_or_else(|| "mcp-server".into());
+    let stdout_events = o.stdout_events.unwrap_or(false);
+    cfg.stats_lines = stdout_events.then(|| StatsLines {
+        server_id: server_id.clone(),
+        interval: stats_interval,
+    });
 
     let mut catalog = Catalog {
         tools: listing(o.tools, "name", "tools")?,
@@ -286,8 +295,7 @@ pub fn parse(json: &str) -> Result<Parsed, String> {
         config: cfg,
         description,
         catalog,
-        server_id: o.server_id.unwrap_or_else(|| "mcp-server".into()),
-        stdout_events: o.stdout_events.unwrap_or(false),
-        stats_interval,
+        server_id,
+        stdout_events,
     })
 }

@@ -69,7 +69,7 @@ pub fn parse_line(line: &str) -> Result<Option<ConnectionEvent>, ParseError> {
     }
 }
 
-/// Validates one event's JSON text (DESIGN §4).
+/// Validates one event's JSON text (docs/monitoring.md, "The [MCP_CONNECTION] line").
 pub fn parse_event_json(json: &str) -> Result<ConnectionEvent, ParseError> {
     parse_event_ref(json).map(|e| e.to_owned_event())
 }

@@ -14,7 +14,7 @@ pub struct Backlog {
 }
 
 struct Counted {
-    data: Vec<u8>,
+    data: Bytes,
     backlog: Arc<Backlog>,
 }
 
@@ -34,8 +34,7 @@ impl Drop for Counted {
 
 impl Backlog {
     /// A frame counted against this backlog until it is dropped.
-    pub fn frame(self: &Arc<Self>, data: String) -> Bytes {
-        let data = data.into_bytes();
+    pub fn frame(self: &Arc<Self>, data: Bytes) -> Bytes {
         self.bytes.fetch_add(data.len(), Ordering::Relaxed);
         Bytes::from_owner(Counted {
             data,
@@ -63,8 +62,8 @@ mod tests {
     #[test]
     fn counts_frames_until_they_are_dropped() {
         let b = Arc::new(Backlog::default());
-        let f1 = b.frame("abcd".into());
-        let f2 = b.frame("ef".into());
+        let f1 = b.frame(Bytes::from_static(b"abcd"));
+        let f2 = b.frame(Bytes::from_static(b"ef"));
         assert_eq!(b.bytes(), 6);
         assert_eq!(&f1[..], b"abcd");
         let part = f1.slice(1..2);
@@ -74,7 +73,7 @@ mod tests {
         drop(f2);
         assert_eq!(b.bytes(), 0);
         assert!(!b.would_exceed(100, 10), "empty: one big frame may go");
-        let _f = b.frame("x".repeat(8));
+        let _f = b.frame(Bytes::from("x".repeat(8)));
         assert!(b.would_exceed(3, 10) && !b.would_exceed(2, 10));
     }
 }

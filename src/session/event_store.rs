@@ -1,10 +1,47 @@
 //! Per-session store of sent SSE events, so a client that lost a stream can resume it with
-//! `Last-Event-ID`. Bounded by count, bytes and age; the oldest events go first. A resumption
-//! that would skip a dropped event is refused rather than answered in part (docs/hardening.md).
+//! `Last-Event-ID`. A trait, so a shared store can replace the in-memory one (see
+//! docs/architecture.md, "Past one process"); the in-memory store is bounded by count, bytes and
+//! age, the oldest events going first. A resumption that would skip a dropped event is refused
+//! rather than answered in part (docs/hardening.md).
 
 use std::collections::{HashMap, VecDeque};
+use std::fmt::Debug;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// One session's stored events.
+pub trait EventStore: Send + Sync + Debug {
+    /// Keeps an event the session sent.
+    fn push(&mut self, id: EventId, data: Arc<str>, now: Instant);
+    /// The events of `after.stream` that came after `after`, oldest first (whatever is held).
+    fn replay_after(&self, after: EventId) -> Vec<(EventId, Arc<str>)>;
+    /// Every event of `after.stream` after `after`, or `Purged` when one of them was dropped:
+    /// never a partial replay.
+    fn replay_complete(&self, after: EventId) -> Result<Vec<(EventId, Arc<str>)>, Purged>;
+    /// Drops what is past its lifetime (called by the server's reaper).
+    fn expire(&mut self, now: Instant);
+    fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Makes each session's store, the first time the session stores an event.
+pub trait EventStoreProvider: Send + Sync + Debug {
+    fn open(&self, session_id: &str) -> Box<dyn EventStore>;
+}
+
+/// In-memory stores with the given limits (the default).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct InMemoryEventStores {
+    pub limits: EventStoreLimits,
+}
+
+impl EventStoreProvider for InMemoryEventStores {
+    fn open(&self, _session_id: &str) -> Box<dyn EventStore> {
+        Box::new(InMemoryEventStore::new(self.limits))
+    }
+}
 
 /// Limits of one session's store.
 #[derive(Debug, Clone, Copy)]
@@ -85,8 +122,9 @@ struct Stored {
     data: Arc<str>,
 }
 
-#[derive(Debug, Default)]
-pub struct EventStore {
+#[derive(Debug)]
+pub struct InMemoryEventStore {
+    limits: EventStoreLimits,
     events: VecDeque<Stored>,
     bytes: usize,
     /// Stream → highest sequence dropped from it, oldest mark first.
@@ -96,23 +134,25 @@ pub struct EventStore {
     forgotten_through: u64,
 }
 
-impl EventStore {
-    pub fn push(&mut self, limits: &EventStoreLimits, id: EventId, data: Arc<str>, now: Instant) {
-        if limits.max_events == 0 {
-            return;
+impl InMemoryEventStore {
+    pub fn new(limits: EventStoreLimits) -> Self {
+        Self {
+            limits,
+            events: VecDeque::new(),
+            bytes: 0,
+            dropped: HashMap::new(),
+            drop_order: VecDeque::new(),
+            forgotten_through: 0,
         }
-        self.expire(limits, now);
-        if data.len() > limits.max_bytes {
-            self.mark_dropped(id);
-            return;
-        }
-        while self.events.len() >= limits.max_events
-            || (self.bytes + data.len() > limits.max_bytes && !self.events.is_empty())
-        {
-            self.pop_front();
-        }
-        self.bytes += data.len();
-        self.events.push_back(Stored { id, at: now, data });
+    }
+
+    pub fn clear(&mut self) {
+        *self = Self::new(self.limits);
+    }
+
+    /// Bytes of event data held.
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     fn pop_front(&mut self) {
@@ -139,11 +179,31 @@ impl EventStore {
             }
         }
     }
+}
+
+impl EventStore for InMemoryEventStore {
+    fn push(&mut self, id: EventId, data: Arc<str>, now: Instant) {
+        if self.limits.max_events == 0 {
+            return;
+        }
+        self.expire(now);
+        if data.len() > self.limits.max_bytes {
+            self.mark_dropped(id);
+            return;
+        }
+        while self.events.len() >= self.limits.max_events
+            || (self.bytes + data.len() > self.limits.max_bytes && !self.events.is_empty())
+        {
+            self.pop_front();
+        }
+        self.bytes += data.len();
+        self.events.push_back(Stored { id, at: now, data });
+    }
 
     /// Drops events older than the ttl.
-    pub fn expire(&mut self, limits: &EventStoreLimits, now: Instant) {
+    fn expire(&mut self, now: Instant) {
         while let Some(front) = self.events.front() {
-            if now.saturating_duration_since(front.at) > limits.ttl {
+            if now.saturating_duration_since(front.at) > self.limits.ttl {
                 self.pop_front();
             } else {
                 break;
@@ -155,8 +215,7 @@ impl EventStore {
         }
     }
 
-    /// The events of `after.stream` that came after `after`, oldest first (whatever is held).
-    pub fn replay_after(&self, after: EventId) -> Vec<(EventId, Arc<str>)> {
+    fn replay_after(&self, after: EventId) -> Vec<(EventId, Arc<str>)> {
         self.events
             .iter()
             .filter(|e| e.id.stream == after.stream && e.id.seq > after.seq)
@@ -164,8 +223,7 @@ impl EventStore {
             .collect()
     }
 
-    /// Like `replay_after`, but refuses when an event after `after` was dropped.
-    pub fn replay_complete(&self, after: EventId) -> Result<Vec<(EventId, Arc<str>)>, Purged> {
+    fn replay_complete(&self, after: EventId) -> Result<Vec<(EventId, Arc<str>)>, Purged> {
         let purged = match self.dropped.get(&after.stream) {
             Some(&seq) => seq > after.seq,
             None => after.stream != 0 && after.stream <= self.forgotten_through,
@@ -176,21 +234,8 @@ impl EventStore {
         Ok(self.replay_after(after))
     }
 
-    pub fn len(&self) -> usize {
+    fn len(&self) -> usize {
         self.events.len()
-    }
-
-    /// Bytes of event data held.
-    pub fn bytes(&self) -> usize {
-        self.bytes
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.events.is_empty()
-    }
-
-    pub fn clear(&mut self) {
-        *self = Self::default();
     }
 }
 
@@ -205,12 +250,11 @@ mod tests {
 
     #[test]
     fn replays_only_the_named_stream_after_the_id() {
-        let limits = EventStoreLimits::default();
-        let mut s = EventStore::default();
+        let mut s = InMemoryEventStores::default().open("s");
         let now = Instant::now();
         for seq in 1..=3 {
-            s.push(&limits, id(1, seq), format!("a{seq}").into(), now);
-            s.push(&limits, id(2, seq), format!("b{seq}").into(), now);
+            s.push(id(1, seq), format!("a{seq}").into(), now);
+            s.push(id(2, seq), format!("b{seq}").into(), now);
         }
         let r = s.replay_after(id(1, 1));
         assert_eq!(
@@ -230,23 +274,22 @@ mod tests {
             max_bytes: 1 << 20,
             ttl: Duration::from_millis(100),
         };
-        let mut s = EventStore::default();
+        let mut s = InMemoryEventStore::new(limits);
         let t0 = Instant::now();
         for seq in 1..=10 {
-            s.push(&limits, id(0, seq), "x".into(), t0);
+            s.push(id(0, seq), "x".into(), t0);
         }
         assert_eq!(s.len(), 3);
         assert_eq!(s.replay_after(id(0, 0)).first().unwrap().0, id(0, 8));
-        s.expire(&limits, t0 + Duration::from_millis(500));
+        s.expire(t0 + Duration::from_millis(500));
         assert!(s.is_empty());
-        let off = EventStoreLimits {
+        let mut off = InMemoryEventStore::new(EventStoreLimits {
             max_events: 0,
             ..limits
-        };
-        s.push(&off, id(0, 1), "x".into(), t0);
-        assert!(s.is_empty());
+        });
+        off.push(id(0, 1), "x".into(), t0);
+        assert!(off.is_empty());
     }
-
     #[test]
     fn bounded_by_bytes_and_an_oversized_event_is_not_kept() {
         let limits = EventStoreLimits {
@@ -254,14 +297,14 @@ mod tests {
             max_bytes: 10,
             ttl: Duration::from_secs(60),
         };
-        let mut s = EventStore::default();
+        let mut s = InMemoryEventStore::new(limits);
         let t0 = Instant::now();
         for seq in 1..=5 {
-            s.push(&limits, id(1, seq), "abcd".into(), t0);
+            s.push(id(1, seq), "abcd".into(), t0);
             assert!(s.bytes() <= 10);
         }
         assert_eq!((s.len(), s.bytes()), (2, 8));
-        s.push(&limits, id(2, 1), "x".repeat(11).into(), t0);
+        s.push(id(2, 1), "x".repeat(11).into(), t0);
         assert!(s.replay_after(id(2, 0)).is_empty());
         assert_eq!(s.len(), 2, "an oversized event evicts nothing");
         assert_eq!(s.replay_complete(id(2, 0)), Err(Purged { after: id(2, 0) }));
@@ -275,10 +318,10 @@ mod tests {
             max_events: 1000,
             ..Default::default()
         };
-        let mut s = EventStore::default();
+        let mut s = InMemoryEventStore::new(limits);
         let t0 = Instant::now();
         for seq in 1..=1500 {
-            s.push(&limits, id(1, seq), "e".into(), t0);
+            s.push(id(1, seq), "e".into(), t0);
         }
         assert_eq!(s.len(), 1000);
         // 500 was the last dropped: from 499 on, 500 would be missing.
@@ -290,7 +333,7 @@ mod tests {
         // Another stream is not affected by this one's drops.
         assert_eq!(s.replay_complete(id(7, 0)).unwrap(), vec![]);
         // Age drops count too.
-        s.expire(&limits, t0 + Duration::from_secs(301));
+        s.expire(t0 + Duration::from_secs(301));
         assert!(s.replay_complete(id(1, 1499)).is_err());
         assert!(s.replay_complete(id(1, 1500)).unwrap().is_empty());
     }
@@ -301,15 +344,15 @@ mod tests {
             max_events: 1,
             ..Default::default()
         };
-        let mut s = EventStore::default();
+        let mut s = InMemoryEventStore::new(limits);
         let t0 = Instant::now();
         for stream in 1..=(MAX_DROP_MARKS as u64 * 4) {
-            s.push(&limits, id(stream, 1), "e".into(), t0);
+            s.push(id(stream, 1), "e".into(), t0);
         }
-        s.push(&limits, id(0, 1), "e".into(), t0);
-        s.push(&limits, id(0, 2), "e".into(), t0);
+        s.push(id(0, 1), "e".into(), t0);
+        s.push(id(0, 2), "e".into(), t0);
         for stream in 1..=(MAX_DROP_MARKS as u64 * 4) {
-            s.push(&limits, id(stream + 5000, 1), "e".into(), t0);
+            s.push(id(stream + 5000, 1), "e".into(), t0);
         }
         assert!(s.dropped.len() <= MAX_DROP_MARKS + 1);
         assert!(s.drop_order.len() <= MAX_DROP_MARKS);

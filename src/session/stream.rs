@@ -11,8 +11,8 @@ use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot};
 
 use super::backlog::Backlog;
-use super::event_store::{EventId, EventStore, EventStoreLimits, Purged};
-use crate::protocol::LegacyVersion;
+use super::event_store::{EventId, EventStore, EventStoreProvider, Purged};
+use crate::protocol::{sse, CallError, LegacyVersion};
 
 pub type StreamId = u64;
 /// The stream of the session's GET request (server-initiated messages).
@@ -24,8 +24,8 @@ pub type Frame = Bytes;
 /// What every session shares.
 #[derive(Debug, Clone)]
 pub struct SessionConfig {
-    /// `None` turns resumability off.
-    pub event_store: Option<EventStoreLimits>,
+    /// Makes each session's event store; `None` turns resumability off.
+    pub event_store: Option<Arc<dyn EventStoreProvider>>,
     /// The `retry:` hint of priming events, for clients that resume (2025-11-25).
     pub retry_ms: u64,
     /// Caps on what a client makes a session keep.
@@ -160,16 +160,16 @@ impl Slot {
     }
 }
 
-/// A server→client request waiting for the client's answer: `Ok(result)` or `Err(error)`, as
-/// JSON text.
-pub type ClientReply = Result<String, String>;
+/// A server→client request's answer: the result as JSON text, or why there is none.
+pub type ClientReply = Result<String, CallError>;
 
 /// What a session needs only once it streams, subscribes or has calls in flight. An idle
 /// session (the common case at scale) does not allocate it.
 #[derive(Debug, Default)]
 struct Busy {
     streams: HashMap<StreamId, Slot>,
-    events: EventStore,
+    /// Made on the first stored event.
+    events: Option<Box<dyn EventStore>>,
     subscriptions: HashSet<String>,
     /// Client request id (JSON text) → in-flight callback id, for notifications/cancelled.
     in_flight: HashMap<String, u64>,
@@ -221,25 +221,8 @@ pub enum ResumeError {
 #[error("the session already has an open GET stream")]
 pub struct StandaloneBusy;
 
-fn sse_text(id: Option<EventId>, data: &str) -> String {
-    let mut s = String::with_capacity(data.len() + 32);
-    if let Some(id) = id {
-        s.push_str("id: ");
-        s.push_str(&id.to_string());
-        s.push('\n');
-    }
-    s.push_str("event: message\n");
-    for line in data.split('\n') {
-        s.push_str("data: ");
-        s.push_str(line);
-        s.push('\n');
-    }
-    s.push('\n');
-    s
-}
-
 fn sse_frame(id: Option<EventId>, data: &str) -> Frame {
-    Bytes::from(sse_text(id, data))
+    sse::message(id.map(|i| (i.stream, i.seq)), data)
 }
 
 impl Session {
@@ -288,7 +271,7 @@ impl Session {
     }
 
     fn priming_frame_bytes(id: EventId, retry_ms: u64) -> Frame {
-        Bytes::from(format!("id: {id}\nretry: {retry_ms}\ndata: \n\n"))
+        sse::priming((id.stream, id.seq), retry_ms)
     }
 
     /// Opens the response stream of a POST that carries requests, priming event first.
@@ -389,10 +372,10 @@ impl Session {
             None if last.stream == STANDALONE => return Err(ResumeError::BadId),
             _ => {}
         }
-        let replay = busy
-            .events
-            .replay_complete(last)
-            .map_err(ResumeError::Purged)?;
+        let replay = match busy.events.as_ref() {
+            Some(e) => e.replay_complete(last).map_err(ResumeError::Purged)?,
+            None => Vec::new(),
+        };
         for (id, data) in replay {
             let _ = tx.send(sse_frame(Some(id), &data));
         }
@@ -444,12 +427,16 @@ impl Session {
             seq: slot.next_seq,
         };
         slot.next_seq += 1;
-        if let Some(limits) = &cfg.event_store {
-            events.push(limits, id, Arc::from(json), Instant::now());
+        if let Some(provider) = &cfg.event_store {
+            events.get_or_insert_with(|| provider.open(&self.id)).push(
+                id,
+                Arc::from(json),
+                Instant::now(),
+            );
         }
         if let Some(tx) = &slot.tx {
             let id = cfg.event_store.is_some().then_some(id);
-            let text = sse_text(id, json);
+            let text = sse_frame(id, json);
             if slot
                 .backlog
                 .would_exceed(text.len(), cfg.max_stream_backlog)
@@ -606,17 +593,24 @@ impl Session {
             ..
         } = *busy;
         for (_, tx) in client_requests {
-            let _ = tx.send(Err(
-                r#"{"code":-32000,"message":"session closed"}"#.to_owned()
-            ));
+            let _ = tx.send(Err(CallError::SessionClosed));
         }
         in_flight.into_values().collect()
     }
 
     /// Drops stored events past their ttl (called by the reaper).
     pub fn expire_events(&self, cfg: &SessionConfig, now: Instant) {
-        if let (Some(limits), Some(b)) = (&cfg.event_store, self.state.lock().busy.as_mut()) {
-            b.events.expire(limits, now);
+        if cfg.event_store.is_none() {
+            return;
+        }
+        if let Some(events) = self
+            .state
+            .lock()
+            .busy
+            .as_mut()
+            .and_then(|b| b.events.as_mut())
+        {
+            events.expire(now);
         }
     }
 }
@@ -631,7 +625,7 @@ mod tests {
             inputs: InputLimits::default(),
             max_stream_backlog: DEFAULT_MAX_STREAM_BACKLOG,
             on_slow_consumer: SlowConsumerHook::default(),
-            event_store: Some(EventStoreLimits::default()),
+            event_store: Some(Arc::new(crate::session::InMemoryEventStores::default())),
             retry_ms: 1000,
         }
     }
@@ -717,10 +711,12 @@ mod tests {
     #[test]
     fn resumption_refuses_bad_overflowing_and_purged_ids() {
         let cfg = SessionConfig {
-            event_store: Some(EventStoreLimits {
-                max_events: 3,
-                ..Default::default()
-            }),
+            event_store: Some(Arc::new(crate::session::InMemoryEventStores {
+                limits: crate::session::EventStoreLimits {
+                    max_events: 3,
+                    ..Default::default()
+                },
+            })),
             ..cfg()
         };
         let s = session(LegacyVersion::V2025_11_25);

@@ -3,12 +3,19 @@
 use std::time::Duration;
 
 use super::http::OriginPolicy;
-use crate::session::SessionConfig;
+use crate::session::{InMemoryEventStores, SessionConfig};
 
 #[derive(Debug, Clone)]
 pub struct InternalStats {
     pub path: String,
     pub token: Option<String>,
+}
+
+/// Child-process mode: a `stats_update` line every `interval` when the counts changed.
+#[derive(Debug, Clone)]
+pub struct StatsLines {
+    pub server_id: String,
+    pub interval: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -35,6 +42,8 @@ pub struct ServerConfig {
     pub request_state_ttl: Duration,
     pub legacy: bool,
     pub modern: bool,
+    /// One of the server's own tasks when set (see `monitor::stdout`).
+    pub stats_lines: Option<StatsLines>,
 }
 
 impl Default for ServerConfig {
@@ -45,7 +54,7 @@ impl Default for ServerConfig {
             endpoint: "/mcp".into(),
             json_response: false,
             session: SessionConfig {
-                event_store: Some(Default::default()),
+                event_store: Some(std::sync::Arc::new(InMemoryEventStores::default())),
                 retry_ms: 1000,
                 inputs: Default::default(),
                 max_stream_backlog: crate::session::DEFAULT_MAX_STREAM_BACKLOG,
@@ -68,6 +77,7 @@ impl Default for ServerConfig {
             request_state_ttl: Duration::from_millis(3_600_000),
             legacy: true,
             modern: true,
+            stats_lines: None,
         }
     }
 }
