@@ -319,3 +319,198 @@ describe('bounded queues', () => {
     }
   })
 })
+
+// A raw loopback socket; `text()` is what it has read so far, `closed` resolves on close.
+function rawSocket(port, { read = true } = {}) {
+  const sock = net.connect({ host: '127.0.0.1', port })
+  let text = ''
+  let bytes = 0
+  sock.on('error', () => {})
+  if (read) {
+    sock.setEncoding('latin1')
+    sock.on('data', (c) => {
+      text += c
+      bytes += c.length
+    })
+  }
+  const connected = new Promise((r) => sock.once('connect', r))
+  const closed = new Promise((r) => sock.once('close', r))
+  return { sock, connected, closed, text: () => text, bytes: () => bytes }
+}
+
+const within = (p, ms) => Promise.race([p.then(() => true), new Promise((r) => setTimeout(() => r(false), ms))])
+
+describe('timeouts and sockets', () => {
+  test('a body that never finishes: 408 after requestBodyIdleTimeoutMs and the connection closes', async () => {
+    const s = await startServer({ requestBodyIdleTimeoutMs: 300 })
+    try {
+      const socks = []
+      for (let i = 0; i < 20; i++) {
+        const r = rawSocket(s.port)
+        await r.connected
+        r.sock.write(`POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:${s.port}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: 1000\r\n\r\n{"jsonrpc":`)
+        socks.push(r)
+      }
+      for (const r of socks) {
+        expect(await within(r.closed, 3000)).toBe(true)
+        expect(r.text()).toMatch(/^HTTP\/1\.1 408/)
+        expect(r.text()).toContain('-32000')
+      }
+    } finally {
+      await s.close()
+    }
+  })
+
+  test('sockets are capped apart from sessions: stalled sockets beyond maxSockets are closed oldest first, and new clients still get answers', async () => {
+    const s = await startServer({ maxSockets: 10 })
+    try {
+      const stalled = []
+      for (let i = 0; i < 30; i++) {
+        const r = rawSocket(s.port)
+        await r.connected
+        r.sock.write(`POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:${s.port}\r\n`) // a head never finished
+        stalled.push(r)
+      }
+      // A well-behaved client gets its answer at once.
+      const init = await initializeFrom(s.url, '127.0.0.2')
+      expect(init.status).toBe(200)
+      // The oldest stalled sockets were closed to make room; never more than the cap are open.
+      expect(await within(stalled[0].closed, 2000)).toBe(true)
+      await new Promise((r) => setTimeout(r, 100))
+      const open = stalled.filter((r) => !r.sock.destroyed && r.sock.readyState === 'open').length
+      expect(open).toBeLessThanOrEqual(10)
+      for (const r of stalled) r.sock.destroy()
+    } finally {
+      await s.close()
+    }
+  })
+
+  test('20 clients that ask for an 8 MB answer and never read it are dropped after writeTimeoutMs', async () => {
+    const big = 'x'.repeat(8 * 1024 * 1024)
+    const s = await startServer({
+      writeTimeoutMs: 300,
+      tools: [{ name: 'big', inputSchema: { type: 'object', properties: {} } }],
+      callTool: async () => ({ content: [{ type: 'text', text: big }] }),
+    })
+    try {
+      const params = { name: 'big', arguments: {}, _meta: meta() }
+      const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params })
+      const head = Object.entries(modernHeaders('tools/call', params)).map(([k, v]) => `${k}: ${v}\r\n`).join('')
+      const socks = []
+      for (let i = 0; i < 20; i++) {
+        const r = rawSocket(s.port, { read: false })
+        await r.connected
+        r.sock.write(`POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:${s.port}\r\n${head}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
+        socks.push(r)
+      }
+      await new Promise((r) => setTimeout(r, 1500))
+      // Reading now, each gets what the kernel buffered and then the end: never the whole answer.
+      for (const r of socks) {
+        let n = 0
+        r.sock.on('data', (c) => (n += c.length))
+        r.sock.resume()
+        expect(await within(r.closed, 5000)).toBe(true)
+        expect(n).toBeLessThan(big.length)
+      }
+    } finally {
+      await s.close()
+    }
+  })
+
+  test('a keep-alive connection with no request in flight is closed after keepAliveTimeoutMs', async () => {
+    const s = await startServer({ keepAliveTimeoutMs: 200 })
+    try {
+      const r = rawSocket(s.port)
+      await r.connected
+      const body = JSON.stringify(req(0, 'initialize', { protocolVersion: V, capabilities: {}, clientInfo: { name: 'c', version: '1' } }))
+      r.sock.write(`POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:${s.port}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: ${body.length}\r\n\r\n${body}`)
+      expect(await within(r.closed, 3000)).toBe(true)
+      expect(r.text()).toMatch(/^HTTP\/1\.1 200/)
+    } finally {
+      await s.close()
+    }
+  })
+
+  test('close() with 10 half-sent request lines open resolves at once; a call in flight gets shutdownGraceMs, then its signal aborts', async () => {
+    let aborted = false
+    const s = await startServer({
+      shutdownGraceMs: 500,
+      tools: [{ name: 'hang', inputSchema: { type: 'object', properties: {} } }],
+      callTool: (call, ctx) =>
+        new Promise((resolve) => {
+          ctx.signal.addEventListener('abort', () => {
+            aborted = true
+            resolve({ content: [] })
+          })
+        }),
+    })
+    const half = []
+    for (let i = 0; i < 10; i++) {
+      const r = rawSocket(s.port)
+      await r.connected
+      r.sock.write('POST /mc')
+      half.push(r)
+    }
+    let t0 = Date.now()
+    const quick = await startServer({})
+    const q = []
+    for (let i = 0; i < 10; i++) {
+      const r = rawSocket(quick.port)
+      await r.connected
+      r.sock.write('POST /mc')
+      q.push(r)
+    }
+    t0 = Date.now()
+    await quick.close()
+    expect(Date.now() - t0).toBeLessThan(1000)
+    for (const r of q) expect(await within(r.closed, 1000)).toBe(true)
+    // With a call in flight: the grace, then the abort.
+    const session = await openSession(s.url, V)
+    const call = post(s.url, req(1, 'tools/call', { name: 'hang', arguments: {} }), { session, version: V }).catch(() => null)
+    await new Promise((r) => setTimeout(r, 100))
+    t0 = Date.now()
+    await s.close()
+    const took = Date.now() - t0
+    expect(took).toBeGreaterThanOrEqual(400)
+    expect(took).toBeLessThan(2500)
+    expect(aborted).toBe(true)
+    await call
+    for (const r of half) expect(await within(r.closed, 1000)).toBe(true)
+  })
+})
+
+describe('internal stats', () => {
+  test('internalStats without a token, Host: evil.example: 403 (routed after the Host/Origin checks)', async () => {
+    const s = await startServer({ internalStats: true })
+    try {
+      const r = await request(`http://127.0.0.1:${s.port}/internal/connections`, { method: 'GET', headers: { host: 'evil.example' } })
+      expect(r.status).toBe(403)
+      const o = await request(`http://127.0.0.1:${s.port}/internal/connections`, { method: 'GET', headers: { origin: 'http://evil.example' } })
+      expect(o.status).toBe(403)
+    } finally {
+      await s.close()
+    }
+  })
+
+  test('internalStats without a token never lists session ids (masked); with the token it does', async () => {
+    const open = await startServer({ internalStats: true })
+    const tokened = await startServer({ internalStats: { token: 't0k' } })
+    try {
+      const sid = await openSession(open.url, V)
+      const r = await request(`http://127.0.0.1:${open.port}/internal/connections`, { method: 'GET' })
+      expect(r.status).toBe(200)
+      expect(r.text).not.toContain(sid)
+      expect(r.json.connections[0].sessionId).toBe(sid.slice(0, 4) + '***')
+      const sid2 = await openSession(tokened.url, V)
+      const t = await request(`http://127.0.0.1:${tokened.port}/internal/connections`, { method: 'GET', headers: { authorization: 'Bearer t0k' } })
+      expect(t.json.connections[0].sessionId).toBe(sid2)
+    } finally {
+      await open.close()
+      await tokened.close()
+    }
+  })
+
+  test('internalStats without a token on a non-loopback bind refuses to start', async () => {
+    await expect(startServer({ host: '0.0.0.0', internalStats: true })).rejects.toThrow(/internalStats needs a token/)
+  })
+})

@@ -168,6 +168,18 @@ export interface StreamableServerOptions {
   maxClientInfoBytes?: number
   /** Bytes an SSE response may have queued for a reader that does not keep up; past it the stream is closed (onConnectionRejected / stdout reason 'slow_consumer') and stays resumable. Default 1 MiB. */
   maxStreamBacklogBytes?: number
+  /** Sockets open at once; over it the oldest idle or stalled socket is closed first. Default: the fd limit less a quarter (at least 32 spare). */
+  maxSockets?: number
+  /** A request body with no bytes for this long gets 408. Default 10_000. */
+  requestBodyIdleTimeoutMs?: number
+  /** A request body not complete after this long gets 408. Default 60_000. */
+  requestBodyTimeoutMs?: number
+  /** A peer that reads nothing of a response for this long is dropped. Default 10_000. */
+  writeTimeoutMs?: number
+  /** A keep-alive connection with no request in flight is closed after this long. Default 5_000. */
+  keepAliveTimeoutMs?: number
+  /** close() lets calls in flight finish for this long, then aborts them; idle connections close at once. Default 3_000. */
+  shutdownGraceMs?: number
 }
 
 export interface ConnectionInfo {

@@ -103,6 +103,12 @@ pub struct JsOptions {
     pub max_uri_bytes: Option<usize>,
     pub max_client_info_bytes: Option<usize>,
     pub max_stream_backlog_bytes: Option<usize>,
+    pub max_sockets: Option<usize>,
+    pub request_body_idle_timeout_ms: Option<u64>,
+    pub request_body_timeout_ms: Option<u64>,
+    pub write_timeout_ms: Option<u64>,
+    pub keep_alive_timeout_ms: Option<u64>,
+    pub shutdown_grace_ms: Option<u64>,
     /// Which monitor callbacks the host registered (set by lib/server.js).
     #[serde(default)]
     pub monitor: MonitorWants,
@@ -195,6 +201,35 @@ pub fn parse(json: &str) -> Result<Parsed, String> {
     }
     if let Some(n) = o.max_stream_backlog_bytes {
         cfg.session.max_stream_backlog = n;
+    }
+    let positive = |name: &str, v: Option<u64>| -> Result<Option<Duration>, String> {
+        match v {
+            Some(0) => Err(format!("{name} must be positive")),
+            Some(ms) => Ok(Some(Duration::from_millis(ms))),
+            None => Ok(None),
+        }
+    };
+    let sk = &mut cfg.sockets;
+    if let Some(n) = o.max_sockets {
+        if n == 0 {
+            return Err("maxSockets must be positive".into());
+        }
+        sk.max_sockets = n;
+    }
+    if let Some(d) = positive("requestBodyIdleTimeoutMs", o.request_body_idle_timeout_ms)? {
+        sk.body_idle_timeout = d;
+    }
+    if let Some(d) = positive("requestBodyTimeoutMs", o.request_body_timeout_ms)? {
+        sk.body_timeout = d;
+    }
+    if let Some(d) = positive("writeTimeoutMs", o.write_timeout_ms)? {
+        sk.write_timeout = d;
+    }
+    if let Some(d) = positive("keepAliveTimeoutMs", o.keep_alive_timeout_ms)? {
+        sk.idle_timeout = d;
+    }
+    if let Some(ms) = o.shutdown_grace_ms {
+        cfg.shutdown_grace = Duration::from_millis(ms);
     }
     if let Some(ms) = o.session_idle_timeout_ms {
         if ms == 0 {

@@ -30,6 +30,10 @@ pub struct ServerConfig {
     pub max_connections: u64,
     /// Connections one client IP may hold (0: only `max_connections` applies).
     pub max_connections_per_client: u64,
+    /// Socket cap and the timeouts of every connection phase (docs/hardening.md).
+    pub sockets: super::sockets::SocketLimits,
+    /// How long `close()` lets calls in flight finish before aborting them.
+    pub shutdown_grace: Duration,
     pub session_idle: Duration,
     pub client_idle: Duration,
     pub max_body: usize,
@@ -67,6 +71,8 @@ impl Default for ServerConfig {
             },
             max_connections: 1000,
             max_connections_per_client: 0,
+            sockets: Default::default(),
+            shutdown_grace: Duration::from_secs(3),
             session_idle: Duration::from_millis(1_800_000),
             client_idle: Duration::from_millis(300_000),
             max_body: 4 * 1024 * 1024,
@@ -95,4 +101,32 @@ pub fn default_hosts(listen: &str) -> Vec<String> {
         v.push(listen);
     }
     v
+}
+
+/// Whether a listen host is a loopback address (or `localhost`); `0.0.0.0` and `::` are not.
+pub fn is_loopback_host(host: &str) -> bool {
+    let h = host.trim_matches(|c| c == '[' || c == ']');
+    h.eq_ignore_ascii_case("localhost")
+        || h.parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.to_canonical().is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn loopback_hosts() {
+        for h in [
+            "127.0.0.1",
+            "127.0.0.2",
+            "localhost",
+            "::1",
+            "[::1]",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(super::is_loopback_host(h), "{h}");
+        }
+        for h in ["0.0.0.0", "::", "10.0.0.1", "example.com"] {
+            assert!(!super::is_loopback_host(h), "{h}");
+        }
+    }
 }

@@ -529,7 +529,7 @@ pub async fn read_body<B>(
 ) -> Result<Bytes, BodyReadError>
 where
     B: Body<Data = Bytes> + Unpin,
-    B::Error: std::fmt::Display,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let collect = async {
         let mut out = bytes::BytesMut::new();
@@ -537,7 +537,7 @@ where
             match tokio::time::timeout(idle, body.frame()).await {
                 Err(_) => return Err(BodyReadError::Idle(idle)),
                 Ok(None) => return Ok(out.freeze()),
-                Ok(Some(Err(e))) => return Err(BodyReadError::Read(e.to_string())),
+                Ok(Some(Err(e))) => return Err(BodyReadError::Read(e.into().to_string())),
                 Ok(Some(Ok(f))) => {
                     if let Some(d) = f.data_ref() {
                         if out.len() + d.len() > max {
