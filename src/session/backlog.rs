@@ -11,6 +11,7 @@ use bytes::Bytes;
 #[derive(Debug, Default)]
 pub struct Backlog {
     bytes: AtomicUsize,
+    tripped: std::sync::atomic::AtomicBool,
 }
 
 struct Counted {
@@ -40,6 +41,15 @@ impl Backlog {
             data,
             backlog: self.clone(),
         })
+    }
+
+    /// Marks the stream as given up on; true the first time (report once).
+    pub fn trip(&self) -> bool {
+        !self.tripped.swap(true, Ordering::AcqRel)
+    }
+
+    pub fn is_tripped(&self) -> bool {
+        self.tripped.load(Ordering::Acquire)
     }
 
     /// Bytes sent and not yet dropped by the reader.

@@ -162,8 +162,20 @@ impl Core {
                 stream,
                 json_mode,
             } => !*json_mode && session.send(&self.cfg.session, *stream, message),
-            Route::Direct { tx, .. } => match tx {
-                Some(tx) => tx.send(sse::message(None, message)).is_ok(),
+            Route::Direct { tx, backlog, .. } => match tx {
+                Some(_) if backlog.is_tripped() => false,
+                Some(tx) => {
+                    let frame = sse::message(None, message);
+                    if backlog.would_exceed(frame.len(), self.cfg.session.max_stream_backlog) {
+                        // A reader this far behind gets no more notifications; its answer
+                        // still goes out, and the write timeout drops it if it never reads.
+                        if backlog.trip() {
+                            self.tracker.reject("slow_consumer", "");
+                        }
+                        return false;
+                    }
+                    tx.send(backlog.frame(frame)).is_ok()
+                }
                 None => false,
             },
         }
@@ -301,7 +313,11 @@ impl Core {
                 s.send(&self.cfg.session, STANDALONE, &msg);
             }
         }
-        self.listeners.notify(method, params, resource_uri);
+        for client in self.listeners.notify(method, params, resource_uri) {
+            let ip = self.tracker.info(&client).map(|i| i.client_ip);
+            self.tracker
+                .reject("slow_consumer", ip.as_deref().unwrap_or(""));
+        }
     }
 
     /// The host's `setTools` / `setPrompts` / `setResources`: swaps one listing (items as a

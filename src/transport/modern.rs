@@ -326,9 +326,14 @@ fn listen(core: &Arc<Core>, client: Arc<str>, id: &RequestId, filter: Option<&Va
     );
     let (tx, rx) = mpsc::unbounded_channel();
     let _ = tx.send(sse::message(None, &ack));
-    let listener = core
-        .listeners
-        .add(client.clone(), sub_id, interests, tx, final_message);
+    let listener = core.listeners.add(
+        client.clone(),
+        sub_id,
+        interests,
+        tx,
+        final_message,
+        core.cfg.session.max_stream_backlog,
+    );
     core.tracker.stream_delta(&client, true);
     let on_drop_core = core.clone();
     http::sse(OutBody::sse(rx, core.cfg.keepalive).with_on_drop(move || {
@@ -407,6 +412,7 @@ async fn callback(
     let (tx, rx) = mpsc::unbounded_channel();
     let route = Route::Direct {
         tx: (!json_mode).then(|| tx.clone()),
+        backlog: Arc::default(),
         log_level: env.log_level,
     };
     let (call_id, reply) = core
