@@ -6,6 +6,8 @@ const net = require('node:net')
 const { startServer, post, openSession, readResponse, waitFor } = require('./helpers/mcp')
 const { meta, modernHeaders, modernPost } = require('./helpers/eras')
 
+jest.setTimeout(60_000)
+
 const V = '2025-06-18'
 const req = (id, method, params) => ({ jsonrpc: '2.0', id, method, ...(params ? { params } : {}) })
 
@@ -403,7 +405,9 @@ describe('timeouts and sockets', () => {
         r.sock.write(`POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:${s.port}\r\n${head}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
         socks.push(r)
       }
-      await new Promise((r) => setTimeout(r, 1500))
+      // The answers are built (20 × 8 MB on the JS thread), written until the sockets stall, and
+      // dropped writeTimeoutMs later; generous for a loaded machine.
+      await new Promise((r) => setTimeout(r, 5000))
       // Reading now, each gets what the kernel buffered and then the end: never the whole answer.
       for (const r of socks) {
         let n = 0

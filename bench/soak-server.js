@@ -61,7 +61,13 @@ async function main() {
     },
   })
   process.stdout.write(`READY ${server.port}\n`)
+  // With --expose-gc (bench/soak.js passes it), a full GC every 2 s: RSS then shows what is
+  // retained, not garbage V8 has not collected yet.
+  const gc = typeof global.gc === 'function' ? setInterval(() => global.gc(), 2000) : null
   const stop = async () => {
+    if (gc) clearInterval(gc)
+    const m = process.memoryUsage()
+    process.stderr.write(`soak-server memory at exit: rss ${m.rss >> 20} MiB, heapUsed ${m.heapUsed >> 20} MiB, heapTotal ${m.heapTotal >> 20} MiB, external ${m.external >> 20} MiB\n`)
     if (pumping) clearInterval(pumping)
     await server.close()
     process.exit(0)

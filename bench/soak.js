@@ -42,7 +42,7 @@ const MiB = 1024 * 1024
 
 function startServer() {
   const script = path.join(__dirname, 'soak-server.js')
-  const child = spawn('prlimit', [`--nofile=${NOFILE}:${NOFILE}`, process.execPath, script], {
+  const child = spawn('prlimit', [`--nofile=${NOFILE}:${NOFILE}`, process.execPath, '--expose-gc', script], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, SOAK_TOKEN: TOKEN },
   })
@@ -290,6 +290,47 @@ async function attackers(port) {
   return { stop, tally }
 }
 
+// --- the well-behaved client's own process ----------------------------------------------------
+// It runs apart from the attackers so their work on this process's JS thread does not count
+// as server latency. Protocol on stdin/stdout: `quiet <ms>` / `mix <ms>` → one JSON line
+// { latencies, failures }.
+
+async function goodChild(port) {
+  const good = goodClient(port)
+  const rl = require('node:readline').createInterface({ input: process.stdin })
+  for await (const line of rl) {
+    const [cmd, ms] = line.trim().split(' ')
+    if (cmd === 'exit') break
+    const latencies = []
+    const failures = []
+    await good.run(Number(ms), cmd === 'warm' ? [] : latencies, cmd === 'warm' ? [] : failures)
+    process.stdout.write(JSON.stringify({ latencies, failures }) + '\n')
+  }
+  good.close()
+  rl.close()
+}
+
+function startGood(port) {
+  const child = spawn(process.execPath, [__filename, '--good', String(port)], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const rl = require('node:readline').createInterface({ input: child.stdout })
+  const waiting = []
+  rl.on('line', (l) => {
+    const w = waiting.shift()
+    if (w) w(JSON.parse(l))
+  })
+  return {
+    run: (cmd, ms) =>
+      new Promise((resolve) => {
+        waiting.push(resolve)
+        child.stdin.write(`${cmd} ${ms}\n`)
+      }),
+    close: () => {
+      child.stdin.end('exit 0\n')
+      return new Promise((r) => child.once('exit', r))
+    },
+  }
+}
+
 // --- the run -------------------------------------------------------------------------------------
 
 async function main() {
@@ -301,13 +342,11 @@ async function main() {
     results.push({ name, ok, detail })
     console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}: ${detail}`)
   }
-  const good = goodClient(port)
+  const good = startGood(port)
   try {
     // Quiet: warm up, then the baseline.
-    await good.run(1000, [], [])
-    const quietLat = []
-    const quietFail = []
-    await good.run(SHORT ? 2000 : 4000, quietLat, quietFail)
+    await good.run('warm', 1000)
+    const { latencies: quietLat } = await good.run('quiet', SHORT ? 2000 : 4000)
     await sleep(200)
     const start = { rss: rssBytes(pid), fds: fdCount(pid), sessions: (await stats(port)).activeConnections }
     const quietP99 = p99(quietLat)
@@ -324,9 +363,7 @@ async function main() {
     }, 100)
     const t0 = Date.now()
     const attack = attackers(port)
-    const mixLat = []
-    const mixFail = []
-    await good.run(MIX_S * 1000, mixLat, mixFail)
+    const { latencies: mixLat, failures: mixFail } = await good.run('mix', MIX_S * 1000)
     // Attack set-up that has not finished by now is cut short by stop().
     const { stop, tally } = await attack
     const mixP99 = p99(mixLat)
@@ -357,7 +394,7 @@ async function main() {
     check('sessions back within 10%', within(after.sessions, start.sessions, 1), `${after.sessions} vs ${start.sessions} at start`)
     check('RSS back within 10%', within(after.rss, start.rss, 0), `${(after.rss / MiB).toFixed(1)} vs ${(start.rss / MiB).toFixed(1)} MiB at start`)
   } finally {
-    good.close()
+    await good.close()
     child.kill('SIGTERM')
     await new Promise((r) => {
       const t = setTimeout(() => {
@@ -375,8 +412,15 @@ async function main() {
   process.exitCode = failed ? 1 : 0
 }
 
-main().catch((e) => {
-  console.error(e)
-  console.log('soak: 0 passed, 1 failed')
-  process.exit(1)
-})
+if (process.argv.includes('--good')) {
+  goodChild(Number(process.argv[process.argv.indexOf('--good') + 1])).catch((e) => {
+    console.error(e)
+    process.exit(1)
+  })
+} else {
+  main().catch((e) => {
+    console.error(e)
+    console.log('soak: 0 passed, 1 failed')
+    process.exit(1)
+  })
+}
