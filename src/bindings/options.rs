@@ -21,6 +21,10 @@ pub struct ServerInfo {
     pub name: String,
     pub version: String,
     pub title: Option<String>,
+    pub description: Option<String>,
+    pub website_url: Option<String>,
+    /// An array of icons, checked for shape in the typings and sent as given.
+    pub icons: Option<Vec<serde_json::Value>>,
 }
 
 #[derive(Deserialize)]
@@ -95,6 +99,7 @@ pub struct JsOptions {
     pub client_idle_timeout_ms: Option<u64>,
     pub cache: Option<CacheOptions>,
     pub request_state_ttl_ms: Option<u64>,
+    pub request_state_keys: Option<Vec<String>>,
     pub trust_proxy: Option<bool>,
     /// SSE keep-alive comment period (ms); default 15 000.
     pub keep_alive_ms: Option<u64>,
@@ -271,6 +276,11 @@ pub fn parse(json: &str) -> Result<Parsed, String> {
     if let Some(ms) = o.request_state_ttl_ms {
         cfg.request_state_ttl = Duration::from_millis(ms);
     }
+    if let Some(keys) = o.request_state_keys {
+        // Checked here so a bad key fails start() with the option's name, not later.
+        crate::protocol::request_state::StateKeys::from_base64(&keys).map_err(|e| e.to_string())?;
+        cfg.request_state_keys = keys;
+    }
     let protocols = o.protocols.unwrap_or_default();
     cfg.legacy = protocols.legacy.unwrap_or(true);
     cfg.modern = protocols.modern.unwrap_or(true);
@@ -297,12 +307,16 @@ pub fn parse(json: &str) -> Result<Parsed, String> {
         name: "mcp-swagger-native".into(),
         version: env!("CARGO_PKG_VERSION").into(),
         title: None,
+        ..Default::default()
     });
     let cache = o.cache.unwrap_or_default();
     let description = ServerDescription {
         name: info.name,
         version: info.version,
         title: info.title,
+        info_description: info.description,
+        website_url: info.website_url,
+        icons: info.icons.map(serde_json::Value::Array),
         instructions: o.instructions,
         tools: o.has_call_tool || !catalog.tools.is_empty(),
         resources: o.has_read_resource

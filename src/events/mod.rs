@@ -27,8 +27,9 @@ pub use event::{
 };
 pub use format::{format_json, format_line, write_line};
 pub use hub::{
-    ConnectionEventHub, HubItem, HubOptions, OutputLine, ServerStats, DEFAULT_ERROR_THRESHOLD,
-    DEFAULT_MAX_LINE_BYTES, DEFAULT_MAX_TRACKED_CONNECTIONS,
+    ConnectionEventHub, HubItem, HubOptions, OutputLine, QueueStats, QuietItem, ServerStats,
+    DEFAULT_ERROR_THRESHOLD, DEFAULT_EVENT_CAPACITY, DEFAULT_MAX_LINE_BYTES,
+    DEFAULT_MAX_TRACKED_CONNECTIONS,
 };
 pub use line_splitter::{LineSplitter, Piece};
 pub use parser::{

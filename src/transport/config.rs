@@ -44,6 +44,9 @@ pub struct ServerConfig {
     /// Take the client IP from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_proxy: bool,
     pub request_state_ttl: Duration,
+    /// Base64 keys for sealing `requestState` (the first seals, all open); empty: one random
+    /// key per process, so only this instance accepts its states.
+    pub request_state_keys: Vec<String>,
     pub legacy: bool,
     pub modern: bool,
     /// One of the server's own tasks when set (see `monitor::stdout`).
@@ -81,6 +84,7 @@ impl Default for ServerConfig {
             internal_stats: None,
             trust_proxy: false,
             request_state_ttl: Duration::from_millis(3_600_000),
+            request_state_keys: Vec::new(),
             legacy: true,
             modern: true,
             stats_lines: None,

@@ -15,6 +15,7 @@ use super::config::ServerConfig;
 use super::listen::Listeners;
 use crate::monitor::{CloseReason, MonitorSink, Tracker, TrackerConfig};
 use crate::protocol::logging::log_level_rank;
+use crate::protocol::request_state::StateKeys;
 use crate::protocol::{jsonrpc, sse, CallError, Dispatcher, Era};
 use crate::session::{InMemorySessions, Session, SessionStore, STANDALONE};
 
@@ -53,7 +54,7 @@ pub struct Core {
     host: RwLock<Option<Arc<dyn CallbackHost>>>,
     closing: AtomicBool,
     /// Per-server key sealing multi round-trip `requestState`.
-    pub state_key: [u8; 32],
+    pub state_keys: StateKeys,
 }
 
 impl Core {
@@ -85,8 +86,8 @@ impl Core {
         for s in sinks {
             tracker.add_sink(s);
         }
-        let mut state_key = [0u8; 32];
-        getrandom::fill(&mut state_key).map_err(|e| StartError::Option(e.to_string()))?;
+        let state_keys = StateKeys::from_base64(&cfg.request_state_keys)
+            .map_err(|e| StartError::Option(e.to_string()))?;
         let core = Arc::new(Core {
             cfg,
             dispatcher,
@@ -96,7 +97,7 @@ impl Core {
             listeners: Listeners::default(),
             host: RwLock::new(Some(host)),
             closing: AtomicBool::new(false),
-            state_key,
+            state_keys,
         });
         core.tracker
             .set_evictor(Some(Arc::new(EvictSession(Arc::downgrade(&core)))));
