@@ -374,7 +374,7 @@ async function main() {
     await stop()
     clearInterval(sampler)
     console.log(`mix (${((Date.now() - t0) / 1000).toFixed(1)} s): ${JSON.stringify(tally)}`)
-    console.log(`mix: good client p50 ${p50(mixLat).toFixed(2)} ms, p99 ${mixP99.toFixed(2)} ms over ${mixLat.length} requests, ${mixFail.length} failed; peak RSS ${(peakRss / MiB).toFixed(1)} MiB, peak ${peakFds} fds, ${peakSessions} connections at the end`)
+    console.log(`mix: good client p50 ${p50(mixLat).toFixed(2)} ms, p99 ${mixP99.toFixed(2)} ms, max ${Math.max(...mixLat).toFixed(0)} ms over ${mixLat.length} requests, ${mixFail.length} failed; peak RSS ${(peakRss / MiB).toFixed(1)} MiB, peak ${peakFds} fds, ${peakSessions} connections at the end`)
 
     // After: give the server SETTLE_S to return to its start.
     const within = (v, s, slack) => v <= s * 1.1 + slack
