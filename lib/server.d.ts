@@ -151,6 +151,12 @@ export interface StreamableServerOptions {
   keepAliveTimeoutMs?: number
   /** close() lets calls in flight finish for this long, then aborts them; idle connections close at once. Default 3_000. */
   shutdownGraceMs?: number
+  /**
+   * Tool `arguments` checked against `inputSchema` before JS runs, and `structuredContent`
+   * against `outputSchema` before the client sees it (JSON Schema 2020-12 by default). Both on
+   * by default; `false` turns both off. See docs/validation.md.
+   */
+  validation?: boolean | { arguments?: boolean; results?: boolean }
 }
 
 export interface ConnectionInfo {

@@ -25,7 +25,8 @@ use crate::protocol::Dispatcher;
 /// A running server. Dropping it without `close()` leaves tasks running until the runtime ends.
 pub struct McpServer {
     core: Arc<Core>,
-    addr: SocketAddr,
+    /// `None` without a listener (handler mode: the host's HTTP server feeds the service).
+    addr: Option<SocketAddr>,
     shutdown: watch::Sender<bool>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -78,10 +79,40 @@ impl McpServer {
         cfg.origin.port = local.port();
         let core = Core::new(cfg, dispatcher, host, sinks, stores)?;
         let (shutdown, rx) = watch::channel(false);
-        let mut tasks = vec![
-            tokio::spawn(accept_loop(core.clone(), listener, rx.clone())),
-            tokio::spawn(reaper(core.clone(), rx.clone())),
-        ];
+        let accept = tokio::spawn(accept_loop(core.clone(), listener, rx.clone()));
+        Ok(Self::with_tasks(
+            core,
+            Some(local),
+            shutdown,
+            rx,
+            Some(accept),
+        ))
+    }
+
+    /// The same server without a listener: the host's own HTTP server hands each request to
+    /// `service(peer)` (handler mode). Sessions, monitoring, its tasks and `close()` are as
+    /// with a listener. Must run inside the tokio runtime.
+    pub fn without_listener(
+        cfg: ServerConfig,
+        dispatcher: Dispatcher,
+        host: Arc<dyn CallbackHost>,
+        sinks: Vec<Arc<dyn MonitorSink>>,
+        stores: Stores,
+    ) -> Result<Self, StartError> {
+        let core = Core::new(cfg, dispatcher, host, sinks, stores)?;
+        let (shutdown, rx) = watch::channel(false);
+        Ok(Self::with_tasks(core, None, shutdown, rx, None))
+    }
+
+    fn with_tasks(
+        core: Arc<Core>,
+        addr: Option<SocketAddr>,
+        shutdown: watch::Sender<bool>,
+        rx: watch::Receiver<bool>,
+        accept: Option<JoinHandle<()>>,
+    ) -> Self {
+        let mut tasks: Vec<JoinHandle<()>> = accept.into_iter().collect();
+        tasks.push(tokio::spawn(reaper(core.clone(), rx.clone())));
         if let Some(lines) = core.cfg.stats_lines.clone() {
             let counts_core = core.clone();
             tasks.push(tokio::spawn(stdout::stats_ticker(
@@ -91,20 +122,32 @@ impl McpServer {
                 rx,
             )));
         }
-        Ok(Self {
+        Self {
             core,
-            addr: local,
+            addr,
             shutdown,
             tasks: Mutex::new(tasks),
-        })
+        }
     }
 
     pub fn core(&self) -> &Arc<Core> {
         &self.core
     }
 
+    /// The listener's address; `0.0.0.0:0` for a server without one.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+            .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+
+    /// Whether this server owns a listener.
+    pub fn has_listener(&self) -> bool {
+        self.addr.is_some()
+    }
+
+    /// The service for one request from `remote` (handler mode).
+    pub fn service(&self, remote: SocketAddr) -> McpService {
+        McpService::new(self.core.clone(), remote)
     }
 
     /// Stops accepting, ends every session (reported as `shutdown`), stream and call, waits
