@@ -134,11 +134,11 @@ export interface StreamableServerOptions {
   complete?: (ref: CompleteReference, argument: { name: string; value: string }, ctx: RequestContext) => Promise<CompleteResult> | CompleteResult
   /** Answer POSTs with application/json instead of SSE. */
   enableJsonResponse?: boolean
-  /** Resumability; bounded. Default { maxEventsPerSession: 1000, ttlMs: 300000 }. */
-  eventStore?: { maxEventsPerSession?: number; ttlMs?: number } | false
+  /** Resumability; bounded. Default { maxEventsPerSession: 1000, maxBytesPerSession: 4 MiB, ttlMs: 300000 }. A Last-Event-ID older than what is kept gets 410, never a partial replay. */
+  eventStore?: { maxEventsPerSession?: number; maxBytesPerSession?: number; ttlMs?: number } | false
   /** Default: the listen host, localhost, 127.0.0.1, ::1. */
   allowedHosts?: string[]
-  /** Default: origins whose host is an allowed host. */
+  /** Origins compared by scheme, host and port. Default: http:// on an allowed host with the server's port. */
   allowedOrigins?: string[]
   /** Default 1000 active connections; more are refused with 503. */
   maxConnections?: number
@@ -174,6 +174,28 @@ export interface StreamableServerOptions {
   trustProxy?: boolean
   /** Period of SSE keep-alive comments on idle streams. Default 15_000. */
   keepAliveMs?: number
+  /** Connections one client IP (after trustProxy) may hold; more get 429. Default 0: only maxConnections applies. */
+  maxConnectionsPerClient?: number
+  /** resources/subscribe URIs one session may hold. Default 100; more get -32602. */
+  maxSubscriptionsPerSession?: number
+  /** Longest URI a session subscribes to. Default 2048 bytes; longer gets -32602. */
+  maxUriBytes?: number
+  /** initialize capabilities + clientInfo name and version kept per session. Default 16384 bytes; more get 400 / -32602. */
+  maxClientInfoBytes?: number
+  /** Bytes an SSE response may have queued for a reader that does not keep up; past it the stream is closed (onConnectionRejected / stdout reason 'slow_consumer') and stays resumable. Default 1 MiB. */
+  maxStreamBacklogBytes?: number
+  /** Sockets open at once; over it the oldest idle or stalled socket is closed first. Default: the fd limit less a quarter (at least 32 spare). */
+  maxSockets?: number
+  /** A request body with no bytes for this long gets 408. Default 10_000. */
+  requestBodyIdleTimeoutMs?: number
+  /** A request body not complete after this long gets 408. Default 60_000. */
+  requestBodyTimeoutMs?: number
+  /** A peer that reads nothing of a response for this long is dropped. Default 10_000. */
+  writeTimeoutMs?: number
+  /** A keep-alive connection with no request in flight is closed after this long. Default 5_000. */
+  keepAliveTimeoutMs?: number
+  /** close() lets calls in flight finish for this long, then aborts them; idle connections close at once. Default 3_000. */
+  shutdownGraceMs?: number
   /**
    * Tool `arguments` checked against `inputSchema` before JS runs, and `structuredContent`
    * against `outputSchema` before the client sees it (JSON Schema 2020-12 by default). Both on

@@ -21,8 +21,18 @@ async fn host_origin_accept_and_content_type() {
         .send("POST", None, &[("host", "evil.example:3322")], PING)
         .await;
     assert_eq!(r.status, 403);
+    // Origins compare scheme, host and port (docs/hardening.md): another port or scheme is
+    // another origin.
+    for other in [
+        "http://localhost:5173",
+        "https://localhost:3322",
+        "chrome-extension://localhost",
+    ] {
+        let r = h.send("POST", None, &[("origin", other)], PING).await;
+        assert_eq!(r.status, 403, "{other}");
+    }
     let r = h
-        .send("POST", None, &[("origin", "http://localhost:5173")], PING)
+        .send("POST", None, &[("origin", "http://localhost:3322")], PING)
         .await;
     // Past the checks: a 2025 request without a session is the front end's 400.
     assert_eq!(r.status, 400);

@@ -40,6 +40,7 @@ pub enum Toggle<T> {
 pub struct EventStoreOptions {
     pub max_events_per_session: Option<usize>,
     pub ttl_ms: Option<u64>,
+    pub max_bytes_per_session: Option<usize>,
 }
 
 #[derive(Deserialize, Default)]
@@ -103,6 +104,17 @@ pub struct JsOptions {
     pub trust_proxy: Option<bool>,
     /// SSE keep-alive comment period (ms); default 15 000.
     pub keep_alive_ms: Option<u64>,
+    pub max_connections_per_client: Option<u64>,
+    pub max_subscriptions_per_session: Option<usize>,
+    pub max_uri_bytes: Option<usize>,
+    pub max_client_info_bytes: Option<usize>,
+    pub max_stream_backlog_bytes: Option<usize>,
+    pub max_sockets: Option<usize>,
+    pub request_body_idle_timeout_ms: Option<u64>,
+    pub request_body_timeout_ms: Option<u64>,
+    pub write_timeout_ms: Option<u64>,
+    pub keep_alive_timeout_ms: Option<u64>,
+    pub shutdown_grace_ms: Option<u64>,
     /// Set by createStreamableMcpHandler: no listener, the host's server feeds requests.
     #[serde(default)]
     pub handler_mode: bool,
@@ -193,6 +205,7 @@ pub fn parse(json: &str) -> Result<Parsed, String> {
             Some(Arc::new(InMemoryEventStores {
                 limits: EventStoreLimits {
                     max_events: es.max_events_per_session.unwrap_or(d.max_events),
+                    max_bytes: es.max_bytes_per_session.unwrap_or(d.max_bytes),
                     ttl: es.ttl_ms.map(Duration::from_millis).unwrap_or(d.ttl),
                 },
             }))
@@ -210,6 +223,51 @@ pub fn parse(json: &str) -> Result<Parsed, String> {
     cfg.origin = OriginPolicy { ..cfg.origin };
     if let Some(m) = o.max_connections {
         cfg.max_connections = m;
+    }
+    if let Some(m) = o.max_connections_per_client {
+        cfg.max_connections_per_client = m;
+    }
+    let inputs = &mut cfg.session.inputs;
+    if let Some(n) = o.max_subscriptions_per_session {
+        inputs.max_subscriptions = n;
+    }
+    if let Some(n) = o.max_uri_bytes {
+        inputs.max_uri_bytes = n;
+    }
+    if let Some(n) = o.max_client_info_bytes {
+        inputs.max_client_info_bytes = n;
+    }
+    if let Some(n) = o.max_stream_backlog_bytes {
+        cfg.session.max_stream_backlog = n;
+    }
+    let positive = |name: &str, v: Option<u64>| -> Result<Option<Duration>, String> {
+        match v {
+            Some(0) => Err(format!("{name} must be positive")),
+            Some(ms) => Ok(Some(Duration::from_millis(ms))),
+            None => Ok(None),
+        }
+    };
+    let sk = &mut cfg.sockets;
+    if let Some(n) = o.max_sockets {
+        if n == 0 {
+            return Err("maxSockets must be positive".into());
+        }
+        sk.max_sockets = n;
+    }
+    if let Some(d) = positive("requestBodyIdleTimeoutMs", o.request_body_idle_timeout_ms)? {
+        sk.body_idle_timeout = d;
+    }
+    if let Some(d) = positive("requestBodyTimeoutMs", o.request_body_timeout_ms)? {
+        sk.body_timeout = d;
+    }
+    if let Some(d) = positive("writeTimeoutMs", o.write_timeout_ms)? {
+        sk.write_timeout = d;
+    }
+    if let Some(d) = positive("keepAliveTimeoutMs", o.keep_alive_timeout_ms)? {
+        sk.idle_timeout = d;
+    }
+    if let Some(ms) = o.shutdown_grace_ms {
+        cfg.shutdown_grace = Duration::from_millis(ms);
     }
     if let Some(ms) = o.session_idle_timeout_ms {
         if ms == 0 {

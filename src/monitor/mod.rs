@@ -7,8 +7,8 @@ pub mod stdout;
 pub mod tracker;
 
 pub use tracker::{
-    CloseReason, ConnectionInfo, Counts, MonitorEvent, MonitorSink, NewConnection, Tracker,
-    TrackerConfig,
+    CloseReason, ConnectionInfo, Counts, Evictor, MonitorEvent, MonitorSink, NewConnection,
+    Refused, Tracker, TrackerConfig,
 };
 
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -52,6 +52,7 @@ fn reason(r: CloseReason) -> DisconnectReason {
         CloseReason::IdleTimeout => DisconnectReason::IdleTimeout,
         CloseReason::Closed => DisconnectReason::Closed,
         CloseReason::Shutdown => DisconnectReason::Shutdown,
+        CloseReason::Evicted => DisconnectReason::Other("evicted".into()),
     }
 }
 

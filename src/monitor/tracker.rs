@@ -24,6 +24,9 @@ pub enum CloseReason {
     Closed,
     /// The server is closing.
     Shutdown,
+    /// Made room for another client while the table was full (the heaviest client's least
+    /// recently active idle connection goes first).
+    Evicted,
 }
 
 impl CloseReason {
@@ -33,6 +36,7 @@ impl CloseReason {
             CloseReason::IdleTimeout => "idle_timeout",
             CloseReason::Closed => "closed",
             CloseReason::Shutdown => "shutdown",
+            CloseReason::Evicted => "evicted",
         }
     }
 }
@@ -102,6 +106,67 @@ pub trait MonitorSink: Send + Sync + 'static {
 #[derive(Debug, Clone)]
 pub struct TrackerConfig {
     pub max_connections: u64,
+    /// Connections one client (one IP, as `trustProxy` resolves it) may hold; 0: no cap of
+    /// its own (`max_connections` still applies).
+    pub max_per_client: u64,
+    /// A connection must have been silent this long to be evicted for another client.
+    pub evict_min_idle: Duration,
+}
+
+/// Default of `TrackerConfig::evict_min_idle`.
+pub const EVICT_MIN_IDLE: Duration = Duration::from_secs(1);
+
+impl TrackerConfig {
+    pub fn new(max_connections: u64) -> Self {
+        Self {
+            max_connections,
+            max_per_client: 0,
+            evict_min_idle: EVICT_MIN_IDLE,
+        }
+    }
+}
+
+/// Longest user agent, client name or version a record keeps: stats stay small and fast
+/// whatever clients send.
+pub const MAX_LABEL_BYTES: usize = 256;
+
+fn label(s: &str) -> &str {
+    if s.len() <= MAX_LABEL_BYTES {
+        return s;
+    }
+    let mut end = MAX_LABEL_BYTES;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// Why a connection was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    #[error("the server already has {0} connections")]
+    MaxConnections(u64),
+    #[error("this client already has {0} connections")]
+    MaxPerClient(u64),
+    #[error("no session id could be generated")]
+    NoId,
+}
+
+impl Refused {
+    /// The `reason` of the rejection event.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Refused::MaxConnections(_) => "max_connections",
+            Refused::MaxPerClient(_) => "max_connections_per_client",
+            Refused::NoId => "internal_error",
+        }
+    }
+}
+
+/// Ends a connection the tracker chose to evict (its session, streams and calls); the
+/// transport registers it. It must end the record with `Tracker::close(id, Evicted)`.
+pub trait Evictor: Send + Sync + 'static {
+    fn evict(&self, id: &str);
 }
 
 struct Record {
@@ -119,6 +184,35 @@ struct Table {
     records: HashMap<Arc<str>, Box<Record>>,
     /// (ip, user agent, client name, client version) → record id, for sessionless clients.
     modern_keys: HashMap<String, Arc<str>>,
+    /// Client IP → its records.
+    per_client: HashMap<Arc<str>, u64>,
+}
+
+impl Table {
+    fn count_of(&self, ip: &str) -> u64 {
+        self.per_client.get(ip).copied().unwrap_or(0)
+    }
+
+    /// The least recently active idle record of the client holding the most, when that client
+    /// holds more than `ip` would after admission.
+    fn victim_for(&self, ip: &str, now: Instant, min_idle: Duration) -> Option<Arc<str>> {
+        let (heavy, n) = self
+            .per_client
+            .iter()
+            .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))?;
+        if &**heavy == ip || *n <= self.count_of(ip) + 1 {
+            return None;
+        }
+        self.records
+            .values()
+            .filter(|r| {
+                r.info.client_ip == *heavy
+                    && r.streams == 0
+                    && now.saturating_duration_since(r.last_seen) >= min_idle
+            })
+            .min_by_key(|r| r.last_seen)
+            .map(|r| r.info.session_id.clone())
+    }
 }
 
 pub struct Tracker {
@@ -127,6 +221,7 @@ pub struct Tracker {
     table: Mutex<Table>,
     total: AtomicU64,
     sinks: Mutex<Vec<Arc<dyn MonitorSink>>>,
+    evictor: Mutex<Option<Arc<dyn Evictor>>>,
 }
 
 /// Details of a new connection.
@@ -148,7 +243,13 @@ impl Tracker {
             table: Mutex::new(Table::default()),
             total: AtomicU64::new(0),
             sinks: Mutex::new(Vec::new()),
+            evictor: Mutex::new(None),
         }
+    }
+
+    /// Who ends evicted connections; without one the tracker never evicts.
+    pub fn set_evictor(&self, evictor: Option<Arc<dyn Evictor>>) {
+        *self.evictor.lock() = evictor;
     }
 
     pub fn add_sink(&self, sink: Arc<dyn MonitorSink>) {
@@ -186,15 +287,34 @@ impl Tracker {
 
     /// Records a connection, or refuses it (and reports the refusal) when the table is full.
     pub fn open(&self, id: Arc<str>, c: NewConnection<'_>) -> bool {
+        self.admit(id, c).is_ok()
+    }
+
+    /// Like `open`, saying why a connection was refused. A full table first evicts an idle
+    /// connection of the heaviest client, unless the newcomer is that client.
+    pub fn admit(&self, id: Arc<str>, c: NewConnection<'_>) -> Result<(), Refused> {
         let mut table = self.table.lock();
+        let cap = self.cfg.max_per_client;
+        if cap > 0 && table.count_of(c.client_ip) >= cap {
+            return Err(self.refuse(&table, Refused::MaxPerClient(cap), c.client_ip));
+        }
         if table.records.len() as u64 >= self.cfg.max_connections {
-            let event = MonitorEvent::Rejected {
-                reason: "max_connections".into(),
-                client_ip: c.client_ip.to_owned(),
-                at: now_ms(),
-            };
-            self.emit(&table, event);
-            return false;
+            let evictor = self.evictor.lock().clone();
+            let victim = evictor.as_ref().and_then(|_| {
+                table.victim_for(c.client_ip, Instant::now(), self.cfg.evict_min_idle)
+            });
+            if let (Some(evictor), Some(victim)) = (evictor, victim) {
+                // The evictor ends the session and closes the record, which takes the lock.
+                drop(table);
+                evictor.evict(&victim);
+                // Make sure the record goes even if the evictor did not find a session.
+                self.close(&victim, CloseReason::Evicted);
+                table = self.table.lock();
+            }
+            if table.records.len() as u64 >= self.cfg.max_connections {
+                let refusal = Refused::MaxConnections(self.cfg.max_connections);
+                return Err(self.refuse(&table, refusal, c.client_ip));
+            }
         }
         let now = now_ms();
         let s = &self.strings;
@@ -202,15 +322,16 @@ impl Tracker {
             session_id: id.clone(),
             era: c.era,
             client_ip: s.intern(c.client_ip),
-            user_agent: s.intern(c.user_agent),
+            user_agent: s.intern(label(c.user_agent)),
             connected_at: now,
             last_activity: now,
             request_count: 1,
-            client_name: c.client_name.map(|v| s.intern(v)),
-            client_version: c.client_version.map(|v| s.intern(v)),
-            protocol_version: c.protocol_version.map(|v| s.intern(v)),
+            client_name: c.client_name.map(|v| s.intern(label(v))),
+            client_version: c.client_version.map(|v| s.intern(label(v))),
+            protocol_version: c.protocol_version.map(|v| s.intern(label(v))),
             auth: c.auth.clone(),
         };
+        *table.per_client.entry(info.client_ip.clone()).or_insert(0) += 1;
         let t = Instant::now();
         table.records.insert(
             id,
@@ -223,7 +344,17 @@ impl Tracker {
         );
         self.total.fetch_add(1, Ordering::Relaxed);
         self.emit(&table, MonitorEvent::Established(info));
-        true
+        Ok(())
+    }
+
+    fn refuse(&self, table: &Table, why: Refused, client_ip: &str) -> Refused {
+        let event = MonitorEvent::Rejected {
+            reason: why.reason().into(),
+            client_ip: client_ip.to_owned(),
+            at: now_ms(),
+        };
+        self.emit(table, event);
+        why
     }
 
     /// Reports a refusal that happened before a connection could be recorded.
@@ -250,14 +381,19 @@ impl Tracker {
     /// The record of a sessionless client, created on its first request. `None` when the table
     /// is full (the refusal is reported). Returns the id and whether the record is new.
     pub fn touch_modern(&self, c: NewConnection<'_>) -> Option<Arc<str>> {
+        self.admit_modern(c).ok()
+    }
+
+    /// Like `touch_modern`, saying why a new client was refused.
+    pub fn admit_modern(&self, c: NewConnection<'_>) -> Result<Arc<str>, Refused> {
         // Two principals behind one address and client are two connections.
         let key = format!(
             "{}\u{1}{}\u{1}{}\u{1}{}\u{1}{}",
             c.client_ip,
-            c.user_agent,
-            c.client_name.unwrap_or(""),
-            c.client_version.unwrap_or(""),
-            c.auth.as_ref().map_or("", |a| a.subject.as_str())
+            label(c.user_agent),
+            label(c.client_name.unwrap_or("")),
+            label(c.client_version.unwrap_or("")),
+            c.auth.as_ref().map_or("", |a| label(a.subject.as_str()))
         );
         {
             let mut table = self.table.lock();
@@ -266,24 +402,22 @@ impl Tracker {
                     r.info.request_count += 1;
                     r.info.last_activity = now_ms();
                     r.last_seen = Instant::now();
-                    if let Some(v) = c.protocol_version {
+                    if let Some(v) = c.protocol_version.map(label) {
                         if r.info.protocol_version.as_deref() != Some(v) {
                             r.info.protocol_version = Some(self.strings.intern(v));
                         }
                     }
-                    return Some(id);
+                    return Ok(id);
                 }
             }
         }
         let id: Arc<str> = match crate::session::new_session_id() {
             Ok(hex) => Arc::from(format!("client-{}", &hex[..16])),
-            Err(_) => return None,
+            Err(_) => return Err(Refused::NoId),
         };
-        if !self.open(id.clone(), c) {
-            return None;
-        }
+        self.admit(id.clone(), c)?;
         self.table.lock().modern_keys.insert(key, id.clone());
-        Some(id)
+        Ok(id)
     }
 
     /// A listen stream opened (+1) or closed (-1) for a sessionless client.
@@ -308,9 +442,16 @@ impl Tracker {
         if r.info.era == Era::Modern {
             table.modern_keys.retain(|_, v| &**v != id);
         }
+        if let Some(n) = table.per_client.get_mut(&r.info.client_ip) {
+            *n -= 1;
+            if *n == 0 {
+                table.per_client.remove(&r.info.client_ip);
+            }
+        }
         if table.records.is_empty() {
             table.records.shrink_to_fit();
             table.modern_keys.shrink_to_fit();
+            table.per_client.shrink_to_fit();
         }
         let duration_ms = r.opened.elapsed().as_millis() as u64;
         let r = *r;
@@ -431,7 +572,7 @@ mod tests {
 
     #[test]
     fn total_counts_every_connection_active_only_open_ones() {
-        let t = Tracker::new(TrackerConfig { max_connections: 2 });
+        let t = Tracker::new(TrackerConfig::new(2));
         let rec = Arc::new(Recorder::default());
         t.add_sink(rec.clone());
         assert!(t.open("a".into(), conn(Era::Legacy)));
@@ -460,9 +601,7 @@ mod tests {
 
     #[test]
     fn sessionless_clients_share_a_record_and_expire_unless_streaming() {
-        let t = Tracker::new(TrackerConfig {
-            max_connections: 10,
-        });
+        let t = Tracker::new(TrackerConfig::new(10));
         let a = t.touch_modern(conn(Era::Modern)).unwrap();
         let b = t.touch_modern(conn(Era::Modern)).unwrap();
         assert_eq!(a, b);
@@ -479,5 +618,124 @@ mod tests {
         let c = t.touch_modern(conn(Era::Modern)).unwrap();
         assert_ne!(a, c, "a new record after the old one closed");
         assert_eq!(t.total(), 2);
+    }
+
+    fn from(ip: &'static str, era: Era) -> NewConnection<'static> {
+        NewConnection {
+            client_ip: ip,
+            ..conn(era)
+        }
+    }
+
+    /// Closes what it is asked to evict, as the transport does.
+    struct CloseEvicted(std::sync::Weak<Tracker>);
+
+    impl Evictor for CloseEvicted {
+        fn evict(&self, id: &str) {
+            if let Some(t) = self.0.upgrade() {
+                t.close(id, CloseReason::Evicted);
+            }
+        }
+    }
+
+    fn fair_tracker(max: u64, per_client: u64) -> (Arc<Tracker>, Arc<Recorder>) {
+        let t = Arc::new(Tracker::new(TrackerConfig {
+            max_connections: max,
+            max_per_client: per_client,
+            evict_min_idle: Duration::ZERO,
+        }));
+        t.set_evictor(Some(Arc::new(CloseEvicted(Arc::downgrade(&t)))));
+        let rec = Arc::new(Recorder::default());
+        t.add_sink(rec.clone());
+        (t, rec)
+    }
+
+    #[test]
+    fn one_client_is_capped_per_ip_in_both_eras() {
+        let (t, rec) = fair_tracker(100, 2);
+        assert!(t.admit("a".into(), from("10.0.0.1", Era::Legacy)).is_ok());
+        let mut other = from("10.0.0.1", Era::Modern);
+        other.user_agent = "ua-2";
+        assert!(t.admit_modern(other).is_ok());
+        assert_eq!(
+            t.admit("c".into(), from("10.0.0.1", Era::Legacy)),
+            Err(Refused::MaxPerClient(2))
+        );
+        let mut third = from("10.0.0.1", Era::Modern);
+        third.user_agent = "ua-3";
+        assert_eq!(t.admit_modern(third), Err(Refused::MaxPerClient(2)));
+        assert!(t.admit("d".into(), from("10.0.0.2", Era::Legacy)).is_ok());
+        assert!(rec
+            .0
+            .lock()
+            .iter()
+            .any(|e| e.starts_with("reject max_connections_per_client")));
+        t.close("a", CloseReason::Deleted);
+        assert!(t.admit("e".into(), from("10.0.0.1", Era::Legacy)).is_ok());
+        assert_eq!(t.active(), 3);
+    }
+
+    #[test]
+    fn a_full_table_evicts_the_heaviest_clients_idle_connection_first() {
+        let (t, rec) = fair_tracker(4, 0);
+        for id in ["h1", "h2", "h3"] {
+            assert!(t.admit(id.into(), from("10.0.0.9", Era::Legacy)).is_ok());
+        }
+        // One sessionless record of the same heavy client, with a listen stream open.
+        let mut ua = from("10.0.0.9", Era::Modern);
+        ua.user_agent = "grabber";
+        let streaming = t.admit_modern(ua).unwrap();
+        t.stream_delta(&streaming, true);
+        std::thread::sleep(Duration::from_millis(5));
+        t.touch("h1");
+        // A new client: h2 (least recently active, idle, of the heaviest client) goes.
+        assert!(t.admit("n1".into(), from("10.0.0.7", Era::Legacy)).is_ok());
+        assert!(t.info("h2").is_none() && t.info("h1").is_some());
+        assert!(rec
+            .0
+            .lock()
+            .iter()
+            .any(|e| e.starts_with("close h2 evicted")));
+        // The heavy client itself gets no room by evicting its own.
+        assert_eq!(
+            t.admit("h4".into(), from("10.0.0.9", Era::Legacy)),
+            Err(Refused::MaxConnections(4))
+        );
+        // A sessionless newcomer evicts too; then h: 2 (one streaming), n: 1, m: 1.
+        assert!(t.admit_modern(from("10.0.0.8", Era::Modern)).is_ok());
+        assert_eq!(t.active(), 4);
+        // Now the heaviest holds 2 and the newcomer would hold 1: no eviction, refused.
+        assert_eq!(
+            t.admit("n2".into(), from("10.0.0.7", Era::Legacy)),
+            Err(Refused::MaxConnections(4))
+        );
+        assert!(
+            t.info(&streaming).is_some(),
+            "a streaming record is never evicted"
+        );
+    }
+
+    #[test]
+    fn without_an_evictor_a_full_table_refuses() {
+        let t = Tracker::new(TrackerConfig::new(1));
+        assert!(t.open("a".into(), from("10.0.0.1", Era::Legacy)));
+        assert!(!t.open("b".into(), from("10.0.0.2", Era::Legacy)));
+    }
+
+    #[test]
+    fn long_labels_are_cut_so_stats_stay_small() {
+        let t = Tracker::new(TrackerConfig::new(10));
+        let ua = "é".repeat(10_000);
+        let name = "n".repeat(3 << 20);
+        let c = NewConnection {
+            user_agent: &ua,
+            client_name: Some(&name),
+            ..conn(Era::Legacy)
+        };
+        assert!(t.open("a".into(), c));
+        let info = t.info("a").unwrap();
+        assert!(info.user_agent.len() <= MAX_LABEL_BYTES && !info.user_agent.is_empty());
+        assert_eq!(info.client_name.unwrap().len(), MAX_LABEL_BYTES);
+        assert!(t.stats_json().len() < 2048);
     }
 }

@@ -128,9 +128,14 @@ pub fn check<'a>(
         }
     }
     if let Some(headers) = param_headers.filter(|h| !h.is_empty()) {
+        // Arguments we cannot read (a number out of range such as 1e400, a lone surrogate,
+        // nesting past serde_json's 128 levels) are refused, never taken for absent: the
+        // callback would otherwise run with the header's value unchecked.
         let args: Option<Value> = body
             .arguments
-            .and_then(|a| serde_json::from_str(a.get()).ok());
+            .map(|a| serde_json::from_str(a.get()))
+            .transpose()
+            .map_err(|e| RpcError::invalid_params(format!("arguments cannot be read: {e}")))?;
         let args = args.as_ref();
         for (prop, suffix) in headers {
             let name = format!("mcp-param-{}", suffix.to_ascii_lowercase());
@@ -309,5 +314,26 @@ mod tests {
         let dup = json!({"name":"t","inputSchema":{"properties":{
             "a":{"type":"string","x-mcp-header":"X"},"b":{"type":"string","x-mcp-header":"x"}}}});
         assert!(param_headers(&dup).is_err());
+    }
+
+    #[test]
+    fn unreadable_arguments_are_refused_before_any_header_comparison() {
+        let ph = param_headers(&tool()).unwrap();
+        let h = [("mcp-method", "tools/call"), ("mcp-name", "t")];
+        let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+        for args in [
+            r#"{"n":1e400}"#.to_owned(),
+            r#"{"value":"\ud800"}"#.to_owned(),
+            format!(r#"{{"other":{deep}}}"#),
+        ] {
+            let raw = serde_json::value::RawValue::from_string(args.clone()).unwrap();
+            let body = Mirrored {
+                name: Some("t"),
+                uri: None,
+                arguments: Some(&raw),
+            };
+            let e = check(hdrs(&h), "tools/call", body, Some(&ph)).unwrap_err();
+            assert_eq!(e.code, crate::protocol::error::INVALID_PARAMS, "{args:.40}");
+        }
     }
 }

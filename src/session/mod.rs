@@ -1,15 +1,19 @@
 //! 2025-era sessions: the table, each session's streams, and its event store. The table and
 //! the event store are traits (see docs/architecture.md, "Past one process").
 
+pub mod backlog;
 pub mod event_store;
 pub mod stream;
 pub mod table;
 
 pub use event_store::{
     EventId, EventStore, EventStoreLimits, EventStoreProvider, InMemoryEventStore,
-    InMemoryEventStores,
+    InMemoryEventStores, Purged,
 };
-pub use stream::{Frame, ResumeError, Session, SessionConfig, StreamId, STANDALONE};
+pub use stream::{
+    Frame, InputLimitError, InputLimits, ResumeError, Session, SessionConfig, SlowConsumerHook,
+    StreamId, DEFAULT_MAX_STREAM_BACKLOG, STANDALONE,
+};
 pub use table::{InMemorySessions, SessionStore};
 
 /// A cryptographically random session id: 128 bits as 32 lowercase hex characters.

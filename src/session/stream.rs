@@ -10,7 +10,8 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot};
 
-use super::event_store::{EventId, EventStore, EventStoreProvider};
+use super::backlog::Backlog;
+use super::event_store::{EventId, EventStore, EventStoreProvider, Purged};
 use crate::protocol::{sse, CallError, LegacyVersion};
 
 pub type StreamId = u64;
@@ -27,12 +28,136 @@ pub struct SessionConfig {
     pub event_store: Option<Arc<dyn EventStoreProvider>>,
     /// The `retry:` hint of priming events, for clients that resume (2025-11-25).
     pub retry_ms: u64,
+    /// Caps on what a client makes a session keep.
+    pub inputs: InputLimits,
+    /// Bytes one SSE response may have queued for a reader that does not keep up; past it
+    /// the response is detached (the stream stays resumable from the event store).
+    pub max_stream_backlog: usize,
+    /// Told when a stream is detached for a slow reader (session id, stream).
+    pub on_slow_consumer: SlowConsumerHook,
+}
+
+/// Default of `SessionConfig::max_stream_backlog`.
+pub const DEFAULT_MAX_STREAM_BACKLOG: usize = 1024 * 1024;
+
+/// A callback for slow consumers (the transport reports them to the monitor).
+#[derive(Clone, Default)]
+pub struct SlowConsumerHook(pub Option<SlowConsumerFn>);
+
+pub type SlowConsumerFn = Arc<dyn Fn(&str, StreamId) + Send + Sync>;
+
+impl std::fmt::Debug for SlowConsumerHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "SlowConsumerHook(set)"
+        } else {
+            "SlowConsumerHook(none)"
+        })
+    }
+}
+
+/// Caps on client input a session stores for its lifetime (docs/hardening.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InputLimits {
+    pub max_subscriptions: usize,
+    pub max_uri_bytes: usize,
+    /// `capabilities` plus `clientInfo` of `initialize`, as JSON text.
+    pub max_client_info_bytes: usize,
+}
+
+impl Default for InputLimits {
+    fn default() -> Self {
+        Self {
+            max_subscriptions: 100,
+            max_uri_bytes: 2048,
+            max_client_info_bytes: 16 * 1024,
+        }
+    }
+}
+
+/// Longest `clientInfo.name` or `clientInfo.version` kept (they show in every stats query).
+pub const MAX_CLIENT_NAME_BYTES: usize = 256;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InputLimitError {
+    #[error("the session already has {max} subscriptions (the limit)")]
+    TooManySubscriptions { max: usize },
+    #[error("the uri is {len} bytes, over the limit of {max}")]
+    UriTooLong { len: usize, max: usize },
+    #[error("capabilities and clientInfo take {len} bytes, over the limit of {max}")]
+    ClientInfoTooLarge { len: usize, max: usize },
+    #[error("clientInfo.{field} is {len} bytes, over the limit of {max}")]
+    ClientNameTooLong {
+        field: &'static str,
+        len: usize,
+        max: usize,
+    },
+}
+
+impl InputLimitError {
+    /// -32602 with the limit in `data`, so a client can tell a cap from a malformed request.
+    pub fn into_rpc(self) -> crate::protocol::RpcError {
+        let limit = match &self {
+            Self::TooManySubscriptions { max }
+            | Self::UriTooLong { max, .. }
+            | Self::ClientInfoTooLarge { max, .. }
+            | Self::ClientNameTooLong { max, .. } => *max,
+        };
+        crate::protocol::RpcError::invalid_params(&self)
+            .with_data(serde_json::json!({ "limit": limit }))
+    }
+}
+
+impl InputLimits {
+    /// Checks what `initialize` asks a session to keep.
+    pub fn check_client_info(
+        &self,
+        capabilities_json: usize,
+        client_info_json: usize,
+        name: Option<&str>,
+        version: Option<&str>,
+    ) -> Result<(), InputLimitError> {
+        for (field, v) in [("name", name), ("version", version)] {
+            if let Some(v) = v.filter(|v| v.len() > MAX_CLIENT_NAME_BYTES) {
+                return Err(InputLimitError::ClientNameTooLong {
+                    field,
+                    len: v.len(),
+                    max: MAX_CLIENT_NAME_BYTES,
+                });
+            }
+        }
+        let len = capabilities_json.saturating_add(client_info_json);
+        if len > self.max_client_info_bytes {
+            return Err(InputLimitError::ClientInfoTooLarge {
+                len,
+                max: self.max_client_info_bytes,
+            });
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug)]
 struct Slot {
     tx: Option<mpsc::UnboundedSender<Frame>>,
+    /// What `tx`'s reader has not taken yet; a fresh one with every new `tx`.
+    backlog: Arc<Backlog>,
     next_seq: u64,
+}
+
+impl Slot {
+    fn new(tx: Option<mpsc::UnboundedSender<Frame>>, next_seq: u64) -> Self {
+        Self {
+            tx,
+            backlog: Arc::default(),
+            next_seq,
+        }
+    }
+
+    fn attach(&mut self, tx: mpsc::UnboundedSender<Frame>) {
+        self.tx = Some(tx);
+        self.backlog = Arc::default();
+    }
 }
 
 /// A server→client request's answer: the result as JSON text, or why there is none.
@@ -90,6 +215,9 @@ pub enum ResumeError {
     BadId,
     #[error("resumability is off")]
     NoStore,
+    /// Events after the id were dropped from the store: no partial replay.
+    #[error("{0}")]
+    Purged(Purged),
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -191,13 +319,7 @@ impl Session {
         if let Some(p) = prime.then(|| self.priming_frame(cfg, id)).flatten() {
             let _ = tx.send(p);
         }
-        st.busy().streams.insert(
-            id,
-            Slot {
-                tx: Some(tx),
-                next_seq: 1,
-            },
-        );
+        st.busy().streams.insert(id, Slot::new(Some(tx), 1));
         Some((id, rx))
     }
 
@@ -219,10 +341,11 @@ impl Session {
             return Err(StandaloneBusy);
         }
         let primes = self.primes(cfg);
-        let slot = st.busy().streams.entry(STANDALONE).or_insert(Slot {
-            tx: None,
-            next_seq: 1,
-        });
+        let slot = st
+            .busy()
+            .streams
+            .entry(STANDALONE)
+            .or_insert_with(|| Slot::new(None, 1));
         if slot.tx.as_ref().is_some_and(|t| !t.is_closed()) {
             return Err(StandaloneBusy);
         }
@@ -234,7 +357,7 @@ impl Session {
             slot.next_seq += 1;
             let _ = tx.send(Self::priming_frame_bytes(id, cfg.retry_ms));
         }
-        slot.tx = Some(tx);
+        slot.attach(tx);
         Ok(rx)
     }
 
@@ -255,33 +378,49 @@ impl Session {
             return Err(ResumeError::BadId);
         }
         let busy = st.busy();
-        for (id, data) in busy
-            .events
-            .as_ref()
-            .map(|e| e.replay_after(last))
-            .unwrap_or_default()
-        {
+        // An id this stream never sent names no event of ours; nor does any id of a GET stream
+        // that never existed.
+        match busy.streams.get(&last.stream) {
+            Some(slot) if last.seq >= slot.next_seq => return Err(ResumeError::BadId),
+            None if last.stream == STANDALONE => return Err(ResumeError::BadId),
+            _ => {}
+        }
+        let replay = match busy.events.as_ref() {
+            Some(e) => e.replay_complete(last).map_err(ResumeError::Purged)?,
+            None => Vec::new(),
+        };
+        for (id, data) in replay {
             let _ = tx.send(sse_frame(Some(id), &data));
         }
-        match busy.streams.get_mut(&last.stream) {
-            Some(slot) => slot.tx = Some(tx),
-            None if last.stream == STANDALONE => {
-                busy.streams.insert(
-                    STANDALONE,
-                    Slot {
-                        tx: Some(tx),
-                        next_seq: last.seq + 1,
-                    },
-                );
-            }
-            // Finished: dropping tx ends the response after the replay.
-            None => {}
+        // A finished stream has no slot: dropping tx ends the response after the replay.
+        if let Some(slot) = busy.streams.get_mut(&last.stream) {
+            slot.attach(tx);
         }
         Ok(rx)
     }
 
-    /// Sends one JSON-RPC message on a stream. Returns false when the stream is unknown.
+    /// Sends one JSON-RPC message on a stream. Returns false when the stream is unknown. A
+    /// response whose reader is more than `max_stream_backlog` behind is detached first
+    /// (reported through `on_slow_consumer`); the message is still stored for resumption.
     pub fn send(&self, cfg: &SessionConfig, stream: StreamId, json: &str) -> bool {
+        let mut slow = false;
+        let known = self.send_locked(cfg, stream, json, &mut slow);
+        if slow {
+            tracing::debug!(session = %self.id, stream, "slow consumer: stream detached");
+            if let Some(hook) = &cfg.on_slow_consumer.0 {
+                hook(&self.id, stream);
+            }
+        }
+        known
+    }
+
+    fn send_locked(
+        &self,
+        cfg: &SessionConfig,
+        stream: StreamId,
+        json: &str,
+        slow: &mut bool,
+    ) -> bool {
         let mut st = self.state.lock();
         if st.closed {
             return false;
@@ -291,10 +430,9 @@ impl Session {
         } = st.busy();
         let slot = match streams.get_mut(&stream) {
             Some(s) => s,
-            None if stream == STANDALONE => streams.entry(STANDALONE).or_insert(Slot {
-                tx: None,
-                next_seq: 1,
-            }),
+            None if stream == STANDALONE => streams
+                .entry(STANDALONE)
+                .or_insert_with(|| Slot::new(None, 1)),
             None => return false,
         };
         let id = EventId {
@@ -311,7 +449,14 @@ impl Session {
         }
         if let Some(tx) = &slot.tx {
             let id = cfg.event_store.is_some().then_some(id);
-            if tx.send(sse_frame(id, json)).is_err() {
+            let text = sse_frame(id, json);
+            if slot
+                .backlog
+                .would_exceed(text.len(), cfg.max_stream_backlog)
+            {
+                slot.tx = None;
+                *slow = true;
+            } else if tx.send(slot.backlog.frame(text)).is_err() {
                 slot.tx = None;
             }
         }
@@ -400,12 +545,25 @@ impl Session {
         }
     }
 
-    pub fn subscribe(&self, uri: &str) {
-        self.state
-            .lock()
-            .busy()
-            .subscriptions
-            .insert(uri.to_owned());
+    /// Adds a subscription unless it would pass the session's caps (a repeat is free).
+    pub fn subscribe(&self, limits: &InputLimits, uri: &str) -> Result<(), InputLimitError> {
+        if uri.len() > limits.max_uri_bytes {
+            return Err(InputLimitError::UriTooLong {
+                len: uri.len(),
+                max: limits.max_uri_bytes,
+            });
+        }
+        let mut st = self.state.lock();
+        let subs = &mut st.busy().subscriptions;
+        if !subs.contains(uri) {
+            if subs.len() >= limits.max_subscriptions {
+                return Err(InputLimitError::TooManySubscriptions {
+                    max: limits.max_subscriptions,
+                });
+            }
+            subs.insert(uri.to_owned());
+        }
+        Ok(())
     }
 
     pub fn unsubscribe(&self, uri: &str) {
@@ -477,6 +635,9 @@ mod tests {
 
     fn cfg() -> SessionConfig {
         SessionConfig {
+            inputs: InputLimits::default(),
+            max_stream_backlog: DEFAULT_MAX_STREAM_BACKLOG,
+            on_slow_consumer: SlowConsumerHook::default(),
             event_store: Some(Arc::new(crate::session::InMemoryEventStores::default())),
             retry_ms: 1000,
         }
@@ -558,5 +719,117 @@ mod tests {
         assert!(rx.try_recv().is_err());
         assert!(s.open_stream(&cfg).is_none());
         assert!(s.close().is_empty());
+    }
+
+    #[test]
+    fn resumption_refuses_bad_overflowing_and_purged_ids() {
+        let cfg = SessionConfig {
+            event_store: Some(Arc::new(crate::session::InMemoryEventStores {
+                limits: crate::session::EventStoreLimits {
+                    max_events: 3,
+                    ..Default::default()
+                },
+            })),
+            ..cfg()
+        };
+        let s = session(LegacyVersion::V2025_11_25);
+        let (id, rx) = s.open_stream(&cfg).unwrap();
+        drop(rx);
+        for n in 1..=5 {
+            s.send(&cfg, id, &format!(r#"{{"n":{n}}}"#));
+        }
+        // Held: 3, 4, 5. From 1, event 2 is gone: refused, not a partial replay.
+        assert!(matches!(
+            s.resume(&cfg, &format!("{id}-1")),
+            Err(ResumeError::Purged(_))
+        ));
+        let mut rx = s.resume(&cfg, &format!("{id}-2")).unwrap();
+        let replay = drain(&mut rx);
+        assert!(replay.contains(r#"{"n":3}"#) && replay.contains(r#"{"n":5}"#));
+        for bad in [
+            format!("{id}-6"),
+            format!("{id}-18446744073709551614"),
+            "0-18446744073709551615".to_owned(),
+            "0-1".to_owned(),
+        ] {
+            assert_eq!(
+                s.resume(&cfg, &bad).unwrap_err(),
+                ResumeError::BadId,
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn subscriptions_are_capped_in_count_and_uri_length() {
+        let limits = InputLimits {
+            max_subscriptions: 2,
+            max_uri_bytes: 8,
+            ..Default::default()
+        };
+        let s = session(LegacyVersion::V2025_11_25);
+        s.subscribe(&limits, "a://1").unwrap();
+        s.subscribe(&limits, "a://2").unwrap();
+        s.subscribe(&limits, "a://2").unwrap();
+        assert_eq!(
+            s.subscribe(&limits, "a://3"),
+            Err(InputLimitError::TooManySubscriptions { max: 2 })
+        );
+        assert!(matches!(
+            s.subscribe(&limits, "a://123456"),
+            Err(InputLimitError::UriTooLong { len: 10, max: 8 })
+        ));
+        s.unsubscribe("a://1");
+        s.subscribe(&limits, "a://3").unwrap();
+        assert!(s.is_subscribed("a://3") && !s.is_subscribed("a://1"));
+        let d = InputLimits::default();
+        assert!(d.check_client_info(100, 100, Some("c"), Some("1")).is_ok());
+        assert!(d.check_client_info(3 << 20, 0, None, None).is_err());
+        assert!(d
+            .check_client_info(2, 2, Some(&"n".repeat(257)), None)
+            .is_err());
+    }
+
+    #[test]
+    fn a_reader_that_falls_behind_is_detached_and_can_resume() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let seen2 = seen.clone();
+        let cfg = SessionConfig {
+            max_stream_backlog: 1000,
+            on_slow_consumer: SlowConsumerHook(Some(Arc::new(move |sid: &str, stream| {
+                seen2.lock().push((sid.to_owned(), stream));
+            }))),
+            ..cfg()
+        };
+        let s = session(LegacyVersion::V2025_06_18);
+        let mut rx = s.attach_standalone(&cfg).unwrap();
+        let msg = format!(r#"{{"pad":"{}"}}"#, "p".repeat(100));
+        // A reader that keeps up is never detached.
+        for _ in 0..50 {
+            s.send(&cfg, STANDALONE, &msg);
+            assert!(!drain(&mut rx).is_empty());
+        }
+        assert!(seen.lock().is_empty());
+        // One that stops reading holds at most the cap, then its response ends.
+        for _ in 0..100 {
+            s.send(&cfg, STANDALONE, &msg);
+        }
+        assert_eq!(*seen.lock(), vec![("s".to_owned(), STANDALONE)]);
+        let queued = drain(&mut rx);
+        assert!(queued.len() <= 1000 + 200, "{}", queued.len());
+        assert!(rx.try_recv().is_err());
+        // Everything stays in the store: the client resumes without loss.
+        let last_read = queued
+            .lines()
+            .filter_map(|l| l.strip_prefix("id: "))
+            .next_back()
+            .unwrap()
+            .to_owned();
+        let mut rx = s.resume(&cfg, &last_read).unwrap();
+        assert_eq!(
+            drain(&mut rx).matches("event: message").count()
+                + queued.matches("event: message").count(),
+            100
+        );
     }
 }

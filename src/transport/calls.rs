@@ -48,6 +48,8 @@ pub enum Route {
     /// A 2026 request's own SSE response (`None` with JSON responses).
     Direct {
         tx: Option<mpsc::UnboundedSender<Bytes>>,
+        /// What the response's reader has not taken yet (docs/hardening.md, slow consumers).
+        backlog: Arc<crate::session::backlog::Backlog>,
         /// Minimum log severity from the request's `_meta`, if any.
         log_level: Option<u8>,
     },

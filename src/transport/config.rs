@@ -28,6 +28,12 @@ pub struct ServerConfig {
     pub session: SessionConfig,
     pub origin: OriginPolicy,
     pub max_connections: u64,
+    /// Connections one client IP may hold (0: only `max_connections` applies).
+    pub max_connections_per_client: u64,
+    /// Socket cap and the timeouts of every connection phase (docs/hardening.md).
+    pub sockets: super::sockets::SocketLimits,
+    /// How long `close()` lets calls in flight finish before aborting them.
+    pub shutdown_grace: Duration,
     pub session_idle: Duration,
     pub client_idle: Duration,
     pub max_body: usize,
@@ -62,12 +68,19 @@ impl Default for ServerConfig {
             session: SessionConfig {
                 event_store: Some(std::sync::Arc::new(InMemoryEventStores::default())),
                 retry_ms: 1000,
+                inputs: Default::default(),
+                max_stream_backlog: crate::session::DEFAULT_MAX_STREAM_BACKLOG,
+                on_slow_consumer: Default::default(),
             },
             origin: OriginPolicy {
                 hosts: default_hosts("127.0.0.1"),
                 origins: Vec::new(),
+                port: 3322,
             },
             max_connections: 1000,
+            max_connections_per_client: 0,
+            sockets: Default::default(),
+            shutdown_grace: Duration::from_secs(3),
             session_idle: Duration::from_millis(1_800_000),
             client_idle: Duration::from_millis(300_000),
             max_body: 4 * 1024 * 1024,
@@ -100,4 +113,32 @@ pub fn default_hosts(listen: &str) -> Vec<String> {
         v.push(listen);
     }
     v
+}
+
+/// Whether a listen host is a loopback address (or `localhost`); `0.0.0.0` and `::` are not.
+pub fn is_loopback_host(host: &str) -> bool {
+    let h = host.trim_matches(|c| c == '[' || c == ']');
+    h.eq_ignore_ascii_case("localhost")
+        || h.parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.to_canonical().is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn loopback_hosts() {
+        for h in [
+            "127.0.0.1",
+            "127.0.0.2",
+            "localhost",
+            "::1",
+            "[::1]",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(super::is_loopback_host(h), "{h}");
+        }
+        for h in ["0.0.0.0", "::", "10.0.0.1", "example.com"] {
+            assert!(!super::is_loopback_host(h), "{h}");
+        }
+    }
 }

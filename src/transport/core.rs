@@ -73,15 +73,30 @@ impl Core {
         sinks: Vec<Arc<dyn MonitorSink>>,
         stores: Stores,
     ) -> Result<Arc<Self>, StartError> {
+        let mut cfg = cfg;
+        // A stream detached for a slow reader is reported like a refusal: a monitor event and
+        // a stdout line with reason `slow_consumer` (docs/hardening.md).
+        let core_cell: Arc<std::sync::OnceLock<std::sync::Weak<Core>>> = Arc::default();
+        let cell = core_cell.clone();
+        cfg.session.on_slow_consumer =
+            crate::session::SlowConsumerHook(Some(Arc::new(move |sid: &str, _stream| {
+                if let Some(core) = cell.get().and_then(std::sync::Weak::upgrade) {
+                    let ip = core.tracker.info(sid).map(|i| i.client_ip);
+                    core.tracker
+                        .reject("slow_consumer", ip.as_deref().unwrap_or(""));
+                }
+            })));
         let tracker = Tracker::new(TrackerConfig {
             max_connections: cfg.max_connections,
+            max_per_client: cfg.max_connections_per_client,
+            evict_min_idle: crate::monitor::tracker::EVICT_MIN_IDLE,
         });
         for s in sinks {
             tracker.add_sink(s);
         }
         let state_keys = StateKeys::from_base64(&cfg.request_state_keys)
             .map_err(|e| StartError::Option(e.to_string()))?;
-        Ok(Arc::new(Core {
+        let core = Arc::new(Core {
             cfg,
             dispatcher,
             sessions: stores.sessions,
@@ -92,7 +107,11 @@ impl Core {
             closing: AtomicBool::new(false),
             state_keys,
             auth: stores.authenticator,
-        }))
+        });
+        core.tracker
+            .set_evictor(Some(Arc::new(EvictSession(Arc::downgrade(&core)))));
+        let _ = core_cell.set(Arc::downgrade(&core));
+        Ok(core)
     }
 
     pub fn host(&self) -> Option<Arc<dyn CallbackHost>> {
@@ -153,8 +172,20 @@ impl Core {
                 stream,
                 json_mode,
             } => !*json_mode && session.send(&self.cfg.session, *stream, message),
-            Route::Direct { tx, .. } => match tx {
-                Some(tx) => tx.send(sse::message(None, message)).is_ok(),
+            Route::Direct { tx, backlog, .. } => match tx {
+                Some(_) if backlog.is_tripped() => false,
+                Some(tx) => {
+                    let frame = sse::message(None, message);
+                    if backlog.would_exceed(frame.len(), self.cfg.session.max_stream_backlog) {
+                        // A reader this far behind gets no more notifications; its answer
+                        // still goes out, and the write timeout drops it if it never reads.
+                        if backlog.trip() {
+                            self.tracker.reject("slow_consumer", "");
+                        }
+                        return false;
+                    }
+                    tx.send(backlog.frame(frame)).is_ok()
+                }
                 None => false,
             },
         }
@@ -292,7 +323,11 @@ impl Core {
                 s.send(&self.cfg.session, STANDALONE, &msg);
             }
         }
-        self.listeners.notify(method, params, resource_uri);
+        for client in self.listeners.notify(method, params, resource_uri) {
+            let ip = self.tracker.info(&client).map(|i| i.client_ip);
+            self.tracker
+                .reject("slow_consumer", ip.as_deref().unwrap_or(""));
+        }
     }
 
     /// The host's `setTools` / `setPrompts` / `setResources`: swaps one listing (items as a
@@ -372,6 +407,7 @@ impl Core {
     pub fn release(&self) {
         self.host.write().take();
         self.tracker.clear_sinks();
+        self.tracker.set_evictor(None);
     }
 
     /// Ends sessions and sessionless clients that fell silent.
@@ -400,4 +436,24 @@ pub enum ListingError {
     UnknownKind(String),
     #[error("{0}")]
     Invalid(String),
+}
+
+/// Ends what the tracker evicts: a 2025 session with everything it holds, or a sessionless
+/// client's listen streams.
+struct EvictSession(std::sync::Weak<Core>);
+
+impl crate::monitor::Evictor for EvictSession {
+    fn evict(&self, id: &str) {
+        let Some(core) = self.0.upgrade() else {
+            return;
+        };
+        tracing::debug!(connection = %id, "evicted to make room for another client");
+        match core.sessions.remove(id) {
+            Some(s) => core.end_session(&s, CloseReason::Evicted),
+            None => {
+                core.listeners.end_client(id);
+                core.tracker.close(id, CloseReason::Evicted);
+            }
+        }
+    }
 }

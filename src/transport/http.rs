@@ -44,6 +44,18 @@ pub fn sse(body: OutBody) -> Resp {
     r
 }
 
+/// A connection the monitor refused: 503 when the server is full, 429 when this client holds
+/// its share (`maxConnectionsPerClient`).
+pub fn refused(why: crate::monitor::Refused, id: Option<&RequestId>) -> Resp {
+    use crate::monitor::Refused;
+    let (status, what) = match why {
+        Refused::MaxConnections(_) => (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable"),
+        Refused::MaxPerClient(_) => (StatusCode::TOO_MANY_REQUESTS, "Too Many Requests"),
+        Refused::NoId => (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
+    };
+    rpc_error(status, id, &RpcError::new(-32000, format!("{what}: {why}")))
+}
+
 pub fn method_not_allowed(allow: &'static str) -> Resp {
     let mut r = rpc_error(
         StatusCode::METHOD_NOT_ALLOWED,
@@ -82,13 +94,16 @@ pub fn is_json_content(headers: &HeaderMap) -> bool {
 }
 
 /// DNS-rebinding protection: the Host must name this server and an Origin, when sent, must be
-/// one we allow.
+/// one we allow, compared by scheme, host and port (docs/hardening.md).
 #[derive(Debug, Clone)]
 pub struct OriginPolicy {
     /// Host names (no port), lowercase.
     pub hosts: Vec<String>,
-    /// Full origins (`scheme://host[:port]`), lowercase; empty means "same hosts as above".
+    /// Full origins (`scheme://host[:port]`), lowercase; empty means "`http://` one of the
+    /// hosts above, on the server's port".
     pub origins: Vec<String>,
+    /// The port the server listens on (set once bound), for the default origins.
+    pub port: u16,
 }
 
 fn strip_port(host: &str) -> &str {
@@ -100,6 +115,47 @@ fn strip_port(host: &str) -> &str {
         Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => h,
         _ => host,
     }
+}
+
+/// An origin split into scheme, host and port (the scheme's default port when none is
+/// written); `None` for anything that is not `scheme://host[:port]` (paths, userinfo, `null`).
+pub fn parse_origin(origin: &str) -> Option<(String, String, u16)> {
+    let origin = origin.trim().trim_end_matches('/').to_ascii_lowercase();
+    let (scheme, rest) = origin.split_once("://")?;
+    if scheme.is_empty()
+        || !scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'-' || b == b'.')
+        || rest.is_empty()
+        || rest.contains(['/', '@', '?', '#', ' '])
+    {
+        return None;
+    }
+    let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
+        let (h, after) = v6.split_once(']')?;
+        (h, after)
+    } else {
+        match rest.rsplit_once(':') {
+            Some((h, p)) => (h, &rest[h.len()..][..p.len() + 1]),
+            None => (rest, ""),
+        }
+    };
+    let port = match port.strip_prefix(':') {
+        Some(p) if !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()) => {
+            p.parse().ok()?
+        }
+        Some(_) => return None,
+        None if port.is_empty() => match scheme {
+            "http" | "ws" => 80,
+            "https" | "wss" => 443,
+            _ => 0,
+        },
+        None => return None,
+    };
+    if host.is_empty() || host.contains(':') && !rest.starts_with('[') {
+        return None;
+    }
+    Some((scheme.to_owned(), host.to_owned(), port))
 }
 
 impl OriginPolicy {
@@ -117,23 +173,26 @@ impl OriginPolicy {
     pub fn check(&self, headers: &HeaderMap) -> Result<(), &'static str> {
         self.check_host(headers)?;
         if let Some(origin) = headers.get(ORIGIN) {
-            let origin = origin
-                .to_str()
-                .map_err(|_| "Origin not allowed")?
-                .trim_end_matches('/')
-                .to_ascii_lowercase();
-            let ok = if self.origins.is_empty() {
-                origin
-                    .split_once("://")
-                    .is_some_and(|(_, rest)| self.hosts.iter().any(|h| *h == strip_port(rest)))
-            } else {
-                self.origins.contains(&origin)
-            };
-            if !ok {
+            let origin = origin.to_str().map_err(|_| "Origin not allowed")?;
+            if !self.allows_origin(origin) {
                 return Err("Origin not allowed");
             }
         }
         Ok(())
+    }
+
+    /// Whether `origin` is allowed: scheme, host and port all equal to an allowed origin's.
+    pub fn allows_origin(&self, origin: &str) -> bool {
+        let Some(o) = parse_origin(origin) else {
+            return false;
+        };
+        if self.origins.is_empty() {
+            o.0 == "http" && o.2 == self.port && self.hosts.contains(&o.1)
+        } else {
+            self.origins
+                .iter()
+                .any(|a| parse_origin(a).as_ref() == Some(&o))
+        }
     }
 }
 
@@ -155,39 +214,72 @@ mod tests {
         let p = OriginPolicy {
             hosts: vec!["127.0.0.1".into(), "localhost".into(), "::1".into()],
             origins: vec![],
+            port: 3322,
         };
         assert!(p.check(&headers(&[("host", "127.0.0.1:3322")])).is_ok());
         assert!(p.check(&headers(&[("host", "[::1]:80")])).is_ok());
         assert!(p.check(&headers(&[("host", "evil.example:3322")])).is_err());
         assert!(p.check(&headers(&[])).is_err());
-        assert!(p
-            .check(&headers(&[
-                ("host", "localhost"),
-                ("origin", "http://localhost:5173")
-            ]))
-            .is_ok());
-        assert!(p
-            .check(&headers(&[
-                ("host", "localhost"),
-                ("origin", "http://evil.example")
-            ]))
-            .is_err());
+        for ok in [
+            "http://localhost:3322",
+            "http://LOCALHOST:3322/",
+            "http://127.0.0.1:3322",
+            "http://[::1]:3322",
+        ] {
+            assert!(
+                p.check(&headers(&[("host", "localhost"), ("origin", ok)]))
+                    .is_ok(),
+                "{ok}"
+            );
+        }
+        for bad in [
+            "http://localhost:8080",
+            "http://localhost",
+            "https://localhost:3322",
+            "chrome-extension://localhost",
+            "chrome-extension://localhost:3322",
+            "http://evil.example:3322",
+            "http://localhost:3322.evil.example",
+            "http://user@localhost:3322",
+            "http://localhost:3322/path",
+            "http://localhost:03322x",
+            "null",
+            "",
+        ] {
+            assert!(
+                p.check(&headers(&[("host", "localhost"), ("origin", bad)]))
+                    .is_err(),
+                "{bad}"
+            );
+        }
         let strict = OriginPolicy {
-            origins: vec!["https://app.example".into()],
+            origins: vec![
+                "https://app.example".into(),
+                "http://dev.example:8080".into(),
+            ],
             ..p
         };
-        assert!(strict
-            .check(&headers(&[
-                ("host", "localhost"),
-                ("origin", "https://app.example")
-            ]))
-            .is_ok());
-        assert!(strict
-            .check(&headers(&[
-                ("host", "localhost"),
-                ("origin", "http://localhost")
-            ]))
-            .is_err());
+        let allowed = |o: &str| strict.allows_origin(o);
+        assert!(allowed("https://app.example") && allowed("https://app.example:443"));
+        assert!(allowed("http://dev.example:8080"));
+        assert!(!allowed("http://app.example") && !allowed("https://app.example:8443"));
+        assert!(!allowed("http://dev.example") && !allowed("http://localhost:3322"));
+    }
+
+    #[test]
+    fn origins_parse_into_scheme_host_and_port() {
+        assert_eq!(
+            parse_origin("HTTP://Example.com"),
+            Some(("http".into(), "example.com".into(), 80))
+        );
+        assert_eq!(
+            parse_origin("https://[::1]:8443"),
+            Some(("https".into(), "::1".into(), 8443))
+        );
+        assert_eq!(parse_origin("http://h:99999"), None);
+        assert_eq!(parse_origin("http://h:"), None);
+        assert_eq!(parse_origin("http://::1:80"), None);
+        assert_eq!(parse_origin("://h"), None);
     }
 
     #[test]

@@ -295,6 +295,20 @@ fn initialize(core: &Arc<Core>, peer: &Peer, body: Body) -> Resp {
         }
     };
     let version = LegacyVersion::negotiate(&p.protocol_version);
+    let caps_len = p.capabilities.map_or(0, |c| c.get().len());
+    let (name_ref, ver_ref) = p
+        .client_info
+        .as_ref()
+        .map_or((None, None), |c| (c.name.as_deref(), c.version.as_deref()));
+    let name_len = name_ref.map_or(0, str::len) + ver_ref.map_or(0, str::len);
+    if let Err(e) = core
+        .cfg
+        .session
+        .inputs
+        .check_client_info(caps_len, name_len, name_ref, ver_ref)
+    {
+        return http::rpc_error(StatusCode::BAD_REQUEST, Some(&id), &e.into_rpc());
+    }
     let sid: Arc<str> = match new_session_id() {
         Ok(s) => Arc::from(s),
         Err(e) => {
@@ -307,7 +321,7 @@ fn initialize(core: &Arc<Core>, peer: &Peer, body: Body) -> Resp {
     };
     let info = p.client_info.unwrap_or_default();
     let (name, ver) = (info.name, info.version);
-    let opened = core.tracker.open(
+    let opened = core.tracker.admit(
         sid.clone(),
         NewConnection {
             era: Era::Legacy,
@@ -319,8 +333,8 @@ fn initialize(core: &Arc<Core>, peer: &Peer, body: Body) -> Resp {
             auth: pipeline::connection_auth(),
         },
     );
-    if !opened {
-        return pipeline::capacity_refusal(core, Some(&id));
+    if let Err(why) = opened {
+        return http::refused(why, Some(&id));
     }
     // Most clients of one kind send the same capabilities: keep one copy.
     let strings = &core.tracker.strings;
@@ -380,7 +394,9 @@ fn route(core: &Core, session: &Session, method: &str, params: Option<&RawValue>
         }
         Routed::Subscribe { uri, on } => {
             if on {
-                session.subscribe(&uri);
+                if let Err(e) = session.subscribe(&core.cfg.session.inputs, &uri) {
+                    return Routed::Fail(e.into_rpc());
+                }
             } else {
                 session.unsubscribe(&uri);
             }
@@ -615,6 +631,18 @@ pub fn get(core: &Arc<Core>, _peer: &Peer, headers: &HeaderMap) -> Resp {
                     StatusCode::BAD_REQUEST,
                     None,
                     &RpcError::new(-32000, "Bad Request: unknown Last-Event-ID"),
+                )
+            }
+            // Never a partial replay: the client learns it lost events (docs/hardening.md).
+            Err(ResumeError::Purged(p)) => {
+                return http::rpc_error(
+                    StatusCode::GONE,
+                    None,
+                    &RpcError::new(
+                        -32000,
+                        format!("Gone: events after Last-Event-ID {} are no longer stored; the stream cannot be resumed without loss", p.after),
+                    )
+                    .with_data(serde_json::json!({ "reason": "events_purged", "lastEventId": p.after.to_string() })),
                 )
             }
         },

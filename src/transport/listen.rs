@@ -27,6 +27,8 @@ struct Listener {
     tx: mpsc::UnboundedSender<Bytes>,
     /// The final result sent when the server closes the stream.
     final_message: String,
+    backlog: Arc<crate::session::backlog::Backlog>,
+    max_backlog: usize,
 }
 
 #[derive(Default)]
@@ -43,6 +45,7 @@ impl Listeners {
         interests: Interests,
         tx: mpsc::UnboundedSender<Bytes>,
         final_message: String,
+        max_backlog: usize,
     ) -> u64 {
         let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
         self.map.lock().insert(
@@ -53,6 +56,8 @@ impl Listeners {
                 interests,
                 tx,
                 final_message,
+                backlog: Arc::default(),
+                max_backlog,
             },
         );
         id
@@ -67,10 +72,18 @@ impl Listeners {
         l.map(|l| l.client)
     }
 
-    /// Sends a list_changed or resources/updated notification to the streams that asked.
-    pub fn notify(&self, method: &str, params: Option<&str>, resource_uri: Option<&str>) {
-        let map = self.map.lock();
-        for l in map.values() {
+    /// Sends a list_changed or resources/updated notification to the streams that asked. A
+    /// stream whose reader is more than its backlog cap behind is ended instead; the clients
+    /// of those streams are returned (to be reported as slow consumers).
+    pub fn notify(
+        &self,
+        method: &str,
+        params: Option<&str>,
+        resource_uri: Option<&str>,
+    ) -> Vec<Arc<str>> {
+        let mut map = self.map.lock();
+        let mut slow: Vec<u64> = Vec::new();
+        for (&lid, l) in map.iter() {
             let wanted = match method {
                 "notifications/tools/list_changed" => l.interests.tools,
                 "notifications/prompts/list_changed" => l.interests.prompts,
@@ -96,8 +109,18 @@ impl Listeners {
                 }
             }
             let msg = crate::protocol::jsonrpc::notification(method, Some(&p.to_string()));
-            let _ = l.tx.send(sse::message(None, &msg));
+            let frame = sse::message(None, &msg);
+            if l.backlog.would_exceed(frame.len(), l.max_backlog) {
+                slow.push(lid);
+                continue;
+            }
+            let _ = l.tx.send(l.backlog.frame(frame));
         }
+        // Dropping the sender ends the response once what it holds is taken (or the write
+        // timeout drops the peer).
+        slow.into_iter()
+            .filter_map(|id| map.remove(&id).map(|l| l.client))
+            .collect()
     }
 
     /// Ends every stream of one client.

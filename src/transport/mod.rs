@@ -16,6 +16,7 @@ mod modern;
 pub mod pipeline;
 pub mod server;
 pub mod service;
+pub mod sockets;
 
 pub use self::core::{Core, ListingError, StartError, Stores};
 pub use calls::{CallbackHost, Invocation};

@@ -219,7 +219,7 @@ pub async fn post(
         .and_then(|c| serde_json::from_str(c.get()).ok())
         .unwrap_or_default();
     let (client_name, client_version) = (info.name.as_deref(), info.version.as_deref());
-    let Some(client) = core.tracker.touch_modern(NewConnection {
+    let client = match core.tracker.admit_modern(NewConnection {
         era: Era::Modern,
         client_ip: &peer.ip,
         user_agent: &peer.user_agent,
@@ -227,8 +227,9 @@ pub async fn post(
         client_version,
         protocol_version: Some(&env.version),
         auth: pipeline::connection_auth(),
-    }) else {
-        return pipeline::capacity_refusal(&core, Some(id));
+    }) {
+        Ok(client) => client,
+        Err(why) => return http::refused(why, Some(id)),
     };
     // The method table: removed 2025 methods and unknown ones are 404 here.
     // A tools/call's arguments are checked against the tool's inputSchema before any JS runs.
@@ -333,9 +334,14 @@ fn listen(core: &Arc<Core>, client: Arc<str>, id: &RequestId, filter: Option<&Va
     );
     let (tx, rx) = mpsc::unbounded_channel();
     let _ = tx.send(sse::message(None, &ack));
-    let listener = core
-        .listeners
-        .add(client.clone(), sub_id, interests, tx, final_message);
+    let listener = core.listeners.add(
+        client.clone(),
+        sub_id,
+        interests,
+        tx,
+        final_message,
+        core.cfg.session.max_stream_backlog,
+    );
     core.tracker.stream_delta(&client, true);
     // A listen stream lives no longer than the token that opened it: at expiry it ends and
     // the client comes back with a fresh token (or gets 401).
@@ -439,6 +445,7 @@ async fn callback(
     let (tx, rx) = mpsc::unbounded_channel();
     let route = Route::Direct {
         tx: (!json_mode).then(|| tx.clone()),
+        backlog: Arc::default(),
         log_level: env.log_level,
     };
     let (call_id, reply) = core

@@ -18,6 +18,7 @@ use super::calls::CallbackHost;
 use super::config::ServerConfig;
 use super::core::{Core, StartError, Stores};
 use super::service::McpService;
+use super::sockets::{serve, Guarded, Sockets, Tracked};
 use crate::monitor::{stdout, MonitorSink};
 use crate::protocol::Dispatcher;
 
@@ -48,6 +49,18 @@ impl McpServer {
         sinks: Vec<Arc<dyn MonitorSink>>,
         stores: Stores,
     ) -> Result<Self, StartError> {
+        // Stats without a token list who is connected: only on a loopback address.
+        if cfg
+            .internal_stats
+            .as_ref()
+            .is_some_and(|s| s.token.is_none())
+            && !super::config::is_loopback_host(&cfg.host)
+        {
+            return Err(StartError::Option(format!(
+                "internalStats needs a token when the server listens on {} (not a loopback address)",
+                cfg.host
+            )));
+        }
         let addr = format!("{}:{}", cfg.host, cfg.port);
         let bind_addr = if cfg.host.contains(':') && !cfg.host.starts_with('[') {
             format!("[{}]:{}", cfg.host, cfg.port)
@@ -61,6 +74,9 @@ impl McpServer {
             addr: bind_addr.clone(),
             source,
         })?;
+        // The default allowed origins name the port actually bound (port 0 picks one).
+        let mut cfg = cfg;
+        cfg.origin.port = local.port();
         let mut stores = stores;
         if let Some(a) = &cfg.auth {
             stores.authenticator = Some(authenticator(
@@ -92,6 +108,12 @@ impl McpServer {
         sinks: Vec<Arc<dyn MonitorSink>>,
         stores: Stores,
     ) -> Result<Self, StartError> {
+        // No socket of its own: `auth.resource` should name the host app's public URL; the
+        // default is derived from the configured host and port.
+        let mut stores = stores;
+        if let Some(a) = &cfg.auth {
+            stores.authenticator = Some(authenticator(a, &cfg, cfg.port, stores.verifier.take())?);
+        }
         let core = Core::new(cfg, dispatcher, host, sinks, stores)?;
         let (shutdown, rx) = watch::channel(false);
         Ok(Self::with_tasks(core, None, shutdown, rx, None))
@@ -157,7 +179,13 @@ impl McpServer {
             }
             return;
         }
+        // The accept loop stops and closes idle connections at once; no new requests from
+        // here; calls in flight get `shutdown_grace` to finish, then are aborted.
         let _ = self.shutdown.send(true);
+        let grace_end = Instant::now() + self.core.cfg.shutdown_grace;
+        while !self.core.calls.is_empty() && Instant::now() < grace_end {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         self.core.shut_down();
         let tasks: Vec<JoinHandle<()>> = std::mem::take(&mut *self.tasks.lock());
         for t in tasks {
@@ -189,52 +217,83 @@ fn authenticator(
 }
 
 async fn accept_loop(core: Arc<Core>, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let sockets = Arc::new(Sockets::new(core.cfg.sockets));
+    let limits = *sockets.limits();
+    let mut sweep = tokio::time::interval(Duration::from_millis(250));
+    sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = shutdown.changed() => break,
+            _ = sweep.tick() => {
+                let swept = sockets.sweep();
+                if swept != Default::default() {
+                    tracing::debug!(?swept, "closed idle or stalled sockets");
+                }
+            }
             accepted = listener.accept() => {
                 let (stream, peer) = match accepted {
                     Ok(x) => x,
                     Err(e) => {
                         tracing::warn!(error = %e, "accept failed");
-                        // Out of descriptors and the like: back off instead of spinning.
+                        // Out of descriptors and the like: close what is idle or stalled and
+                        // back off instead of spinning.
+                        sockets.sweep();
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;
                     }
+                };
+                // Over the socket cap the oldest idle or stalled socket goes; with no such
+                // socket, the newcomer is closed at once.
+                let Some(socket) = sockets.admit() else {
+                    tracing::debug!("socket cap reached and every socket busy: closing the new one");
+                    drop(stream);
+                    continue;
                 };
                 if let Err(e) = stream.set_nodelay(true) {
                     tracing::debug!(error = %e, "TCP_NODELAY");
                 }
                 let svc = McpService::new(core.clone(), peer);
+                let sock = socket.clone();
                 // Unboxed: the service's future is polled in place.
                 let svc = service_fn(move |req| {
                     let svc = svc.clone();
-                    async move { Ok::<_, std::convert::Infallible>(svc.handle(req).await) }
-                });
-                let conn = http1::Builder::new()
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(Duration::from_secs(30))
-                    .serve_connection(TokioIo::new(stream), svc);
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(error = %e, "connection ended with an error");
+                    let in_flight = sock.begin();
+                    async move {
+                        let resp = svc.handle(req).await;
+                        Ok::<_, std::convert::Infallible>(resp.map(|b| Tracked::new(b, in_flight)))
                     }
                 });
+                let io = TokioIo::new(Guarded::new(stream, socket.clone(), limits.write_timeout));
+                let conn = http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(HEADER_TIMEOUT)
+                    .serve_connection(io, svc);
+                tokio::spawn(serve(sockets.clone(), socket, conn));
             }
         }
     }
     drop(listener);
-    // In-flight responses finish; idle keep-alive connections close at once. Streams were
-    // ended by close(); the bound protects against a client that never reads.
-    if tokio::time::timeout(Duration::from_secs(5), graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("connections still open after 5 s; closing anyway");
+    // Connections with no request in flight close at once; close() gives the calls in flight
+    // their grace and then ends every stream, so what is left here is closed after a short
+    // flush whatever the peers do.
+    sockets.kill_idle();
+    let deadline =
+        tokio::time::Instant::now() + core.cfg.shutdown_grace + Duration::from_millis(200);
+    while sockets.any_in_flight() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        sockets.kill_idle();
+    }
+    sockets.kill_all();
+    for _ in 0..100 {
+        if sockets.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+/// Request heads must arrive within this (slowloris).
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
 async fn reaper(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
     let shortest = core.cfg.session_idle.min(core.cfg.client_idle);

@@ -11,7 +11,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Limited};
 use hyper::header::{AUTHORIZATION, CONTENT_LENGTH};
 use hyper::http::request::Parts;
 use hyper::{HeaderMap, Method, Request, StatusCode};
@@ -20,6 +19,7 @@ use super::auth;
 use super::core::Core;
 use super::http::{self, header, Resp, VERSION_HEADER};
 use super::pipeline::{self, Peer};
+use super::sockets::{read_body, BodyReadError};
 use super::{legacy, modern};
 use crate::protocol::jsonrpc::{parse_body, Body, Message};
 use crate::protocol::meta::{claims_modern, modern_meta_of};
@@ -83,12 +83,12 @@ where
             return auth::metadata(a.policy(), &parts.method);
         }
     }
-    if let Some(stats) = &core.cfg.internal_stats {
-        if path == stats.path {
-            return internal_stats(core, &parts);
-        }
-    }
-    if path != core.cfg.endpoint {
+    let is_stats = core
+        .cfg
+        .internal_stats
+        .as_ref()
+        .is_some_and(|s| path == s.path);
+    if path != core.cfg.endpoint && !is_stats {
         return http::rpc_error(
             StatusCode::NOT_FOUND,
             None,
@@ -110,6 +110,10 @@ where
             None,
             &RpcError::new(-32000, format!("Forbidden: {why}")),
         );
+    }
+    // After the Host/Origin checks: a rebound or cross-site page cannot read the stats.
+    if is_stats {
+        return internal_stats(core, &parts);
     }
     if let (Some(c), &Method::OPTIONS) = (cors, &parts.method) {
         return auth::preflight(c, headers);
@@ -234,14 +238,31 @@ where
     if declared.is_some_and(|n| n > core.cfg.max_body as u64) {
         return too_large();
     }
-    let bytes = match Limited::new(body, core.cfg.max_body).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(e) => {
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some()
-            {
-                return too_large();
-            }
+    let limits = &core.cfg.sockets;
+    let body = std::pin::pin!(body);
+    let read = read_body(
+        body,
+        core.cfg.max_body,
+        limits.body_idle_timeout,
+        limits.body_timeout,
+    );
+    let bytes = match read.await {
+        Ok(b) => b,
+        Err(BodyReadError::TooLarge(_)) => return too_large(),
+        Err(e @ (BodyReadError::Idle(_) | BodyReadError::Total(_))) => {
+            let mut r = http::rpc_error(
+                StatusCode::REQUEST_TIMEOUT,
+                None,
+                &RpcError::new(-32000, format!("Request Timeout: {e}")),
+            );
+            // The rest of the body may never come: do not keep the connection.
+            r.headers_mut().insert(
+                hyper::header::CONNECTION,
+                hyper::header::HeaderValue::from_static("close"),
+            );
+            return r;
+        }
+        Err(BodyReadError::Read(_)) => {
             return http::rpc_error(
                 StatusCode::BAD_REQUEST,
                 None,
@@ -330,11 +351,25 @@ fn internal_stats(core: &Core, req: &Parts) -> Resp {
                 if let Some(m) = c.as_object_mut() {
                     m.insert("clientIP".into(), "***".into());
                     m.insert("userAgent".into(), "***".into());
+                    // A session id is a bearer credential: only with the token.
+                    if !authorized {
+                        if let Some(id) = m.get("sessionId").and_then(|v| v.as_str()) {
+                            let masked = mask_id(id);
+                            m.insert("sessionId".into(), masked.into());
+                        }
+                    }
                 }
             }
         }
     }
     http::json(StatusCode::OK, stats.to_string())
+}
+
+/// The first four characters of an id, the rest hidden: tells records apart without being
+/// usable as a session id.
+fn mask_id(id: &str) -> String {
+    let head: String = id.chars().take(4).collect();
+    format!("{head}***")
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

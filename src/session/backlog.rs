@@ -1,0 +1,89 @@
+//! Bytes queued for one SSE response and not yet taken by the connection: each frame carries a
+//! guard that counts it until the HTTP layer drops it (written, or the response gone). A stream
+//! whose reader falls behind past its cap is detached (see `Session::send`), so a client that
+//! stops reading holds at most the cap, not everything the server sends.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+#[derive(Debug, Default)]
+pub struct Backlog {
+    bytes: AtomicUsize,
+    tripped: std::sync::atomic::AtomicBool,
+}
+
+struct Counted {
+    data: Bytes,
+    backlog: Arc<Backlog>,
+}
+
+impl AsRef<[u8]> for Counted {
+    fn as_ref(&self) -> &[u8] {
+        &self.data
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.backlog
+            .bytes
+            .fetch_sub(self.data.len(), Ordering::Relaxed);
+    }
+}
+
+impl Backlog {
+    /// A frame counted against this backlog until it is dropped.
+    pub fn frame(self: &Arc<Self>, data: Bytes) -> Bytes {
+        self.bytes.fetch_add(data.len(), Ordering::Relaxed);
+        Bytes::from_owner(Counted {
+            data,
+            backlog: self.clone(),
+        })
+    }
+
+    /// Marks the stream as given up on; true the first time (report once).
+    pub fn trip(&self) -> bool {
+        !self.tripped.swap(true, Ordering::AcqRel)
+    }
+
+    pub fn is_tripped(&self) -> bool {
+        self.tripped.load(Ordering::Acquire)
+    }
+
+    /// Bytes sent and not yet dropped by the reader.
+    pub fn bytes(&self) -> usize {
+        self.bytes.load(Ordering::Relaxed)
+    }
+
+    /// Whether `more` bytes would pass `cap`. One frame larger than the cap still goes out on
+    /// an empty backlog (a big answer is not a slow reader).
+    pub fn would_exceed(&self, more: usize, cap: usize) -> bool {
+        let queued = self.bytes();
+        queued > 0 && queued.saturating_add(more) > cap
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_frames_until_they_are_dropped() {
+        let b = Arc::new(Backlog::default());
+        let f1 = b.frame(Bytes::from_static(b"abcd"));
+        let f2 = b.frame(Bytes::from_static(b"ef"));
+        assert_eq!(b.bytes(), 6);
+        assert_eq!(&f1[..], b"abcd");
+        let part = f1.slice(1..2);
+        drop(f1);
+        assert_eq!(b.bytes(), 6, "a slice keeps its frame alive");
+        drop(part);
+        drop(f2);
+        assert_eq!(b.bytes(), 0);
+        assert!(!b.would_exceed(100, 10), "empty: one big frame may go");
+        let _f = b.frame(Bytes::from("x".repeat(8)));
+        assert!(b.would_exceed(3, 10) && !b.would_exceed(2, 10));
+    }
+}
