@@ -157,3 +157,46 @@ test('bad requests are answered by the handler, and close() reports every open s
   const after = await post(url, { jsonrpc: '2.0', id: 1, method: 'ping' }, { session: a })
   expect(after.status).toBe(503)
 })
+
+test('options.auth: the host-authenticated principal reaches ctx.auth and the monitor, and gates requiredScopes', async () => {
+  const established = []
+  const handler = await createStreamableMcpHandler(
+    {
+      tools: [
+        { name: 'whoami', inputSchema: { type: 'object' } },
+        { name: 'admin_only', inputSchema: { type: 'object' }, requiredScopes: ['admin'] },
+      ],
+      async callTool({ name }, ctx) {
+        return { content: [{ type: 'text', text: `${name}:${ctx.auth ? ctx.auth.subject : 'anonymous'}` }] }
+      },
+    },
+    { onConnectionEstablished: (c) => established.push(c) },
+  )
+  // The host's own authentication: a header names the user and their scopes (a guard would).
+  const server = http.createServer((req, res) => {
+    const user = req.headers['x-user']
+    const scopes = (req.headers['x-scopes'] || '').split(',').filter(Boolean)
+    return handler.handle(req, res, user ? { auth: { subject: user, clientId: 'host-app', scopes } } : undefined)
+  })
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+  cleanups.push(async () => {
+    await handler.close()
+    server.closeAllConnections()
+    await new Promise((resolve) => server.close(resolve))
+  })
+  const url = `http://127.0.0.1:${server.address().port}/mcp`
+  const call = (name, headers) => modernPost(url, 'tools/call', { name, arguments: {} }, { headers })
+
+  const alice = await call('whoami', { 'x-user': 'alice', 'x-scopes': 'read' })
+  expect(alice.status).toBe(200)
+  expect(alice.json.result.content[0].text).toBe('whoami:alice')
+  const anon = await call('whoami', {})
+  expect(anon.json.result.content[0].text).toBe('whoami:anonymous')
+  // A tool's own requiredScopes apply to the host's principal: 403 without, the call with.
+  const refused = await call('admin_only', { 'x-user': 'alice', 'x-scopes': 'read' })
+  expect(refused.status).toBe(403)
+  const allowed = await call('admin_only', { 'x-user': 'root', 'x-scopes': 'read,admin' })
+  expect(allowed.json.result.content[0].text).toBe('admin_only:root')
+  await waitFor(() => established.some((c) => c.auth && c.auth.subject === 'alice'), 'alice in the monitor')
+  expect(established.find((c) => c.auth && c.auth.subject === 'alice').auth.clientId).toBe('host-app')
+})

@@ -2,7 +2,7 @@
 // Handler mode: the server without a listener, serving a host's Node req/res pairs
 // (docs/handler-mode.md).
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { ConnectionMonitor, StreamableMcpServer, StreamableServerOptions } from './server'
+import type { AuthInfo, ConnectionMonitor, StreamableMcpServer, StreamableServerOptions } from './server'
 
 export interface HandleOptions {
   /**
@@ -10,8 +10,11 @@ export interface HandleOptions {
    * bytes or text as received, or the parsed value (sent on as its JSON).
    */
   body?: Buffer | Uint8Array | string | object
-  /** The principal the host authenticated (reserved: passed to callbacks once `ctx.auth` exists). */
-  auth?: { subject?: string; scopes?: string[]; [claim: string]: unknown }
+  /**
+   * The principal the host's own authentication established: it stands in for a bearer token
+   * (`ctx.auth`, the monitor's records, per-item `requiredScopes`, session ownership).
+   */
+  auth?: AuthInfo
 }
 
 /** The same object API as StreamableMcpServer, plus `handle`; `url` is the endpoint path and `port` 0 (no listener). */

@@ -102,7 +102,8 @@ class StreamableMcpHandler extends StreamableMcpServer {
     res.once('close', onGone)
     let head
     try {
-      head = await this._native.serve(ticket, req.method, req.rawHeaders, body, socket.remoteAddress || '', socket.remotePort || 0)
+      const auth = options && options.auth ? JSON.stringify(options.auth) : undefined
+      head = await this._native.serve(ticket, req.method, req.rawHeaders, body, socket.remoteAddress || '', socket.remotePort || 0, auth)
     } catch (e) {
       res.off('close', onGone)
       if (!gone) badRequest(res, e.message)

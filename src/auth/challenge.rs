@@ -54,7 +54,10 @@ fn build(
     if !scope.is_empty() {
         param(&mut h, "scope", &scope.join(" "));
     }
-    param(&mut h, "resource_metadata", metadata_url);
+    // Empty when the host authenticated the caller itself (handler mode): no metadata to name.
+    if !metadata_url.is_empty() {
+        param(&mut h, "resource_metadata", metadata_url);
+    }
     let body = match error {
         Some(e) => json!({ "error": e, "error_description": description.unwrap_or(e) }),
         None => json!({ "error": "unauthorized", "error_description": "authorization required" }),

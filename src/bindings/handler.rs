@@ -188,6 +188,8 @@ pub struct HostRequest {
     pub body: Bytes,
     pub remote_ip: String,
     pub remote_port: u32,
+    /// `options.auth` as JSON: the principal the host authenticated.
+    pub auth: Option<String>,
 }
 
 /// Serves one request through the server's service; resolves with the response head (and the
@@ -205,12 +207,24 @@ pub fn serve<'env>(
         body,
         remote_ip,
         remote_port,
+        auth,
     } = request;
     let mut builder = Request::builder()
         .method(method.as_str())
         .uri(server.core().cfg.endpoint.as_str());
     for pair in raw_headers.chunks_exact(2) {
         builder = builder.header(pair[0].as_str(), pair[1].as_str());
+    }
+    if let Some(json) = auth {
+        let info: crate::auth::AuthInfo = serde_json::from_str(&json).map_err(|e| {
+            Error::new(
+                Status::InvalidArg,
+                format!("options.auth must be an AuthInfo ({{ subject, scopes, … }}): {e}"),
+            )
+        })?;
+        builder = builder.extension(crate::transport::pipeline::HostPrincipal(
+            std::sync::Arc::new(info),
+        ));
     }
     let req = builder.body(Full::new(body)).map_err(err)?;
     let ip = remote_ip

@@ -475,6 +475,7 @@ impl NativeServer {
         body: Buffer,
         remote_ip: String,
         remote_port: u32,
+        auth: Option<String>,
     ) -> Result<PromiseRaw<'env, crate::bindings::handler::ServedHead>> {
         let request = crate::bindings::handler::HostRequest {
             ticket,
@@ -483,6 +484,7 @@ impl NativeServer {
             body: bytes::Bytes::copy_from_slice(&body),
             remote_ip,
             remote_port,
+            auth,
         };
         crate::bindings::handler::serve(env, &self.server, &self.handler, request)
     }

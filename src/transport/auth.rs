@@ -209,15 +209,23 @@ fn item_scopes(
 }
 
 /// 403 `insufficient_scope` when the caller lacks an item's own required scopes.
-pub fn check_items(core: &Core, a: &Authenticator, body: &Body) -> Result<(), Challenge> {
+/// `a` is `None` when the principal came from the host (handler mode) rather than a token.
+pub fn check_items(core: &Core, a: Option<&Authenticator>, body: &Body) -> Result<(), Challenge> {
     let Some(info) = pipeline::request_subject() else {
         return Ok(());
     };
     for m in body.messages() {
         if let Message::Request { method, params, .. } = m {
             let needed = item_scopes(core, method, params.as_deref());
-            if !needed.is_empty() {
-                a.check_item(&info, &needed)?;
+            if needed.is_empty() {
+                continue;
+            }
+            match a {
+                Some(a) => a.check_item(&info, &needed)?,
+                None if !crate::auth::scope::allows(&info.scopes, &needed) => {
+                    return Err(crate::auth::challenge::insufficient_scope("", &needed));
+                }
+                None => {}
             }
         }
     }

@@ -236,7 +236,7 @@ pub async fn post(
     let routed = core
         .dispatcher
         .route(Era::Modern, &method, params.as_deref());
-    let routed = if core.auth.is_some() {
+    let routed = if core.auth.is_some() || pipeline::request_subject().is_some() {
         super::auth::filter_listed(&method, routed)
     } else {
         routed

@@ -45,6 +45,12 @@ tokio::task_local! {
     static REQUEST_AUTH: Arc<RequestAuth>;
 }
 
+/// A principal the host's own HTTP stack already authenticated (handler mode's
+/// `handle(req, res, { auth })`), carried as a request extension. Only an embedding host can set
+/// it: nothing a peer sends over the wire becomes an extension, so the listener never sees one.
+#[derive(Debug, Clone)]
+pub struct HostPrincipal(pub Arc<crate::auth::AuthInfo>);
+
 /// Runs a front end's future with the request's authorization in scope.
 pub async fn with_request_auth<F: Future>(auth: Option<Arc<RequestAuth>>, f: F) -> F::Output {
     match auth {

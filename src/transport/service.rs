@@ -129,8 +129,14 @@ where
         ip: client_ip(core, addr, headers),
         user_agent: header(headers, "user-agent").unwrap_or("").to_owned(),
     };
-    let info = match &core.auth {
-        Some(a) => {
+    let host_principal = parts
+        .extensions
+        .get::<pipeline::HostPrincipal>()
+        .map(|p| p.0.clone());
+    let info = match (&core.auth, host_principal) {
+        // The host vouched for the caller: its principal stands in for a bearer token.
+        (_, Some(principal)) => Some(principal),
+        (Some(a), None) => {
             match auth::authenticate(a, headers, parts.uri.query(), &peer.ip, &peer.user_agent)
                 .await
             {
@@ -143,7 +149,7 @@ where
                 }
             }
         }
-        None => None,
+        (None, None) => None,
     };
     let request_auth = auth::request_auth(info, &core.cfg.expose_headers, headers);
     let mut resp =
@@ -275,8 +281,8 @@ where
         Err(e) => return http::rpc_error(StatusCode::BAD_REQUEST, None, &e.into_rpc()),
     };
     // A tool's, resource's or prompt's own required scopes: 403 before anything runs.
-    if let Some(a) = &core.auth {
-        if let Err(refusal) = auth::check_items(core, a, &body) {
+    if core.auth.is_some() || pipeline::request_subject().is_some() {
+        if let Err(refusal) = auth::check_items(core, core.auth.as_deref(), &body) {
             return auth::challenge(&refusal);
         }
     }
