@@ -89,7 +89,15 @@ export interface RequestContext {
   request(method: string, params?: object): Promise<unknown>
   /** End this request's SSE stream now; the client resumes with GET + Last-Event-ID (SEP-1699). */
   closeStream(): void
+  /** W3C `traceparent` from the request's `params._meta`, when valid: continue the client's trace with it. */
+  traceparent?: string
+  /** W3C `tracestate` from `params._meta`, when valid and a valid `traceparent` came with it. */
+  tracestate?: string
 }
+
+/** The level of a core log record given to `logger`. */
+export type CoreLogLevel = 'error' | 'warn' | 'info' | 'debug' | 'trace'
+
 
 export interface StreamableServerOptions {
   /** Default 3322; 0 picks a free port. */
@@ -145,6 +153,12 @@ export interface StreamableServerOptions {
   trustProxy?: boolean
   /** Period of SSE keep-alive comments on idle streams. Default 15_000. */
   keepAliveMs?: number
+  /** Prometheus metrics (OpenMetrics text): `server.metrics()`, and served on the listener at `path` (default '/metrics') behind the internalStats token. */
+  metrics?: boolean | { path?: string }
+  /** Receives the core's diagnostics in batches (rate-limited, never blocking a request). `fields.target` names the Rust module. */
+  logger?: (level: CoreLogLevel, message: string, fields: Record<string, string | number | boolean>) => void
+  /** The most verbose level given to `logger`. Default 'info'. */
+  logLevel?: CoreLogLevel | 'off'
 }
 
 export interface ConnectionInfo {
@@ -189,6 +203,8 @@ export declare class StreamableMcpServer {
   /** notifications/resources/updated to each legacy session subscribed to uri and each listen stream naming it. */
   notifyResourceUpdated(uri: string): void
   closeSession(sessionId: string): Promise<boolean>
+  /** OpenMetrics text of this server's metrics; rejects when the `metrics` option is off. */
+  metrics(): Promise<string>
   /** Drains, closes every session (onConnectionClosed each), frees every handle. */
   close(): Promise<void>
 }

@@ -168,6 +168,11 @@ class StreamableMcpServer {
     this._native.notifyResourceUpdated(String(uri))
   }
 
+  // OpenMetrics text of this server's registry; rejects when `metrics` is off.
+  async metrics() {
+    return this._native.metricsText()
+  }
+
   closeSession(sessionId) {
     return this._native.closeSession(String(sessionId))
   }
@@ -199,6 +204,9 @@ async function startStreamableMcpServer(opts = {}, monitor = {}) {
   wire.hasReadResource = !!callbacks.readResource
   wire.hasGetPrompt = !!callbacks.getPrompt
   wire.hasComplete = !!callbacks.complete
+  if (opts.logger !== undefined && typeof opts.logger !== 'function') throw new TypeError('logger must be a function')
+  const logger = opts.logger
+  wire.hasLogger = typeof logger === 'function'
   // Events no callback listens to are not sent across at all.
   wire.monitor = {
     established: typeof monitor.onConnectionEstablished === 'function',
@@ -321,6 +329,12 @@ async function startStreamableMcpServer(opts = {}, monitor = {}) {
         if (monitor.onConnectionRejected) safely('onConnectionRejected', monitor.onConnectionRejected, { reason: r.reason, clientIP: r.clientIP, at: new Date(r.at) })
         break
       }
+      case 'logs': {
+        // A batch of core log records: [[level, message, fields], ...].
+        const batch = JSON.parse(payload)
+        for (let i = 0; i < batch.length; i++) safely('logger', logger, batch[i][0], batch[i][1], batch[i][2])
+        break
+      }
       case 'drained':
         if (changeTimer) deliverChange()
         if (wrapper && wrapper._onDrained) wrapper._onDrained()
@@ -343,7 +357,7 @@ async function startStreamableMcpServer(opts = {}, monitor = {}) {
   return wrapper
 }
 
-for (const name of ['sessionId', 'era', 'protocolVersion', 'clientInfo', 'clientCapabilities', 'inputResponses', 'requestState', 'requestId']) {
+for (const name of ['sessionId', 'era', 'protocolVersion', 'clientInfo', 'clientCapabilities', 'inputResponses', 'requestState', 'requestId', 'traceparent', 'tracestate']) {
   Object.defineProperty(RequestContext.prototype, name, lazy(name))
 }
 

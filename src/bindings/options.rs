@@ -9,6 +9,7 @@ use serde_json::value::RawValue;
 use crate::protocol::catalog::{Catalog, Listing, DEFAULT_PAGE_SIZE};
 use crate::protocol::dispatch::{CacheHints, ServerDescription};
 use crate::session::EventStoreLimits;
+use crate::telemetry::logs::{LogLevel, LogSinkConfig};
 use crate::transport::config::default_hosts;
 use crate::transport::http::OriginPolicy;
 use crate::transport::{InternalStats, ServerConfig};
@@ -98,6 +99,18 @@ pub struct JsOptions {
     /// Which monitor callbacks the host registered (set by lib/server.js).
     #[serde(default)]
     pub monitor: MonitorWants,
+    /// Prometheus metrics: `true` or `{ path }` also serves them on the listener.
+    pub metrics: Option<Toggle<MetricsOptions>>,
+    /// Set by lib/server.js when a `logger` function was given.
+    #[serde(default)]
+    pub has_logger: bool,
+    pub log_level: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricsOptions {
+    pub path: Option<String>,
 }
 
 /// Events nobody listens to are not sent to JS at all.
@@ -118,6 +131,10 @@ pub struct Parsed {
     pub server_id: String,
     pub stdout_events: bool,
     pub stats_interval: Duration,
+    /// The path metrics are served at on the listener, when asked for.
+    pub metrics_path: Option<String>,
+    /// Where core logs go when a JS logger was given.
+    pub logs: Option<LogSinkConfig>,
 }
 
 pub fn listing(
@@ -258,7 +275,30 @@ pub fn parse(json: &str) -> Result<Parsed, String> {
         legacy: cfg.legacy,
         modern: cfg.modern,
     };
+    let metrics_path = match o.metrics {
+        None | Some(Toggle::Off(false)) => None,
+        Some(Toggle::Off(true)) => Some("/metrics".to_owned()),
+        Some(Toggle::On(m)) => {
+            let path = m.path.unwrap_or_else(|| "/metrics".into());
+            if !path.starts_with('/') {
+                return Err(format!("metrics.path must start with '/': {path:?}"));
+            }
+            Some(path)
+        }
+    };
+    let logs = match (o.has_logger, o.log_level.as_deref()) {
+        (false, _) => None,
+        (true, None) => Some(LogSinkConfig::default()),
+        (true, Some(l)) => Some(LogSinkConfig {
+            level: LogLevel::parse(l).ok_or_else(|| {
+                format!("logLevel must be one of off, error, warn, info, debug, trace; got {l:?}")
+            })?,
+            ..LogSinkConfig::default()
+        }),
+    };
     Ok(Parsed {
+        metrics_path,
+        logs,
         monitor: o.monitor,
         config: cfg,
         description,

@@ -11,8 +11,10 @@ use serde_json::{json, Value};
 
 use super::options;
 use crate::monitor::{Counts, MonitorEvent, MonitorSink};
+use crate::protocol::catalog::Catalog;
 use crate::protocol::version::{LEGACY_VERSIONS, MODERN_VERSIONS};
 use crate::protocol::{CallbackFailure, Dispatcher};
+use crate::telemetry::Metrics;
 use crate::transport::{CallbackHost, Invocation, McpServer};
 
 /// Every protocol revision this build can speak, oldest first.
@@ -170,6 +172,14 @@ pub struct NativeServer {
     events: parking_lot::Mutex<Option<Arc<EventTsfn>>>,
     url: String,
     port: u32,
+    /// This server's registry, when `metrics` is on.
+    metrics: Option<Arc<Metrics>>,
+    /// The task handing core logs to the JS logger; stopped by close().
+    log_task: parking_lot::Mutex<Option<tokio::task::AbortHandle>>,
+}
+
+fn catalog_names(metrics: &Metrics, catalog: &Catalog) {
+    metrics.set_catalog_names(catalog.tools.keys(), catalog.prompts.keys());
 }
 
 fn err(msg: impl std::fmt::Display) -> Error {
@@ -218,6 +228,20 @@ pub fn start_native_server<'env>(
             parsed.server_id.clone(),
         )));
     }
+    let metrics = parsed.metrics_path.as_ref().map(|_| {
+        let m = Arc::new(Metrics::new());
+        catalog_names(&m, &parsed.catalog);
+        sinks.push(Arc::new(crate::monitor::metrics_sink::MetricsSink(
+            m.clone(),
+        )));
+        m
+    });
+    let log_task = parsed.logs.and_then(|config| {
+        let events = own_events.clone();
+        let (_span, task) =
+            super::telemetry::start(config, move |batch| send_event(&events, "logs", batch));
+        task
+    });
     let dispatcher = Dispatcher::new(parsed.description, parsed.catalog);
     let cfg = parsed.config;
     let stdout = parsed
@@ -245,6 +269,8 @@ pub fn start_native_server<'env>(
             events: parking_lot::Mutex::new(Some(own_events)),
             url: format!("http://{shown}:{port}{endpoint}"),
             port: port as u32,
+            metrics,
+            log_task: parking_lot::Mutex::new(log_task),
         })
     })
 }
@@ -412,6 +438,9 @@ impl NativeServer {
                 }
             }
         }
+        if let Some(m) = &self.metrics {
+            catalog_names(m, &next);
+        }
         core.dispatcher.update_catalog(|_| next);
         core.broadcast(method, None, None);
         Ok(())
@@ -432,9 +461,23 @@ impl NativeServer {
 
     /// Closes the server, then queues `drained` behind every monitor event it caused:
     /// lib/server.js resolves close() when that arrives, so every onConnectionClosed has run.
+    /// The OpenMetrics text of this server's registry; an error when `metrics` is off.
+    #[napi(catch_unwind)]
+    pub fn metrics_text(&self) -> Result<String> {
+        let m = self
+            .metrics
+            .as_ref()
+            .ok_or_else(|| err("metrics are off: start the server with `metrics: true`"))?;
+        m.encode()
+            .map_err(|e| Error::new(Status::GenericFailure, e.to_string()))
+    }
+
     #[napi]
     pub async fn close(&self) -> Result<()> {
         self.server.close().await;
+        if let Some(task) = self.log_task.lock().take() {
+            task.abort();
+        }
         if let Some(events) = self.events.lock().take() {
             send_event(&events, "drained", String::new());
         }

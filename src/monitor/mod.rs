@@ -3,6 +3,7 @@
 //! a connection from its first request until it falls silent (DESIGN §6).
 
 pub mod intern;
+pub mod metrics_sink;
 pub mod stdout;
 pub mod tracker;
 
