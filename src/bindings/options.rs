@@ -286,6 +286,7 @@ pub fn parse(json: &str) -> Result<Parsed, String> {
             Some(path)
         }
     };
+    cfg.metrics_path = metrics_path.clone();
     let logs = match (o.has_logger, o.log_level.as_deref()) {
         (false, _) => None,
         (true, None) => Some(LogSinkConfig::default()),

@@ -236,14 +236,17 @@ pub fn start_native_server<'env>(
         )));
         m
     });
-    let log_task = parsed.logs.and_then(|config| {
-        let events = own_events.clone();
-        let (_span, task) =
-            super::telemetry::start(config, move |batch| send_event(&events, "logs", batch));
-        task
-    });
+    let (log_span, log_task) = match parsed.logs {
+        Some(config) => {
+            let events = own_events.clone();
+            super::telemetry::start(config, move |batch| send_event(&events, "logs", batch))
+        }
+        None => (None, None),
+    };
     let dispatcher = Dispatcher::new(parsed.description, parsed.catalog);
-    let cfg = parsed.config;
+    let mut cfg = parsed.config;
+    cfg.metrics = metrics.clone();
+    cfg.log_span = log_span;
     let stdout = parsed
         .stdout_events
         .then_some((parsed.server_id, parsed.stats_interval));

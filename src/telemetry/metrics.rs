@@ -108,7 +108,8 @@ fn code_label(code: i32) -> &'static str {
         .map_or(OTHER, |(_, s)| s)
 }
 
-fn method_label(method: &str) -> &'static str {
+/// The bounded label of a method name.
+pub fn method_label(method: &str) -> &'static str {
     METHODS
         .iter()
         .find(|m| **m == method)
@@ -116,7 +117,8 @@ fn method_label(method: &str) -> &'static str {
         .unwrap_or(OTHER)
 }
 
-fn version_label(version: &str) -> &'static str {
+/// The bounded label of a protocol revision.
+pub fn version_label(version: &str) -> &'static str {
     LEGACY_VERSIONS
         .iter()
         .chain(MODERN_VERSIONS.iter())

@@ -40,6 +40,29 @@ pub fn trace_context_of(params: Option<&RawValue>) -> Option<TraceContext> {
     TraceContext::from_parts(meta.traceparent.as_deref(), meta.tracestate.as_deref())
 }
 
+/// A callback context object (JSON text ending in `}`) with the request's trace context added
+/// as `traceparent` / `tracestate` members, when `params._meta` carries a valid one.
+pub fn with_trace_context(mut context: String, params: Option<&RawValue>) -> String {
+    let Some(tc) = trace_context_of(params) else {
+        return context;
+    };
+    if context.ends_with('}') {
+        context.pop();
+        let needs_comma = !context.trim_end().ends_with('{');
+        if needs_comma {
+            context.push(',');
+        }
+        context.push_str("\"traceparent\":");
+        context.push_str(&serde_json::Value::from(tc.traceparent).to_string());
+        if let Some(ts) = tc.tracestate {
+            context.push_str(",\"tracestate\":");
+            context.push_str(&serde_json::Value::from(ts).to_string());
+        }
+        context.push('}');
+    }
+    context
+}
+
 impl TraceContext {
     /// Validates the two values; `None` unless `traceparent` is well formed.
     pub fn from_parts(traceparent: Option<&str>, tracestate: Option<&str>) -> Option<Self> {
@@ -177,6 +200,20 @@ mod tests {
             None
         );
         assert_eq!(TraceContext::from_parts(Some("bogus"), Some("a=b")), None);
+    }
+
+    #[test]
+    fn the_context_object_gets_the_members() {
+        let p = raw(&format!(
+            r#"{{"_meta":{{"traceparent":"{TP}","tracestate":"a=\"b"}}}}"#
+        ));
+        let ctx = with_trace_context(r#"{"era":"legacy"}"#.to_owned(), Some(&p));
+        let v: serde_json::Value = serde_json::from_str(&ctx).expect("valid JSON");
+        assert_eq!(v["traceparent"], TP);
+        assert_eq!(v["tracestate"], "a=\"b");
+        assert_eq!(v["era"], "legacy");
+        let untouched = with_trace_context(r#"{"era":"legacy"}"#.to_owned(), None);
+        assert_eq!(untouched, r#"{"era":"legacy"}"#);
     }
 
     #[test]

@@ -33,6 +33,12 @@ pub struct ServerConfig {
     pub request_state_ttl: Duration,
     pub legacy: bool,
     pub modern: bool,
+    /// This server's metrics registry, when metrics are on.
+    pub metrics: Option<std::sync::Arc<crate::telemetry::Metrics>>,
+    /// Serve the registry's OpenMetrics text at this path (behind the internalStats token).
+    pub metrics_path: Option<String>,
+    /// The span of this server's logger (see telemetry::logs): its tasks run inside it.
+    pub log_span: Option<tracing::Span>,
 }
 
 impl Default for ServerConfig {
@@ -61,6 +67,9 @@ impl Default for ServerConfig {
             request_state_ttl: Duration::from_millis(3_600_000),
             legacy: true,
             modern: true,
+            metrics: None,
+            metrics_path: None,
+            log_span: None,
         }
     }
 }

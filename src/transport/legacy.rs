@@ -22,6 +22,7 @@ use crate::protocol::jsonrpc::{self, Body, Message, RequestId};
 use crate::protocol::meta::meta_of;
 use crate::protocol::{CallbackFailure, CallbackKind, Era, LegacyVersion, Routed, RpcError};
 use crate::session::{new_session_id, ResumeError, Session, STANDALONE};
+use crate::telemetry::trace_context::with_trace_context;
 
 fn session_required() -> Resp {
     http::rpc_error(
@@ -440,7 +441,7 @@ async fn answer(
                 stream,
                 json_mode,
             };
-            let ctx = context_json(session, &id, None);
+            let ctx = with_trace_context(context_json(session, &id, None), params.as_deref());
             session_callback(core, session, route, kind, &id, params.as_deref(), ctx).await
         }
     }
@@ -535,7 +536,7 @@ async fn session_callback(
                 if let (Some(s), Value::Object(m)) = (state, &mut extra) {
                     m.insert("requestState".into(), Value::String(s));
                 }
-                ctx = context_json(session, id, Some(extra));
+                ctx = with_trace_context(context_json(session, id, Some(extra)), params);
             }
             Err(failure) => break Err(failure),
         }
@@ -621,6 +622,10 @@ pub(super) async fn run_callback(
             Ok(r) => r.unwrap_or(Err(CallbackFailure::Unavailable)),
             Err(_) => {
                 core.calls.forget(call_id);
+                if let Some(m) = &core.cfg.metrics {
+                    m.callback_timed_out();
+                }
+                tracing::warn!(call_id, kind = kind.as_str(), "callback timed out");
                 core.abort(call_id, "callback timed out");
                 Err(CallbackFailure::TimedOut)
             }

@@ -7,6 +7,7 @@ pub mod config;
 pub mod http;
 mod legacy;
 pub mod listen;
+mod metered;
 mod modern;
 mod router;
 pub mod server;

@@ -556,6 +556,7 @@ async fn callback(
         ctx.push_str(&Value::String(s).to_string());
     }
     ctx.push('}');
+    let ctx = crate::telemetry::trace_context::with_trace_context(ctx, params.as_deref());
     let json_mode = core.cfg.json_response;
     let (tx, mut rx) = mpsc::unbounded_channel();
     let route = Route::Direct {

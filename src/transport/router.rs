@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
@@ -10,11 +11,14 @@ use hyper::header::{AUTHORIZATION, CONTENT_LENGTH};
 use hyper::{Method, Request, StatusCode};
 
 use super::http::{self, header, Resp, VERSION_HEADER};
+use super::metered::Meter;
 use super::server::Core;
 use super::{legacy, modern};
 use crate::protocol::jsonrpc::{parse_body, Body, Message};
 use crate::protocol::meta::{claims_modern, modern_meta_of};
 use crate::protocol::RpcError;
+use crate::telemetry::metrics::RejectReason;
+use crate::telemetry::Metrics;
 
 /// What the front ends need to know about the peer.
 pub struct Peer {
@@ -23,6 +27,25 @@ pub struct Peer {
 }
 
 pub async fn handle(core: Arc<Core>, addr: SocketAddr, req: Request<Incoming>) -> Resp {
+    // Metrics off: nothing is noted or watched.
+    let Some(metrics) = core.cfg.metrics.clone() else {
+        return route(core, addr, req, None).await;
+    };
+    if core.cfg.metrics_path.as_deref() == Some(req.uri().path()) {
+        return metrics_text(&core, &metrics, &req);
+    }
+    let mut meter = Meter::new(core.clone(), metrics, Instant::now());
+    let get = req.method() == Method::GET;
+    let resp = route(core, addr, req, Some(&mut meter)).await;
+    meter.attach(resp, get)
+}
+
+async fn route(
+    core: Arc<Core>,
+    addr: SocketAddr,
+    req: Request<Incoming>,
+    meter: Option<&mut Meter>,
+) -> Resp {
     let path = req.uri().path();
     if let Some(stats) = &core.cfg.internal_stats {
         if path == stats.path {
@@ -37,6 +60,13 @@ pub async fn handle(core: Arc<Core>, addr: SocketAddr, req: Request<Incoming>) -
         );
     }
     if let Err(why) = core.cfg.origin.check(req.headers()) {
+        if let Some(m) = &core.cfg.metrics {
+            m.connection_rejected(if why.starts_with("Origin") {
+                RejectReason::Origin
+            } else {
+                RejectReason::Host
+            });
+        }
         return http::rpc_error(
             StatusCode::FORBIDDEN,
             None,
@@ -55,7 +85,7 @@ pub async fn handle(core: Arc<Core>, addr: SocketAddr, req: Request<Incoming>) -
         user_agent: header(req.headers(), "user-agent").unwrap_or("").to_owned(),
     };
     match *req.method() {
-        Method::POST => post(core, peer, req).await,
+        Method::POST => post(core, peer, req, meter).await,
         Method::GET => {
             if modern::is_modern_get(&core, req.headers()) {
                 return http::method_not_allowed("POST");
@@ -89,7 +119,12 @@ fn client_ip(core: &Core, addr: SocketAddr, headers: &hyper::HeaderMap) -> Strin
     addr.ip().to_canonical().to_string()
 }
 
-async fn post(core: Arc<Core>, peer: Peer, req: Request<Incoming>) -> Resp {
+async fn post(
+    core: Arc<Core>,
+    peer: Peer,
+    req: Request<Incoming>,
+    mut meter: Option<&mut Meter>,
+) -> Resp {
     let headers = req.headers().clone();
     if !(http::accepts(&headers, "application/json")
         && http::accepts(&headers, "text/event-stream"))
@@ -161,6 +196,9 @@ async fn post(core: Arc<Core>, peer: Peer, req: Request<Incoming>) -> Resp {
             Message::Response { .. } => false,
         });
         if claims_modern || modern::has_modern_version_header(&headers) {
+            if let Some(m) = meter.as_deref_mut() {
+                m.note_body(&body, header(&headers, VERSION_HEADER), None);
+            }
             return modern::post(core, peer, &headers, body, Default::default()).await;
         }
     }
@@ -174,13 +212,70 @@ async fn post(core: Arc<Core>, peer: Peer, req: Request<Incoming>) -> Resp {
             is_initialize,
             header(&headers, VERSION_HEADER),
         ) {
+            if let Some(m) = meter.as_deref_mut() {
+                let version = meta
+                    .as_ref()
+                    .and_then(|m| m.protocol_version.as_ref())
+                    .and_then(|v| v.as_str())
+                    .or_else(|| header(&headers, VERSION_HEADER));
+                m.note_body(&body, version, header(&headers, "mcp-name"));
+            }
             return modern::post(core, peer, &headers, body, meta.unwrap_or_default()).await;
         }
     }
     if !core.cfg.legacy {
+        if let Some(m) = meter.as_deref_mut() {
+            m.note_body(&body, None, None);
+        }
         return modern::legacy_disabled(&core, &body);
     }
+    if let Some(m) = meter {
+        let session = header(&headers, http::SESSION_HEADER).and_then(|id| core.sessions.get(id));
+        m.note_body(&body, session.map(|s| s.version.as_str()), None);
+    }
     legacy::post(core, peer, &headers, body).await
+}
+
+/// `GET <metrics path>`: the OpenMetrics text, behind the internalStats token when one is set.
+fn metrics_text(core: &Core, metrics: &Metrics, req: &Request<Incoming>) -> Resp {
+    if req.method() != Method::GET {
+        return http::method_not_allowed("GET");
+    }
+    let token = core
+        .cfg
+        .internal_stats
+        .as_ref()
+        .and_then(|s| s.token.as_deref());
+    if let Some(token) = token {
+        let presented = header(req.headers(), AUTHORIZATION.as_str())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        if presented.is_none_or(|p| !constant_time_eq(p.as_bytes(), token.as_bytes())) {
+            let mut r = http::json(
+                StatusCode::UNAUTHORIZED,
+                r#"{"error":"unauthorized"}"#.to_owned(),
+            );
+            r.headers_mut().insert(
+                "www-authenticate",
+                hyper::header::HeaderValue::from_static("Bearer"),
+            );
+            return r;
+        }
+    }
+    match metrics.encode() {
+        Ok(text) => {
+            let mut r = hyper::Response::new(super::body::OutBody::full(text));
+            r.headers_mut().insert(
+                hyper::header::CONTENT_TYPE,
+                hyper::header::HeaderValue::from_static(crate::telemetry::metrics::CONTENT_TYPE),
+            );
+            r
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "metrics encoding failed");
+            http::empty(StatusCode::INTERNAL_SERVER_ERROR)
+        }
+    }
 }
 
 fn internal_stats(core: &Core, req: &Request<Incoming>) -> Resp {

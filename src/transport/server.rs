@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tracing::Instrument;
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -336,8 +337,16 @@ impl McpServer {
             state_key,
         });
         let (shutdown, rx) = watch::channel(false);
-        let accept = tokio::spawn(accept_loop(core.clone(), listener, rx.clone()));
-        let reaper = tokio::spawn(reaper(core.clone(), rx));
+        // Inside the server's log span (when a logger is set), so its events reach that
+        // server's logger only.
+        let span = core
+            .cfg
+            .log_span
+            .clone()
+            .unwrap_or_else(tracing::Span::none);
+        let accept =
+            tokio::spawn(accept_loop(core.clone(), listener, rx.clone()).instrument(span.clone()));
+        let reaper = tokio::spawn(reaper(core.clone(), rx).instrument(span));
         Ok(Self {
             core,
             addr: local,
@@ -425,7 +434,7 @@ async fn accept_loop(core: Arc<Core>, listener: TcpListener, mut shutdown: watch
                     if let Err(e) = conn.await {
                         tracing::debug!(error = %e, "connection ended with an error");
                     }
-                });
+                }.in_current_span());
             }
         }
     }
