@@ -29,6 +29,7 @@ addon
     enableJsonResponse: opts.json,
     ...(opts.eventStore ? {} : { eventStore: false }),
     maxConnections: 50_000, // the memory workloads hold 10,000 sessions
+    ...(opts.metrics ? { metrics: true } : {}),
   })
   .then((server) => {
     process.stdout.write(`LISTENING http://127.0.0.1:${server.port}/mcp\n`)
