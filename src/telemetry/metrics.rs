@@ -12,9 +12,9 @@
 //! an operation builds its label set from `&'static str`s and shared catalog names (no
 //! allocation) and takes one read lock to find its histogram.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::fmt;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -380,10 +380,66 @@ impl EncodeLabelSet for SessionLabels {
 type OneLabel = [(&'static str, &'static str); 1];
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
+/// FNV-1a: catalog names are short and looked up once per operation; SipHash would cost more
+/// than the rest of the recording.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+    fn write_u64(&mut self, n: u64) {
+        // Cache keys are already well spread in their low bits once mixed.
+        self.0 = n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
+
+/// The catalog's names with their indices, and the histograms already resolved for a
+/// compact key, so the usual operation costs one name lookup and one integer lookup instead
+/// of hashing a whole label set. Replaced whole when the catalog changes.
 #[derive(Debug, Default)]
 struct CatalogNames {
-    tools: HashSet<Arc<str>>,
-    prompts: HashSet<Arc<str>>,
+    tools: FastMap<Arc<str>, u32>,
+    prompts: FastMap<Arc<str>, u32>,
+    resolved: RwLock<FastMap<u64, Histogram>>,
+}
+
+impl fmt::Debug for Fnv {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Fnv")
+    }
+}
+
+const FAILED_REASONS: [&str; 4] = ["cancelled", "client_gone", "shutdown", OTHER];
+
+/// `None` for an outcome outside the fixed sets (its labels are then built each time).
+fn outcome_index(outcome: Outcome) -> Option<u64> {
+    Some(match outcome {
+        Outcome::Ok => 0,
+        Outcome::ToolError => 1,
+        Outcome::Rpc(code) => {
+            2 + CODES
+                .iter()
+                .position(|(c, _)| *c == code)
+                .unwrap_or(CODES.len()) as u64
+        }
+        Outcome::Failed(r) => 32 + FAILED_REASONS.iter().position(|f| *f == r)? as u64,
+    })
 }
 
 /// One server's instruments and the registry that encodes them.
@@ -522,26 +578,76 @@ impl Metrics {
         tools: impl IntoIterator<Item = &'a str>,
         prompts: impl IntoIterator<Item = &'a str>,
     ) {
+        let index = |names: &mut dyn Iterator<Item = &'a str>| {
+            names
+                .enumerate()
+                .map(|(i, n)| (Arc::from(n), i as u32))
+                .collect()
+        };
         let names = CatalogNames {
-            tools: tools.into_iter().map(Arc::from).collect(),
-            prompts: prompts.into_iter().map(Arc::from).collect(),
+            tools: index(&mut tools.into_iter()),
+            prompts: index(&mut prompts.into_iter()),
+            resolved: RwLock::default(),
         };
         *self.names.write() = Arc::new(names);
     }
 
-    fn catalog_name(&self, name: &str, prompt: bool) -> Name {
-        let names = self.names.read();
+    fn catalog_name(names: &CatalogNames, name: &str, prompt: bool) -> Name {
         let set = if prompt { &names.prompts } else { &names.tools };
-        set.get(name)
-            .map_or(Name::Static(OTHER), |n| Name::Shared(n.clone()))
+        set.get_key_value(name)
+            .map_or(Name::Static(OTHER), |(n, _)| Name::Shared(n.clone()))
     }
 
     /// Records one finished operation, `duration` from its arrival to the last byte sent.
     pub fn record_operation(&self, op: &Operation<'_>, duration: Duration) {
+        let secs = duration.as_secs_f64();
+        let names = self.names.read().clone();
+        let key = Self::cache_key(&names, op);
+        if let Some(key) = key {
+            if let Some(h) = names.resolved.read().get(&key) {
+                h.observe(secs);
+                return;
+            }
+        }
+        let histogram = self.operation_histogram(&names, op);
+        histogram.observe(secs);
+        if let Some(key) = key {
+            names.resolved.write().insert(key, histogram);
+        }
+    }
+
+    /// A compact key for the label set `op` maps to: method, revision, target kind, catalog
+    /// index and outcome, each from a fixed table.
+    fn cache_key(names: &CatalogNames, op: &Operation<'_>) -> Option<u64> {
+        let method = METHODS
+            .iter()
+            .position(|m| *m == op.method)
+            .unwrap_or(METHODS.len()) as u64;
+        let version = match op.protocol_version {
+            None => 0,
+            Some(v) => {
+                1 + LEGACY_VERSIONS
+                    .iter()
+                    .chain(MODERN_VERSIONS.iter())
+                    .position(|k| *k == v)
+                    .unwrap_or(LEGACY_VERSIONS.len() + MODERN_VERSIONS.len())
+                    as u64
+            }
+        };
+        let (kind, index) = match op.target {
+            Target::None => (0, 0),
+            Target::Tool(n) => (1, names.tools.get(n).map_or(u32::MAX, |i| *i)),
+            Target::Prompt(n) => (2, names.prompts.get(n).map_or(u32::MAX, |i| *i)),
+        };
+        let outcome = outcome_index(op.outcome)?;
+        Some(method | version << 8 | kind << 16 | outcome << 18 | u64::from(index) << 26)
+    }
+
+    fn operation_histogram(&self, names: &CatalogNames, op: &Operation<'_>) -> Histogram {
         let (tool, prompt) = match op.target {
             Target::None => (None, None),
-            Target::Tool(n) => (Some(self.catalog_name(n, false)), None),
-            Target::Prompt(n) => (None, Some(self.catalog_name(n, true))),
+            Target::Tool(n) => (Some(Self::catalog_name(names, n, false)), None),
+            Target::Prompt(n) => (None, Some(Self::catalog_name(names, n, true))),
         };
         let (error_type, status_code) = match op.outcome {
             Outcome::Ok => (None, None),
@@ -560,9 +666,7 @@ impl Metrics {
             error_type,
             status_code,
         };
-        self.operations
-            .get_or_create(&labels)
-            .observe(duration.as_secs_f64());
+        self.operations.get_or_create(&labels).clone()
     }
 
     /// Records a 2025 session that ended after `duration`.
