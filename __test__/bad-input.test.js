@@ -1,6 +1,6 @@
 'use strict'
 // Bad input over raw HTTP on loopback (issue 2): for each malformed or hostile request, the HTTP
-// status and the JSON-RPC error the server answers with. docs/bad-input.md is the table of these
+// status and the JSON-RPC error the server answers with. docs/errors.md holds the table of these
 // tests; keep the two in step (test names are the table's last column).
 const http = require('node:http')
 const { startServer, post, openSession, readResponse, waitFor, deferred, ACCEPT_BOTH } = require('./helpers/mcp')
@@ -455,7 +455,7 @@ describe('callbacks', () => {
   })
 
   test('tools/call with arguments that are not an object gives 200 and -32602', async () => {
-    // MCP types tools/call arguments as an object, and DESIGN §3 hands callTool `arguments: object`.
+    // MCP types tools/call arguments as an object, and the API (docs/api.md) hands callTool `arguments: object`.
     let calls = 0
     const s = await startServer({
       tools: [{ name: 'ok', inputSchema: OBJ }],

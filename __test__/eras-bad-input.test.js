@@ -2,7 +2,7 @@
 // Bad input on the 2026-07-28 wire (issue 9), over raw fetch on loopback: for each malformed or
 // hostile modern request, the HTTP status and JSON-RPC error the server answers with, plus the
 // modern response rules (JSON vs SSE, ctx.log, cancellation by closing the stream, caching
-// hints, server/discover). docs/eras.md carries the table of the "modern bad input" tests; keep
+// hints, server/discover). docs/errors.md carries the table of the "modern bad input" tests; keep
 // the two in step (test names are the table's last column).
 const {
   MODERN,

@@ -20,7 +20,7 @@ const connected = (id, total, active, extra = {}) => ({
 })
 
 describe('formatConnectionEvent / parseConnectionEventLine', () => {
-  test('writes the DESIGN §4 line exactly and reads it back', () => {
+  test('writes the documented line exactly and reads it back', () => {
     const line = formatConnectionEvent(connected('sess', 3, 1))
     expect(line).toBe(
       '[MCP_CONNECTION] {"type":"MCP_CONNECTION_EVENT","eventType":"connected","serverId":"s1",' +

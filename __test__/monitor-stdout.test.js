@@ -3,7 +3,7 @@
 // (fixtures/monitor-child.js) that also writes plenty of ordinary console.log output. Three real
 // SDK clients (one DELETEs, one idles past sessionIdleTimeoutMs, one stays) and one refused
 // initialize; the child's stdout is parsed here, line by line (no dependency on the native
-// ConnectionEventHub): every [MCP_CONNECTION] line must be whole DESIGN §4 JSON, never
+// ConnectionEventHub): every [MCP_CONNECTION] line must be whole JSON per docs/monitoring.md, never
 // interleaved with the other output, and agree with the monitor callbacks and the final stats.
 const path = require('path')
 const { spawn } = require('child_process')
@@ -144,7 +144,7 @@ describe('stdoutEvents in a child process: three SDK clients', () => {
     expect(proc.lines.some((l) => l.startsWith('CLOSED '))).toBe(true)
   })
 
-  test('every line is whole: [MCP_CONNECTION] lines are valid DESIGN §4 JSON and never interleaved with other output', () => {
+  test('every line is whole: [MCP_CONNECTION] lines are valid JSON per the documented line format and never interleaved with other output', () => {
     const unknown = proc.lines.filter((l) => classify(l) === 'unknown')
     expect(unknown.map((l) => l.slice(0, 200))).toEqual([])
     // The prefix never shows up inside another line (an event written into the middle of one).

@@ -81,7 +81,7 @@ describe('three SDK clients: one DELETEs, one idles past sessionIdleTimeoutMs, o
     try {
       await A.transport.terminateSession()
       await waitFor(() => rec.closedFor(A.sessionId).length > 0, 'A closed', { soft: true })
-      // DESIGN §3: an idle session is closed no later than sessionIdleTimeoutMs + 1 s after its
+      // docs/api.md: an idle session is closed no later than sessionIdleTimeoutMs + 1 s after its
       // last request. Wait a generous bound past that (soft: the tests below say what failed).
       await waitFor(() => rec.closedFor(B.sessionId).length > 0, 'B idle expiry', { tries: 400, intervalMs: 10, soft: true })
       snap.final = server.getConnectionStats()
@@ -157,7 +157,7 @@ describe('three SDK clients: one DELETEs, one idles past sessionIdleTimeoutMs, o
   })
 
   // A real SDK client keeps its GET stream open after initialize; that stream must not keep an
-  // otherwise idle session alive (DESIGN §3: closed no later than sessionIdleTimeoutMs + 1 s after
+  // otherwise idle session alive (docs/api.md: closed no later than sessionIdleTimeoutMs + 1 s after
   // its last request).
   test('the idle SDK client is closed by sessionIdleTimeoutMs, once, with durationMs >= the timeout', () => {
     expect(snap.infoB).toBeNull()

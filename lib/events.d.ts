@@ -1,11 +1,15 @@
 /// <reference types="node" />
-// The [MCP_CONNECTION] stdout event protocol, parent side (DESIGN §3–4).
+// The [MCP_CONNECTION] stdout event protocol, parent side (docs/api.md; docs/monitoring.md, "The [MCP_CONNECTION] line").
 
 export type DisconnectReason = 'deleted' | 'idle_timeout' | 'closed' | 'shutdown'
 
 /** `clientInfo` of an event; times are ISO-8601 strings, as on the wire. */
 export interface ConnectionEventClientInfo {
+  /** Always present on events read by this package: a line that spells it `sessionId` (upstream
+   *  mcp-swagger-server's writer) gets `id` copied from it. */
   id: string
+  /** Upstream mcp-swagger-server's spelling of `id`, kept as written. */
+  sessionId?: string
   remoteAddress?: string
   userAgent?: string
   connectedAt: string
@@ -31,7 +35,7 @@ interface ConnectionEventBase {
   timestamp: string
 }
 
-/** One `[MCP_CONNECTION]` line's JSON object (DESIGN §4), a union on `eventType`. */
+/** One `[MCP_CONNECTION]` line's JSON object (docs/monitoring.md, "The [MCP_CONNECTION] line"), a union on `eventType`. */
 export type ConnectionEvent =
   | (ConnectionEventBase & { eventType: 'connected'; clientInfo: ConnectionEventClientInfo })
   | (ConnectionEventBase & {
@@ -74,6 +78,18 @@ export interface ServerConnectionStats {
   lastEventAt?: Date
   eventCount: number
   parseErrorCount: number
+  /** quiet mode only (present once `pushQuiet`/`endQuiet` was used for the server): events
+   *  queued for `drainEvents()` */
+  pendingEvents?: number
+  /** quiet mode only: events dropped (oldest first) because the queue was full, in total */
+  droppedEvents?: number
+}
+
+/** One event taken from the quiet-mode queue by `drainEvents()`. */
+export interface QueuedConnectionEvent {
+  /** the server whose stdout held the event (the id given to `pushQuiet`) */
+  serverId: string
+  event: ConnectionEvent
 }
 
 export interface ConnectionEventHubOptions {
@@ -87,6 +103,15 @@ export interface ConnectionEventHubOptions {
    *  the whole chunk. A throwing callback does not lose lines: the error is rethrown in a microtask. */
   onEvent?: (serverId: string, e: ConnectionEvent) => void
   onParseErrorThreshold?: (serverId: string, count: number) => void
+  /** quiet mode: events kept per server for `drainEvents()` (default 1024; 0 keeps none, the
+   *  stats still count every event). When a server's queue is full its oldest event is dropped
+   *  and counted (`getStats().droppedEvents`). Each queued event holds its JSON text natively
+   *  (a few hundred bytes; at most `maxLineBytes`) */
+  eventCapacity?: number
+  /** quiet mode: called after a `pushQuiet`/`endQuiet` that made a full queue drop events, with
+   *  how many it dropped. Without it, the hub emits one process warning per server
+   *  (code `MCP_CONNECTION_EVENTS_DROPPED`) */
+  onEventsDropped?: (serverId: string, dropped: number) => void
 }
 
 /**
@@ -100,6 +125,48 @@ export declare class ConnectionEventHub {
   push(serverId: string, chunk: Buffer | Uint8Array | string): OutputLine[]
   /** flush a final unterminated line (stats are kept) */
   end(serverId: string): OutputLine[]
+  /**
+   * Quiet mode, for hosts that want the stats and the log lines but not an object per event
+   * (about twice as fast as `push` on a busy stream, see the README's benchmark). The chunk is
+   * split, validated and counted natively exactly as by `push` (same stats, same parse-error
+   * count, same `onParseErrorThreshold`); what comes back is only the lines that are not valid
+   * events, in order: log lines, and malformed event lines as they were (a line over
+   * `maxLineBytes` as its first 160 characters and `…`). Valid events go to the server's queue
+   * (at most `eventCapacity`) for `drainEvents()`; `onEvent` is not called for them.
+   *
+   * @example
+   * ```js
+   * const { spawn } = require('node:child_process')
+   * const { ConnectionEventHub } = require('mcp-swagger-native')
+   *
+   * const hub = new ConnectionEventHub({
+   *   eventCapacity: 4096,
+   *   onEventsDropped: (id, n) => console.warn(`${id}: ${n} events dropped (drain more often)`),
+   * })
+   * const child = spawn(process.execPath, ['-e', `
+   *   console.log('starting')
+   *   console.log('[MCP_CONNECTION] ' + JSON.stringify({ type: 'MCP_CONNECTION_EVENT',
+   *     eventType: 'stats_update', serverId: 'pets', timestamp: new Date().toISOString(),
+   *     connectionStats: { totalConnections: 3, activeConnections: 1 } }))`])
+   * child.stdout.on('data', (chunk) => {
+   *   for (const line of hub.pushQuiet('pets', chunk)) console.log(`[pets] ${line}`) // "[pets] starting"
+   * })
+   * child.on('close', () => {
+   *   hub.endQuiet('pets')
+   *   console.log(hub.getStats('pets').activeConnections) // 1
+   *   for (const { serverId, event } of hub.drainEvents()) console.log(serverId, event.eventType) // pets stats_update
+   *   hub.remove('pets')
+   * })
+   * ```
+   */
+  pushQuiet(serverId: string, chunk: Buffer | Uint8Array | string): string[]
+  /** quiet mode's `end`: handles a final unterminated line, returns it if it is not an event */
+  endQuiet(serverId: string): string[]
+  /**
+   * Takes queued quiet-mode events, oldest first: of one server, or of every server (server by
+   * server, in the order first seen) when `serverId` is undefined; at most `max` (default all).
+   */
+  drainEvents(serverId?: string, max?: number): QueuedConnectionEvent[]
   /** null for a server never pushed (or removed) */
   getStats(serverId: string): ServerConnectionStats | null
   /** every known server, in the order first seen */

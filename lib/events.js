@@ -1,8 +1,8 @@
 'use strict'
-// The [MCP_CONNECTION] stdout event protocol, parent side (DESIGN §3–4). The work (line
-// splitting, validation, stats) is native; this layer turns the native batch (one JSON array
-// per push, see src/bindings/events.rs) into objects, calls the callbacks on the JS thread,
-// and makes Dates.
+// The [MCP_CONNECTION] stdout event protocol, parent side (docs/api.md; the line format:
+// docs/monitoring.md, "The [MCP_CONNECTION] line"). The work (line splitting, validation,
+// stats) is native; this layer turns the native batch (one JSON array per push, see
+// src/bindings/events.rs) into objects, calls the callbacks on the JS thread, and makes Dates.
 const native = require('../native.js')
 
 const TAG_EVENT = 69 // 'E' (parseConnectionEventLineRaw's records)
@@ -18,8 +18,16 @@ class ConnectionEventParseError extends Error {
   }
 }
 
+// Upstream mcp-swagger-server names the client `clientInfo.sessionId`; the native parser takes it
+// as `id`, and so does the event object handed out (the typed contract), keeping `sessionId` too.
+function withClientId(e) {
+  const c = e.clientInfo
+  if (c !== undefined && c !== null && c.id === undefined && typeof c.sessionId === 'string') c.id = c.sessionId
+  return e
+}
+
 function eventOf(line) {
-  return JSON.parse(line.slice(line.indexOf('{')))
+  return withClientId(JSON.parse(line.slice(line.indexOf('{'))))
 }
 
 function reviveStats(s) {
@@ -46,17 +54,99 @@ class ConnectionEventHub {
   #slots = new Map()
   #onEvent
   #onParseErrorThreshold
+  #onEventsDropped
+  #eventCapacity
+  // servers already warned about dropped events (when there is no onEventsDropped)
+  #warnedDrops = new Set()
 
   constructor(opts = {}) {
     if (opts === null || typeof opts !== 'object') throw new TypeError('options must be an object')
-    const { maxLineBytes, errorThreshold, onEvent, onParseErrorThreshold } = opts
+    const { maxLineBytes, errorThreshold, eventCapacity, onEvent, onParseErrorThreshold, onEventsDropped } = opts
     if (onEvent !== undefined && typeof onEvent !== 'function') throw new TypeError('onEvent must be a function')
     if (onParseErrorThreshold !== undefined && typeof onParseErrorThreshold !== 'function') {
       throw new TypeError('onParseErrorThreshold must be a function')
     }
-    this.#native = native.eventHubNew(maxLineBytes, errorThreshold)
+    if (onEventsDropped !== undefined && typeof onEventsDropped !== 'function') {
+      throw new TypeError('onEventsDropped must be a function')
+    }
+    this.#native = native.eventHubNew(maxLineBytes, errorThreshold, eventCapacity)
     this.#onEvent = onEvent
     this.#onParseErrorThreshold = onParseErrorThreshold
+    this.#onEventsDropped = onEventsDropped
+    this.#eventCapacity = eventCapacity === undefined ? 1024 : eventCapacity
+  }
+
+  // Quiet mode: the native side keeps the stats and queues the events; JS gets only the lines
+  // that are not events (one string per push, split here).
+  pushQuiet(serverId, chunk) {
+    checkServerId(serverId)
+    let text
+    if (typeof chunk === 'string') text = native.eventHubPushQuietString(this.#native, this.#slot(serverId), chunk)
+    else if (chunk instanceof Uint8Array) text = native.eventHubPushQuietBuffer(this.#native, this.#slot(serverId), chunk)
+    else throw new TypeError('chunk must be a Buffer, a Uint8Array or a string')
+    return this.#decodeQuiet(serverId, text)
+  }
+
+  endQuiet(serverId) {
+    checkServerId(serverId)
+    const slot = this.#slots.get(serverId)
+    if (slot === undefined) return []
+    return this.#decodeQuiet(serverId, native.eventHubEndQuiet(this.#native, slot))
+  }
+
+  drainEvents(serverId, max) {
+    if (serverId !== undefined) checkServerId(serverId)
+    if (max !== undefined && (typeof max !== 'number' || !(max >= 0) || (Number.isFinite(max) && !Number.isInteger(max)))) {
+      throw new TypeError('max must be a non-negative integer')
+    }
+    const json = native.eventHubDrainJson(this.#native, serverId, max)
+    return json.length === 0 ? [] : JSON.parse(json)
+  }
+
+  #decodeQuiet(serverId, text) {
+    if (text.length === 0) return []
+    let start = 0
+    if (text.charCodeAt(0) === 0) {
+      // header: \0<threshold count or nothing>,<events dropped>\0 (see src/bindings/events.rs)
+      const end = text.indexOf('\0', 1)
+      const [count, dropped] = text.slice(1, end).split(',')
+      start = end + 1
+      this.#reportQuiet(serverId, count === '' ? undefined : Number(count), Number(dropped))
+    }
+    if (start === text.length) return []
+    const lines = (start === 0 ? text : text.slice(start)).split('\n')
+    lines.pop() // every line ends with \n
+    return lines
+  }
+
+  #reportQuiet(serverId, count, dropped) {
+    let callbackError
+    if (count !== undefined && this.#onParseErrorThreshold !== undefined) {
+      try {
+        this.#onParseErrorThreshold(serverId, count)
+      } catch (err) {
+        callbackError = err
+      }
+    }
+    if (dropped > 0) {
+      if (this.#onEventsDropped !== undefined) {
+        try {
+          this.#onEventsDropped(serverId, dropped)
+        } catch (err) {
+          if (callbackError === undefined) callbackError = err
+        }
+      } else if (!this.#warnedDrops.has(serverId)) {
+        // Never silent: without a callback, warn once per server (the count is in getStats()).
+        this.#warnedDrops.add(serverId)
+        process.emitWarning(
+          `ConnectionEventHub: the event queue of server ${JSON.stringify(serverId)} is full ` +
+            `(eventCapacity ${this.#eventCapacity}); the oldest events are dropped. Call drainEvents() ` +
+            'more often or raise eventCapacity; getStats().droppedEvents counts them.',
+          { code: 'MCP_CONNECTION_EVENTS_DROPPED' },
+        )
+      }
+    }
+    if (callbackError !== undefined) rethrowLater(callbackError)
   }
 
   push(serverId, chunk) {
@@ -103,6 +193,7 @@ class ConnectionEventHub {
   remove(serverId) {
     checkServerId(serverId)
     this.#slots.delete(serverId)
+    this.#warnedDrops.delete(serverId)
     native.eventHubRemove(this.#native, serverId)
   }
 
@@ -131,6 +222,7 @@ class ConnectionEventHub {
           }
         }
       } else {
+        withClientId(x)
         const at = items[++i]
         let line
         if (typeof at === 'number') line = PREFIX + batch.slice(at, items[++i])

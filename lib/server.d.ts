@@ -1,68 +1,36 @@
 /// <reference types="node" />
-// The Streamable HTTP MCP server (DESIGN §3, §6). Wire types follow the 2025-11-25 schema.
+// The Streamable HTTP MCP server (docs/api.md; the two eras: docs/protocol-eras.md). The MCP wire
+// types it takes and returns are in lib/mcp.d.ts (2025-11-25 and 2026-07-28 schemas).
 
-export type LoggingLevel = 'debug' | 'info' | 'notice' | 'warning' | 'error' | 'critical' | 'alert' | 'emergency'
+import type {
+  CallToolResult,
+  ClientCapabilities,
+  CompleteReference,
+  CompleteResult,
+  CreateMessageRequestParams,
+  CreateMessageResult,
+  ElicitRequestParams,
+  ElicitResult,
+  GetPromptResult,
+  Implementation,
+  InputRequiredResult,
+  InputResponse,
+  ListRootsResult,
+  LoggingLevel,
+  MetaObject,
+  PromptDefinition,
+  ReadResourceResult,
+  ResourceDefinition,
+  ResourceTemplateDefinition,
+  ToolDefinition,
+} from './mcp'
 
-export interface ToolDefinition {
-  name: string
-  title?: string
-  description?: string
-  inputSchema: object
-  outputSchema?: object
-  annotations?: object
-  _meta?: object
-}
-export interface ResourceDefinition {
-  uri: string
-  name: string
-  title?: string
-  description?: string
-  mimeType?: string
-  size?: number
-}
-export interface ResourceTemplateDefinition {
-  uriTemplate: string
-  name: string
-  title?: string
-  description?: string
-  mimeType?: string
-}
-export interface PromptDefinition {
-  name: string
-  title?: string
-  description?: string
-  arguments?: { name: string; description?: string; required?: boolean }[]
-}
-export type ContentBlock =
-  | { type: 'text'; text: string }
-  | { type: 'image' | 'audio'; data: string; mimeType: string }
-  | { type: 'resource_link'; uri: string; name: string; mimeType?: string }
-  | { type: 'resource'; resource: object }
-export interface CallToolResult {
-  content: ContentBlock[]
-  structuredContent?: object
-  isError?: boolean
-}
-export interface ReadResourceResult {
-  contents: ({ uri: string; mimeType?: string; text: string } | { uri: string; mimeType?: string; blob: string })[]
-}
-export interface GetPromptResult {
-  description?: string
-  messages: { role: 'user' | 'assistant'; content: ContentBlock }[]
-}
-export interface CompleteResult {
-  completion: { values: string[]; total?: number; hasMore?: boolean }
-}
-/** 2026-07-28 multi round-trip: callTool, readResource and getPrompt may return this instead of their result. */
-export interface InputRequest {
-  method: 'elicitation/create' | 'sampling/createMessage' | 'roots/list'
-  params?: object
-}
-export interface InputRequiredResult {
-  resultType: 'input_required'
-  inputRequests?: Record<string, InputRequest>
-  /** Sealed by the server before it leaves; the retry hands the original back in `ctx.requestState`. */
-  requestState?: string
+export * from './mcp'
+
+/** How `ctx.request` rejects: an `Error` carrying a JSON-RPC error code and, when the client sent any, its data. */
+export interface McpError extends Error {
+  code: number
+  data?: unknown
 }
 
 /** What a callback knows about the request it serves. */
@@ -72,10 +40,11 @@ export interface RequestContext {
   era: 'legacy' | 'modern'
   /** Negotiated (legacy) or sent in `_meta` (modern). */
   protocolVersion: string
-  clientInfo?: { name: string; version: string }
-  clientCapabilities: object
-  /** On the retry of a request that returned an InputRequiredResult. */
-  inputResponses?: Record<string, unknown>
+  clientInfo?: Implementation
+  clientCapabilities: ClientCapabilities
+  /** On the retry of a request that returned an InputRequiredResult: the client's answers, under
+   *  the keys of its `inputRequests`. */
+  inputResponses?: { [key: string]: InputResponse }
   /** The state that result carried, verified by the server before the callback sees it. */
   requestState?: string
   requestId: string | number
@@ -85,8 +54,16 @@ export interface RequestContext {
   sendProgress(progress: number, total?: number, message?: string): void
   /** notifications/message; honours logging/setLevel (legacy) or `_meta` logLevel (modern). */
   log(level: LoggingLevel, data: unknown, logger?: string): void
-  /** Legacy only: a server→client request (sampling/createMessage, elicitation/create, roots/list). Rejects in the modern era: return an InputRequiredResult instead. */
-  request(method: string, params?: object): Promise<unknown>
+  /**
+   * Legacy only: a server→client request on the request's stream, typed per method.
+   * Rejects with an {@link McpError}: the client's own error (its `code`, `message`, `data`), or
+   * -32000 when the session closed, -32001 when the client did not answer in time, -32603 when the
+   * call already finished, the stream is gone, or in the modern era (return an InputRequiredResult
+   * instead).
+   */
+  request(method: 'sampling/createMessage', params: CreateMessageRequestParams): Promise<CreateMessageResult>
+  request(method: 'elicitation/create', params: ElicitRequestParams): Promise<ElicitResult>
+  request(method: 'roots/list', params?: { _meta?: MetaObject }): Promise<ListRootsResult>
   /** End this request's SSE stream now; the client resumes with GET + Last-Event-ID (SEP-1699). */
   closeStream(): void
   /** W3C `traceparent` from the request's `params._meta`, when valid: continue the client's trace with it. */
@@ -106,7 +83,8 @@ export interface StreamableServerOptions {
   host?: string
   /** Default '/mcp'. */
   endpoint?: string
-  serverInfo?: { name: string; version: string; title?: string }
+  /** Sent verbatim as `serverInfo` (2025) and `_meta` io.modelcontextprotocol/serverInfo (2026-07-28). */
+  serverInfo?: Implementation
   instructions?: string
   /** Passed to clients verbatim. */
   tools?: ToolDefinition[]
@@ -116,7 +94,7 @@ export interface StreamableServerOptions {
   callTool?: (call: { name: string; arguments: Record<string, unknown> }, ctx: RequestContext) => Promise<CallToolResult | InputRequiredResult> | CallToolResult | InputRequiredResult
   readResource?: (uri: string, ctx: RequestContext) => Promise<ReadResourceResult | InputRequiredResult> | ReadResourceResult | InputRequiredResult
   getPrompt?: (name: string, args: Record<string, string>, ctx: RequestContext) => Promise<GetPromptResult | InputRequiredResult> | GetPromptResult | InputRequiredResult
-  complete?: (ref: object, argument: { name: string; value: string }, ctx: RequestContext) => Promise<CompleteResult> | CompleteResult
+  complete?: (ref: CompleteReference, argument: { name: string; value: string }, ctx: RequestContext) => Promise<CompleteResult> | CompleteResult
   /** Answer POSTs with application/json instead of SSE. */
   enableJsonResponse?: boolean
   /** Resumability; bounded. Default { maxEventsPerSession: 1000, ttlMs: 300000 }. */
@@ -149,6 +127,12 @@ export interface StreamableServerOptions {
   cache?: { ttlMs?: number; scope?: 'public' | 'private' }
   /** How long a sealed requestState stays valid. Default 3_600_000. */
   requestStateTtlMs?: number
+  /**
+   * Keys (base64, at least 32 bytes each) sealing multi round-trip requestState: the first seals,
+   * every key opens, so keys can rotate. Give every instance of a fleet the same list so a retry
+   * may land on any of them. Default: one random key per process (single instance only).
+   */
+  requestStateKeys?: string[]
   /** Take the client IP from X-Forwarded-For (only behind a proxy you trust). Default false. */
   trustProxy?: boolean
   /** Period of SSE keep-alive comments on idle streams. Default 15_000. */

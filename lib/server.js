@@ -108,22 +108,9 @@ class RequestContext {
     this._server.log(this._callId, level, JSON.stringify(data === undefined ? null : data), logger ?? undefined)
   }
 
+  // Rejects with the native side's Error: `code` and, when the client sent one, `data`.
   async request(method, params) {
-    let text
-    try {
-      text = await this._server.request(this._callId, method, params === undefined ? undefined : JSON.stringify(params))
-    } catch (e) {
-      let detail
-      try {
-        detail = JSON.parse(e.message)
-      } catch {
-        detail = { message: e.message }
-      }
-      const err = new Error(detail.message || 'request failed')
-      if (detail.code !== undefined) err.code = detail.code
-      if (detail.data !== undefined) err.data = detail.data
-      throw err
-    }
+    const text = await this._server.request(this._callId, method, params === undefined ? undefined : JSON.stringify(params))
     return JSON.parse(text)
   }
 

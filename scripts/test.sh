@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The one test command (README): Rust core tests, the addon build, JS tests, conformance, the
-# bench smoke run and the NestJS host's tests. Each part is a script of its own; the last line
+# The one test command (README): Rust core tests, the addon build, JS tests, the typing probes,
+# the packed package's ESM/CommonJS consumers, conformance, the bench smoke run and the NestJS
+# host's tests. Each part is a script of its own; the last line
 # totals what ran.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,19 +17,24 @@ sum() { # <log> <sed -n script printing one number per match>
   sed -nE "$2" "$LOGS/$1.log" | awk '{ s += $1 } END { print s + 0 }'
 }
 
+part docs bash scripts/check-docs.sh
 part cargo cargo test --no-default-features
 part build npm run build
 part jest npx jest --runInBand
+part types bash scripts/types.sh
+part consumers bash scripts/consumers.sh
 part conformance bash scripts/conformance.sh
 [ -f bench/smoke.sh ] && part bench-smoke bash bench/smoke.sh
 [ -f examples/nestjs-host/run-tests.sh ] && part nestjs-host bash examples/nestjs-host/run-tests.sh
 
 rust=$(sum cargo 's/^test result: ok\. ([0-9]+) passed.*/\1/p')
 jest=$(sum jest 's/^Tests: +([0-9]+) passed.*/\1/p')
+types=$(sum types 's/^types: ([0-9]+) passed.*/\1/p')
+consumers=$(sum consumers 's/^consumers: ([0-9]+) passed.*/\1/p')
 # Scored and pending scenarios of each suite's verdict line (extensions are informational).
 scenarios=$(grep -E '^\[[a-z0-9]+\] ' "$LOGS/conformance.log" | grep -oE '(scored|pending) [0-9]+/' \
   | grep -oE '[0-9]+' | awk '{ s += $1 } END { print s + 0 }')
 host=0
 [ -f "$LOGS/nestjs-host.log" ] && host=$(sum nestjs-host 's/^Tests: +([0-9]+) passed.*/\1/p')
-echo "== totals: Rust $rust, Jest $jest, conformance scenarios $scenarios, NestJS host $host"
-echo "npm test: $((rust + jest + scenarios + host)) passed, 0 failed"
+echo "== totals: Rust $rust, Jest $jest, types $types, consumers $consumers, conformance scenarios $scenarios, NestJS host $host"
+echo "npm test: $((rust + jest + types + consumers + scenarios + host)) passed, 0 failed"

@@ -1,11 +1,11 @@
-//! The `[MCP_CONNECTION]` line format (DESIGN §4): what is accepted, what is rejected, and the
+//! The `[MCP_CONNECTION]` line format (docs/monitoring.md, "The [MCP_CONNECTION] line"): what is accepted, what is rejected, and the
 //! exact text the writer produces.
 #![allow(clippy::unwrap_used)]
 
 use mcp_swagger_native::events::{
     format_line, parse_line, ClientEra, ClientInfo, ConnectionCounts, ConnectionEvent,
     ConnectionEventHub, DisconnectReason, EventKind, EventType, HubOptions, OutputLine, ParseError,
-    Timestamp,
+    QuietItem, ServerStats, Timestamp,
 };
 
 type Check = fn(&ParseError) -> bool;
@@ -246,4 +246,127 @@ fn invalid_utf8_is_replaced_not_fatal() {
             line: "a\u{fffd}b".into()
         }]
     );
+}
+
+/// Quiet mode finds exactly what `push` finds: the same stats, the same non-event lines (a
+/// malformed line whole), and the events' JSON in order, whatever the cut.
+#[test]
+fn quiet_mode_matches_push_and_bounds_its_queue() {
+    let c = ClientInfo::new("c", ts());
+    let mut text = String::from("log é\n");
+    for i in 0..20u64 {
+        let e = if i % 2 == 0 {
+            ConnectionEvent::connected(c.clone(), ConnectionCounts::new(i + 1, 1))
+        } else {
+            ConnectionEvent::disconnected(
+                c.clone(),
+                i,
+                DisconnectReason::Deleted,
+                ConnectionCounts::new(i, 0),
+            )
+        };
+        text.push_str(&format_line(&e.at(ts())));
+        if i % 7 == 0 {
+            text.push_str("[MCP_CONNECTION] {bad\r\nplain\n");
+        }
+    }
+    text.push_str("tail");
+    let opts = HubOptions {
+        error_threshold: 1,
+        event_capacity: 8,
+        ..HubOptions::default()
+    };
+    let mut loud = ConnectionEventHub::new(opts);
+    let mut want_lines = Vec::new();
+    let mut want_events = Vec::new();
+    let mut collect = |out: Vec<OutputLine>| {
+        for o in out {
+            match o {
+                OutputLine::Event { line, .. } => {
+                    want_events.push(line["[MCP_CONNECTION] ".len()..].to_owned())
+                }
+                OutputLine::Log { line } => want_lines.push(line),
+                OutputLine::ParseError { excerpt, .. } => want_lines.push(excerpt),
+            }
+        }
+    };
+    collect(loud.push_lines("s", text.as_bytes()));
+    collect(loud.end_lines("s"));
+    assert_eq!(want_events.len(), 20);
+    for size in [1, 3, 64, 1 << 16] {
+        let mut quiet = ConnectionEventHub::new(opts);
+        let (mut lines, mut events, mut dropped, mut thresholds) = (Vec::new(), Vec::new(), 0, 0);
+        for chunk in text.as_bytes().chunks(size) {
+            dropped += quiet.push_quiet("s", chunk, &mut |item| match item {
+                QuietItem::Line(l) => lines.push(l.to_owned()),
+                QuietItem::ThresholdReached { count } => thresholds += count,
+            });
+            // Drain every other chunk, at most 4 events at a time.
+            if lines.len() % 2 == 0 {
+                quiet.drain_events(Some("s"), 4, &mut |id, json| {
+                    assert_eq!(id, "s");
+                    events.push(json.to_owned());
+                });
+            }
+        }
+        dropped += quiet.end_quiet("s", &mut |item| {
+            if let QuietItem::Line(l) = item {
+                lines.push(l.to_owned());
+            }
+        });
+        let st = quiet.stats("s").unwrap();
+        let q = st.queue.unwrap();
+        assert_eq!(q.dropped, dropped, "size {size}");
+        assert_eq!(
+            events.len() as u64 + q.pending + q.dropped,
+            20,
+            "size {size}"
+        );
+        quiet.drain_events(None, usize::MAX, &mut |_, json| {
+            events.push(json.to_owned())
+        });
+        assert_eq!(lines, want_lines, "size {size}");
+        assert_eq!(thresholds, 2, "size {size}");
+        if dropped == 0 {
+            assert_eq!(events, want_events, "size {size}");
+        } else {
+            // Only the oldest are dropped: what is left is a subsequence, newest kept.
+            assert_eq!(events.last(), want_events.last(), "size {size}");
+            assert!(events.len() >= 8);
+        }
+        assert_eq!(
+            ConnectionEventHub::stats(&quiet, "s").map(|s| ServerStatsNoQueue::from(&s)),
+            loud.stats("s").map(|s| ServerStatsNoQueue::from(&s))
+        );
+    }
+    // One big chunk and nothing drained: the queue keeps the newest 8 and counts the rest.
+    let mut quiet = ConnectionEventHub::new(opts);
+    assert_eq!(quiet.push_quiet("s", text.as_bytes(), &mut |_| {}), 12);
+    let mut kept = Vec::new();
+    assert_eq!(
+        quiet.drain_events(None, usize::MAX, &mut |_, j| kept.push(j.to_owned())),
+        8
+    );
+    assert_eq!(kept, want_events[12..]);
+    // Capacity 0: stats only.
+    let mut stats_only = ConnectionEventHub::new(HubOptions {
+        event_capacity: 0,
+        ..opts
+    });
+    assert_eq!(stats_only.push_quiet("s", text.as_bytes(), &mut |_| {}), 0);
+    let st = stats_only.stats("s").unwrap();
+    assert_eq!((st.event_count, st.queue.unwrap().pending), (20, 0));
+}
+
+/// The stats without the quiet-mode queue, to compare a quiet hub with a `push` one.
+#[derive(Debug, PartialEq)]
+struct ServerStatsNoQueue(ServerStats);
+
+impl From<&ServerStats> for ServerStatsNoQueue {
+    fn from(s: &ServerStats) -> Self {
+        ServerStatsNoQueue(ServerStats {
+            queue: None,
+            ..s.clone()
+        })
+    }
 }

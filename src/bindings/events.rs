@@ -11,6 +11,12 @@
 //! - `null`, then two strings: a malformed (or cut over-long) event line's excerpt, the message
 //! - a number: the server's parse-error count just passed `errorThreshold`
 //!
+//! Quiet mode (`pushQuiet`/`endQuiet`) returns the lines that are not valid events as plain text,
+//! each followed by `\n` (lib/events.js splits it), preceded by a header `\0<count>,<dropped>\0`
+//! when the parse-error threshold was just passed (`count`, else empty) or events were dropped
+//! from the full queue (`dropped`), or when the first line itself starts with `\0`. Queued events
+//! come out of `eventHubDrainJson` as one JSON array of `{"serverId":…,"event":…}`.
+//!
 //! Non-ASCII characters are written as `\uXXXX` escapes, so the text is handed to V8 as
 //! Latin-1 (a plain copy) and offsets into it are byte offsets. Stats come back as JSON with
 //! times as epoch milliseconds; lib/events.js turns them into `Date`s.
@@ -25,9 +31,10 @@ use napi::JsString;
 use napi_derive::napi;
 use serde::Serialize;
 
+use crate::events::ascii_json::{push_json_ascii, push_json_str, push_u64};
 use crate::events::{
-    format_line, parse_event_json, ConnectionEventHub, HubItem, HubOptions, ParseError,
-    ServerStats, DEFAULT_ERROR_THRESHOLD, DEFAULT_MAX_LINE_BYTES, PREFIX,
+    format_line, parse_event_json, ConnectionEventHub, HubItem, HubOptions, ParseError, QuietItem,
+    ServerStats, DEFAULT_ERROR_THRESHOLD, DEFAULT_EVENT_CAPACITY, DEFAULT_MAX_LINE_BYTES, PREFIX,
 };
 
 fn push_clean(out: &mut String, s: &str) {
@@ -54,120 +61,6 @@ fn encode_record(out: &mut String, item: HubItem<'_>) {
         HubItem::Log { .. } | HubItem::ThresholdReached { .. } => return,
     }
     out.push('\n');
-}
-
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGHS: u64 = 0x8080_8080_8080_8080;
-
-/// Whether any of the 8 bytes of `w` needs escaping in a JSON string: a control character,
-/// `"`, `\\`, or a non-ASCII byte.
-#[inline]
-fn needs_escape(w: u64) -> bool {
-    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
-    let lt_space = w.wrapping_sub(ONES * 0x20) & !w;
-    ((lt_space | w | has_zero(w ^ (ONES * b'"' as u64)) | has_zero(w ^ (ONES * b'\\' as u64)))
-        & HIGHS)
-        != 0
-}
-
-/// How many leading bytes of `b` are plain (need no escaping).
-#[inline]
-fn plain_prefix(b: &[u8], plain: impl Fn(u8) -> bool, word_ok: impl Fn(u64) -> bool) -> usize {
-    let mut i = 0;
-    while i + 8 <= b.len() {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&b[i..i + 8]);
-        if !word_ok(u64::from_le_bytes(w)) {
-            break;
-        }
-        i += 8;
-    }
-    while i < b.len() && plain(b[i]) {
-        i += 1;
-    }
-    i
-}
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
-
-fn push_u16_escape(out: &mut Vec<u8>, u: u16) {
-    out.extend_from_slice(&[
-        b'\\',
-        b'u',
-        HEX[(u >> 12) as usize & 15],
-        HEX[(u >> 8) as usize & 15],
-        HEX[(u >> 4) as usize & 15],
-        HEX[u as usize & 15],
-    ]);
-}
-
-/// Writes the char starting at `s[i]` (non-ASCII) as `\uXXXX` escapes; returns its length.
-fn push_char_escape(out: &mut Vec<u8>, s: &str, i: usize) -> usize {
-    let c = s[i..].chars().next().unwrap_or('\u{fffd}');
-    let mut units = [0u16; 2];
-    for u in c.encode_utf16(&mut units) {
-        push_u16_escape(out, *u);
-    }
-    c.len_utf8()
-}
-
-/// `s` as an all-ASCII JSON string literal (same value as serde_json writes).
-fn push_json_str(out: &mut Vec<u8>, s: &str) {
-    let b = s.as_bytes();
-    out.push(b'"');
-    let mut i = 0;
-    while i < b.len() {
-        let n = plain_prefix(
-            &b[i..],
-            |c| (0x20..0x80).contains(&c) && c != b'"' && c != b'\\',
-            |w| !needs_escape(w),
-        );
-        out.extend_from_slice(&b[i..i + n]);
-        i += n;
-        let Some(&c) = b.get(i) else { break };
-        match c {
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            0..=0x1f => push_u16_escape(out, u16::from(c)),
-            _ => {
-                i += push_char_escape(out, s, i);
-                continue;
-            }
-        }
-        i += 1;
-    }
-    out.push(b'"');
-}
-
-/// Valid JSON text with its non-ASCII characters (which can only be inside strings) escaped.
-fn push_json_ascii(out: &mut Vec<u8>, json: &str) {
-    let b = json.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        let n = plain_prefix(&b[i..], |c| c < 0x80, |w| w & HIGHS == 0);
-        out.extend_from_slice(&b[i..i + n]);
-        i += n;
-        if i < b.len() {
-            i += push_char_escape(out, json, i);
-        }
-    }
-}
-
-fn push_u64(out: &mut Vec<u8>, mut n: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&buf[i..]);
 }
 
 /// Builds the JSON array text `push`/`end` return (see the module docs).
@@ -262,6 +155,10 @@ struct JsStats<'a> {
     last_event_at: Option<i64>,
     event_count: u64,
     parse_error_count: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pending_events: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dropped_events: Option<u64>,
 }
 
 impl<'a> From<&'a ServerStats> for JsStats<'a> {
@@ -288,6 +185,8 @@ impl<'a> From<&'a ServerStats> for JsStats<'a> {
             last_event_at: s.last_event_at.as_ref().map(|t| t.epoch_ms()),
             event_count: s.event_count,
             parse_error_count: s.parse_error_count,
+            pending_events: s.queue.map(|q| q.pending),
+            dropped_events: s.queue.map(|q| q.dropped),
         }
     }
 }
@@ -338,6 +237,52 @@ impl EventHubHandle {
         }
         text
     }
+
+    /// Runs a quiet-mode `feed` for the server in `slot`, collecting the text `pushQuiet` returns.
+    fn quiet<'e>(
+        &mut self,
+        env: &'e Env,
+        slot: u32,
+        feed: impl FnOnce(&mut ConnectionEventHub, &str, &mut dyn FnMut(QuietItem<'_>)) -> u64,
+    ) -> Result<JsString<'e>> {
+        let id = self
+            .slots
+            .get(slot as usize)
+            .and_then(|s| s.as_deref())
+            .ok_or_else(|| Error::new(Status::InvalidArg, "unknown server slot"))?;
+        let out = &mut self.out;
+        out.clear();
+        let mut threshold = None;
+        let dropped = feed(&mut self.hub, id, &mut |item| match item {
+            QuietItem::Line(line) => {
+                out.extend_from_slice(line.as_bytes());
+                out.push(b'\n');
+            }
+            QuietItem::ThresholdReached { count } => threshold = Some(count),
+        });
+        if threshold.is_some() || dropped > 0 || out.first() == Some(&0) {
+            let mut head = vec![0u8];
+            if let Some(count) = threshold {
+                push_u64(&mut head, count);
+            }
+            head.push(b',');
+            push_u64(&mut head, dropped);
+            head.push(0);
+            out.splice(0..0, head);
+        }
+        // Lines were decoded (invalid UTF-8 replaced), so the text is valid UTF-8; V8 copies
+        // an all-ASCII text fastest as Latin-1.
+        let text = if out.is_ascii() {
+            env.create_string_latin1(&*out)
+        } else {
+            let s = std::str::from_utf8(out).map_err(|e| Error::from_reason(e.to_string()))?;
+            env.create_string(s)
+        };
+        if out.capacity() > MAX_KEPT_BATCH_BYTES {
+            *out = Vec::new();
+        }
+        text
+    }
 }
 
 /// Largest batch buffer kept for the next call.
@@ -347,8 +292,21 @@ const MAX_KEPT_BATCH_BYTES: usize = 4 << 20;
 pub fn event_hub_new(
     max_line_bytes: Option<f64>,
     error_threshold: Option<f64>,
+    event_capacity: Option<f64>,
 ) -> Result<External<EventHubHandle>> {
     let max_line_bytes = opt_usize("maxLineBytes", max_line_bytes, DEFAULT_MAX_LINE_BYTES)?;
+    let event_capacity = match event_capacity {
+        None => DEFAULT_EVENT_CAPACITY,
+        Some(x) if x.is_finite() && x >= 0.0 && x.fract() == 0.0 => {
+            x.min(usize::MAX as f64) as usize
+        }
+        Some(_) => {
+            return Err(Error::new(
+                Status::InvalidArg,
+                "eventCapacity must be a non-negative integer",
+            ))
+        }
+    };
     let error_threshold = match error_threshold {
         None => DEFAULT_ERROR_THRESHOLD,
         Some(x) if x.is_finite() && x >= 0.0 && x.fract() == 0.0 => x as u64,
@@ -363,6 +321,7 @@ pub fn event_hub_new(
         hub: ConnectionEventHub::new(HubOptions {
             max_line_bytes,
             error_threshold,
+            event_capacity,
             ..HubOptions::default()
         }),
         slots: Vec::new(),
@@ -426,6 +385,89 @@ pub fn event_hub_end<'e>(
     slot: u32,
 ) -> Result<JsString<'e>> {
     hub.batch(env, slot, |hub, id, sink| hub.end(id, &mut |i| sink(i)))
+}
+
+/// Quiet mode: feeds a Buffer / Uint8Array chunk, returns the non-event lines (module docs).
+#[napi(catch_unwind)]
+pub fn event_hub_push_quiet_buffer<'e>(
+    env: &'e Env,
+    hub: &mut External<EventHubHandle>,
+    slot: u32,
+    chunk: &[u8],
+) -> Result<JsString<'e>> {
+    hub.quiet(env, slot, |hub, id, sink| {
+        hub.push_quiet(id, chunk, &mut |i| sink(i))
+    })
+}
+
+/// Quiet mode: feeds a string chunk.
+#[napi(catch_unwind)]
+pub fn event_hub_push_quiet_string<'e>(
+    env: &'e Env,
+    hub: &mut External<EventHubHandle>,
+    slot: u32,
+    chunk: String,
+) -> Result<JsString<'e>> {
+    hub.quiet(env, slot, |hub, id, sink| {
+        hub.push_quiet(id, chunk.as_bytes(), &mut |i| sink(i))
+    })
+}
+
+/// Quiet mode: flushes the unterminated last line.
+#[napi(catch_unwind)]
+pub fn event_hub_end_quiet<'e>(
+    env: &'e Env,
+    hub: &mut External<EventHubHandle>,
+    slot: u32,
+) -> Result<JsString<'e>> {
+    hub.quiet(env, slot, |hub, id, sink| {
+        hub.end_quiet(id, &mut |i| sink(i))
+    })
+}
+
+/// Takes up to `max` queued events (of one server, or all) as one JSON array text
+/// `[{"serverId":…,"event":…},…]`, all ASCII; empty when there are none.
+#[napi(catch_unwind)]
+pub fn event_hub_drain_json<'e>(
+    env: &'e Env,
+    hub: &mut External<EventHubHandle>,
+    server_id: Option<String>,
+    max: Option<f64>,
+) -> Result<JsString<'e>> {
+    let max = match max {
+        None => usize::MAX,
+        Some(x) if x.is_finite() && x >= 0.0 && x.fract() == 0.0 => {
+            x.min(usize::MAX as f64) as usize
+        }
+        Some(x) if x == f64::INFINITY => usize::MAX,
+        Some(_) => {
+            return Err(Error::new(
+                Status::InvalidArg,
+                "max must be a non-negative integer",
+            ))
+        }
+    };
+    let handle = &mut **hub;
+    let out = &mut handle.out;
+    out.clear();
+    handle
+        .hub
+        .drain_events(server_id.as_deref(), max, &mut |id, json| {
+            out.push(if out.is_empty() { b'[' } else { b',' });
+            out.extend_from_slice(b"{\"serverId\":");
+            push_json_str(out, id);
+            out.extend_from_slice(b",\"event\":");
+            push_json_ascii(out, json);
+            out.push(b'}');
+        });
+    if !out.is_empty() {
+        out.push(b']');
+    }
+    let text = env.create_string_latin1(&*out);
+    if out.capacity() > MAX_KEPT_BATCH_BYTES {
+        *out = Vec::new();
+    }
+    text
 }
 
 /// The server's stats as JSON, or null.

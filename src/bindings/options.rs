@@ -8,11 +8,13 @@ use serde_json::value::RawValue;
 
 use crate::protocol::catalog::{Catalog, Listing, DEFAULT_PAGE_SIZE};
 use crate::protocol::dispatch::{CacheHints, ServerDescription};
-use crate::session::EventStoreLimits;
+use crate::session::{EventStoreLimits, InMemoryEventStores};
 use crate::telemetry::logs::{LogLevel, LogSinkConfig};
 use crate::transport::config::default_hosts;
 use crate::transport::http::OriginPolicy;
+use crate::transport::StatsLines;
 use crate::transport::{InternalStats, ServerConfig};
+use std::sync::Arc;
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
@@ -20,6 +22,10 @@ pub struct ServerInfo {
     pub name: String,
     pub version: String,
     pub title: Option<String>,
+    pub description: Option<String>,
+    pub website_url: Option<String>,
+    /// An array of icons, checked for shape in the typings and sent as given.
+    pub icons: Option<Vec<serde_json::Value>>,
 }
 
 #[derive(Deserialize)]
@@ -93,6 +99,7 @@ pub struct JsOptions {
     pub client_idle_timeout_ms: Option<u64>,
     pub cache: Option<CacheOptions>,
     pub request_state_ttl_ms: Option<u64>,
+    pub request_state_keys: Option<Vec<String>>,
     pub trust_proxy: Option<bool>,
     /// SSE keep-alive comment period (ms); default 15 000.
     pub keep_alive_ms: Option<u64>,
@@ -130,7 +137,6 @@ pub struct Parsed {
     pub catalog: Catalog,
     pub server_id: String,
     pub stdout_events: bool,
-    pub stats_interval: Duration,
     /// The path metrics are served at on the listener, when asked for.
     pub metrics_path: Option<String>,
     /// Where core logs go when a JS logger was given.
@@ -165,13 +171,15 @@ pub fn parse(json: &str) -> Result<Parsed, String> {
     cfg.json_response = o.enable_json_response.unwrap_or(false);
     cfg.session.event_store = match o.event_store {
         Some(Toggle::Off(false)) => None,
-        Some(Toggle::Off(true)) | None => Some(EventStoreLimits::default()),
+        Some(Toggle::Off(true)) | None => Some(Arc::new(InMemoryEventStores::default())),
         Some(Toggle::On(es)) => {
             let d = EventStoreLimits::default();
-            Some(EventStoreLimits {
-                max_events: es.max_events_per_session.unwrap_or(d.max_events),
-                ttl: es.ttl_ms.map(Duration::from_millis).unwrap_or(d.ttl),
-            })
+            Some(Arc::new(InMemoryEventStores {
+                limits: EventStoreLimits {
+                    max_events: es.max_events_per_session.unwrap_or(d.max_events),
+                    ttl: es.ttl_ms.map(Duration::from_millis).unwrap_or(d.ttl),
+                },
+            }))
         }
     };
     if let Some(hosts) = o.allowed_hosts {
@@ -227,6 +235,11 @@ pub fn parse(json: &str) -> Result<Parsed, String> {
     if let Some(ms) = o.request_state_ttl_ms {
         cfg.request_state_ttl = Duration::from_millis(ms);
     }
+    if let Some(keys) = o.request_state_keys {
+        // Checked here so a bad key fails start() with the option's name, not later.
+        crate::protocol::request_state::StateKeys::from_base64(&keys).map_err(|e| e.to_string())?;
+        cfg.request_state_keys = keys;
+    }
     let protocols = o.protocols.unwrap_or_default();
     cfg.legacy = protocols.legacy.unwrap_or(true);
     cfg.modern = protocols.modern.unwrap_or(true);
@@ -234,6 +247,12 @@ pub fn parse(json: &str) -> Result<Parsed, String> {
         return Err("protocols: at least one era must be enabled".into());
     }
     let stats_interval = Duration::from_millis(o.stats_interval_ms.unwrap_or(30_000).max(5_000));
+    let server_id = o.server_id.unwrap_or_else(|| "mcp-server".into());
+    let stdout_events = o.stdout_events.unwrap_or(false);
+    cfg.stats_lines = stdout_events.then(|| StatsLines {
+        server_id: server_id.clone(),
+        interval: stats_interval,
+    });
 
     let mut catalog = Catalog {
         tools: listing(o.tools, "name", "tools")?,
@@ -247,12 +266,16 @@ pub fn parse(json: &str) -> Result<Parsed, String> {
         name: "mcp-swagger-native".into(),
         version: env!("CARGO_PKG_VERSION").into(),
         title: None,
+        ..Default::default()
     });
     let cache = o.cache.unwrap_or_default();
     let description = ServerDescription {
         name: info.name,
         version: info.version,
         title: info.title,
+        info_description: info.description,
+        website_url: info.website_url,
+        icons: info.icons.map(serde_json::Value::Array),
         instructions: o.instructions,
         tools: o.has_call_tool || !catalog.tools.is_empty(),
         resources: o.has_read_resource
@@ -304,8 +327,7 @@ pub fn parse(json: &str) -> Result<Parsed, String> {
         config: cfg,
         description,
         catalog,
-        server_id: o.server_id.unwrap_or_else(|| "mcp-server".into()),
-        stdout_events: o.stdout_events.unwrap_or(false),
-        stats_interval,
+        server_id,
+        stdout_events,
     })
 }

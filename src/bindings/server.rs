@@ -13,7 +13,7 @@ use super::options;
 use crate::monitor::{Counts, MonitorEvent, MonitorSink};
 use crate::protocol::catalog::Catalog;
 use crate::protocol::version::{LEGACY_VERSIONS, MODERN_VERSIONS};
-use crate::protocol::{CallbackFailure, Dispatcher};
+use crate::protocol::{CallError, Dispatcher};
 use crate::telemetry::Metrics;
 use crate::transport::{CallbackHost, Invocation, McpServer};
 
@@ -186,6 +186,19 @@ fn err(msg: impl std::fmt::Display) -> Error {
     Error::new(Status::InvalidArg, msg.to_string())
 }
 
+/// A `CallError` as a JS `Error` with numeric `code` and, when there is one, `data`.
+fn js_call_error(env: &Env, e: &CallError) -> Error {
+    let build = || -> Result<Error> {
+        let mut obj = env.create_error(Error::from_reason(e.to_string()))?;
+        obj.set_named_property("code", e.code())?;
+        if let Some(data) = e.data() {
+            obj.set_named_property("data", env.to_js_value(data)?)?;
+        }
+        Ok(Error::from(obj.to_unknown()))
+    };
+    build().unwrap_or_else(|failure| failure)
+}
+
 /// Starts a server. `drain()` is called when callback invocations are waiting: it takes them
 /// with `takeInvocations()` and answers each through `resolveCall`; `events(kind, payloadJson)`
 /// receives monitor events and aborts. Internal: use `startStreamableMcpServer`.
@@ -247,9 +260,6 @@ pub fn start_native_server<'env>(
     let mut cfg = parsed.config;
     cfg.metrics = metrics.clone();
     cfg.log_span = log_span;
-    let stdout = parsed
-        .stdout_events
-        .then_some((parsed.server_id, parsed.stats_interval));
     env.spawn_future(async move {
         let host_name = cfg.host.clone();
         let endpoint = cfg.endpoint.clone();
@@ -257,9 +267,6 @@ pub fn start_native_server<'env>(
             .await
             .map_err(|e| Error::new(Status::GenericFailure, e.to_string()))?;
         let port = server.local_addr().port();
-        if let Some((server_id, interval)) = stdout {
-            crate::monitor::stdout::spawn_stats(server.core().clone(), server_id, interval);
-        }
         let shown = if host_name.contains(':') {
             format!("[{host_name}]")
         } else {
@@ -305,14 +312,14 @@ impl NativeServer {
         } else {
             let v: Value = serde_json::from_str(&payload).unwrap_or(Value::Null);
             if v.get("badResult").and_then(Value::as_bool) == Some(true) {
-                Err(CallbackFailure::BadResult(
+                Err(CallError::BadResult(
                     v.get("message")
                         .and_then(Value::as_str)
                         .unwrap_or("invalid callback result")
                         .to_owned(),
                 ))
             } else {
-                Err(CallbackFailure::Threw {
+                Err(CallError::Failed {
                     message: v
                         .get("message")
                         .and_then(Value::as_str)
@@ -351,19 +358,29 @@ impl NativeServer {
         self.server.core().log(call_id as u64, &level, data, logger)
     }
 
-    /// A server→client request; resolves with the result's JSON or rejects with the error's.
-    #[napi]
-    pub async fn request(
+    /// A server→client request; resolves with the result's JSON, or rejects with an `Error`
+    /// whose `code` (and `data`, when the client sent one) are the `CallError`'s.
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn request<'env>(
         &self,
+        env: &'env Env,
         call_id: f64,
         method: String,
         params_json: Option<String>,
-    ) -> Result<String> {
-        self.server
-            .core()
-            .client_request(call_id as u64, &method, params_json)
-            .await
-            .map_err(|e| Error::new(Status::GenericFailure, e))
+    ) -> Result<PromiseRaw<'env, String>> {
+        let server = self.server.clone();
+        env.spawn_future_with_callback(
+            async move {
+                Ok(server
+                    .core()
+                    .client_request(call_id as u64, &method, params_json)
+                    .await)
+            },
+            |env, outcome: std::result::Result<String, CallError>| match outcome {
+                Ok(text) => Ok(text),
+                Err(e) => Err(js_call_error(env, &e)),
+            },
+        )
     }
 
     #[napi(catch_unwind)]
@@ -405,47 +422,12 @@ impl NativeServer {
         items_json: String,
         templates_json: Option<String>,
     ) -> Result<()> {
-        let items: Vec<Box<serde_json::value::RawValue>> =
-            serde_json::from_str(&items_json).map_err(err)?;
         let core = self.server.core();
-        let (key, method) = match kind.as_str() {
-            "tools" => ("name", "notifications/tools/list_changed"),
-            "prompts" => ("name", "notifications/prompts/list_changed"),
-            "resources" => ("uri", "notifications/resources/list_changed"),
-            other => return Err(err(format!("unknown listing {other}"))),
-        };
-        let listing = options::listing(Some(items), key, &kind).map_err(err)?;
-        let templates = match templates_json {
-            Some(t) => Some(
-                options::listing(
-                    Some(serde_json::from_str(&t).map_err(err)?),
-                    "uriTemplate",
-                    "resourceTemplates",
-                )
-                .map_err(err)?,
-            ),
-            None => None,
-        };
-        let mut next = (*core.dispatcher.catalog()).clone();
-        match kind.as_str() {
-            "tools" => {
-                next.tools = listing;
-                // Refuse invalid x-mcp-header annotations before anything changes.
-                next.index_tool_headers().map_err(err)?;
-            }
-            "prompts" => next.prompts = listing,
-            _ => {
-                next.resources = listing;
-                if let Some(t) = templates {
-                    next.resource_templates = t;
-                }
-            }
-        }
+        core.set_listing(&kind, &items_json, templates_json.as_deref())
+            .map_err(err)?;
         if let Some(m) = &self.metrics {
-            catalog_names(m, &next);
+            catalog_names(m, &core.dispatcher.catalog());
         }
-        core.dispatcher.update_catalog(|_| next);
-        core.broadcast(method, None, None);
         Ok(())
     }
 

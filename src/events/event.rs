@@ -1,4 +1,4 @@
-//! The `[MCP_CONNECTION]` event (DESIGN §4) as Rust values.
+//! The `[MCP_CONNECTION]` event (docs/monitoring.md, "The [MCP_CONNECTION] line") as Rust values.
 //!
 //! Build one with the constructors ([`ConnectionEvent::connected`], [`ConnectionEvent::disconnected`],
 //! [`ConnectionEvent::stats_update`], [`ConnectionEvent::connection_rejected`]) or the public
@@ -130,7 +130,7 @@ impl Serialize for DisconnectReason {
     }
 }
 
-/// Which protocol era a client speaks (DESIGN §6).
+/// Which protocol era a client speaks (docs/protocol-eras.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ClientEra {
@@ -324,7 +324,7 @@ impl ConnectionEvent {
     }
 }
 
-/// The wire object, field order as in DESIGN §4.
+/// The wire object, field order as in docs/monitoring.md ("The [MCP_CONNECTION] line").
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct WireOut<'a> {

@@ -1,7 +1,7 @@
 //! Per-server stream state and the stats aggregated from each server's events.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 
 use super::event::{ClientInfo, ConnectionEvent, EventType};
@@ -15,6 +15,9 @@ pub const DEFAULT_MAX_LINE_BYTES: usize = 1 << 20;
 pub const DEFAULT_ERROR_THRESHOLD: u64 = 10;
 /// Default cap on the clients tracked per server (the oldest is forgotten beyond it).
 pub const DEFAULT_MAX_TRACKED_CONNECTIONS: usize = 10_000;
+/// Default `eventCapacity`: events [`ConnectionEventHub::push_quiet`] keeps per server until
+/// they are drained.
+pub const DEFAULT_EVENT_CAPACITY: usize = 1024;
 
 /// Hub settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +29,9 @@ pub struct HubOptions {
     pub error_threshold: u64,
     /// Bound on the per-server client table.
     pub max_tracked_connections: usize,
+    /// Bound on the events [`ConnectionEventHub::push_quiet`] keeps per server (0: keep none,
+    /// stats only). Beyond it the oldest is dropped and counted.
+    pub event_capacity: usize,
 }
 
 impl Default for HubOptions {
@@ -34,6 +40,7 @@ impl Default for HubOptions {
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
             error_threshold: DEFAULT_ERROR_THRESHOLD,
             max_tracked_connections: DEFAULT_MAX_TRACKED_CONNECTIONS,
+            event_capacity: DEFAULT_EVENT_CAPACITY,
         }
     }
 }
@@ -88,6 +95,74 @@ pub struct ServerStats {
     pub last_event_at: Option<Timestamp>,
     pub event_count: u64,
     pub parse_error_count: u64,
+    /// The event queue of quiet mode; `None` until [`ConnectionEventHub::push_quiet`] is used.
+    pub queue: Option<QueueStats>,
+}
+
+/// A server's quiet-mode event queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueStats {
+    /// Events waiting for [`ConnectionEventHub::drain_events`].
+    pub pending: u64,
+    /// Events dropped (oldest first) because the queue was full, since the server was first seen.
+    pub dropped: u64,
+}
+
+/// One output of [`ConnectionEventHub::push_quiet`].
+#[derive(Debug, Clone, Copy)]
+pub enum QuietItem<'a> {
+    /// A line that is not a valid event, in stream order: a log line, or a malformed event line
+    /// as it was (a cut over-long line as its excerpt). Malformed lines are also counted as
+    /// parse errors.
+    Line(&'a str),
+    /// The server's parse-error count just passed the threshold (reported once).
+    ThresholdReached { count: u64 },
+}
+
+/// The bounded queue of valid events' JSON texts kept by quiet mode. Strings are recycled, so a
+/// steady stream allocates nothing once warm.
+#[derive(Debug, Default)]
+struct EventQueue {
+    queue: VecDeque<String>,
+    spare: Vec<String>,
+    dropped: u64,
+    used: bool,
+}
+
+/// Spare strings larger than this are freed rather than kept for reuse.
+const MAX_SPARE_BYTES: usize = 4096;
+
+impl EventQueue {
+    /// Queues `json`; returns whether the oldest event was dropped to make room.
+    fn push(&mut self, json: &str, capacity: usize) -> bool {
+        if capacity == 0 {
+            return false;
+        }
+        let (mut s, dropped) = if self.queue.len() >= capacity {
+            self.dropped += 1;
+            (self.queue.pop_front().unwrap_or_default(), true)
+        } else {
+            (self.spare.pop().unwrap_or_default(), false)
+        };
+        s.clear();
+        s.push_str(json);
+        self.queue.push_back(s);
+        dropped
+    }
+
+    fn recycle(&mut self, mut s: String, capacity: usize) {
+        if s.capacity() <= MAX_SPARE_BYTES && self.spare.len() < capacity {
+            s.clear();
+            self.spare.push(s);
+        }
+    }
+
+    fn stats(&self) -> Option<QueueStats> {
+        self.used.then_some(QueueStats {
+            pending: self.queue.len() as u64,
+            dropped: self.dropped,
+        })
+    }
 }
 
 #[derive(Debug)]
@@ -106,6 +181,7 @@ struct ServerState {
     events: u64,
     parse_errors: u64,
     threshold_reported: bool,
+    events_queue: EventQueue,
 }
 
 impl ServerState {
@@ -124,6 +200,7 @@ impl ServerState {
             events: 0,
             parse_errors: 0,
             threshold_reported: false,
+            events_queue: EventQueue::default(),
         }
     }
 
@@ -182,6 +259,7 @@ impl ServerState {
             }),
             event_count: self.events,
             parse_error_count: self.parse_errors,
+            queue: self.events_queue.stats(),
         }
     }
 }
@@ -292,6 +370,88 @@ impl ConnectionEventHub {
         state.splitter = splitter;
     }
 
+    /// Quiet mode: feeds a chunk like [`Self::push`] and updates the stats the same way, but
+    /// hands out only the lines that are not valid events (and the threshold report). Valid
+    /// events are kept, as their JSON text, in the server's queue for [`Self::drain_events`]
+    /// (bounded by `event_capacity`; the oldest is dropped beyond it). Returns how many events
+    /// this chunk made the queue drop.
+    pub fn push_quiet(
+        &mut self,
+        server_id: &str,
+        chunk: &[u8],
+        sink: &mut impl FnMut(QuietItem<'_>),
+    ) -> u64 {
+        let opts = self.opts;
+        let state = match self.servers.get_mut(server_id) {
+            Some(state) => state,
+            None => self.state(server_id),
+        };
+        state.events_queue.used = true;
+        let before = state.events_queue.dropped;
+        let mut splitter = std::mem::replace(&mut state.splitter, LineSplitter::new(1));
+        splitter.push(chunk, |piece| handle_piece_quiet(state, &opts, piece, sink));
+        state.splitter = splitter;
+        state.events_queue.dropped - before
+    }
+
+    /// Quiet mode's [`Self::end`]: handles a final unterminated line. Returns the events dropped.
+    pub fn end_quiet(&mut self, server_id: &str, sink: &mut impl FnMut(QuietItem<'_>)) -> u64 {
+        let opts = self.opts;
+        let Some(state) = self.servers.get_mut(server_id) else {
+            return 0;
+        };
+        state.events_queue.used = true;
+        let before = state.events_queue.dropped;
+        let mut splitter = std::mem::replace(&mut state.splitter, LineSplitter::new(1));
+        splitter.finish(|piece| handle_piece_quiet(state, &opts, piece, sink));
+        state.splitter = splitter;
+        state.events_queue.dropped - before
+    }
+
+    /// Takes up to `max` queued events of one server (all servers, in the order first seen,
+    /// when `server_id` is `None`), oldest first: `each(server_id, json)`. Returns how many.
+    pub fn drain_events(
+        &mut self,
+        server_id: Option<&str>,
+        max: usize,
+        each: &mut impl FnMut(&str, &str),
+    ) -> usize {
+        let cap = self.opts.event_capacity;
+        let mut taken = 0;
+        let mut drain_one = |id: &str, state: &mut ServerState, taken: &mut usize| {
+            while *taken < max {
+                let Some(json) = state.events_queue.queue.pop_front() else {
+                    break;
+                };
+                each(id, &json);
+                state.events_queue.recycle(json, cap);
+                *taken += 1;
+            }
+        };
+        match server_id {
+            Some(id) => {
+                if let Some(state) = self.servers.get_mut(id) {
+                    drain_one(id, state, &mut taken);
+                }
+            }
+            None => {
+                let mut all: Vec<(&String, &mut ServerState)> = self
+                    .servers
+                    .iter_mut()
+                    .filter(|(_, s)| !s.events_queue.queue.is_empty())
+                    .collect();
+                all.sort_by_key(|(_, s)| s.order);
+                for (id, state) in all {
+                    if taken >= max {
+                        break;
+                    }
+                    drain_one(id, state, &mut taken);
+                }
+            }
+        }
+        taken
+    }
+
     /// [`Self::push`] collecting owned lines (threshold reports are left out).
     pub fn push_lines(&mut self, server_id: &str, chunk: &[u8]) -> Vec<OutputLine> {
         let mut out = Vec::new();
@@ -365,6 +525,43 @@ fn count_error(state: &mut ServerState, opts: &HubOptions, sink: &mut impl FnMut
         sink(HubItem::ThresholdReached {
             count: state.parse_errors,
         });
+    }
+}
+
+fn handle_piece_quiet(
+    state: &mut ServerState,
+    opts: &HubOptions,
+    piece: Piece<'_>,
+    sink: &mut impl FnMut(QuietItem<'_>),
+) {
+    let threshold = |state: &mut ServerState, sink: &mut dyn FnMut(QuietItem<'_>)| {
+        count_error(state, opts, &mut |item| {
+            if let HubItem::ThresholdReached { count } = item {
+                sink(QuietItem::ThresholdReached { count });
+            }
+        })
+    };
+    match piece {
+        Piece::Line(bytes) => {
+            let line = decode(bytes);
+            match event_payload(&line) {
+                None => sink(QuietItem::Line(&line)),
+                Some(json) => match parse_event_ref(json) {
+                    Ok(event) => {
+                        state.apply(&event, opts.max_tracked_connections);
+                        state.events_queue.push(json, opts.event_capacity);
+                    }
+                    Err(_) => {
+                        sink(QuietItem::Line(&line));
+                        threshold(state, sink);
+                    }
+                },
+            }
+        }
+        Piece::Oversized(head) => {
+            sink(QuietItem::Line(&cut_excerpt(head)));
+            threshold(state, sink);
+        }
     }
 }
 

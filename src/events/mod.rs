@@ -1,5 +1,5 @@
-//! The `[MCP_CONNECTION]` stdout event protocol (DESIGN §3–4): the event type, the line
-//! writer, a streaming line splitter, the line parser and the per-server aggregator the parent
+//! The `[MCP_CONNECTION]` stdout event protocol (docs/api.md; docs/monitoring.md, "The
+//! [MCP_CONNECTION] line"): the event type, the line writer, a streaming line splitter, the line parser and the per-server aggregator the parent
 //! process feeds with its children's stdout. Pure Rust; the napi wrapper is `bindings::events`.
 //!
 //! Writing an event (child side):
@@ -13,6 +13,7 @@
 //! assert!(line.ends_with("}\n"));
 //! ```
 
+pub mod ascii_json;
 pub mod event;
 pub mod format;
 pub mod hub;
@@ -26,8 +27,9 @@ pub use event::{
 };
 pub use format::{format_json, format_line, write_line};
 pub use hub::{
-    ConnectionEventHub, HubItem, HubOptions, OutputLine, ServerStats, DEFAULT_ERROR_THRESHOLD,
-    DEFAULT_MAX_LINE_BYTES, DEFAULT_MAX_TRACKED_CONNECTIONS,
+    ConnectionEventHub, HubItem, HubOptions, OutputLine, QueueStats, QuietItem, ServerStats,
+    DEFAULT_ERROR_THRESHOLD, DEFAULT_EVENT_CAPACITY, DEFAULT_MAX_LINE_BYTES,
+    DEFAULT_MAX_TRACKED_CONNECTIONS,
 };
 pub use line_splitter::{LineSplitter, Piece};
 pub use parser::{

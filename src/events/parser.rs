@@ -4,7 +4,9 @@
 //! object follows after optional blanks. Any other line is a log line. An event line whose JSON
 //! is not a valid §4 event is a [`ParseError`]. Unknown extra fields are ignored (forward
 //! compatibility); the seed's older shape (no `serverId`, no `maxConnections`, a `disconnected`
-//! without `durationMs`/`reason`) is accepted.
+//! without `durationMs`/`reason`) is accepted, and so is upstream mcp-swagger-server's writer,
+//! which names the client `clientInfo.sessionId` instead of `clientInfo.id`
+//! (docs/monitoring.md).
 
 use std::borrow::Cow;
 
@@ -69,7 +71,7 @@ pub fn parse_line(line: &str) -> Result<Option<ConnectionEvent>, ParseError> {
     }
 }
 
-/// Validates one event's JSON text (DESIGN §4).
+/// Validates one event's JSON text (docs/monitoring.md, "The [MCP_CONNECTION] line").
 pub fn parse_event_json(json: &str) -> Result<ConnectionEvent, ParseError> {
     parse_event_ref(json).map(|e| e.to_owned_event())
 }
@@ -240,6 +242,11 @@ struct WireIn<'a> {
 struct WireClient<'a> {
     #[serde(borrow)]
     id: Option<Str<'a>>,
+    /// Upstream mcp-swagger-server's spelling of `id` (its `MCPConnectionMonitor` in
+    /// packages/mcp-swagger-server/src/transportUtils/stream.ts, since its commit 70fb058).
+    /// A separate field rather than a serde alias: a line carrying both must not be an error.
+    #[serde(borrow)]
+    session_id: Option<Str<'a>>,
     #[serde(borrow)]
     remote_address: Option<Str<'a>>,
     #[serde(borrow)]
@@ -300,7 +307,8 @@ fn timestamp<'a>(
 
 impl<'a> WireClient<'a> {
     fn validate(self) -> Result<ClientInfoRef<'a>, ParseError> {
-        let id = cow(self.id).ok_or(ParseError::MissingField("clientInfo.id"))?;
+        let id =
+            cow(self.id.or(self.session_id)).ok_or(ParseError::MissingField("clientInfo.id"))?;
         let connected_at = timestamp("clientInfo.connectedAt", cow(self.connected_at))?;
         let era = match self.era.as_ref().map(|s| &*s.0) {
             None => None,

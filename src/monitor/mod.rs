@@ -1,6 +1,6 @@
 //! Connection tracking: who is connected, since when, how busy, and the events that report it.
 //! A 2025 session is a connection from `initialize` to its end; a 2026 (sessionless) client is
-//! a connection from its first request until it falls silent (DESIGN §6).
+//! a connection from its first request until it falls silent (docs/protocol-eras.md).
 
 pub mod intern;
 pub mod metrics_sink;

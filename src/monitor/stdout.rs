@@ -1,11 +1,13 @@
-//! Child-process mode: monitor events as `[MCP_CONNECTION] {json}` lines on stdout (DESIGN §4),
+//! Child-process mode: monitor events as `[MCP_CONNECTION] {json}` lines on stdout (see
+//! docs/monitoring.md, "The [MCP_CONNECTION] line"),
 //! each written whole with one `write` so lines never interleave with other output, plus a
 //! periodic `stats_update` when something changed. The line format is `crate::events`', the
 //! same one the parent's `ConnectionEventHub` parses.
 
 use std::io::Write;
-use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::sync::watch;
 
 use super::tracker::{CloseReason, ConnectionInfo, Counts, MonitorEvent, MonitorSink};
 use crate::events::{
@@ -13,7 +15,6 @@ use crate::events::{
     Timestamp,
 };
 use crate::protocol::Era;
-use crate::transport::Core;
 
 fn client_info(info: &ConnectionInfo) -> ClientInfo {
     let mut c = ClientInfo::new(
@@ -60,7 +61,7 @@ pub fn event_line(server_id: &str, event: &MonitorEvent, c: Counts) -> String {
             duration_ms,
             reason: r,
         } => ConnectionEvent::disconnected(client_info(info), *duration_ms, reason(*r), counts(c)),
-        // DESIGN §4: a rejection carries its reason; there is no connection to describe (the
+        // docs/monitoring.md: a rejection carries its reason; there is no connection to describe (the
         // refused client's address goes to onConnectionRejected in-process).
         MonitorEvent::Rejected { reason, .. } => {
             ConnectionEvent::connection_rejected(reason.clone(), counts(c))
@@ -97,24 +98,29 @@ impl MonitorSink for StdoutSink {
     }
 }
 
-/// `stats_update` every `interval`, only when the counts changed since the last one.
-pub fn spawn_stats(core: Arc<Core>, server_id: String, interval: Duration) {
-    tokio::spawn(async move {
-        let mut last: Option<Counts> = None;
-        let mut tick = tokio::time::interval(interval);
-        tick.tick().await;
-        loop {
-            tick.tick().await;
-            if core.is_closing() {
-                break;
-            }
-            let counts = core.tracker.counts_now();
-            if last != Some(counts) {
-                write_line(&stats_line(&server_id, counts));
-                last = Some(counts);
+/// `stats_update` every `interval`, only when the counts changed since the last one; ends
+/// when `stop` turns true. The server runs it as one of its own tasks.
+pub async fn stats_ticker(
+    counts: impl Fn() -> Counts + Send,
+    server_id: String,
+    interval: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut last: Option<Counts> = None;
+    let mut tick = tokio::time::interval(interval);
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            _ = stop.changed() => break,
+            _ = tick.tick() => {
+                let now = counts();
+                if last != Some(now) {
+                    write_line(&stats_line(&server_id, now));
+                    last = Some(now);
+                }
             }
         }
-    });
+    }
 }
 
 #[cfg(test)]

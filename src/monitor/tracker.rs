@@ -81,7 +81,7 @@ pub enum MonitorEvent {
     },
 }
 
-/// Where monitor events go: JS callbacks, stdout lines, later a shared stream (DESIGN §7).
+/// Where monitor events go: JS callbacks, stdout lines, later a shared stream (docs/architecture.md, "Past one process").
 pub trait MonitorSink: Send + Sync + 'static {
     fn event(&self, event: &MonitorEvent, counts: Counts);
 }

@@ -8,46 +8,29 @@ use serde::Deserialize;
 use serde_json::{json, value::RawValue, Value};
 
 use super::catalog::Catalog;
-use super::error::{RpcError, INTERNAL_ERROR, INVALID_PARAMS, RESOURCE_NOT_FOUND};
+use super::error::{CallError, RpcError, INTERNAL_ERROR, INVALID_PARAMS, RESOURCE_NOT_FOUND};
+use super::logging;
+use super::methods::{self, CallbackKind, Feature, ListKind, Op};
 use super::version::{Era, LegacyVersion, LEGACY_VERSIONS, MODERN_VERSIONS};
 
-/// The JS callback that answers a method.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CallbackKind {
-    CallTool,
-    ReadResource,
-    GetPrompt,
-    Complete,
-}
-
-impl CallbackKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CallbackKind::CallTool => "callTool",
-            CallbackKind::ReadResource => "readResource",
-            CallbackKind::GetPrompt => "getPrompt",
-            CallbackKind::Complete => "complete",
-        }
-    }
-
-    pub fn for_method(method: &str) -> Option<Self> {
-        match method {
-            "tools/call" => Some(Self::CallTool),
-            "resources/read" => Some(Self::ReadResource),
-            "prompts/get" => Some(Self::GetPrompt),
-            "completion/complete" => Some(Self::Complete),
-            _ => None,
-        }
-    }
-}
-
-/// Where a request goes.
+/// Where a request goes: what the method table says, executed as far as the dispatcher can.
 #[derive(Debug)]
 pub enum Routed {
     /// The result, as JSON text.
     Answer(String),
     Fail(RpcError),
     Callback(CallbackKind),
+    /// Steps that need a front end's own state: it carries them out.
+    Initialize,
+    /// 2025: set the session's minimum log rank.
+    SetLogLevel(u8),
+    /// 2025: (un)subscribe the session to a resource uri.
+    Subscribe {
+        uri: String,
+        on: bool,
+    },
+    Discover,
+    Listen,
 }
 
 /// Cache hints the 2026-07-28 revision asks for on discover, list and read results.
@@ -63,6 +46,10 @@ pub struct ServerDescription {
     pub name: String,
     pub version: String,
     pub title: Option<String>,
+    /// `serverInfo.description`, `websiteUrl` and `icons` (2025-11-25), sent as given.
+    pub info_description: Option<String>,
+    pub website_url: Option<String>,
+    pub icons: Option<Value>,
     pub instructions: Option<String>,
     pub tools: bool,
     pub resources: bool,
@@ -73,23 +60,8 @@ pub struct ServerDescription {
     pub modern: bool,
 }
 
-/// How a JS callback failed.
-#[derive(Debug, Clone, PartialEq)]
-pub enum CallbackFailure {
-    /// It threw or rejected; `code` and `data` are the error's own, when it set them.
-    Threw {
-        message: String,
-        code: Option<i32>,
-        data: Option<Value>,
-    },
-    /// It returned something that is not a JSON object.
-    BadResult(String),
-    TimedOut,
-    /// The server is closing or the callback is not registered.
-    Unavailable,
-    /// The client cancelled the request; no response is sent.
-    Cancelled,
-}
+/// How a JS callback failed: the call error type (kept under this name for callers).
+pub type CallbackFailure = CallError;
 
 pub struct Dispatcher {
     desc: ServerDescription,
@@ -137,75 +109,101 @@ impl Dispatcher {
         *guard = Arc::new(next);
     }
 
-    /// Routes a method that both eras share. Era-specific methods (initialize, discover,
-    /// subscriptions, logging level) are the front ends' business.
+    /// Routes a request by the method table (`super::methods`): a method the era does not
+    /// have, or whose feature is off, is not found.
     pub fn route(&self, era: Era, method: &str, params: Option<&RawValue>) -> Routed {
-        let list = |pick: fn(&Catalog) -> &super::catalog::Listing, member: &str, cache: bool| {
-            let p: ListParams = match params.map(|p| serde_json::from_str(p.get())) {
-                None => ListParams::default(),
-                Some(Ok(p)) => p,
-                Some(Err(e)) => return Routed::Fail(RpcError::invalid_params(e)),
-            };
-            let catalog = self.catalog();
-            match pick(&catalog).page(p.cursor.as_deref()) {
-                Ok((items, next)) => {
-                    // Built in one pass, the 2026 tags first: no second copy of the page.
-                    let mut out = String::with_capacity(items.len() + 96);
-                    out.push('{');
-                    if era == Era::Modern {
-                        out.push_str(&self.modern_tags(cache));
-                        out.push(',');
-                    }
-                    out.push('"');
-                    out.push_str(member);
-                    out.push_str("\":");
-                    out.push_str(items);
-                    if let Some(next) = next {
-                        out.push_str(",\"nextCursor\":");
-                        out.push_str(&Value::String(next).to_string());
-                    }
-                    out.push('}');
-                    Routed::Answer(out)
-                }
-                Err(e) => Routed::Fail(e),
-            }
+        let Some(entry) = methods::lookup(method).filter(|m| m.eras.has(era) && self.has(m.needs))
+        else {
+            return Routed::Fail(RpcError::method_not_found(method));
         };
-        match method {
-            "ping" => Routed::Answer(self.finish_result(era, "{}".to_owned(), false)),
-            "tools/list" if self.desc.tools => list(|c| &c.tools, "tools", true),
-            "resources/list" if self.desc.resources => list(|c| &c.resources, "resources", true),
-            "resources/templates/list" if self.desc.resources => {
-                list(|c| &c.resource_templates, "resourceTemplates", true)
-            }
-            "prompts/list" if self.desc.prompts => list(|c| &c.prompts, "prompts", true),
-            "tools/call" if self.desc.tools => match named(params) {
-                Ok(name) if self.catalog().tools.contains(&name) => {
-                    Routed::Callback(CallbackKind::CallTool)
+        match entry.op {
+            Op::Initialize => Routed::Initialize,
+            Op::Ping => Routed::Answer(self.finish_result(era, "{}".to_owned(), false)),
+            Op::SetLogLevel => match logging::set_level_rank(params) {
+                Ok(rank) => Routed::SetLogLevel(rank),
+                Err(e) => Routed::Fail(e),
+            },
+            Op::Subscribe(on) => match uri_of(params) {
+                Ok(uri) => Routed::Subscribe { uri, on },
+                Err(e) => Routed::Fail(e),
+            },
+            Op::Discover => Routed::Discover,
+            Op::Listen => Routed::Listen,
+            Op::List(kind) => self.list(era, kind, params),
+            Op::Callback(kind) => self.callback(kind, params),
+        }
+    }
+
+    fn has(&self, feature: Feature) -> bool {
+        match feature {
+            Feature::Always => true,
+            Feature::Tools => self.desc.tools,
+            Feature::Resources => self.desc.resources,
+            Feature::Prompts => self.desc.prompts,
+            Feature::Completions => self.desc.completions,
+        }
+    }
+
+    fn list(&self, era: Era, kind: ListKind, params: Option<&RawValue>) -> Routed {
+        let p: ListParams = match params.map(|p| serde_json::from_str(p.get())) {
+            None => ListParams::default(),
+            Some(Ok(p)) => p,
+            Some(Err(e)) => return Routed::Fail(RpcError::invalid_params(e)),
+        };
+        let catalog = self.catalog();
+        let (listing, member) = match kind {
+            ListKind::Tools => (&catalog.tools, "tools"),
+            ListKind::Resources => (&catalog.resources, "resources"),
+            ListKind::ResourceTemplates => (&catalog.resource_templates, "resourceTemplates"),
+            ListKind::Prompts => (&catalog.prompts, "prompts"),
+        };
+        match listing.page(p.cursor.as_deref()) {
+            Ok((items, next)) => {
+                // Built in one pass, the 2026 tags first: no second copy of the page.
+                let mut out = String::with_capacity(items.len() + 96);
+                out.push('{');
+                if era == Era::Modern {
+                    out.push_str(&self.modern_tags(true));
+                    out.push(',');
                 }
-                Ok(name) => Routed::Fail(
-                    RpcError::new(INVALID_PARAMS, format!("Unknown tool: {name}"))
-                        .with_data(json!({ "name": name })),
-                ),
-                Err(e) => Routed::Fail(e),
-            },
-            "prompts/get" if self.desc.prompts => match named(params) {
-                Ok(name) if self.catalog().prompts.contains(&name) => {
-                    Routed::Callback(CallbackKind::GetPrompt)
+                out.push('"');
+                out.push_str(member);
+                out.push_str("\":");
+                out.push_str(items);
+                if let Some(next) = next {
+                    out.push_str(",\"nextCursor\":");
+                    super::json::push_string(&mut out, &next);
                 }
-                Ok(name) => Routed::Fail(
-                    RpcError::new(INVALID_PARAMS, format!("Unknown prompt: {name}"))
-                        .with_data(json!({ "name": name })),
-                ),
-                Err(e) => Routed::Fail(e),
-            },
-            "resources/read" if self.desc.resources => match uri_of(params) {
-                Ok(_) => Routed::Callback(CallbackKind::ReadResource),
-                Err(e) => Routed::Fail(e),
-            },
-            "completion/complete" if self.desc.completions => {
-                Routed::Callback(CallbackKind::Complete)
+                out.push('}');
+                Routed::Answer(out)
             }
-            _ => Routed::Fail(RpcError::method_not_found(method)),
+            Err(e) => Routed::Fail(e),
+        }
+    }
+
+    fn callback(&self, kind: CallbackKind, params: Option<&RawValue>) -> Routed {
+        let unknown = |what: &str, name: String| {
+            Routed::Fail(
+                RpcError::new(INVALID_PARAMS, format!("Unknown {what}: {name}"))
+                    .with_data(json!({ "name": name })),
+            )
+        };
+        match kind {
+            CallbackKind::CallTool => match named(params) {
+                Ok(name) if self.catalog.read().tools.contains(&name) => Routed::Callback(kind),
+                Ok(name) => unknown("tool", name),
+                Err(e) => Routed::Fail(e),
+            },
+            CallbackKind::GetPrompt => match named(params) {
+                Ok(name) if self.catalog.read().prompts.contains(&name) => Routed::Callback(kind),
+                Ok(name) => unknown("prompt", name),
+                Err(e) => Routed::Fail(e),
+            },
+            CallbackKind::ReadResource => match uri_of(params) {
+                Ok(_) => Routed::Callback(kind),
+                Err(e) => Routed::Fail(e),
+            },
+            CallbackKind::Complete => Routed::Callback(kind),
         }
     }
 
@@ -270,7 +268,7 @@ impl Dispatcher {
                 let cacheable = kind == CallbackKind::ReadResource;
                 Ok(self.finish_result(era, json, cacheable))
             }
-            Err(CallbackFailure::Threw {
+            Err(CallError::Failed {
                 message,
                 code,
                 data,
@@ -301,21 +299,21 @@ impl Dispatcher {
                     Err(e)
                 }
             },
-            Err(CallbackFailure::BadResult(why)) => Err(RpcError::internal(why)),
-            Err(CallbackFailure::TimedOut) => Err(RpcError::new(
+            Err(CallError::BadResult(why)) => Err(RpcError::internal(why)),
+            Err(CallError::TimedOut) => Err(RpcError::new(
                 -32001,
                 format!(
                     "Request timed out: {} did not settle in time",
                     kind.as_str()
                 ),
             )),
-            Err(CallbackFailure::Unavailable) => {
-                Err(RpcError::internal("the server is shutting down"))
-            }
-            Err(CallbackFailure::Cancelled) => Err(RpcError::new(
+            Err(CallError::Unavailable) => Err(RpcError::internal("the server is shutting down")),
+            Err(CallError::Cancelled) => Err(RpcError::new(
                 super::error::SERVER_ERROR,
                 "Request cancelled",
             )),
+            // ctx.request errors reach here only if a callback returns one as its failure.
+            Err(other) => Err(RpcError::new(other.code(), other.to_string())),
         }
     }
 
@@ -343,8 +341,19 @@ impl Dispatcher {
 
     pub fn server_info(&self) -> Value {
         let mut info = json!({ "name": self.desc.name, "version": self.desc.version });
-        if let (Some(t), Value::Object(m)) = (&self.desc.title, &mut info) {
-            m.insert("title".into(), Value::String(t.clone()));
+        if let Value::Object(m) = &mut info {
+            if let Some(t) = &self.desc.title {
+                m.insert("title".into(), Value::String(t.clone()));
+            }
+            if let Some(d) = &self.desc.info_description {
+                m.insert("description".into(), Value::String(d.clone()));
+            }
+            if let Some(u) = &self.desc.website_url {
+                m.insert("websiteUrl".into(), Value::String(u.clone()));
+            }
+            if let Some(i) = &self.desc.icons {
+                m.insert("icons".into(), i.clone());
+            }
         }
         info
     }
@@ -417,59 +426,6 @@ fn named(params: Option<&RawValue>) -> Result<String, RpcError> {
     p.name
         .map(|n| n.into_owned())
         .ok_or_else(|| RpcError::invalid_params("params.name must be a string"))
-}
-
-/// The members of a callback method's params that JS uses (`name`, `arguments`, `uri`, `ref`,
-/// `argument`), as one small JSON object. Everything else, `_meta` included, is the server's
-/// business and would only cost JS a larger parse.
-pub fn callback_params(params: Option<&RawValue>) -> String {
-    #[derive(Deserialize, Default)]
-    struct P<'a> {
-        #[serde(borrow)]
-        name: Option<&'a RawValue>,
-        #[serde(borrow)]
-        arguments: Option<&'a RawValue>,
-        #[serde(borrow)]
-        uri: Option<&'a RawValue>,
-        #[serde(borrow, rename = "ref")]
-        reference: Option<&'a RawValue>,
-        #[serde(borrow)]
-        argument: Option<&'a RawValue>,
-    }
-    let p: P<'_> = params
-        .and_then(|p| serde_json::from_str(p.get()).ok())
-        .unwrap_or_default();
-    object_of(&[
-        ("name", p.name.map(RawValue::get)),
-        ("arguments", p.arguments.map(RawValue::get)),
-        ("uri", p.uri.map(RawValue::get)),
-        ("ref", p.reference.map(RawValue::get)),
-        ("argument", p.argument.map(RawValue::get)),
-    ])
-}
-
-/// A JSON object from members whose values are already JSON text; absent ones are left out.
-pub fn object_of(members: &[(&str, Option<&str>)]) -> String {
-    let mut out = String::with_capacity(
-        2 + members
-            .iter()
-            .map(|(k, v)| k.len() + v.map_or(0, str::len) + 4)
-            .sum::<usize>(),
-    );
-    out.push('{');
-    for (key, value) in members {
-        if let Some(v) = value {
-            if out.len() > 1 {
-                out.push(',');
-            }
-            out.push('"');
-            out.push_str(key);
-            out.push_str("\":");
-            out.push_str(v);
-        }
-    }
-    out.push('}');
-    out
 }
 
 /// `params.uri` of a resources request.
@@ -583,7 +539,7 @@ mod tests {
     #[test]
     fn callback_failures_map_per_kind_and_era() {
         let d = dispatcher();
-        let threw = |code| CallbackFailure::Threw {
+        let threw = |code| CallError::Failed {
             message: "boom".into(),
             code,
             data: None,
@@ -621,24 +577,6 @@ mod tests {
         assert!(d
             .finish_callback(Era::Legacy, CallbackKind::Complete, None, Ok("[1]".into()))
             .is_err());
-    }
-
-    #[test]
-    fn callback_params_keep_only_what_js_uses() {
-        let p = raw(
-            r#"{"name":"t","arguments":{"a":[1,{"b":2}]},"_meta":{"progressToken":1,"io.modelcontextprotocol/clientCapabilities":{}}}"#,
-        );
-        assert_eq!(
-            callback_params(Some(&p)),
-            r#"{"name":"t","arguments":{"a":[1,{"b":2}]}}"#
-        );
-        let p =
-            raw(r#"{"ref":{"type":"ref/prompt","name":"p"},"argument":{"name":"x","value":"y"}}"#);
-        assert_eq!(
-            callback_params(Some(&p)),
-            r#"{"ref":{"type":"ref/prompt","name":"p"},"argument":{"name":"x","value":"y"}}"#
-        );
-        assert_eq!(callback_params(None), "{}");
     }
 
     #[test]

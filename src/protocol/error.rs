@@ -63,3 +63,115 @@ impl RpcError {
         Self::new(INTERNAL_ERROR, format!("Internal error: {detail}"))
     }
 }
+
+/// Why a callback or a server→client request (`ctx.request`) did not produce a result: the
+/// one error type of a call, on both sides of the JS boundary. The bindings turn it into a JS
+/// `Error` with `code` and `data` (lib/server.d.ts, `McpError`); the dispatcher turns a
+/// callback's into the JSON-RPC answer (docs/errors.md).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CallError {
+    /// A callback threw or rejected, or the client answered a request with an error; `code`
+    /// and `data` are the error's own, when it had them.
+    #[error("{message}")]
+    Failed {
+        message: String,
+        code: Option<i32>,
+        data: Option<Value>,
+    },
+    /// A callback returned something that is not a JSON object.
+    #[error("{0}")]
+    BadResult(String),
+    /// A callback did not settle within the callback timeout.
+    #[error("the callback did not settle in time")]
+    TimedOut,
+    /// The server is closing, or the callback is not registered.
+    #[error("the server is shutting down")]
+    Unavailable,
+    /// The client cancelled the request; no response is sent.
+    #[error("Request cancelled")]
+    Cancelled,
+    /// The 2025 session ended while the client's answer was awaited.
+    #[error("session closed")]
+    SessionClosed,
+    /// `ctx.request` after the call it belongs to finished.
+    #[error("the request has already finished")]
+    Finished,
+    /// `ctx.request` in the 2026-07-28 era, which has no server→client requests.
+    #[error(
+        "ctx.request is not available in the 2026-07-28 era: return an InputRequiredResult instead"
+    )]
+    NotInThisEra,
+    /// The request's stream is gone, so there is nowhere to send the request.
+    #[error("no stream to send the request on")]
+    NoStream,
+    /// The client did not answer a server→client request within the callback timeout.
+    #[error("the client did not answer in time")]
+    ClientTimedOut,
+}
+
+impl CallError {
+    /// The JSON-RPC code this error carries to JS and to clients.
+    pub fn code(&self) -> i32 {
+        match self {
+            CallError::Failed { code, .. } => code.unwrap_or(INTERNAL_ERROR),
+            CallError::SessionClosed | CallError::Cancelled => SERVER_ERROR,
+            CallError::TimedOut | CallError::ClientTimedOut => -32001,
+            CallError::BadResult(_)
+            | CallError::Unavailable
+            | CallError::Finished
+            | CallError::NotInThisEra
+            | CallError::NoStream => INTERNAL_ERROR,
+        }
+    }
+
+    pub fn data(&self) -> Option<&Value> {
+        match self {
+            CallError::Failed { data, .. } => data.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// A client's JSON-RPC `error` object (JSON text) as a `Failed`.
+    pub fn from_error_object(json: &str) -> Self {
+        #[derive(serde::Deserialize)]
+        struct E {
+            code: Option<i64>,
+            message: Option<String>,
+            data: Option<Value>,
+        }
+        match serde_json::from_str::<E>(json) {
+            Ok(e) => CallError::Failed {
+                message: e.message.unwrap_or_else(|| "request failed".to_owned()),
+                code: Some(
+                    e.code
+                        .and_then(|c| i32::try_from(c).ok())
+                        .unwrap_or(INTERNAL_ERROR),
+                ),
+                data: e.data,
+            },
+            Err(_) => CallError::Failed {
+                message: "the client answered with an unreadable error".to_owned(),
+                code: Some(INTERNAL_ERROR),
+                data: None,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn call_errors_carry_codes_and_data() {
+        let e = CallError::from_error_object(r#"{"code":-1,"message":"no","data":{"a":1}}"#);
+        assert_eq!(e.code(), -1);
+        assert_eq!(e.to_string(), "no");
+        assert_eq!(e.data(), Some(&serde_json::json!({ "a": 1 })));
+        assert_eq!(CallError::from_error_object("[").code(), INTERNAL_ERROR);
+        assert_eq!(CallError::SessionClosed.code(), SERVER_ERROR);
+        assert_eq!(CallError::ClientTimedOut.code(), -32001);
+        assert_eq!(CallError::NotInThisEra.code(), INTERNAL_ERROR);
+        assert!(CallError::NotInThisEra.data().is_none());
+    }
+}

@@ -60,7 +60,7 @@ impl Meta {
 /// unknown future forms count) claims the modern era.
 pub const FIRST_MODERN: &str = "2026-07-28";
 
-/// Era detection for one request (DESIGN §6, refined by the 2026-07-28 probes): modern when
+/// Era detection for one request (docs/protocol-eras.md, refined by the 2026-07-28 probes): modern when
 /// `_meta` claims it, or, for anything but `initialize`, when the version header names
 /// 2026-07-28 or later; otherwise the 2025 session path.
 pub fn claims_modern(meta_claims: bool, is_initialize: bool, version_header: Option<&str>) -> bool {

@@ -1,4 +1,4 @@
-//! Protocol revisions and the two eras they belong to (DESIGN §6).
+//! Protocol revisions and the two eras they belong to (docs/protocol-eras.md).
 
 use serde::Serialize;
 

@@ -1,9 +1,43 @@
 //! Per-session store of sent SSE events, so a client that lost a stream can resume it with
-//! `Last-Event-ID`. Bounded by count and age; the oldest events go first.
+//! `Last-Event-ID`. A trait, so a shared store can replace the in-memory one (see
+//! docs/architecture.md, "Past one process"); the in-memory store is bounded by count and age,
+//! the oldest events going first.
 
 use std::collections::VecDeque;
+use std::fmt::Debug;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// One session's stored events.
+pub trait EventStore: Send + Sync + Debug {
+    /// Keeps an event the session sent.
+    fn push(&mut self, id: EventId, data: Arc<str>, now: Instant);
+    /// The events of `after.stream` that came after `after`, oldest first.
+    fn replay_after(&self, after: EventId) -> Vec<(EventId, Arc<str>)>;
+    /// Drops what is past its lifetime (called by the server's reaper).
+    fn expire(&mut self, now: Instant);
+    fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Makes each session's store, the first time the session stores an event.
+pub trait EventStoreProvider: Send + Sync + Debug {
+    fn open(&self, session_id: &str) -> Box<dyn EventStore>;
+}
+
+/// In-memory stores with the given limits (the default).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct InMemoryEventStores {
+    pub limits: EventStoreLimits,
+}
+
+impl EventStoreProvider for InMemoryEventStores {
+    fn open(&self, _session_id: &str) -> Box<dyn EventStore> {
+        Box::new(InMemoryEventStore::new(self.limits))
+    }
+}
 
 /// Limits of one session's store.
 #[derive(Debug, Clone, Copy)]
@@ -51,27 +85,41 @@ struct Stored {
     data: Arc<str>,
 }
 
-#[derive(Debug, Default)]
-pub struct EventStore {
+#[derive(Debug)]
+pub struct InMemoryEventStore {
+    limits: EventStoreLimits,
     events: VecDeque<Stored>,
 }
 
-impl EventStore {
-    pub fn push(&mut self, limits: &EventStoreLimits, id: EventId, data: Arc<str>, now: Instant) {
-        if limits.max_events == 0 {
+impl InMemoryEventStore {
+    pub fn new(limits: EventStoreLimits) -> Self {
+        Self {
+            limits,
+            events: VecDeque::new(),
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.events = VecDeque::new();
+    }
+}
+
+impl EventStore for InMemoryEventStore {
+    fn push(&mut self, id: EventId, data: Arc<str>, now: Instant) {
+        if self.limits.max_events == 0 {
             return;
         }
-        self.expire(limits, now);
-        while self.events.len() >= limits.max_events {
+        self.expire(now);
+        while self.events.len() >= self.limits.max_events {
             self.events.pop_front();
         }
         self.events.push_back(Stored { id, at: now, data });
     }
 
     /// Drops events older than the ttl.
-    pub fn expire(&mut self, limits: &EventStoreLimits, now: Instant) {
+    fn expire(&mut self, now: Instant) {
         while let Some(front) = self.events.front() {
-            if now.saturating_duration_since(front.at) > limits.ttl {
+            if now.saturating_duration_since(front.at) > self.limits.ttl {
                 self.events.pop_front();
             } else {
                 break;
@@ -83,8 +131,7 @@ impl EventStore {
         }
     }
 
-    /// The events of `after.stream` that came after `after`, oldest first.
-    pub fn replay_after(&self, after: EventId) -> Vec<(EventId, Arc<str>)> {
+    fn replay_after(&self, after: EventId) -> Vec<(EventId, Arc<str>)> {
         self.events
             .iter()
             .filter(|e| e.id.stream == after.stream && e.id.seq > after.seq)
@@ -92,16 +139,8 @@ impl EventStore {
             .collect()
     }
 
-    pub fn len(&self) -> usize {
+    fn len(&self) -> usize {
         self.events.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.events.is_empty()
-    }
-
-    pub fn clear(&mut self) {
-        self.events = VecDeque::new();
     }
 }
 
@@ -116,12 +155,11 @@ mod tests {
 
     #[test]
     fn replays_only_the_named_stream_after_the_id() {
-        let limits = EventStoreLimits::default();
-        let mut s = EventStore::default();
+        let mut s = InMemoryEventStores::default().open("s");
         let now = Instant::now();
         for seq in 1..=3 {
-            s.push(&limits, id(1, seq), format!("a{seq}").into(), now);
-            s.push(&limits, id(2, seq), format!("b{seq}").into(), now);
+            s.push(id(1, seq), format!("a{seq}").into(), now);
+            s.push(id(2, seq), format!("b{seq}").into(), now);
         }
         let r = s.replay_after(id(1, 1));
         assert_eq!(
@@ -140,20 +178,20 @@ mod tests {
             max_events: 3,
             ttl: Duration::from_millis(100),
         };
-        let mut s = EventStore::default();
+        let mut s = InMemoryEventStore::new(limits);
         let t0 = Instant::now();
         for seq in 1..=10 {
-            s.push(&limits, id(0, seq), "x".into(), t0);
+            s.push(id(0, seq), "x".into(), t0);
         }
         assert_eq!(s.len(), 3);
         assert_eq!(s.replay_after(id(0, 0)).first().unwrap().0, id(0, 8));
-        s.expire(&limits, t0 + Duration::from_millis(500));
+        s.expire(t0 + Duration::from_millis(500));
         assert!(s.is_empty());
-        let off = EventStoreLimits {
+        let mut off = InMemoryEventStore::new(EventStoreLimits {
             max_events: 0,
             ..limits
-        };
-        s.push(&off, id(0, 1), "x".into(), t0);
-        assert!(s.is_empty());
+        });
+        off.push(id(0, 1), "x".into(), t0);
+        assert!(off.is_empty());
     }
 }

@@ -1,10 +1,14 @@
-//! 2025-era sessions: the table, each session's streams, and its event store.
+//! 2025-era sessions: the table, each session's streams, and its event store. The table and
+//! the event store are traits (see docs/architecture.md, "Past one process").
 
 pub mod event_store;
 pub mod stream;
 pub mod table;
 
-pub use event_store::{EventId, EventStore, EventStoreLimits};
+pub use event_store::{
+    EventId, EventStore, EventStoreLimits, EventStoreProvider, InMemoryEventStore,
+    InMemoryEventStores,
+};
 pub use stream::{Frame, ResumeError, Session, SessionConfig, StreamId, STANDALONE};
 pub use table::{InMemorySessions, SessionStore};
 

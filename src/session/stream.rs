@@ -10,8 +10,8 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot};
 
-use super::event_store::{EventId, EventStore, EventStoreLimits};
-use crate::protocol::LegacyVersion;
+use super::event_store::{EventId, EventStore, EventStoreProvider};
+use crate::protocol::{sse, CallError, LegacyVersion};
 
 pub type StreamId = u64;
 /// The stream of the session's GET request (server-initiated messages).
@@ -23,8 +23,8 @@ pub type Frame = Bytes;
 /// What every session shares.
 #[derive(Debug, Clone)]
 pub struct SessionConfig {
-    /// `None` turns resumability off.
-    pub event_store: Option<EventStoreLimits>,
+    /// Makes each session's event store; `None` turns resumability off.
+    pub event_store: Option<Arc<dyn EventStoreProvider>>,
     /// The `retry:` hint of priming events, for clients that resume (2025-11-25).
     pub retry_ms: u64,
 }
@@ -35,16 +35,16 @@ struct Slot {
     next_seq: u64,
 }
 
-/// A server→client request waiting for the client's answer: `Ok(result)` or `Err(error)`, as
-/// JSON text.
-pub type ClientReply = Result<String, String>;
+/// A server→client request's answer: the result as JSON text, or why there is none.
+pub type ClientReply = Result<String, CallError>;
 
 /// What a session needs only once it streams, subscribes or has calls in flight. An idle
 /// session (the common case at scale) does not allocate it.
 #[derive(Debug, Default)]
 struct Busy {
     streams: HashMap<StreamId, Slot>,
-    events: EventStore,
+    /// Made on the first stored event.
+    events: Option<Box<dyn EventStore>>,
     subscriptions: HashSet<String>,
     /// Client request id (JSON text) → in-flight callback id, for notifications/cancelled.
     in_flight: HashMap<String, u64>,
@@ -94,20 +94,7 @@ pub enum ResumeError {
 pub struct StandaloneBusy;
 
 fn sse_frame(id: Option<EventId>, data: &str) -> Frame {
-    let mut s = String::with_capacity(data.len() + 32);
-    if let Some(id) = id {
-        s.push_str("id: ");
-        s.push_str(&id.to_string());
-        s.push('\n');
-    }
-    s.push_str("event: message\n");
-    for line in data.split('\n') {
-        s.push_str("data: ");
-        s.push_str(line);
-        s.push('\n');
-    }
-    s.push('\n');
-    Bytes::from(s)
+    sse::message(id.map(|i| (i.stream, i.seq)), data)
 }
 
 impl Session {
@@ -156,7 +143,7 @@ impl Session {
     }
 
     fn priming_frame_bytes(id: EventId, retry_ms: u64) -> Frame {
-        Bytes::from(format!("id: {id}\nretry: {retry_ms}\ndata: \n\n"))
+        sse::priming((id.stream, id.seq), retry_ms)
     }
 
     /// Opens the response stream of a POST that carries requests, priming event first.
@@ -255,7 +242,12 @@ impl Session {
             return Err(ResumeError::BadId);
         }
         let busy = st.busy();
-        for (id, data) in busy.events.replay_after(last) {
+        for (id, data) in busy
+            .events
+            .as_ref()
+            .map(|e| e.replay_after(last))
+            .unwrap_or_default()
+        {
             let _ = tx.send(sse_frame(Some(id), &data));
         }
         match busy.streams.get_mut(&last.stream) {
@@ -297,8 +289,12 @@ impl Session {
             seq: slot.next_seq,
         };
         slot.next_seq += 1;
-        if let Some(limits) = &cfg.event_store {
-            events.push(limits, id, Arc::from(json), Instant::now());
+        if let Some(provider) = &cfg.event_store {
+            events.get_or_insert_with(|| provider.open(&self.id)).push(
+                id,
+                Arc::from(json),
+                Instant::now(),
+            );
         }
         if let Some(tx) = &slot.tx {
             let id = cfg.event_store.is_some().then_some(id);
@@ -439,17 +435,24 @@ impl Session {
             ..
         } = *busy;
         for (_, tx) in client_requests {
-            let _ = tx.send(Err(
-                r#"{"code":-32000,"message":"session closed"}"#.to_owned()
-            ));
+            let _ = tx.send(Err(CallError::SessionClosed));
         }
         in_flight.into_values().collect()
     }
 
     /// Drops stored events past their ttl (called by the reaper).
     pub fn expire_events(&self, cfg: &SessionConfig, now: Instant) {
-        if let (Some(limits), Some(b)) = (&cfg.event_store, self.state.lock().busy.as_mut()) {
-            b.events.expire(limits, now);
+        if cfg.event_store.is_none() {
+            return;
+        }
+        if let Some(events) = self
+            .state
+            .lock()
+            .busy
+            .as_mut()
+            .and_then(|b| b.events.as_mut())
+        {
+            events.expire(now);
         }
     }
 }
@@ -461,7 +464,7 @@ mod tests {
 
     fn cfg() -> SessionConfig {
         SessionConfig {
-            event_store: Some(EventStoreLimits::default()),
+            event_store: Some(Arc::new(crate::session::InMemoryEventStores::default())),
             retry_ms: 1000,
         }
     }

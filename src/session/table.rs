@@ -1,5 +1,5 @@
 //! The session table behind a trait, so a shared store can replace the in-memory one later
-//! (DESIGN §7) without touching the transport.
+//! (docs/architecture.md, "Past one process") without touching the transport.
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -21,11 +21,17 @@ pub enum OutBody {
         /// Runs when the body is dropped (e.g. a listen stream's bookkeeping).
         on_drop: Option<Box<dyn FnOnce() + Send + Sync>>,
     },
-    /// A body whose frames and end are watched for operation metrics.
+    /// A body whose frames and end are watched (operation metrics).
     Metered {
         inner: Box<OutBody>,
-        meter: Box<super::metered::Meter>,
+        meter: Box<dyn BodyWatch>,
     },
+}
+
+/// Sees each data frame of a body as it is handed to the connection, and its end.
+pub trait BodyWatch: Send + Sync {
+    fn frame(&mut self, data: &Bytes);
+    fn end(&mut self);
 }
 
 impl OutBody {
@@ -56,7 +62,7 @@ impl OutBody {
         self
     }
 
-    pub fn metered(self, meter: Box<super::metered::Meter>) -> Self {
+    pub fn metered(self, meter: Box<dyn BodyWatch>) -> Self {
         OutBody::Metered {
             inner: Box::new(self),
             meter,
@@ -97,7 +103,7 @@ impl Body for OutBody {
                 match &r {
                     Poll::Ready(Some(Ok(frame))) => {
                         if let Some(data) = frame.data_ref() {
-                            meter.inspect(data);
+                            meter.frame(data);
                         }
                         if inner.is_end_stream() {
                             meter.end();

@@ -3,12 +3,19 @@
 use std::time::Duration;
 
 use super::http::OriginPolicy;
-use crate::session::SessionConfig;
+use crate::session::{InMemoryEventStores, SessionConfig};
 
 #[derive(Debug, Clone)]
 pub struct InternalStats {
     pub path: String,
     pub token: Option<String>,
+}
+
+/// Child-process mode: a `stats_update` line every `interval` when the counts changed.
+#[derive(Debug, Clone)]
+pub struct StatsLines {
+    pub server_id: String,
+    pub interval: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -31,8 +38,13 @@ pub struct ServerConfig {
     /// Take the client IP from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_proxy: bool,
     pub request_state_ttl: Duration,
+    /// Base64 keys for sealing `requestState` (the first seals, all open); empty: one random
+    /// key per process, so only this instance accepts its states.
+    pub request_state_keys: Vec<String>,
     pub legacy: bool,
     pub modern: bool,
+    /// One of the server's own tasks when set (see `monitor::stdout`).
+    pub stats_lines: Option<StatsLines>,
     /// This server's metrics registry, when metrics are on.
     pub metrics: Option<std::sync::Arc<crate::telemetry::Metrics>>,
     /// Serve the registry's OpenMetrics text at this path (behind the internalStats token).
@@ -49,7 +61,7 @@ impl Default for ServerConfig {
             endpoint: "/mcp".into(),
             json_response: false,
             session: SessionConfig {
-                event_store: Some(Default::default()),
+                event_store: Some(std::sync::Arc::new(InMemoryEventStores::default())),
                 retry_ms: 1000,
             },
             origin: OriginPolicy {
@@ -65,8 +77,10 @@ impl Default for ServerConfig {
             internal_stats: None,
             trust_proxy: false,
             request_state_ttl: Duration::from_millis(3_600_000),
+            request_state_keys: Vec::new(),
             legacy: true,
             modern: true,
+            stats_lines: None,
             metrics: None,
             metrics_path: None,
             log_span: None,

@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use futures_util::future::join_all;
 use hyper::header::HeaderValue;
 use hyper::{HeaderMap, StatusCode};
@@ -12,15 +11,17 @@ use serde::Deserialize;
 use serde_json::{json, value::RawValue, Value};
 
 use super::body::OutBody;
-use super::calls::{Invocation, Route};
+use super::calls::Route;
+use super::core::Core;
 use super::http::{self, header, Resp, LAST_EVENT_ID, SESSION_HEADER, VERSION_HEADER};
-use super::router::Peer;
-use super::server::{log_level_rank, Core};
+use super::pipeline::{self, ClientInfo, ContextClient, Deliver, Peer, Stream};
 use crate::monitor::tracker::NewConnection;
 use crate::monitor::CloseReason;
+use crate::protocol::input::{self, MAX_INPUT_ROUNDS};
 use crate::protocol::jsonrpc::{self, Body, Message, RequestId};
 use crate::protocol::meta::meta_of;
-use crate::protocol::{CallbackFailure, CallbackKind, Era, LegacyVersion, Routed, RpcError};
+use crate::protocol::params::callback_params;
+use crate::protocol::{CallError, CallbackKind, Era, LegacyVersion, Routed, RpcError};
 use crate::session::{new_session_id, ResumeError, Session, STANDALONE};
 use crate::telemetry::trace_context::with_trace_context;
 
@@ -65,18 +66,13 @@ fn session_of(core: &Core, headers: &HeaderMap) -> Result<Arc<Session>, Resp> {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct InitializeParams {
-    protocol_version: String,
-    #[serde(default)]
-    capabilities: Option<Box<RawValue>>,
-    #[serde(default)]
-    client_info: Option<ClientInfo>,
-}
-
-#[derive(Deserialize)]
-struct ClientInfo {
-    name: Option<String>,
-    version: Option<String>,
+struct InitializeParams<'a> {
+    #[serde(borrow)]
+    protocol_version: std::borrow::Cow<'a, str>,
+    #[serde(borrow, default)]
+    capabilities: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    client_info: Option<ClientInfo<'a>>,
 }
 
 pub async fn post(core: Arc<Core>, peer: Peer, headers: &HeaderMap, body: Body) -> Resp {
@@ -109,6 +105,17 @@ pub async fn post(core: Arc<Core>, peer: Peer, headers: &HeaderMap, body: Body) 
             )),
         );
     }
+    // One request, the common case: no batch bookkeeping.
+    if let Body::Single(Message::Request { id, method, params }) = body {
+        let routed = route(&core, &session, &method, params.as_deref());
+        if matches!(routed, Routed::Callback(_)) && !core.cfg.json_response {
+            return single_callback(core, session, id, params, routed).await;
+        }
+        return match answer(&core, &session, STANDALONE, true, id, params, routed).await {
+            Some(text) => http::json(StatusCode::OK, text),
+            None => http::empty(StatusCode::ACCEPTED),
+        };
+    }
     let batch = matches!(body, Body::Batch(_));
     let mut requests = Vec::new();
     for msg in body.into_messages() {
@@ -121,7 +128,7 @@ pub async fn post(core: Arc<Core>, peer: Peer, headers: &HeaderMap, body: Body) 
                 if let Ok(n) = id.as_json().parse::<u64>() {
                     let reply = outcome
                         .map(|r| r.get().to_owned())
-                        .map_err(|e| e.get().to_owned());
+                        .map_err(|e| CallError::from_error_object(e.get()));
                     session.complete_client_request(n, reply);
                 }
             }
@@ -189,15 +196,9 @@ pub async fn post(core: Arc<Core>, peer: Peer, headers: &HeaderMap, body: Body) 
     http::sse(OutBody::sse(rx, core.cfg.keepalive))
 }
 
-/// How long a callback may take before its answer is given a resumable SSE stream instead of
-/// one JSON object.
-pub(super) const STREAM_AFTER: std::time::Duration = std::time::Duration::from_millis(100);
-
 /// One request answered by a callback. Its stream exists from the start (progress, logs and
-/// server→client requests go there), but the response is one JSON object unless something is
-/// sent on the stream before the answer, or the callback closes the stream for polling: then
-/// it is an SSE stream (priming event first, for clients that resume). JSON is the cheaper
-/// answer and the spec lets the server choose.
+/// server→client requests go there); the pipeline answers with JSON or switches to SSE, with
+/// the priming event first for clients that resume.
 async fn single_callback(
     core: Arc<Core>,
     session: Arc<Session>,
@@ -206,73 +207,57 @@ async fn single_callback(
     routed: Routed,
 ) -> Resp {
     let cfg = &core.cfg.session;
-    let Some((stream, mut rx)) = session.open_quiet_stream(cfg) else {
+    let Some((stream, rx)) = session.open_quiet_stream(cfg) else {
         return session_not_found();
     };
-    let (done_tx, mut done) = tokio::sync::oneshot::channel();
-    {
-        let core = core.clone();
-        let session = session.clone();
-        tokio::spawn(async move {
-            let text = answer(&core, &session, stream, false, id, params, routed).await;
-            let _ = done_tx.send(text);
-        });
+    let run = {
+        let (core, session) = (core.clone(), session.clone());
+        async move {
+            answer(&core, &session, stream, false, id, params, routed)
+                .await
+                .map(|text| (StatusCode::OK, text))
+        }
+    };
+    let deliver = OnSession {
+        core: core.clone(),
+        session: session.clone(),
+        stream,
+        delivered: false,
+    };
+    let stream_parts = Stream {
+        rx,
+        prime: || session.priming_frame(cfg, stream),
+        keepalive: core.cfg.keepalive,
+    };
+    // A 2025 client that drops the response resumes it; nothing is cancelled.
+    pipeline::json_or_sse(Some(stream_parts), run, deliver, None).await
+}
+
+/// The answer goes on the session's stream (and into its event store), then the stream ends.
+/// Dropped undelivered (the request went away early), it still ends the stream.
+struct OnSession {
+    core: Arc<Core>,
+    session: Arc<Session>,
+    stream: u64,
+    delivered: bool,
+}
+
+impl Deliver for OnSession {
+    fn deliver(mut self, answer: Option<String>) {
+        if let Some(text) = answer {
+            self.session
+                .send(&self.core.cfg.session, self.stream, &text);
+        }
+        self.session.finish_stream(self.stream);
+        self.delivered = true;
     }
-    // Switches to SSE: the priming event, what was already sent, then the rest of the stream;
-    // the answer goes on the stream (and into the event store) when it comes.
-    let stream_response =
-        |head: Option<Bytes>, rx, done: tokio::sync::oneshot::Receiver<Option<String>>| {
-            let (task_core, task_session) = (core.clone(), session.clone());
-            tokio::spawn(async move {
-                if let Ok(Some(text)) = done.await {
-                    task_session.send(&task_core.cfg.session, stream, &text);
-                }
-                task_session.finish_stream(stream);
-            });
-            let prime = session.priming_frame(&core.cfg.session, stream);
-            let head = match (prime, head) {
-                (Some(p), Some(h)) => Some(Bytes::from([p.as_ref(), h.as_ref()].concat())),
-                (p, h) => p.or(h),
-            };
-            let body = OutBody::sse(rx, core.cfg.keepalive);
-            http::sse(match head {
-                Some(h) => body.with_head(h),
-                None => body,
-            })
-        };
-    let slow = tokio::time::sleep(STREAM_AFTER);
-    tokio::select! {
-        biased;
-        first = rx.recv() => match first {
-            Some(frame) => stream_response(Some(frame), rx, done),
-            // Detached before anything was sent: closeStream() right away.
-            None => stream_response(None, rx, done),
-        },
-        // A slow callback gets its stream (priming event now) so a dropped connection can be
-        // resumed with Last-Event-ID and keep-alives flow; a fast one is answered as JSON.
-        _ = slow => stream_response(None, rx, done),
-        text = &mut done => match rx.try_recv() {
-            // Notifications and the answer were ready together: still a stream, in order.
-            Ok(frame) => {
-                if let Ok(Some(text)) = text {
-                    session.send(cfg, stream, &text);
-                }
-                session.finish_stream(stream);
-                let prime = session.priming_frame(cfg, stream);
-                let head = match prime {
-                    Some(p) => Bytes::from([p.as_ref(), frame.as_ref()].concat()),
-                    None => frame,
-                };
-                http::sse(OutBody::sse(rx, core.cfg.keepalive).with_head(head))
-            }
-            Err(_) => {
-                session.finish_stream(stream);
-                match text {
-                    Ok(Some(text)) => http::json(StatusCode::OK, text),
-                    _ => http::empty(StatusCode::ACCEPTED),
-                }
-            }
-        },
+}
+
+impl Drop for OnSession {
+    fn drop(&mut self) {
+        if !self.delivered {
+            self.session.finish_stream(self.stream);
+        }
     }
 }
 
@@ -315,10 +300,8 @@ fn initialize(core: &Arc<Core>, peer: &Peer, body: Body) -> Resp {
             )
         }
     };
-    let (name, ver) = p
-        .client_info
-        .map(|c| (c.name, c.version))
-        .unwrap_or((None, None));
+    let info = p.client_info.unwrap_or_default();
+    let (name, ver) = (info.name, info.version);
     let opened = core.tracker.open(
         sid.clone(),
         NewConnection {
@@ -331,21 +314,11 @@ fn initialize(core: &Arc<Core>, peer: &Peer, body: Body) -> Resp {
         },
     );
     if !opened {
-        return http::rpc_error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            Some(&id),
-            &RpcError::new(
-                -32000,
-                format!(
-                    "Service Unavailable: the server already has {} connections",
-                    core.cfg.max_connections
-                ),
-            ),
-        );
+        return pipeline::capacity_refusal(core, Some(&id));
     }
     // Most clients of one kind send the same capabilities: keep one copy.
     let strings = &core.tracker.strings;
-    let caps = strings.intern(p.capabilities.as_deref().map_or("{}", RawValue::get));
+    let caps = strings.intern(p.capabilities.map_or("{}", RawValue::get));
     let session = Arc::new(Session::new(
         sid.clone(),
         version,
@@ -374,8 +347,7 @@ fn notification(core: &Core, session: &Session, method: &str, params: Option<&Ra
             return;
         };
         if let Some(call) = c.request_id.and_then(|r| session.call_for_request(r.get())) {
-            core.calls.resolve(call, Err(CallbackFailure::Cancelled));
-            core.abort(
+            core.cancel_call(
                 call,
                 c.reason.as_deref().unwrap_or("cancelled by the client"),
             );
@@ -384,41 +356,28 @@ fn notification(core: &Core, session: &Session, method: &str, params: Option<&Ra
     // notifications/initialized and others need no action.
 }
 
-/// Session-scoped methods first, then the shared dispatcher.
+/// The method table's answer, with the session-scoped steps carried out here.
 fn route(core: &Core, session: &Session, method: &str, params: Option<&RawValue>) -> Routed {
-    match method {
-        "logging/setLevel" => {
-            #[derive(Deserialize)]
-            struct P {
-                level: String,
-            }
-            match params
-                .and_then(|p| serde_json::from_str::<P>(p.get()).ok())
-                .and_then(|p| log_level_rank(&p.level))
-            {
-                Some(rank) => {
-                    session.set_log_level(rank);
-                    Routed::Answer("{}".into())
-                }
-                None => Routed::Fail(RpcError::invalid_params("unknown log level")),
-            }
+    match core.dispatcher.route(Era::Legacy, method, params) {
+        Routed::SetLogLevel(rank) => {
+            session.set_log_level(rank);
+            Routed::Answer("{}".into())
         }
-        "resources/subscribe" | "resources/unsubscribe"
-            if core.dispatcher.description().resources =>
-        {
-            match crate::protocol::dispatch::uri_of(params) {
-                Ok(uri) => {
-                    if method == "resources/subscribe" {
-                        session.subscribe(&uri);
-                    } else {
-                        session.unsubscribe(&uri);
-                    }
-                    Routed::Answer("{}".into())
-                }
-                Err(e) => Routed::Fail(e),
+        Routed::Subscribe { uri, on } => {
+            if on {
+                session.subscribe(&uri);
+            } else {
+                session.unsubscribe(&uri);
             }
+            Routed::Answer("{}".into())
         }
-        _ => core.dispatcher.route(Era::Legacy, method, params),
+        // An initialize inside a session (a batch member): the session exists already.
+        Routed::Initialize => Routed::Fail(RpcError::invalid_request(
+            "the session is already initialized",
+        )),
+        // 2026-07-28 methods are not in the table for this era.
+        Routed::Discover | Routed::Listen => Routed::Fail(RpcError::method_not_found(method)),
+        other => other,
     }
 }
 
@@ -441,52 +400,56 @@ async fn answer(
                 stream,
                 json_mode,
             };
-            let ctx = with_trace_context(context_json(session, &id, None), params.as_deref());
-            session_callback(core, session, route, kind, &id, params.as_deref(), ctx).await
+            session_callback(core, session, route, kind, &id, params.as_deref()).await
+        }
+        // `route` carries out every other step.
+        _ => Some(jsonrpc::error_response(
+            Some(&id),
+            &RpcError::internal("unrouted step"),
+        )),
+    }
+}
+
+/// The session's part of every callback context, rendered once per session.
+fn context_head(session: &Session) -> &str {
+    session.context_prefix(|| {
+        pipeline::context_head(
+            &session.id,
+            Era::Legacy,
+            session.version.as_str(),
+            &session.client_capabilities,
+            session
+                .client_name
+                .as_deref()
+                .map(|name| ContextClient::Named {
+                    name,
+                    version: session.client_version.as_deref().unwrap_or(""),
+                }),
+        )
+    })
+}
+
+/// Keeps a request's call findable by `notifications/cancelled` while it runs.
+struct InFlight<'a> {
+    session: &'a Session,
+    request_id: &'a str,
+}
+
+impl<'a> InFlight<'a> {
+    fn new(session: &'a Session, request_id: &'a str, call_id: u64) -> Self {
+        session.register_call(request_id, call_id);
+        Self {
+            session,
+            request_id,
         }
     }
 }
 
-/// The `RequestContext` data for a 2025 request.
-fn context_json(session: &Session, id: &RequestId, extra: Option<Value>) -> String {
-    // The session's part is rendered once; a call adds its id (and input, on a retry).
-    let prefix = session.context_prefix(|| {
-        let mut head = json!({
-            "sessionId": &*session.id,
-            "era": "legacy",
-            "protocolVersion": session.version.as_str(),
-        })
-        .to_string();
-        head.pop();
-        head.push_str(",\"clientCapabilities\":");
-        head.push_str(&session.client_capabilities);
-        if let Some(name) = &session.client_name {
-            head.push_str(",\"clientInfo\":");
-            head.push_str(
-                &json!({ "name": &**name, "version": session.client_version.as_deref().unwrap_or("") })
-                    .to_string(),
-            );
-        }
-        head
-    });
-    let mut out = String::with_capacity(prefix.len() + 64);
-    out.push_str(prefix);
-    out.push_str(",\"requestId\":");
-    out.push_str(id.as_json());
-    if let Some(Value::Object(extra)) = extra {
-        for (k, v) in extra {
-            out.push(',');
-            out.push_str(&Value::String(k).to_string());
-            out.push(':');
-            out.push_str(&v.to_string());
-        }
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.session.unregister_call(self.request_id);
     }
-    out.push('}');
-    out
 }
-
-/// Rounds of input a callback may ask for before the server gives up on it.
-const MAX_INPUT_ROUNDS: usize = 8;
 
 /// Runs a callback for a session request; cancellation by `notifications/cancelled` gives
 /// `None` (no response is sent). When the callback returns an `InputRequiredResult`, the
@@ -499,10 +462,9 @@ async fn session_callback(
     kind: CallbackKind,
     id: &RequestId,
     params: Option<&RawValue>,
-    ctx: String,
 ) -> Option<String> {
     let token = meta_of(params).progress_token;
-    let params_text = crate::protocol::dispatch::callback_params(params);
+
     let request_stream = match &route {
         Route::Session {
             stream,
@@ -511,37 +473,43 @@ async fn session_callback(
         } => *stream,
         _ => STANDALONE,
     };
-    let mut ctx = ctx;
+    let head = context_head(session);
+    let mut ctx = with_trace_context(pipeline::context_json(head, id, None, None), params);
     let mut rounds = 0;
     let outcome = loop {
         let (call_id, rx) = core.calls.begin(route.clone(), Era::Legacy, token.clone());
-        session.register_call(id.as_json(), call_id);
-        let outcome = run_callback(core, call_id, rx, kind, params_text.clone(), ctx).await;
-        session.unregister_call(id.as_json());
+        let outcome = {
+            let _in_flight = InFlight::new(session, id.as_json(), call_id);
+            // Rendered per round: the common single round owns it without a copy.
+            let params = callback_params(params);
+            pipeline::run_callback(core, call_id, rx, kind, params, ctx).await
+        };
         let json = match &outcome {
-            Ok(json) if super::modern::is_input_required(json) => json,
+            Ok(json) if input::is_input_required(json) => json,
             _ => break outcome,
         };
         rounds += 1;
         if rounds > MAX_INPUT_ROUNDS {
-            break Err(CallbackFailure::Threw {
-                message: format!("the callback asked for input more than {MAX_INPUT_ROUNDS} times"),
-                code: None,
-                data: None,
-            });
+            break Err(threw(format!(
+                "the callback asked for input more than {MAX_INPUT_ROUNDS} times"
+            )));
         }
         match fulfil_input(core, session, request_stream, json).await {
             Ok((responses, state)) => {
-                let mut extra = json!({ "inputResponses": responses });
-                if let (Some(s), Value::Object(m)) = (state, &mut extra) {
-                    m.insert("requestState".into(), Value::String(s));
-                }
-                ctx = with_trace_context(context_json(session, id, Some(extra)), params);
+                ctx = with_trace_context(
+                    pipeline::context_json(
+                        head,
+                        id,
+                        Some(&responses.to_string()),
+                        state.as_deref(),
+                    ),
+                    params,
+                );
             }
             Err(failure) => break Err(failure),
         }
     };
-    if matches!(outcome, Err(CallbackFailure::Cancelled)) {
+    if matches!(outcome, Err(CallError::Cancelled)) {
         return None;
     }
     Some(
@@ -555,6 +523,14 @@ async fn session_callback(
     )
 }
 
+fn threw(message: String) -> CallError {
+    CallError::Failed {
+        message,
+        code: None,
+        data: None,
+    }
+}
+
 /// Sends each input request of an `InputRequiredResult` to the session's client and collects
 /// the answers by key, with the callback's own state to hand back.
 async fn fulfil_input(
@@ -562,15 +538,10 @@ async fn fulfil_input(
     session: &Session,
     stream: u64,
     result_json: &str,
-) -> Result<(Value, Option<String>), CallbackFailure> {
-    let threw = |message: String| CallbackFailure::Threw {
-        message,
-        code: None,
-        data: None,
-    };
+) -> Result<(Value, Option<String>), CallError> {
     let result: Value = serde_json::from_str(result_json).map_err(|e| threw(e.to_string()))?;
     let caps: Value = serde_json::from_str(&session.client_capabilities).unwrap_or(json!({}));
-    let missing = super::modern::missing_capabilities(&result, &caps);
+    let missing = input::missing_capabilities(&result, &caps);
     if !missing.is_empty() {
         let names: Vec<&String> = missing.keys().collect();
         return Err(threw(format!(
@@ -578,60 +549,23 @@ async fn fulfil_input(
         )));
     }
     let mut responses = serde_json::Map::new();
-    if let Some(reqs) = result.get("inputRequests").and_then(Value::as_object) {
-        for (key, req) in reqs {
-            let method = req.get("method").and_then(Value::as_str).unwrap_or("");
-            let params = req.get("params").map(Value::to_string);
-            let answer = core
-                .session_request(session, stream, method, params)
-                .await
-                .map_err(|e| threw(format!("input request {key:?} ({method}) failed: {e}")))?;
-            responses.insert(
-                key.clone(),
-                serde_json::from_str(&answer).unwrap_or(Value::Null),
-            );
-        }
+    for req in input::input_requests(&result) {
+        let answer = core
+            .session_request(session, stream, req.method, req.params)
+            .await
+            .map_err(|e| {
+                threw(format!(
+                    "input request {:?} ({}) failed: {e}",
+                    req.key, req.method
+                ))
+            })?;
+        responses.insert(
+            req.key.to_owned(),
+            serde_json::from_str(&answer).unwrap_or(Value::Null),
+        );
     }
-    let state = result
-        .get("requestState")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
+    let state = input::request_state(&result).map(str::to_owned);
     Ok((Value::Object(responses), state))
-}
-
-/// Hands a call to the host and waits for it, within the callback timeout.
-pub(super) async fn run_callback(
-    core: &Core,
-    call_id: u64,
-    rx: tokio::sync::oneshot::Receiver<super::calls::CallOutcome>,
-    kind: CallbackKind,
-    params: String,
-    context: String,
-) -> super::calls::CallOutcome {
-    if !core.invoke(Invocation {
-        call_id,
-        kind,
-        params,
-        context,
-    }) {
-        core.calls.forget(call_id);
-        return Err(CallbackFailure::Unavailable);
-    }
-    match core.cfg.callback_timeout {
-        Some(limit) => match tokio::time::timeout(limit, rx).await {
-            Ok(r) => r.unwrap_or(Err(CallbackFailure::Unavailable)),
-            Err(_) => {
-                core.calls.forget(call_id);
-                if let Some(m) = &core.cfg.metrics {
-                    m.callback_timed_out();
-                }
-                tracing::warn!(call_id, kind = kind.as_str(), "callback timed out");
-                core.abort(call_id, "callback timed out");
-                Err(CallbackFailure::TimedOut)
-            }
-        },
-        None => rx.await.unwrap_or(Err(CallbackFailure::Unavailable)),
-    }
 }
 
 pub fn get(core: &Arc<Core>, _peer: &Peer, headers: &HeaderMap) -> Resp {

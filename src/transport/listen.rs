@@ -9,18 +9,7 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio::sync::mpsc;
 
-/// One SSE `data:` event without an id (2026 streams are not resumable).
-pub fn sse_data(json: &str) -> Bytes {
-    let mut s = String::with_capacity(json.len() + 24);
-    s.push_str("event: message\n");
-    for line in json.split('\n') {
-        s.push_str("data: ");
-        s.push_str(line);
-        s.push('\n');
-    }
-    s.push('\n');
-    Bytes::from(s)
-}
+use crate::protocol::sse;
 
 /// What a listen stream asked for.
 #[derive(Debug, Default, Clone)]
@@ -107,7 +96,7 @@ impl Listeners {
                 }
             }
             let msg = crate::protocol::jsonrpc::notification(method, Some(&p.to_string()));
-            let _ = l.tx.send(sse_data(&msg));
+            let _ = l.tx.send(sse::message(None, &msg));
         }
     }
 
@@ -120,7 +109,7 @@ impl Listeners {
     pub fn close_all(&self) {
         let drained: Vec<Listener> = self.map.lock().drain().map(|(_, l)| l).collect();
         for l in drained {
-            let _ = l.tx.send(sse_data(&l.final_message));
+            let _ = l.tx.send(sse::message(None, &l.final_message));
         }
     }
 

@@ -12,8 +12,9 @@ use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::body::BodyWatch;
+use super::core::Core;
 use super::http::Resp;
-use super::server::Core;
 use crate::protocol::jsonrpc::{Body, Message};
 use crate::telemetry::metrics::{
     method_label, version_label, CloseReason, Operation, Outcome, StreamGuard, StreamKind, Target,
@@ -202,8 +203,14 @@ impl Meter {
             return;
         }
     }
+}
 
-    pub fn end(&mut self) {
+impl BodyWatch for Meter {
+    fn frame(&mut self, data: &Bytes) {
+        self.inspect(data);
+    }
+
+    fn end(&mut self) {
         self.ended = true;
     }
 }

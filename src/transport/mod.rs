@@ -1,17 +1,25 @@
-//! HTTP front ends over hyper: routing and header checks, the 2025 session front end, the
-//! 2026 stateless front end, SSE framing, and the server's lifecycle.
+//! The transport layer: the HTTP service and its two era front ends over one request
+//! pipeline, the shared core, and the server that owns the listener. Modules depend only
+//! downwards in this order (no cycles; see docs/architecture.md):
+//! `server` > `service` > `legacy`, `modern` > `pipeline` > `core` > `calls`, `listen`,
+//! `config` > `http` > `body`.
 
 pub mod body;
 pub mod calls;
 pub mod config;
+pub mod core;
 pub mod http;
 mod legacy;
 pub mod listen;
 mod metered;
 mod modern;
-mod router;
+pub mod pipeline;
 pub mod server;
+pub mod service;
 
+pub use self::core::{Core, ListingError, StartError, Stores};
 pub use calls::{CallbackHost, Invocation};
-pub use config::{InternalStats, ServerConfig};
-pub use server::{Core, McpServer, StartError};
+pub use config::{InternalStats, ServerConfig, StatsLines};
+pub use pipeline::Peer;
+pub use server::McpServer;
+pub use service::McpService;

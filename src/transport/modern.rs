@@ -3,41 +3,32 @@
 //! answers; callbacks may ask for input (multi round-trip) and `subscriptions/listen` holds a
 //! stream open for list and resource notifications.
 
-use std::borrow::Cow;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use hyper::{HeaderMap, StatusCode};
-use serde::Deserialize;
 use serde_json::{json, value::RawValue, Map, Value};
 use tokio::sync::mpsc;
 
 use super::body::OutBody;
 use super::calls::{CallOutcome, Route};
+use super::core::Core;
 use super::http::{self, header, Resp, VERSION_HEADER};
-use super::listen::{sse_data, Interests};
-use super::router::Peer;
-use super::server::{log_level_rank, Core};
+use super::listen::Interests;
+use super::pipeline::{self, CancelOnDrop, ClientInfo, ContextClient, Deliver, Peer, Stream};
 use crate::monitor::now_ms;
 use crate::monitor::tracker::NewConnection;
 use crate::protocol::error::{
     HEADER_MISMATCH, INVALID_PARAMS, METHOD_NOT_FOUND, MISSING_CAPABILITY, UNSUPPORTED_VERSION,
 };
+use crate::protocol::input::{is_input_required, missing_capabilities};
 use crate::protocol::jsonrpc::{self, Body, Message, RequestId};
+use crate::protocol::logging::log_level_rank;
 use crate::protocol::meta::{claims_modern, Meta};
+use crate::protocol::params::CallParams;
 use crate::protocol::version::MODERN_VERSIONS;
-use crate::protocol::{
-    headers, request_state, CallbackFailure, CallbackKind, Era, Routed, RpcError,
-};
-
-/// Methods the 2026-07-28 revision removed.
-const REMOVED: [&str; 5] = [
-    "initialize",
-    "ping",
-    "logging/setLevel",
-    "resources/subscribe",
-    "resources/unsubscribe",
-];
+use crate::protocol::{headers, sse, CallError, CallbackKind, Era, Routed, RpcError};
 
 /// A request whose version header names a 2026 revision (or anything later).
 pub fn has_modern_version_header(headers: &HeaderMap) -> bool {
@@ -138,58 +129,6 @@ fn envelope(meta: Meta) -> Result<Envelope, RpcError> {
     })
 }
 
-/// The members of a modern request's params the front end reads, borrowed from the text.
-#[derive(Deserialize, Default)]
-struct Params<'a> {
-    #[serde(borrow, default)]
-    name: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    uri: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    arguments: Option<&'a RawValue>,
-    #[serde(
-        borrow,
-        default,
-        rename = "inputResponses",
-        deserialize_with = "present"
-    )]
-    input_responses: Option<&'a RawValue>,
-    #[serde(borrow, default, rename = "requestState", deserialize_with = "present")]
-    request_state: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    notifications: Option<&'a RawValue>,
-    #[serde(borrow, default, rename = "ref")]
-    reference: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    argument: Option<&'a RawValue>,
-}
-
-impl Params<'_> {
-    /// What a callback receives (see `dispatch::callback_params`), from this one parse.
-    fn for_callback(&self) -> String {
-        let name = self
-            .name
-            .as_deref()
-            .map(|n| Value::String(n.to_owned()).to_string());
-        let uri = self
-            .uri
-            .as_deref()
-            .map(|u| Value::String(u.to_owned()).to_string());
-        crate::protocol::dispatch::object_of(&[
-            ("name", name.as_deref()),
-            ("arguments", self.arguments.map(RawValue::get)),
-            ("uri", uri.as_deref()),
-            ("ref", self.reference.map(RawValue::get)),
-            ("argument", self.argument.map(RawValue::get)),
-        ])
-    }
-}
-
-/// Keeps an explicit `null` distinguishable from an absent member.
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
-    <&RawValue>::deserialize(d).map(Some)
-}
-
 /// What a callback run needs from the params, owned.
 struct CallInput {
     /// The params JS receives.
@@ -250,10 +189,9 @@ pub async fn post(
         }
         Some(_) => {}
     }
-    let p: Params<'_> = match params.as_deref().map(|p| serde_json::from_str(p.get())) {
-        Some(Ok(v)) => v,
-        Some(Err(e)) => return reject(StatusCode::BAD_REQUEST, id, RpcError::invalid_params(e)),
-        None => Params::default(),
+    let p = match CallParams::parse(params.as_deref()) {
+        Ok(v) => v,
+        Err(e) => return reject(StatusCode::BAD_REQUEST, id, RpcError::invalid_params(e)),
     };
     let catalog = core.dispatcher.catalog();
     let tool_headers = if method == "tools/call" {
@@ -276,13 +214,6 @@ pub async fn post(
         // Notifications need no answer; cancellation is the client closing its stream.
         return http::empty(StatusCode::ACCEPTED);
     };
-    #[derive(Deserialize, Default)]
-    struct ClientInfo<'a> {
-        #[serde(borrow)]
-        name: Option<Cow<'a, str>>,
-        #[serde(borrow)]
-        version: Option<Cow<'a, str>>,
-    }
     let info: ClientInfo<'_> = env
         .client_info
         .as_deref()
@@ -297,63 +228,42 @@ pub async fn post(
         client_version,
         protocol_version: Some(&env.version),
     }) else {
-        return reject(
-            StatusCode::SERVICE_UNAVAILABLE,
-            Some(id),
-            RpcError::new(
-                -32000,
-                format!(
-                    "Service Unavailable: the server already has {} connections",
-                    core.cfg.max_connections
-                ),
-            ),
-        );
+        return pipeline::capacity_refusal(&core, Some(id));
     };
-    if REMOVED.contains(&method.as_str()) {
-        return reject(
-            StatusCode::NOT_FOUND,
-            Some(id),
-            RpcError::method_not_found(&method),
-        );
-    }
-    match method.as_str() {
-        "server/discover" => {
+    // The method table: removed 2025 methods and unknown ones are 404 here.
+    match core
+        .dispatcher
+        .route(Era::Modern, &method, params.as_deref())
+    {
+        Routed::Answer(result) => http::json(StatusCode::OK, jsonrpc::result_response(id, &result)),
+        Routed::Fail(e) if e.code == METHOD_NOT_FOUND => reject(StatusCode::NOT_FOUND, Some(id), e),
+        Routed::Fail(e) => http::rpc_error(StatusCode::OK, Some(id), &e),
+        Routed::Discover => {
             let result = core.dispatcher.discover_result();
             http::json(StatusCode::OK, jsonrpc::result_response(id, result))
         }
-        "subscriptions/listen" => {
+        Routed::Listen => {
             let filter: Option<Value> = p
                 .notifications
                 .and_then(|n| serde_json::from_str(n.get()).ok());
             listen(&core, client, id, filter.as_ref())
         }
-        _ => match core
-            .dispatcher
-            .route(Era::Modern, &method, params.as_deref())
-        {
-            Routed::Answer(result) => {
-                http::json(StatusCode::OK, jsonrpc::result_response(id, &result))
-            }
-            Routed::Fail(e) if e.code == METHOD_NOT_FOUND => {
-                reject(StatusCode::NOT_FOUND, Some(id), e)
-            }
-            Routed::Fail(e) => http::rpc_error(StatusCode::OK, Some(id), &e),
-            Routed::Callback(kind) => {
-                let input = CallInput {
-                    callback_params: p.for_callback(),
-                    target: p
-                        .name
-                        .as_deref()
-                        .or(p.uri.as_deref())
-                        .unwrap_or("")
-                        .to_owned(),
-                    input_responses: p.input_responses.map(ToOwned::to_owned),
-                    request_state: p.request_state.map(ToOwned::to_owned),
-                };
-                drop(p);
-                callback(core, client, id.clone(), method, kind, params, input, env).await
-            }
-        },
+        Routed::Callback(kind) => {
+            let input = CallInput {
+                callback_params: p.for_callback(),
+                target: p.target().to_owned(),
+                input_responses: p.input_responses.map(ToOwned::to_owned),
+                request_state: p.request_state.map(ToOwned::to_owned),
+            };
+            drop(p);
+            callback(core, client, id.clone(), method, kind, params, input, env).await
+        }
+        // 2025 session steps are not in the table for this era.
+        Routed::Initialize | Routed::SetLogLevel(_) | Routed::Subscribe { .. } => reject(
+            StatusCode::NOT_FOUND,
+            Some(id),
+            RpcError::method_not_found(&method),
+        ),
     }
 }
 
@@ -412,7 +322,7 @@ fn listen(core: &Arc<Core>, client: Arc<str>, id: &RequestId, filter: Option<&Va
         &json!({ "resultType": "complete", "_meta": meta }).to_string(),
     );
     let (tx, rx) = mpsc::unbounded_channel();
-    let _ = tx.send(sse_data(&ack));
+    let _ = tx.send(sse::message(None, &ack));
     let listener = core
         .listeners
         .add(client.clone(), sub_id, interests, tx, final_message);
@@ -422,66 +332,6 @@ fn listen(core: &Arc<Core>, client: Arc<str>, id: &RequestId, filter: Option<&Va
         on_drop_core.listeners.remove(listener);
         on_drop_core.tracker.stream_delta(&client, false);
     }))
-}
-
-/// Cancels a call whose client went away before it finished.
-struct CancelOnDrop {
-    core: Arc<Core>,
-    call_id: u64,
-    done: Arc<AtomicBool>,
-}
-
-impl Drop for CancelOnDrop {
-    fn drop(&mut self) {
-        if !self.done.load(Ordering::Acquire) {
-            self.core
-                .calls
-                .resolve(self.call_id, Err(CallbackFailure::Cancelled));
-            self.core
-                .abort(self.call_id, "the client closed the stream");
-        }
-    }
-}
-
-/// The capability an input request needs from the client.
-fn required_capability(method: &str) -> Option<&'static str> {
-    match method {
-        "elicitation/create" => Some("elicitation"),
-        "sampling/createMessage" => Some("sampling"),
-        "roots/list" => Some("roots"),
-        _ => None,
-    }
-}
-
-/// Capabilities an `InputRequiredResult`'s requests need but `caps` lacks.
-pub(super) fn missing_capabilities(result: &Value, caps: &Value) -> Map<String, Value> {
-    let mut missing = Map::new();
-    if let Some(reqs) = result.get("inputRequests").and_then(Value::as_object) {
-        for req in reqs.values() {
-            if let Some(cap) = req
-                .get("method")
-                .and_then(Value::as_str)
-                .and_then(required_capability)
-            {
-                if caps.get(cap).is_none() {
-                    missing.insert(cap.to_owned(), json!({}));
-                }
-            }
-        }
-    }
-    missing
-}
-
-pub(super) fn is_input_required(json: &str) -> bool {
-    json.contains("\"input_required\"")
-        && serde_json::from_str::<Value>(json)
-            .ok()
-            .and_then(|v| {
-                v.get("resultType")
-                    .and_then(Value::as_str)
-                    .map(|t| t == "input_required")
-            })
-            .unwrap_or(false)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -514,7 +364,7 @@ async fn callback(
     {
         None | Some(Ok(Value::Null)) => None,
         Some(Ok(Value::String(sealed))) => {
-            match request_state::open(&core.state_key, &sealed, &method, &name, now_ms()) {
+            match core.state_keys.open(&sealed, &method, &name, now_ms()) {
                 Ok(s) => Some(s),
                 Err(e) => {
                     return http::rpc_error(
@@ -534,31 +384,27 @@ async fn callback(
         }
     };
     // The context as text: the raw capabilities and client info go through untouched.
-    let mut ctx = String::with_capacity(160 + env.capabilities.get().len());
-    ctx.push_str("{\"sessionId\":");
-    ctx.push_str(&Value::String(client.to_string()).to_string());
-    ctx.push_str(",\"era\":\"modern\",\"protocolVersion\":");
-    ctx.push_str(&Value::String(env.version.clone()).to_string());
-    ctx.push_str(",\"clientCapabilities\":");
-    ctx.push_str(env.capabilities.get());
-    ctx.push_str(",\"requestId\":");
-    ctx.push_str(id.as_json());
-    if let Some(ci) = &env.client_info {
-        ctx.push_str(",\"clientInfo\":");
-        ctx.push_str(ci.get());
-    }
-    if let Some(r) = &input.input_responses {
-        ctx.push_str(",\"inputResponses\":");
-        ctx.push_str(r.get());
-    }
-    if let Some(s) = request_state {
-        ctx.push_str(",\"requestState\":");
-        ctx.push_str(&Value::String(s).to_string());
-    }
-    ctx.push('}');
-    let ctx = crate::telemetry::trace_context::with_trace_context(ctx, params.as_deref());
+    let head = pipeline::context_head(
+        &client,
+        Era::Modern,
+        &env.version,
+        env.capabilities.get(),
+        env.client_info
+            .as_deref()
+            .map(|c| ContextClient::Raw(c.get())),
+    );
+    let ctx = crate::telemetry::trace_context::with_trace_context(
+        pipeline::context_json(
+            &head,
+            &id,
+            input.input_responses.as_deref().map(RawValue::get),
+            request_state.as_deref(),
+        ),
+        params.as_deref(),
+    );
+    drop(head);
     let json_mode = core.cfg.json_response;
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (tx, rx) = mpsc::unbounded_channel();
     let route = Route::Direct {
         tx: (!json_mode).then(|| tx.clone()),
         log_level: env.log_level,
@@ -566,82 +412,43 @@ async fn callback(
     let (call_id, reply) = core
         .calls
         .begin(route, Era::Modern, env.progress_token.clone());
-    let done = Arc::new(AtomicBool::new(false));
-    let guard = CancelOnDrop {
-        core: core.clone(),
-        call_id,
-        done: done.clone(),
-    };
+    let (cancel, finished) = CancelOnDrop::new(core.clone(), call_id);
     let params_text = input.callback_params;
     let run_core = core.clone();
-    let run_done = done.clone();
-    let mut run = Box::pin(async move {
+    let caps = env.capabilities;
+    let run_id = id.clone();
+    let run = async move {
         let outcome =
-            super::legacy::run_callback(&run_core, call_id, reply, kind, params_text, ctx).await;
-        run_done.store(true, Ordering::Release);
-        outcome
-    });
-    let finish = {
-        let core = core.clone();
-        let caps = env.capabilities;
-        move |outcome: CallOutcome| {
-            finish(
-                &core,
-                kind,
-                &method,
-                &name,
-                params.as_deref(),
-                &caps,
-                outcome,
-            )
-        }
+            pipeline::run_callback(&run_core, call_id, reply, kind, params_text, ctx).await;
+        finished.store(true, Ordering::Release);
+        finish(
+            &run_core,
+            kind,
+            &method,
+            &name,
+            params.as_deref(),
+            &caps,
+            outcome,
+        )
+        .map(|(status, body)| (status, body.into_response_text(&run_id)))
     };
-    // Answer with one JSON object unless the callback sends notifications first: then the
-    // response becomes an SSE stream that carries them and, last, the result.
-    let mut slow = std::pin::pin!(tokio::time::sleep(super::legacy::STREAM_AFTER));
-    tokio::select! {
-        // Notifications first: a callback that sent progress just before returning must still
-        // get its stream (JS queues the notification before it resolves the call).
-        biased;
-        Some(first) = rx.recv(), if !json_mode => {
-            answer_on_stream(run, finish, tx, id);
-            http::sse(OutBody::sse(rx, core.cfg.keepalive).with_head(first).with_on_drop(move || drop(guard)))
-        }
-        // A slow callback gets its stream now, so keep-alive comments flow while it works.
-        _ = &mut slow, if !json_mode => {
-            answer_on_stream(run, finish, tx, id);
-            http::sse(OutBody::sse(rx, core.cfg.keepalive).with_on_drop(move || drop(guard)))
-        }
-        outcome = &mut run => {
-            drop(guard);
-            let answer = finish(outcome);
-            // The callback may have sent notifications and returned within one poll: they are
-            // queued, so the answer still goes out as a stream, after them.
-            match (rx.try_recv(), answer) {
-                (Ok(first), Some((_, body))) if !json_mode => {
-                    let _ = tx.send(sse_data(&body.into_response_text(&id)));
-                    drop(tx);
-                    http::sse(OutBody::sse(rx, core.cfg.keepalive).with_head(first))
-                }
-                (_, Some((status, body))) => http::json(status, body.into_response_text(&id)),
-                (_, None) => http::empty(StatusCode::ACCEPTED),
-            }
-        }
-    }
+    let stream = (!json_mode).then(|| Stream {
+        rx,
+        prime: || None,
+        keepalive: core.cfg.keepalive,
+    });
+    pipeline::json_or_sse(stream, run, OnResponse(tx), Some(cancel)).await
 }
 
-/// Sends the callback's answer, when it comes, as the last event of its SSE response.
-fn answer_on_stream(
-    run: impl std::future::Future<Output = CallOutcome> + Send + 'static,
-    finish: impl FnOnce(CallOutcome) -> Option<(StatusCode, Final)> + Send + 'static,
-    tx: mpsc::UnboundedSender<bytes::Bytes>,
-    id: RequestId,
-) {
-    tokio::spawn(async move {
-        if let Some((_, body)) = finish(run.await) {
-            let _ = tx.send(sse_data(&body.into_response_text(&id)));
+/// The answer is the last event of the request's own SSE response.
+struct OnResponse(mpsc::UnboundedSender<Bytes>);
+
+impl Deliver for OnResponse {
+    fn deliver(self, answer: Option<String>) {
+        if let Some(text) = answer {
+            let _ = self.0.send(sse::message(None, &text));
         }
-    });
+    }
 }
 
 /// A callback's final answer, before it is framed.
@@ -670,7 +477,7 @@ fn finish(
     outcome: CallOutcome,
 ) -> Option<(StatusCode, Final)> {
     match outcome {
-        Err(CallbackFailure::Cancelled) => None,
+        Err(CallError::Cancelled) => None,
         Ok(json) if is_input_required(&json) => {
             let mut v: Value = serde_json::from_str(&json).unwrap_or_else(|_| json!({}));
             let caps: Value = serde_json::from_str(caps.get()).unwrap_or_else(|_| json!({}));
@@ -695,7 +502,7 @@ fn finish(
                     }
                     Some(Value::String(state)) => {
                         let expires = now_ms() + core.cfg.request_state_ttl.as_millis() as u64;
-                        match request_state::seal(&core.state_key, state, method, name, expires) {
+                        match core.state_keys.seal(state, method, name, expires) {
                             Ok(sealed) => {
                                 m.insert("requestState".into(), Value::String(sealed));
                             }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Install mcp-swagger-native into this host the way a user would: `npm pack` the repository's
-# package and `npm install` the tarball. Builds the addon at the repository root first if its
-# .node binary (or the generated loader) is missing.
+# Install mcp-swagger-native into this host the way a user would get it from the registry: the
+# repository's scripts/pack.sh packs the main package (no binary, optionalDependencies on the
+# per-platform packages) and this machine's per-platform package (the .node), and `npm install`
+# takes both tarballs. Builds the addon at the repository root first if its .node binary (or the
+# generated loader) is missing.
 #   --if-missing   do nothing when the installed addon already loads with startStreamableMcpServer
 set -euo pipefail
 HOST_DIR="$(cd "$(dirname "$0")/.." && pwd)"
@@ -23,10 +25,11 @@ fi
 
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
-echo "== install-addon: npm pack $ROOT"
-TARBALL="$(cd "$ROOT" && npm pack --silent --pack-destination "$TMP" | tail -n 1)"
-echo "== install-addon: npm install --no-save $TARBALL"
-npm install --no-save --no-audit --no-fund "$TMP/$TARBALL"
+echo "== install-addon: scripts/pack.sh $ROOT"
+bash "$ROOT/scripts/pack.sh" "$TMP" >"$TMP/tarballs"
+mapfile -t TARBALLS <"$TMP/tarballs"
+echo "== install-addon: npm install --no-save ${TARBALLS[*]##*/}"
+npm install --no-save --no-audit --no-fund "${TARBALLS[@]}"
 
 if ! loads; then
   echo "install-addon: mcp-swagger-native installed but it lacks startStreamableMcpServer / ConnectionEventHub" >&2

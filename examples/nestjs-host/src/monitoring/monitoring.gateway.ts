@@ -4,12 +4,14 @@ import {
   ConnectedSocket, MessageBody, OnGatewayConnection, OnGatewayDisconnect, SubscribeMessage, WebSocketGateway, WebSocketServer,
 } from '@nestjs/websockets'
 import type { Namespace, Socket } from 'socket.io'
-import type { ConnectionInfo, ConnectionStats } from 'mcp-swagger-native'
+import type { ConnectionEvent, ConnectionInfo, ConnectionStats } from 'mcp-swagger-native'
 import { MCPService } from '../mcp/mcp.service'
 import { IN_PROCESS_SERVER_ID, MCP_EVENTS } from '../mcp/mcp.types'
 import { ProcessManagerService, type MCPConnectionChangedPayload } from '../servers/process-manager.service'
 
 export const roomFor = (serverId?: string) => `mcp_connections_${serverId || IN_PROCESS_SERVER_ID}`
+/** Upstream mcp-swagger-api's rooms: one per server, and one for every server. */
+export const upstreamRoomFor = (serverId?: string) => (serverId ? `mcp-connections-${serverId}` : 'mcp-connections-all')
 
 /** One server's current stats as pushed in `mcp_connections_data` and returned by the stats requests. */
 export interface ServerStatsMessage {
@@ -22,12 +24,37 @@ export interface ServerStatsMessage {
   timestamp: Date
 }
 
+/** A server's stats in upstream mcp-swagger-api's shape (`totalRequests`, `lastUpdated`) plus ours. */
+export interface UpstreamStats extends ServerStatsMessage {
+  /** requests served: summed over the in-process server's connections; 0 for a child process,
+   *  whose events do not carry it (upstream reports 0 as well) */
+  totalRequests: number
+}
+
+/** `mcpConnectionChanged` in upstream's rooms. */
+export interface UpstreamConnectionChanged {
+  serverId: string
+  /** the [MCP_CONNECTION] event (for the in-process server, built in the same shape) */
+  connectionEvent: ConnectionEvent
+  stats: UpstreamStats | null
+  timestamp: string
+}
+
 /**
  * socket.io namespace /monitoring. A client subscribes to a server's room
  * (`subscribe_mcp_connections { serverId }`; no serverId = the in-process server, "default") and
  * gets `mcp_connections_data` now and on every change, plus `mcp_connection_established`,
  * `mcp_connection_closed` and `mcpConnectionChanged` for each client of that server.
  * `mcp_servers_changed` goes to every socket when a child server starts or stops.
+ *
+ * Beside these, upstream mcp-swagger-api's names (its websocket.gateway.ts, same namespace):
+ * `subscribe-mcp-connections { serverId? }` joins `mcp-connections-<serverId>` (or
+ * `mcp-connections-all`) and answers `subscription-confirmed { room, serverId, timestamp }`; those
+ * rooms get `mcpConnectionChanged { serverId, connectionEvent, stats, timestamp }` for every
+ * connection event; `get-mcp-connection-stats { serverId }` answers `mcp-connection-stats
+ * { serverId, stats, timestamp }` and `get-all-mcp-connection-stats` answers
+ * `all-mcp-connection-stats { allStats, timestamp }`. A socket in both kinds of room gets both
+ * `mcpConnectionChanged` shapes, one per room kind.
  */
 @WebSocketGateway({ namespace: '/monitoring', cors: { origin: '*' } })
 export class MonitoringGateway implements OnGatewayConnection, OnGatewayDisconnect {
@@ -61,6 +88,20 @@ export class MonitoringGateway implements OnGatewayConnection, OnGatewayDisconne
   allStats(): ServerStatsMessage[] {
     const ids = [...(this.mcpService.isRunning() ? [IN_PROCESS_SERVER_ID] : []), ...this.processManager.getAllMCPConnectionStats().keys()]
     return ids.map((id) => this.statsFor(id)).filter((s): s is ServerStatsMessage => s !== null)
+  }
+
+  /** A server's stats as upstream reports them, or null for an unknown server. */
+  upstreamStats(serverId: string): UpstreamStats | null {
+    const s = this.statsFor(serverId)
+    if (!s) return null
+    const totalRequests = s.mode === 'in-process' ? (s.connections as ConnectionInfo[]).reduce((n, c) => n + c.requestCount, 0) : 0
+    return { ...s, totalRequests }
+  }
+
+  upstreamAllStats(): Record<string, UpstreamStats> {
+    const all: Record<string, UpstreamStats> = {}
+    for (const s of this.allStats()) all[s.serverId] = { ...s, totalRequests: this.upstreamStats(s.serverId)?.totalRequests ?? 0 }
+    return all
   }
 
   @SubscribeMessage('subscribe_mcp_connections')
@@ -97,6 +138,44 @@ export class MonitoringGateway implements OnGatewayConnection, OnGatewayDisconne
     return { success: true, stats }
   }
 
+  // ---- upstream mcp-swagger-api's message names ----
+
+  @SubscribeMessage('subscribe-mcp-connections')
+  async handleUpstreamSubscribe(@ConnectedSocket() client: Socket, @MessageBody() data?: { serverId?: string }) {
+    const room = upstreamRoomFor(data?.serverId)
+    await client.join(room)
+    const confirmation = { room, serverId: data?.serverId, timestamp: new Date().toISOString() }
+    client.emit('subscription-confirmed', confirmation)
+    return confirmation
+  }
+
+  @SubscribeMessage('get-mcp-connection-stats')
+  handleUpstreamGetStats(@ConnectedSocket() client: Socket, @MessageBody() data?: { serverId?: string }) {
+    const serverId = data?.serverId || IN_PROCESS_SERVER_ID
+    const stats = this.upstreamStats(serverId)
+    if (!stats) {
+      const error = { message: 'Failed to get MCP connection stats', error: `Server ${serverId} not found` }
+      client.emit('error', error)
+      return error
+    }
+    const reply = { serverId, stats, timestamp: new Date().toISOString() }
+    client.emit('mcp-connection-stats', reply)
+    return reply
+  }
+
+  @SubscribeMessage('get-all-mcp-connection-stats')
+  handleUpstreamGetAllStats(@ConnectedSocket() client: Socket) {
+    const reply = { allStats: this.upstreamAllStats(), timestamp: new Date().toISOString() }
+    client.emit('all-mcp-connection-stats', reply)
+    return reply
+  }
+
+  private emitUpstreamChange(serverId: string, connectionEvent: ConnectionEvent) {
+    const data: UpstreamConnectionChanged = { serverId, connectionEvent, stats: this.upstreamStats(serverId), timestamp: new Date().toISOString() }
+    // One emit to both rooms: a socket in both gets it once.
+    this.server.to([upstreamRoomFor(serverId), upstreamRoomFor()]).emit('mcpConnectionChanged', data)
+  }
+
   // ---- in-process server (MCPService monitor callbacks) ----
 
   @OnEvent(MCP_EVENTS.connectionsUpdated)
@@ -111,6 +190,15 @@ export class MonitoringGateway implements OnGatewayConnection, OnGatewayDisconne
     const room = this.server.to(roomFor())
     room.emit('mcp_connection_established', { serverId: IN_PROCESS_SERVER_ID, timestamp: new Date(), connection })
     room.emit('mcpConnectionChanged', this.inProcessChange('connected', connection.sessionId, connection))
+    const s = this.mcpService.getConnectionStats()
+    this.emitUpstreamChange(IN_PROCESS_SERVER_ID, {
+      type: 'MCP_CONNECTION_EVENT',
+      eventType: 'connected',
+      serverId: IN_PROCESS_SERVER_ID,
+      clientInfo: this.wireClient(connection),
+      connectionStats: { activeConnections: s.activeConnections, totalConnections: s.totalConnections },
+      timestamp: new Date().toISOString(),
+    })
   }
 
   @OnEvent(MCP_EVENTS.connectionClosed)
@@ -118,6 +206,29 @@ export class MonitoringGateway implements OnGatewayConnection, OnGatewayDisconne
     const room = this.server.to(roomFor())
     room.emit('mcp_connection_closed', { serverId: IN_PROCESS_SERVER_ID, timestamp: new Date(), ...data })
     room.emit('mcpConnectionChanged', { ...this.inProcessChange('disconnected', data.sessionId), durationMs: data.duration })
+    const s = this.mcpService.getConnectionStats()
+    this.emitUpstreamChange(IN_PROCESS_SERVER_ID, {
+      type: 'MCP_CONNECTION_EVENT',
+      eventType: 'disconnected',
+      serverId: IN_PROCESS_SERVER_ID,
+      // the connection is gone: only its id (and the time it ended) are known here
+      clientInfo: { id: data.sessionId, connectedAt: new Date(Date.now() - data.duration).toISOString() },
+      durationMs: data.duration,
+      connectionStats: { activeConnections: s.activeConnections, totalConnections: s.totalConnections },
+      timestamp: new Date().toISOString(),
+    })
+  }
+
+  private wireClient(c: ConnectionInfo) {
+    return {
+      id: c.sessionId,
+      remoteAddress: c.clientIP,
+      userAgent: c.userAgent,
+      connectedAt: c.connectedAt.toISOString(),
+      era: c.era,
+      ...(c.clientName !== undefined ? { clientName: c.clientName } : {}),
+      ...(c.clientVersion !== undefined ? { clientVersion: c.clientVersion } : {}),
+    }
   }
 
   private inProcessChange(eventType: string, sessionId: string, c?: ConnectionInfo) {
@@ -148,6 +259,7 @@ export class MonitoringGateway implements OnGatewayConnection, OnGatewayDisconne
     }
     const stats = this.statsFor(payload.serverId)
     if (stats) room.emit('mcp_connections_data', stats)
+    this.emitUpstreamChange(payload.serverId, payload.event)
   }
 
   @OnEvent(MCP_EVENTS.serversChanged)

@@ -7,7 +7,7 @@
  * `$ref`s are inlined so the schema stands alone on the wire. The returned `operations` map keeps,
  * per tool, what is needed to turn the call's arguments back into the HTTP request.
  */
-import type { CallToolResult, ToolDefinition } from 'mcp-swagger-native'
+import type { CallToolResult, ObjectJsonSchema, ToolDefinition } from 'mcp-swagger-native'
 
 export type ParamLocation = 'path' | 'query' | 'header' | 'cookie'
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const
@@ -131,7 +131,7 @@ export function openApiToTools(doc: Record<string, any>): ConvertedOpenApi {
 
       const upper = method.toUpperCase()
       const description = [op.summary, op.description].filter(Boolean).join('\n\n') || `${upper} ${path}`
-      const inputSchema: Record<string, any> = { type: 'object', properties }
+      const inputSchema: ObjectJsonSchema = { type: 'object', properties }
       if (required.length) inputSchema.required = required
       const tool: ToolDefinition = {
         name,

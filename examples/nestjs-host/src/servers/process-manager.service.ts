@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'child_process'
 import { existsSync } from 'fs'
 import * as path from 'path'
 import { randomUUID } from 'crypto'
-import { ConnectionEventHub, type OutputLine, type ServerConnectionStats } from 'mcp-swagger-native'
+import { ConnectionEventHub, type ConnectionEvent, type OutputLine, type ServerConnectionStats } from 'mcp-swagger-native'
 import { HostConfig } from '../host-config'
 import { MCP_EVENTS } from '../mcp/mcp.types'
 import { READY_PREFIX, type ReadyLine } from './child/protocol'
@@ -41,6 +41,8 @@ export interface MCPConnectionChangedPayload {
   reason?: string
   durationMs?: number
   timestamp: string
+  /** the whole [MCP_CONNECTION] event, as the child wrote it (upstream's `connectionEvent`) */
+  event: ConnectionEvent
 }
 
 const MAX_LOG_LINES = 200
@@ -224,15 +226,16 @@ export class ProcessManagerService implements OnApplicationShutdown {
   private handleLines(proc: ManagedProcess, lines: OutputLine[], onReady: (r: ReadyLine) => void): void {
     for (const l of lines) {
       if (l.type === 'event') {
-        const e = l.event as Record<string, any>
+        const e = l.event
         const payload: MCPConnectionChangedPayload = {
           serverId: l.serverId,
           eventType: e.eventType,
-          clientInfo: e.clientInfo,
-          connectionStats: e.connectionStats,
-          reason: e.reason,
-          durationMs: e.durationMs,
+          clientInfo: 'clientInfo' in e ? { ...e.clientInfo } : undefined,
+          connectionStats: { ...e.connectionStats },
+          reason: 'reason' in e ? e.reason : undefined,
+          durationMs: e.eventType === 'disconnected' ? e.durationMs : undefined,
           timestamp: e.timestamp,
+          event: e,
         }
         this.eventEmitter.emit(MCP_EVENTS.connectionChanged, payload)
       } else if (l.type === 'parse_error') {

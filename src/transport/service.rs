@@ -1,18 +1,26 @@
-//! Every HTTP request enters here: path, method, Host/Origin, Accept, Content-Type and size
-//! checks, then the era's front end.
+//! The HTTP entry, shaped as a `hyper::service::Service`: a request and the peer it came
+//! from in, a response out. It checks path, method, Host/Origin, Accept, Content-Type and
+//! size, reads the body, chooses the era, and hands over to that era's front end. It owns no
+//! socket: the server's accept loop feeds it, and so can a test harness or a host's own HTTP
+//! server, with any body of `Bytes`. See docs/architecture.md ("Seams").
 
+use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
 
+use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
-use hyper::body::Incoming;
 use hyper::header::{AUTHORIZATION, CONTENT_LENGTH};
-use hyper::{Method, Request, StatusCode};
+use hyper::http::request::Parts;
+use hyper::{HeaderMap, Method, Request, StatusCode};
 
+use super::core::Core;
 use super::http::{self, header, Resp, VERSION_HEADER};
 use super::metered::Meter;
-use super::server::Core;
+use super::pipeline::Peer;
 use super::{legacy, modern};
 use crate::protocol::jsonrpc::{parse_body, Body, Message};
 use crate::protocol::meta::{claims_modern, modern_meta_of};
@@ -20,36 +28,87 @@ use crate::protocol::RpcError;
 use crate::telemetry::metrics::RejectReason;
 use crate::telemetry::Metrics;
 
-/// What the front ends need to know about the peer.
-pub struct Peer {
-    pub ip: String,
-    pub user_agent: String,
+/// Serves MCP requests for one peer. Cheap to clone (one `Arc`).
+#[derive(Clone)]
+pub struct McpService {
+    core: Arc<Core>,
+    remote: SocketAddr,
 }
 
-pub async fn handle(core: Arc<Core>, addr: SocketAddr, req: Request<Incoming>) -> Resp {
+/// The error type a request body may have.
+pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
+
+impl McpService {
+    /// `remote` is the peer's address as the listener saw it (`trustProxy` may replace it by
+    /// `X-Forwarded-For`).
+    pub fn new(core: Arc<Core>, remote: SocketAddr) -> Self {
+        Self { core, remote }
+    }
+
+    pub fn core(&self) -> &Arc<Core> {
+        &self.core
+    }
+
+    /// Answers one request.
+    pub async fn handle<B>(&self, req: Request<B>) -> Resp
+    where
+        B: hyper::body::Body<Data = Bytes>,
+        B::Error: Into<BodyError>,
+    {
+        handle(&self.core, self.remote, req).await
+    }
+}
+
+impl<B> hyper::service::Service<Request<B>> for McpService
+where
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BodyError>,
+{
+    type Response = Resp;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Resp, Infallible>> + Send>>;
+
+    fn call(&self, req: Request<B>) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move { Ok(this.handle(req).await) })
+    }
+}
+
+async fn handle<B>(core: &Arc<Core>, addr: SocketAddr, req: Request<B>) -> Resp
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: Into<BodyError>,
+{
     // Metrics off: nothing is noted or watched.
     let Some(metrics) = core.cfg.metrics.clone() else {
         return route(core, addr, req, None).await;
     };
     if core.cfg.metrics_path.as_deref() == Some(req.uri().path()) {
-        return metrics_text(&core, &metrics, &req);
+        let (parts, _) = req.into_parts();
+        return metrics_text(core, &metrics, &parts);
     }
+    // Operations are measured from here to the last byte of the response body.
     let mut meter = Meter::new(core.clone(), metrics, Instant::now());
     let get = req.method() == Method::GET;
     let resp = route(core, addr, req, Some(&mut meter)).await;
     meter.attach(resp, get)
 }
 
-async fn route(
-    core: Arc<Core>,
+async fn route<B>(
+    core: &Arc<Core>,
     addr: SocketAddr,
-    req: Request<Incoming>,
+    req: Request<B>,
     meter: Option<&mut Meter>,
-) -> Resp {
-    let path = req.uri().path();
+) -> Resp
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: Into<BodyError>,
+{
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path();
     if let Some(stats) = &core.cfg.internal_stats {
         if path == stats.path {
-            return internal_stats(&core, &req);
+            return internal_stats(core, &parts);
         }
     }
     if path != core.cfg.endpoint {
@@ -59,7 +118,8 @@ async fn route(
             &RpcError::new(-32000, "Not Found"),
         );
     }
-    if let Err(why) = core.cfg.origin.check(req.headers()) {
+    let headers = &parts.headers;
+    if let Err(why) = core.cfg.origin.check(headers) {
         if let Some(m) = &core.cfg.metrics {
             m.connection_rejected(if why.starts_with("Origin") {
                 RejectReason::Origin
@@ -81,22 +141,22 @@ async fn route(
         );
     }
     let peer = Peer {
-        ip: client_ip(&core, addr, req.headers()),
-        user_agent: header(req.headers(), "user-agent").unwrap_or("").to_owned(),
+        ip: client_ip(core, addr, headers),
+        user_agent: header(headers, "user-agent").unwrap_or("").to_owned(),
     };
-    match *req.method() {
-        Method::POST => post(core, peer, req, meter).await,
+    match parts.method {
+        Method::POST => post(core, peer, headers, body, meter).await,
         Method::GET => {
-            if modern::is_modern_get(&core, req.headers()) {
+            if modern::is_modern_get(core, headers) {
                 return http::method_not_allowed("POST");
             }
-            legacy::get(&core, &peer, req.headers())
+            legacy::get(core, &peer, headers)
         }
         Method::DELETE => {
-            if modern::is_modern_get(&core, req.headers()) {
+            if modern::is_modern_get(core, headers) {
                 return http::method_not_allowed("POST");
             }
-            legacy::delete(&core, req.headers())
+            legacy::delete(core, headers)
         }
         _ => http::method_not_allowed(if core.cfg.legacy {
             "GET, POST, DELETE"
@@ -119,15 +179,18 @@ fn client_ip(core: &Core, addr: SocketAddr, headers: &hyper::HeaderMap) -> Strin
     addr.ip().to_canonical().to_string()
 }
 
-async fn post(
-    core: Arc<Core>,
+async fn post<B>(
+    core: &Arc<Core>,
     peer: Peer,
-    req: Request<Incoming>,
+    headers: &HeaderMap,
+    body: B,
     mut meter: Option<&mut Meter>,
-) -> Resp {
-    let headers = req.headers().clone();
-    if !(http::accepts(&headers, "application/json")
-        && http::accepts(&headers, "text/event-stream"))
+) -> Resp
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: Into<BodyError>,
+{
+    if !(http::accepts(headers, "application/json") && http::accepts(headers, "text/event-stream"))
     {
         return http::rpc_error(
             StatusCode::NOT_ACCEPTABLE,
@@ -138,7 +201,7 @@ async fn post(
             ),
         );
     }
-    if !http::is_json_content(&headers) {
+    if !http::is_json_content(headers) {
         return http::rpc_error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             None,
@@ -161,14 +224,11 @@ async fn post(
             ),
         )
     };
-    let declared = header(&headers, CONTENT_LENGTH.as_str()).and_then(|v| v.parse::<u64>().ok());
+    let declared = header(headers, CONTENT_LENGTH.as_str()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > core.cfg.max_body as u64) {
         return too_large();
     }
-    let bytes = match Limited::new(req.into_body(), core.cfg.max_body)
-        .collect()
-        .await
-    {
+    let bytes = match Limited::new(body, core.cfg.max_body).collect().await {
         Ok(b) => b.to_bytes(),
         Err(e) => {
             if e.downcast_ref::<http_body_util::LengthLimitError>()
@@ -195,11 +255,11 @@ async fn post(
             }
             Message::Response { .. } => false,
         });
-        if claims_modern || modern::has_modern_version_header(&headers) {
+        if claims_modern || modern::has_modern_version_header(headers) {
             if let Some(m) = meter.as_deref_mut() {
-                m.note_body(&body, header(&headers, VERSION_HEADER), None);
+                m.note_body(&body, header(headers, VERSION_HEADER), None);
             }
-            return modern::post(core, peer, &headers, body, Default::default()).await;
+            return modern::post(core.clone(), peer, headers, body, Default::default()).await;
         }
     }
     if let Body::Single(Message::Request { params, .. } | Message::Notification { params, .. }) =
@@ -210,35 +270,35 @@ async fn post(
         if claims_modern(
             meta.is_some(),
             is_initialize,
-            header(&headers, VERSION_HEADER),
+            header(headers, VERSION_HEADER),
         ) {
             if let Some(m) = meter.as_deref_mut() {
                 let version = meta
                     .as_ref()
                     .and_then(|m| m.protocol_version.as_ref())
                     .and_then(|v| v.as_str())
-                    .or_else(|| header(&headers, VERSION_HEADER));
-                m.note_body(&body, version, header(&headers, "mcp-name"));
+                    .or_else(|| header(headers, VERSION_HEADER));
+                m.note_body(&body, version, header(headers, "mcp-name"));
             }
-            return modern::post(core, peer, &headers, body, meta.unwrap_or_default()).await;
+            return modern::post(core.clone(), peer, headers, body, meta.unwrap_or_default()).await;
         }
     }
     if !core.cfg.legacy {
         if let Some(m) = meter.as_deref_mut() {
             m.note_body(&body, None, None);
         }
-        return modern::legacy_disabled(&core, &body);
+        return modern::legacy_disabled(core, &body);
     }
     if let Some(m) = meter {
-        let session = header(&headers, http::SESSION_HEADER).and_then(|id| core.sessions.get(id));
+        let session = header(headers, http::SESSION_HEADER).and_then(|id| core.sessions.get(id));
         m.note_body(&body, session.map(|s| s.version.as_str()), None);
     }
-    legacy::post(core, peer, &headers, body).await
+    legacy::post(core.clone(), peer, headers, body).await
 }
 
 /// `GET <metrics path>`: the OpenMetrics text, behind the internalStats token when one is set.
-fn metrics_text(core: &Core, metrics: &Metrics, req: &Request<Incoming>) -> Resp {
-    if req.method() != Method::GET {
+fn metrics_text(core: &Core, metrics: &Metrics, req: &Parts) -> Resp {
+    if req.method != Method::GET {
         return http::method_not_allowed("GET");
     }
     let token = core
@@ -247,7 +307,7 @@ fn metrics_text(core: &Core, metrics: &Metrics, req: &Request<Incoming>) -> Resp
         .as_ref()
         .and_then(|s| s.token.as_deref());
     if let Some(token) = token {
-        let presented = header(req.headers(), AUTHORIZATION.as_str())
+        let presented = header(&req.headers, AUTHORIZATION.as_str())
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim);
         if presented.is_none_or(|p| !constant_time_eq(p.as_bytes(), token.as_bytes())) {
@@ -278,14 +338,14 @@ fn metrics_text(core: &Core, metrics: &Metrics, req: &Request<Incoming>) -> Resp
     }
 }
 
-fn internal_stats(core: &Core, req: &Request<Incoming>) -> Resp {
+fn internal_stats(core: &Core, req: &Parts) -> Resp {
     let Some(cfg) = &core.cfg.internal_stats else {
         return http::empty(StatusCode::NOT_FOUND);
     };
-    if req.method() != Method::GET {
+    if req.method != Method::GET {
         return http::method_not_allowed("GET");
     }
-    let presented = header(req.headers(), AUTHORIZATION.as_str())
+    let presented = header(&req.headers, AUTHORIZATION.as_str())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
     let authorized = match &cfg.token {
@@ -306,7 +366,7 @@ fn internal_stats(core: &Core, req: &Request<Incoming>) -> Resp {
         None => false,
     };
     let reveal = authorized
-        && req.uri().query().is_some_and(|q| {
+        && req.uri.query().is_some_and(|q| {
             q.split('&')
                 .any(|kv| kv == "reveal=1" || kv == "reveal=true")
         });

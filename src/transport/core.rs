@@ -1,0 +1,393 @@
+//! `Core`: the state every request shares (configuration, dispatcher, session table, tracker,
+//! calls in flight, listen streams, the callback host) and what a callback may do while it
+//! runs. It knows nothing of sockets: the service (`super::service`) feeds it requests and the
+//! server (`super::server`) runs its tasks. See docs/architecture.md.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::RwLock;
+use serde_json::{json, Value};
+
+use super::calls::{CallbackHost, Calls, Invocation, Route};
+use super::config::ServerConfig;
+use super::listen::Listeners;
+use crate::monitor::{CloseReason, MonitorSink, Tracker, TrackerConfig};
+use crate::protocol::logging::log_level_rank;
+use crate::protocol::request_state::StateKeys;
+use crate::protocol::{jsonrpc, sse, CallError, Dispatcher, Era};
+use crate::session::{InMemorySessions, Session, SessionStore, STANDALONE};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("invalid option: {0}")]
+    Option(String),
+}
+
+/// The replaceable parts of a core; today's in-memory ones by default.
+pub struct Stores {
+    pub sessions: Arc<dyn SessionStore>,
+}
+
+impl Default for Stores {
+    fn default() -> Self {
+        Self {
+            sessions: Arc::new(InMemorySessions::default()),
+        }
+    }
+}
+
+/// State shared by every request.
+pub struct Core {
+    pub cfg: ServerConfig,
+    pub dispatcher: Dispatcher,
+    pub sessions: Arc<dyn SessionStore>,
+    pub tracker: Tracker,
+    pub calls: Calls,
+    pub listeners: Listeners,
+    host: RwLock<Option<Arc<dyn CallbackHost>>>,
+    closing: AtomicBool,
+    /// Per-server key sealing multi round-trip `requestState`.
+    pub state_keys: StateKeys,
+}
+
+impl Core {
+    pub fn new(
+        cfg: ServerConfig,
+        dispatcher: Dispatcher,
+        host: Arc<dyn CallbackHost>,
+        sinks: Vec<Arc<dyn MonitorSink>>,
+        stores: Stores,
+    ) -> Result<Arc<Self>, StartError> {
+        let tracker = Tracker::new(TrackerConfig {
+            max_connections: cfg.max_connections,
+        });
+        for s in sinks {
+            tracker.add_sink(s);
+        }
+        let state_keys = StateKeys::from_base64(&cfg.request_state_keys)
+            .map_err(|e| StartError::Option(e.to_string()))?;
+        Ok(Arc::new(Core {
+            cfg,
+            dispatcher,
+            sessions: stores.sessions,
+            tracker,
+            calls: Calls::default(),
+            listeners: Listeners::default(),
+            host: RwLock::new(Some(host)),
+            closing: AtomicBool::new(false),
+            state_keys,
+        }))
+    }
+
+    pub fn host(&self) -> Option<Arc<dyn CallbackHost>> {
+        self.host.read().clone()
+    }
+
+    pub fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::Acquire)
+    }
+
+    pub fn invoke(&self, inv: Invocation) -> bool {
+        match &*self.host.read() {
+            Some(h) if !self.is_closing() => h.invoke(inv),
+            _ => false,
+        }
+    }
+
+    pub fn abort(&self, call_id: u64, reason: &str) {
+        if let Some(h) = self.host() {
+            h.abort(call_id, reason);
+        }
+    }
+
+    /// A call's client went away or cancelled it: it resolves as cancelled (no answer is
+    /// sent), then the host aborts its `ctx.signal`.
+    pub fn cancel_call(&self, call_id: u64, reason: &str) {
+        self.calls.resolve(call_id, Err(CallError::Cancelled));
+        self.abort(call_id, reason);
+    }
+
+    /// Ends a session once, for any reason, and reports it.
+    pub fn end_session(&self, session: &Session, reason: CloseReason) {
+        for call in session.close() {
+            self.cancel_call(call, "session closed");
+        }
+        self.tracker.close(&session.id, reason);
+    }
+
+    /// Closes a session by id (the host's `closeSession`).
+    pub fn close_session(&self, id: &str) -> bool {
+        match self.sessions.remove(id) {
+            Some(s) => {
+                self.end_session(&s, CloseReason::Closed);
+                true
+            }
+            None => {
+                // A sessionless client's record can be closed too.
+                self.listeners.end_client(id);
+                self.tracker.close(id, CloseReason::Closed)
+            }
+        }
+    }
+
+    fn send_routed(&self, route: &Route, message: &str) -> bool {
+        match route {
+            Route::Session {
+                session,
+                stream,
+                json_mode,
+            } => !*json_mode && session.send(&self.cfg.session, *stream, message),
+            Route::Direct { tx, .. } => match tx {
+                Some(tx) => tx.send(sse::message(None, message)).is_ok(),
+                None => false,
+            },
+        }
+    }
+
+    /// `ctx.sendProgress`: a progress notification on the call's stream, when the request
+    /// carried a progress token.
+    pub fn send_progress(
+        &self,
+        call_id: u64,
+        progress: f64,
+        total: Option<f64>,
+        message: Option<String>,
+    ) -> bool {
+        let Some(view) = self.calls.view(call_id) else {
+            return false;
+        };
+        let Some(token) = view.progress_token else {
+            return false;
+        };
+        let mut params = json!({ "progressToken": token, "progress": progress });
+        if let Value::Object(m) = &mut params {
+            if let Some(t) = total {
+                m.insert("total".into(), json!(t));
+            }
+            if let Some(msg) = message {
+                m.insert("message".into(), Value::String(msg));
+            }
+        }
+        let n = jsonrpc::notification("notifications/progress", Some(&params.to_string()));
+        self.send_routed(&view.route, &n)
+    }
+
+    /// `ctx.log`: a log notification, if the level passes the client's filter.
+    pub fn log(&self, call_id: u64, level: &str, data: Value, logger: Option<String>) -> bool {
+        let Some(rank) = log_level_rank(level) else {
+            return false;
+        };
+        let Some(view) = self.calls.view(call_id) else {
+            return false;
+        };
+        let admitted = match &view.route {
+            Route::Session { session, .. } => session.log_level().is_none_or(|min| rank >= min),
+            Route::Direct { log_level, .. } => log_level.is_some_and(|min| rank >= min),
+        };
+        if !admitted {
+            return false;
+        }
+        let mut params = json!({ "level": level, "data": data });
+        if let (Some(l), Value::Object(m)) = (logger, &mut params) {
+            m.insert("logger".into(), Value::String(l));
+        }
+        let n = jsonrpc::notification("notifications/message", Some(&params.to_string()));
+        self.send_routed(&view.route, &n)
+    }
+
+    /// `ctx.request`: a server→client request on a 2025 session; the client's result (JSON
+    /// text) or why there is none.
+    pub async fn client_request(
+        &self,
+        call_id: u64,
+        method: &str,
+        params: Option<String>,
+    ) -> Result<String, CallError> {
+        let view = self.calls.view(call_id).ok_or(CallError::Finished)?;
+        let Route::Session {
+            session,
+            stream,
+            json_mode,
+        } = view.route
+        else {
+            return Err(CallError::NotInThisEra);
+        };
+        self.session_request(
+            &session,
+            if json_mode { STANDALONE } else { stream },
+            method,
+            params,
+        )
+        .await
+    }
+
+    /// Sends a request to a session's client on `stream` and waits for its answer.
+    pub async fn session_request(
+        &self,
+        session: &Session,
+        stream: u64,
+        method: &str,
+        params: Option<String>,
+    ) -> Result<String, CallError> {
+        let (id, rx) = session
+            .begin_client_request()
+            .ok_or(CallError::SessionClosed)?;
+        let rid = jsonrpc::RequestId::from_number(id);
+        let msg = jsonrpc::request(&rid, method, params.as_deref());
+        if !session.send(&self.cfg.session, stream, &msg) {
+            session.abandon_client_request(id);
+            return Err(CallError::NoStream);
+        }
+        let wait = self
+            .cfg
+            .callback_timeout
+            .unwrap_or(Duration::from_secs(300));
+        match tokio::time::timeout(wait, rx).await {
+            Ok(Ok(reply)) => reply,
+            Ok(Err(_)) => Err(CallError::SessionClosed),
+            Err(_) => {
+                session.abandon_client_request(id);
+                Err(CallError::ClientTimedOut)
+            }
+        }
+    }
+
+    /// `ctx.closeStream`: end the call's HTTP response now; the client resumes it later.
+    pub fn close_stream(&self, call_id: u64) -> bool {
+        match self.calls.view(call_id).map(|v| v.route) {
+            Some(Route::Session {
+                session,
+                stream,
+                json_mode: false,
+            }) if self.cfg.session.event_store.is_some() => {
+                session.detach_stream(stream);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// A server notification to every 2025 session (on its GET stream) and to the listen
+    /// streams that asked for it.
+    pub fn broadcast(&self, method: &str, params: Option<&str>, resource_uri: Option<&str>) {
+        let msg = jsonrpc::notification(method, params);
+        for s in self.sessions.all() {
+            if resource_uri.is_none_or(|u| s.is_subscribed(u)) {
+                s.send(&self.cfg.session, STANDALONE, &msg);
+            }
+        }
+        self.listeners.notify(method, params, resource_uri);
+    }
+
+    /// The host's `setTools` / `setPrompts` / `setResources`: swaps one listing (items as a
+    /// JSON array text) and announces `list_changed`. Nothing changes when the items are
+    /// invalid.
+    pub fn set_listing(
+        &self,
+        kind: &str,
+        items_json: &str,
+        templates_json: Option<&str>,
+    ) -> Result<(), ListingError> {
+        use crate::protocol::catalog::{Listing, DEFAULT_PAGE_SIZE};
+        let parse = |json: &str, key: &str, what: &str| {
+            let items = serde_json::from_str(json)
+                .map_err(|e| ListingError::Invalid(format!("{what}: {e}")))?;
+            Listing::new(items, key, DEFAULT_PAGE_SIZE)
+                .map_err(|e| ListingError::Invalid(format!("{what}: {e}")))
+        };
+        let (key, method) = match kind {
+            "tools" => ("name", "notifications/tools/list_changed"),
+            "prompts" => ("name", "notifications/prompts/list_changed"),
+            "resources" => ("uri", "notifications/resources/list_changed"),
+            other => return Err(ListingError::UnknownKind(other.to_owned())),
+        };
+        let listing = parse(items_json, key, kind)?;
+        let templates = templates_json
+            .map(|t| parse(t, "uriTemplate", "resourceTemplates"))
+            .transpose()?;
+        let mut next = (*self.dispatcher.catalog()).clone();
+        match kind {
+            "tools" => {
+                next.tools = listing;
+                // Refuse invalid x-mcp-header annotations before anything changes.
+                next.index_tool_headers().map_err(ListingError::Invalid)?;
+            }
+            "prompts" => next.prompts = listing,
+            _ => {
+                next.resources = listing;
+                if let Some(t) = templates {
+                    next.resource_templates = t;
+                }
+            }
+        }
+        self.dispatcher.update_catalog(|_| next);
+        self.broadcast(method, None, None);
+        Ok(())
+    }
+
+    /// Marks the core closing; false when it already was.
+    pub(super) fn begin_close(&self) -> bool {
+        !self.closing.swap(true, Ordering::AcqRel)
+    }
+
+    /// Ends every session (reported as `shutdown`), listen stream, sessionless client and
+    /// call. New requests are refused from here on.
+    pub fn shut_down(&self) {
+        self.closing.store(true, Ordering::Release);
+        for s in self.sessions.drain() {
+            self.end_session(&s, CloseReason::Shutdown);
+        }
+        self.listeners.close_all();
+        for id in self.tracker.ids(Era::Modern) {
+            self.tracker.close(&id, CloseReason::Shutdown);
+        }
+        self.abort_calls();
+    }
+
+    /// Aborts every call still waiting (shutdown, and calls that raced with it).
+    pub fn abort_calls(&self) {
+        for call in self.calls.drain() {
+            self.abort(call, "server closing");
+        }
+    }
+
+    /// Lets go of the callback host and the monitor sinks (the last step of closing).
+    pub fn release(&self) {
+        self.host.write().take();
+        self.tracker.clear_sinks();
+    }
+
+    /// Ends sessions and sessionless clients that fell silent.
+    pub fn reap(&self, now: Instant) {
+        for s in self.sessions.take_expired(now, self.cfg.session_idle) {
+            tracing::debug!(session = %s.id, "session idle, closing");
+            self.end_session(&s, CloseReason::IdleTimeout);
+        }
+        for id in self.tracker.idle_modern(now, self.cfg.client_idle) {
+            self.tracker.close(&id, CloseReason::IdleTimeout);
+        }
+    }
+
+    pub fn expire_events(&self, now: Instant) {
+        for s in self.sessions.all() {
+            s.expire_events(&self.cfg.session, now);
+        }
+        self.tracker.strings.sweep();
+    }
+}
+
+/// Why `set_listing` refused a listing.
+#[derive(Debug, thiserror::Error)]
+pub enum ListingError {
+    #[error("unknown listing {0}")]
+    UnknownKind(String),
+    #[error("{0}")]
+    Invalid(String),
+}
