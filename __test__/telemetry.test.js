@@ -7,7 +7,7 @@ const path = require('path')
 const { spawnSync } = require('child_process')
 const { Client: LegacyClient } = require('@modelcontextprotocol/sdk/client/index.js')
 const { StreamableHTTPClientTransport: LegacyTransport } = require('@modelcontextprotocol/sdk/client/streamableHttp.js')
-const { startServer, waitFor, modernPost, meta } = require('./helpers/eras')
+const { startServer, waitFor, sleep, modernPost, meta } = require('./helpers/eras')
 
 const PARSER = path.join(__dirname, 'helpers', 'parse_openmetrics.py')
 
@@ -80,10 +80,26 @@ describe('logger', () => {
       // A debug record is below b's level.
       expect(info.filter((r) => r.level === 'debug')).toEqual([])
       expect(other.filter((r) => r.message === 'connection ended with an error')).toEqual([])
+      // The start-up record is each server's own.
+      const listening = (records) => records.filter((r) => r.message === 'listening').map((r) => r.fields.address)
+      await waitFor(() => listening(debug).length && listening(info).length && listening(other).length, 'the listening records')
+      expect(listening(debug)).toEqual([`127.0.0.1:${a.port}`])
+      expect(listening(info)).toEqual([`127.0.0.1:${b.port}`])
+      expect(listening(other)).toEqual([`127.0.0.1:${c.port}`])
+      // A server without a logger keeps its events to itself.
+      const quiet = await startServer()
+      await sendGarbage(quiet.port)
+      await quiet.close()
+      await sendGarbage(a.port)
+      await waitFor(() => debug.filter((r) => r.message === 'connection ended with an error').length === 2, 'a\'s second record')
+      await sleep(100)
+      expect(debug.filter((r) => r.message === 'connection ended with an error')).toHaveLength(2)
+      expect(listening(debug)).toEqual([`127.0.0.1:${a.port}`])
+      expect(other.filter((r) => r.message === 'connection ended with an error')).toEqual([])
       // ...and c's own go to c.
       await sendGarbage(c.port)
       await waitFor(() => other.some((r) => r.message === 'connection ended with an error'), 'c\'s own record')
-      expect(debug.filter((r) => r.message === 'connection ended with an error')).toHaveLength(1)
+      expect(debug.filter((r) => r.message === 'connection ended with an error')).toHaveLength(2)
     } finally {
       await a.close()
       await b.close()

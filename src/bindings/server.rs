@@ -254,7 +254,7 @@ pub fn start_native_server<'env>(
             let events = own_events.clone();
             super::telemetry::start(config, move |batch| send_event(&events, "logs", batch))
         }
-        None => (None, None),
+        None => (Some(crate::telemetry::logs::unrouted_span()), None),
     };
     let dispatcher = Dispatcher::new(parsed.description, parsed.catalog);
     let mut cfg = parsed.config;

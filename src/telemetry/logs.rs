@@ -33,6 +33,12 @@ use tracing_subscriber::registry::LookupSpan;
 /// The span field that ties events to one server's sink (its [`LogSink::id`]).
 pub const SERVER_FIELD: &str = "mcp_server";
 
+/// The span of a server without a logger: its events reach no sink (sink ids start at 1)
+/// instead of every other server's logger.
+pub fn unrouted_span() -> tracing::Span {
+    tracing::error_span!("mcp", mcp_server = 0u64)
+}
+
 /// A log level, most severe first. `Off` admits nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 #[repr(u8)]

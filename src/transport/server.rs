@@ -70,6 +70,9 @@ impl McpServer {
             .log_span
             .clone()
             .unwrap_or_else(tracing::Span::none);
+        span.in_scope(
+            || tracing::info!(address = %local, endpoint = %core.cfg.endpoint, "listening"),
+        );
         let mut tasks = vec![
             tokio::spawn(accept_loop(core.clone(), listener, rx.clone()).instrument(span.clone())),
             tokio::spawn(reaper(core.clone(), rx.clone()).instrument(span.clone())),
