@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The one test command (README): Rust core tests, the addon build, JS tests, the typing probes,
-# the packed package's ESM/CommonJS consumers, conformance, the bench smoke run and the NestJS
-# host's tests. Each part is a script of its own; the last line
-# totals what ran.
+# The one test command (README): the docs link check, Rust core tests (with tests/layers.rs, the
+# layering check of scripts/check-layers.sh), the addon build, JS tests, the typing probes, the
+# packed package's ESM/CommonJS consumers, conformance, the bench smoke run and the NestJS host's
+# tests. Each part is a script of its own; the last line totals what ran.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LOGS="$(mktemp -d)"

@@ -69,6 +69,9 @@ pub struct Dispatcher {
     /// Answers fixed for the server's lifetime, rendered on first use.
     discover: std::sync::OnceLock<String>,
     initialize: [std::sync::OnceLock<String>; 3],
+    /// The 2026 result tags with cache hints, and the hints alone.
+    tags: std::sync::OnceLock<String>,
+    cache: std::sync::OnceLock<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -91,6 +94,8 @@ impl Dispatcher {
             catalog: RwLock::new(Arc::new(catalog)),
             discover: Default::default(),
             initialize: Default::default(),
+            tags: Default::default(),
+            cache: Default::default(),
         }
     }
 
@@ -163,7 +168,7 @@ impl Dispatcher {
                 let mut out = String::with_capacity(items.len() + 96);
                 out.push('{');
                 if era == Era::Modern {
-                    out.push_str(&self.modern_tags(true));
+                    out.push_str(self.modern_tags(true));
                     out.push(',');
                 }
                 out.push('"');
@@ -191,12 +196,12 @@ impl Dispatcher {
         match kind {
             CallbackKind::CallTool => match named(params) {
                 Ok(name) if self.catalog.read().tools.contains(&name) => Routed::Callback(kind),
-                Ok(name) => unknown("tool", name),
+                Ok(name) => unknown("tool", name.into_owned()),
                 Err(e) => Routed::Fail(e),
             },
             CallbackKind::GetPrompt => match named(params) {
                 Ok(name) if self.catalog.read().prompts.contains(&name) => Routed::Callback(kind),
-                Ok(name) => unknown("prompt", name),
+                Ok(name) => unknown("prompt", name.into_owned()),
                 Err(e) => Routed::Fail(e),
             },
             CallbackKind::ReadResource => match uri_of(params) {
@@ -217,36 +222,38 @@ impl Dispatcher {
                     if cacheable {
                         self.cache_members()
                     } else {
-                        String::new()
+                        ""
                     }
                 } else {
                     self.modern_tags(cacheable)
                 };
-                insert_members(result, &extra)
+                insert_members(result, extra)
             }
         }
     }
 
-    /// `"resultType":"complete"` and, when cacheable, the cache hints.
-    fn modern_tags(&self, cacheable: bool) -> String {
-        let mut s = String::from("\"resultType\":\"complete\"");
-        if cacheable {
-            s.push(',');
-            s.push_str(&self.cache_members());
+    /// `"resultType":"complete"` and, when cacheable, the cache hints (rendered once).
+    fn modern_tags(&self, cacheable: bool) -> &str {
+        const COMPLETE: &str = "\"resultType\":\"complete\"";
+        if !cacheable {
+            return COMPLETE;
         }
-        s
+        self.tags
+            .get_or_init(|| format!("{COMPLETE},{}", self.cache_members()))
     }
 
-    fn cache_members(&self) -> String {
-        format!(
-            "\"ttlMs\":{},\"cacheScope\":\"{}\"",
-            self.desc.cache.ttl_ms,
-            if self.desc.cache.public {
-                "public"
-            } else {
-                "private"
-            }
-        )
+    fn cache_members(&self) -> &str {
+        self.cache.get_or_init(|| {
+            format!(
+                "\"ttlMs\":{},\"cacheScope\":\"{}\"",
+                self.desc.cache.ttl_ms,
+                if self.desc.cache.public {
+                    "public"
+                } else {
+                    "private"
+                }
+            )
+        })
     }
 
     /// Turns a callback's outcome into the result or error the client sees.
@@ -410,7 +417,7 @@ impl Dispatcher {
 }
 
 /// `params.name` of a tools/call or prompts/get, with `arguments` an object when present.
-fn named(params: Option<&RawValue>) -> Result<String, RpcError> {
+fn named(params: Option<&RawValue>) -> Result<std::borrow::Cow<'_, str>, RpcError> {
     let p = params
         .and_then(|p| serde_json::from_str::<NamedParams>(p.get()).ok())
         .ok_or_else(|| RpcError::invalid_params("params.name must be a string"))?;
@@ -424,7 +431,6 @@ fn named(params: Option<&RawValue>) -> Result<String, RpcError> {
         ));
     }
     p.name
-        .map(|n| n.into_owned())
         .ok_or_else(|| RpcError::invalid_params("params.name must be a string"))
 }
 

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::json::{object_of, push_string};
+use super::json::push_string;
 
 /// `name`, `uri`, `arguments`, `ref`, `argument` (what callbacks use), the multi round-trip
 /// members, and `notifications` (`subscriptions/listen`).
@@ -33,6 +33,8 @@ pub struct CallParams<'a> {
     pub reference: Option<&'a RawValue>,
     #[serde(borrow, default)]
     pub argument: Option<&'a RawValue>,
+    #[serde(borrow, default, rename = "_meta")]
+    pub meta: Option<&'a RawValue>,
 }
 
 /// Keeps an explicit `null` distinguishable from an absent member.
@@ -52,21 +54,53 @@ impl<'a> CallParams<'a> {
     /// Everything else, `_meta` included, is the server's business and would only cost JS a
     /// larger parse.
     pub fn for_callback(&self) -> String {
-        let quoted = |s: &Option<Cow<'_, str>>| {
-            s.as_deref().map(|s| {
-                let mut q = String::with_capacity(s.len() + 2);
-                push_string(&mut q, s);
-                q
-            })
+        let raw = |r: Option<&RawValue>| r.map_or(0, |r| r.get().len() + 12);
+        let text = |s: &Option<Cow<'_, str>>| s.as_deref().map_or(0, |s| s.len() + 12);
+        let mut out = String::with_capacity(
+            2 + text(&self.name)
+                + text(&self.uri)
+                + raw(self.arguments)
+                + raw(self.reference)
+                + raw(self.argument),
+        );
+        out.push('{');
+        let member = |out: &mut String, key: &str| {
+            if out.len() > 1 {
+                out.push(',');
+            }
+            out.push('"');
+            out.push_str(key);
+            out.push_str("\":");
         };
-        let (name, uri) = (quoted(&self.name), quoted(&self.uri));
-        object_of(&[
-            ("name", name.as_deref()),
-            ("arguments", self.arguments.map(RawValue::get)),
-            ("uri", uri.as_deref()),
-            ("ref", self.reference.map(RawValue::get)),
-            ("argument", self.argument.map(RawValue::get)),
-        ])
+        if let Some(n) = &self.name {
+            member(&mut out, "name");
+            push_string(&mut out, n);
+        }
+        for (key, value) in [
+            ("arguments", self.arguments),
+            ("uri", None),
+            ("ref", self.reference),
+            ("argument", self.argument),
+        ] {
+            if key == "uri" {
+                if let Some(u) = &self.uri {
+                    member(&mut out, "uri");
+                    push_string(&mut out, u);
+                }
+            } else if let Some(v) = value {
+                member(&mut out, key);
+                out.push_str(v.get());
+            }
+        }
+        out.push('}');
+        out
+    }
+
+    /// `_meta.progressToken`, when sent.
+    pub fn progress_token(&self) -> Option<serde_json::Value> {
+        self.meta
+            .and_then(|m| serde_json::from_str::<super::meta::Meta>(m.get()).ok())
+            .and_then(|m| m.progress_token)
     }
 
     /// The tool or prompt name, or the resource uri: what a sealed request state is bound to.
@@ -116,5 +150,9 @@ mod tests {
         assert_eq!(c.request_state.map(RawValue::get), Some("null"));
         assert!(c.input_responses.is_none());
         assert_eq!(c.target(), "x://a");
+        assert!(c.progress_token().is_none());
+        let p = raw(r#"{"name":"t","_meta":{"progressToken":"p1"}}"#);
+        let c = CallParams::parse(Some(&p)).unwrap();
+        assert_eq!(c.progress_token(), Some(serde_json::json!("p1")));
     }
 }

@@ -19,8 +19,7 @@ use crate::monitor::tracker::NewConnection;
 use crate::monitor::CloseReason;
 use crate::protocol::input::{self, MAX_INPUT_ROUNDS};
 use crate::protocol::jsonrpc::{self, Body, Message, RequestId};
-use crate::protocol::meta::meta_of;
-use crate::protocol::params::callback_params;
+use crate::protocol::params::CallParams;
 use crate::protocol::{CallError, CallbackKind, Era, LegacyVersion, Routed, RpcError};
 use crate::session::{new_session_id, ResumeError, Session, STANDALONE};
 use crate::telemetry::trace_context::with_trace_context;
@@ -463,7 +462,9 @@ async fn session_callback(
     id: &RequestId,
     params: Option<&RawValue>,
 ) -> Option<String> {
-    let token = meta_of(params).progress_token;
+    // One parse of the params for the whole call: progress token and callback params.
+    let call_params = CallParams::parse(params).unwrap_or_default();
+    let token = call_params.progress_token();
 
     let request_stream = match &route {
         Route::Session {
@@ -481,7 +482,7 @@ async fn session_callback(
         let outcome = {
             let _in_flight = InFlight::new(session, id.as_json(), call_id);
             // Rendered per round: the common single round owns it without a copy.
-            let params = callback_params(params);
+            let params = call_params.for_callback();
             pipeline::run_callback(core, call_id, rx, kind, params, ctx).await
         };
         let json = match &outcome {

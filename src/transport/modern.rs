@@ -133,8 +133,6 @@ fn envelope(meta: Meta) -> Result<Envelope, RpcError> {
 struct CallInput {
     /// The params JS receives.
     callback_params: String,
-    /// The tool or prompt name, or the resource uri: what a sealed state is bound to.
-    target: String,
     input_responses: Option<Box<RawValue>>,
     request_state: Option<Box<RawValue>>,
 }
@@ -251,7 +249,6 @@ pub async fn post(
         Routed::Callback(kind) => {
             let input = CallInput {
                 callback_params: p.for_callback(),
-                target: p.target().to_owned(),
                 input_responses: p.input_responses.map(ToOwned::to_owned),
                 request_state: p.request_state.map(ToOwned::to_owned),
             };
@@ -356,7 +353,12 @@ async fn callback(
             );
         }
     }
-    let name = input.target;
+    // What a sealed state is bound to; only the multi round-trip paths need it.
+    let target = |params: Option<&RawValue>| {
+        CallParams::parse(params)
+            .map(|p| p.target().to_owned())
+            .unwrap_or_default()
+    };
     let request_state = match input
         .request_state
         .as_deref()
@@ -364,6 +366,7 @@ async fn callback(
     {
         None | Some(Ok(Value::Null)) => None,
         Some(Ok(Value::String(sealed))) => {
+            let name = target(params.as_deref());
             match core.state_keys.open(&sealed, &method, &name, now_ms()) {
                 Ok(s) => Some(s),
                 Err(e) => {
@@ -416,21 +419,12 @@ async fn callback(
     let params_text = input.callback_params;
     let run_core = core.clone();
     let caps = env.capabilities;
-    let run_id = id.clone();
     let run = async move {
         let outcome =
             pipeline::run_callback(&run_core, call_id, reply, kind, params_text, ctx).await;
         finished.store(true, Ordering::Release);
-        finish(
-            &run_core,
-            kind,
-            &method,
-            &name,
-            params.as_deref(),
-            &caps,
-            outcome,
-        )
-        .map(|(status, body)| (status, body.into_response_text(&run_id)))
+        finish(&run_core, kind, &method, params.as_deref(), &caps, outcome)
+            .map(|(status, body)| (status, body.into_response_text(&id)))
     };
     let stream = (!json_mode).then(|| Stream {
         rx,
@@ -471,7 +465,6 @@ fn finish(
     core: &Core,
     kind: CallbackKind,
     method: &str,
-    name: &str,
     params: Option<&RawValue>,
     caps: &RawValue,
     outcome: CallOutcome,
@@ -502,7 +495,10 @@ fn finish(
                     }
                     Some(Value::String(state)) => {
                         let expires = now_ms() + core.cfg.request_state_ttl.as_millis() as u64;
-                        match core.state_keys.seal(state, method, name, expires) {
+                        let name = CallParams::parse(params)
+                            .map(|p| p.target().to_owned())
+                            .unwrap_or_default();
+                        match core.state_keys.seal(state, method, &name, expires) {
                             Ok(sealed) => {
                                 m.insert("requestState".into(), Value::String(sealed));
                             }
