@@ -19,10 +19,12 @@ const rounds = Number(process.argv[2] || 5)
 const seconds = Number(process.argv[3] || 2)
 const WORKLOADS = ['tools-list', 'tools-call']
 
-function cpuNs(pid) {
+// Nanoseconds on CPU: all threads, and the addon's own (tokio workers named mcp-native).
+function cpuNs(pid, onlyNative = false) {
   let sum = 0
   for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
     try {
+      if (onlyNative && !fs.readFileSync(`/proc/${pid}/task/${t}/comm`, 'utf8').startsWith('mcp-native')) continue
       sum += Number(fs.readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0])
     } catch {
       // a thread that just ended
@@ -63,6 +65,7 @@ function median(xs) {
 async function main() {
   if (!fs.existsSync(LOADGEN)) throw new Error(`${LOADGEN} is missing: run bench/setup.sh first`)
   const us = { off: {}, on: {} }
+  const native = { off: {}, on: {} }
   let failed = false
   for (let round = 0; round < rounds; round++) {
     for (const w of WORKLOADS) {
@@ -71,23 +74,28 @@ async function main() {
         // Warm-up run (JIT, allocator, connections), then the measured one.
         spawnSync(LOADGEN, [w, '--url', srv.url, '--connections', '16', '--expect-tools', String(TOOLS), '--duration', '0.5', '--warmup', '0'])
         const before = cpuNs(srv.child.pid)
+        const beforeNative = cpuNs(srv.child.pid, true)
         const r = spawnSync(LOADGEN, [w, '--url', srv.url, '--connections', '16', '--expect-tools', String(TOOLS), '--duration', String(seconds), '--warmup', '0'], { encoding: 'utf8' })
         const spent = cpuNs(srv.child.pid) - before
+        const spentNative = cpuNs(srv.child.pid, true) - beforeNative
         await stop(srv.child)
         const out = JSON.parse(r.stdout)
         if ((out.errors || 0) + (out.missing || 0) > 0 || out.fatal) failed = true
         const perReq = spent / 1000 / out.ok
+        const nativePerReq = spentNative / 1000 / out.ok
         ;(us[variant][w] = us[variant][w] || []).push(perReq)
-        process.stderr.write(`${w} metrics ${variant} round ${round + 1}: ${out.ok} requests, ${perReq.toFixed(1)} µs CPU each\n`)
+        ;(native[variant][w] = native[variant][w] || []).push(nativePerReq)
+        process.stderr.write(`${w} metrics ${variant} round ${round + 1}: ${out.ok} requests, ${perReq.toFixed(1)} µs CPU each (${nativePerReq.toFixed(1)} on the addon's threads)\n`)
       }
     }
   }
-  console.log('| workload | CPU µs/request, metrics off | metrics on | cost |')
-  console.log('| --- | ---: | ---: | ---: |')
+  console.log('| workload | CPU µs/request, metrics off | metrics on | cost | addon threads off | on | cost |')
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |')
+  const pct = (on, off) => `${(((on - off) / off) * 100).toFixed(1)}%`
   for (const w of WORKLOADS) {
-    const off = median(us.off[w])
-    const on = median(us.on[w])
-    console.log(`| ${w} | ${off.toFixed(1)} | ${on.toFixed(1)} | ${(((on - off) / off) * 100).toFixed(1)}% |`)
+    const [off, on] = [median(us.off[w]), median(us.on[w])]
+    const [noff, non] = [median(native.off[w]), median(native.on[w])]
+    console.log(`| ${w} | ${off.toFixed(1)} | ${on.toFixed(1)} | ${pct(on, off)} | ${noff.toFixed(1)} | ${non.toFixed(1)} | ${pct(non, noff)} |`)
   }
   if (failed) {
     console.error('a run counted errors')
