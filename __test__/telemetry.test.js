@@ -9,6 +9,7 @@ const { Client: LegacyClient } = require('@modelcontextprotocol/sdk/client/index
 const { StreamableHTTPClientTransport: LegacyTransport } = require('@modelcontextprotocol/sdk/client/streamableHttp.js')
 const { startServer, waitFor, sleep, modernPost, meta } = require('./helpers/eras')
 
+const OBJ = { type: 'object', properties: {} }
 const PARSER = path.join(__dirname, 'helpers', 'parse_openmetrics.py')
 
 // The exposition through the reference parser: a malformed text fails the test here.
@@ -64,7 +65,13 @@ describe('logger', () => {
   test('core diagnostics reach the JS logger at its level, batched, typed fields', async () => {
     const debug = []
     const info = []
-    const a = await startServer({ logger: (level, message, fields) => debug.push({ level, message, fields }), logLevel: 'debug' })
+    const a = await startServer({
+      logger: (level, message, fields) => debug.push({ level, message, fields }),
+      logLevel: 'debug',
+      callbackTimeoutMs: 100,
+      tools: [{ name: 'slow', inputSchema: OBJ }],
+      callTool: () => new Promise(() => {}),
+    })
     const b = await startServer({ logger: (level, message, fields) => info.push({ level, message, fields }), logLevel: 'info' })
     // Another server at debug: a's connection events run in a's span and reach a's logger only.
     const other = []
@@ -96,6 +103,13 @@ describe('logger', () => {
       expect(debug.filter((r) => r.message === 'connection ended with an error')).toHaveLength(2)
       expect(listening(debug)).toEqual([`127.0.0.1:${a.port}`])
       expect(other.filter((r) => r.message === 'connection ended with an error')).toEqual([])
+      // A callback timeout, from a task spawned off the request, is a's too.
+      expect((await modernPost(a.url, 'tools/call', { name: 'slow', arguments: {} })).json.error.code).toBe(-32001)
+      await waitFor(() => debug.some((r) => r.message === 'callback timed out'), 'the timeout record')
+      const timeout = debug.find((r) => r.message === 'callback timed out')
+      expect(timeout.level).toBe('warn')
+      expect(timeout.fields).toMatchObject({ kind: 'callTool', target: 'mcp_swagger_native::transport::pipeline' })
+      expect(info.concat(other).filter((r) => r.message === 'callback timed out')).toEqual([])
       // ...and c's own go to c.
       await sendGarbage(c.port)
       await waitFor(() => other.some((r) => r.message === 'connection ended with an error'), 'c\'s own record')
@@ -149,7 +163,6 @@ describe('metrics', () => {
 
 const TP = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'
 const TS = 'rojo=00f067aa0ba902b7,congo=t61rcWkgMzE'
-const OBJ = { type: 'object', properties: {} }
 
 // echo answers, fail returns isError, slow never settles (callback timeout), trace reports the
 // trace context its ctx got.

@@ -3,6 +3,7 @@
 //! stream for server messages, DELETE ends the session.
 
 use std::sync::Arc;
+use tracing::Instrument;
 
 use futures_util::future::join_all;
 use hyper::header::HeaderValue;
@@ -177,21 +178,26 @@ pub async fn post(core: Arc<Core>, peer: Peer, headers: &HeaderMap, body: Body) 
     };
     let task_core = core.clone();
     let task_session = session.clone();
-    tokio::spawn(async move {
-        let core = task_core;
-        let session = task_session;
-        join_all(routed.into_iter().map(|(id, _, params, r)| {
-            let core = core.clone();
-            let session = session.clone();
-            async move {
-                if let Some(text) = answer(&core, &session, stream, false, id, params, r).await {
-                    session.send(&core.cfg.session, stream, &text);
+    tokio::spawn(
+        async move {
+            let core = task_core;
+            let session = task_session;
+            join_all(routed.into_iter().map(|(id, _, params, r)| {
+                let core = core.clone();
+                let session = session.clone();
+                async move {
+                    if let Some(text) = answer(&core, &session, stream, false, id, params, r).await
+                    {
+                        session.send(&core.cfg.session, stream, &text);
+                    }
                 }
-            }
-        }))
-        .await;
-        session.finish_stream(stream);
-    });
+            }))
+            .await;
+            session.finish_stream(stream);
+        }
+        // In the server's log span, like the connection that spawned it.
+        .in_current_span(),
+    );
     http::sse(OutBody::sse(rx, core.cfg.keepalive))
 }
 

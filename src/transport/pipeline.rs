@@ -9,6 +9,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument;
 
 use bytes::Bytes;
 use hyper::StatusCode;
@@ -239,10 +240,14 @@ where
     };
     let mut answer = Box::pin(answer);
     let to_stream = |head: Option<Bytes>, rx, answer, deliver: D, cancel: Option<CancelOnDrop>| {
-        tokio::spawn(async move {
-            let out: Option<(StatusCode, String)> = answer.await;
-            deliver.deliver(out.map(|(_, text)| text));
-        });
+        // In the server's log span, like the connection that spawned it.
+        tokio::spawn(
+            async move {
+                let out: Option<(StatusCode, String)> = answer.await;
+                deliver.deliver(out.map(|(_, text)| text));
+            }
+            .in_current_span(),
+        );
         sse_response(rx, keepalive, head, cancel)
     };
     tokio::select! {
