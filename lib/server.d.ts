@@ -143,6 +143,12 @@ export interface StreamableServerOptions {
   logger?: (level: CoreLogLevel, message: string, fields: Record<string, string | number | boolean>) => void
   /** The most verbose level given to `logger`. Default 'info'. */
   logLevel?: CoreLogLevel | 'off'
+  /**
+   * Tool `arguments` checked against `inputSchema` before JS runs, and `structuredContent`
+   * against `outputSchema` before the client sees it (JSON Schema 2020-12 by default). Both on
+   * by default; `false` turns both off. See docs/validation.md.
+   */
+  validation?: boolean | { arguments?: boolean; results?: boolean }
 }
 
 export interface ConnectionInfo {

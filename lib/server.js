@@ -177,7 +177,14 @@ class StreamableMcpServer {
   }
 }
 
-async function startStreamableMcpServer(opts = {}, monitor = {}) {
+function startStreamableMcpServer(opts = {}, monitor = {}) {
+  return startServer(opts, monitor, null)
+}
+
+// Shared by startStreamableMcpServer and createStreamableMcpHandler (lib/handler.js): `Wrapper`
+// is the handler class in handler mode (no listener), null for a listening server.
+async function startServer(opts, monitor, Wrapper) {
+  opts = opts === undefined ? {} : opts
   if (opts === null || typeof opts !== 'object') throw new TypeError('options must be an object')
   monitor = monitor || {}
   const callbacks = {}
@@ -194,6 +201,7 @@ async function startStreamableMcpServer(opts = {}, monitor = {}) {
   if (opts.logger !== undefined && typeof opts.logger !== 'function') throw new TypeError('logger must be a function')
   const logger = opts.logger
   wire.hasLogger = typeof logger === 'function'
+  if (Wrapper) wire.handlerMode = true
   // Events no callback listens to are not sent across at all.
   wire.monitor = {
     established: typeof monitor.onConnectionEstablished === 'function',
@@ -340,7 +348,7 @@ async function startStreamableMcpServer(opts = {}, monitor = {}) {
 
   server = await native.startNativeServer(JSON.stringify(wire), drain, events)
   if (drainPending) drain()
-  wrapper = new StreamableMcpServer(server)
+  wrapper = Wrapper ? new Wrapper(server, opts) : new StreamableMcpServer(server)
   return wrapper
 }
 
@@ -349,3 +357,5 @@ for (const name of ['sessionId', 'era', 'protocolVersion', 'clientInfo', 'client
 }
 
 module.exports = { startStreamableMcpServer, StreamableMcpServer }
+// Not part of the public API (index.js spreads the enumerable exports).
+Object.defineProperty(module.exports, 'startServer', { value: startServer, enumerable: false })

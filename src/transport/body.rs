@@ -62,6 +62,23 @@ impl OutBody {
         self
     }
 
+    /// The whole body when it is one buffer (`Some(None)`: empty), `None` for a stream. A
+    /// watched buffer is shown to its watch and ended, as if it had been sent.
+    pub fn take_whole(&mut self) -> Option<Option<Bytes>> {
+        match self {
+            OutBody::Full(b) => Some(b.take()),
+            OutBody::Sse { .. } => None,
+            OutBody::Metered { inner, meter } => {
+                let whole = inner.take_whole()?;
+                if let Some(b) = &whole {
+                    meter.frame(b);
+                }
+                meter.end();
+                Some(whole)
+            }
+        }
+    }
+
     pub fn metered(self, meter: Box<dyn BodyWatch>) -> Self {
         OutBody::Metered {
             inner: Box::new(self),

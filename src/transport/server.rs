@@ -25,7 +25,8 @@ use crate::protocol::Dispatcher;
 /// A running server. Dropping it without `close()` leaves tasks running until the runtime ends.
 pub struct McpServer {
     core: Arc<Core>,
-    addr: SocketAddr,
+    /// `None` without a listener (handler mode: the host's HTTP server feeds the service).
+    addr: Option<SocketAddr>,
     shutdown: watch::Sender<bool>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -63,20 +64,49 @@ impl McpServer {
         })?;
         let core = Core::new(cfg, dispatcher, host, sinks, stores)?;
         let (shutdown, rx) = watch::channel(false);
-        // Inside the server's log span (when a logger is set), so its events reach that
-        // server's logger only.
-        let span = core
-            .cfg
-            .log_span
-            .clone()
-            .unwrap_or_else(tracing::Span::none);
+        let span = log_span(&core);
         span.in_scope(
             || tracing::info!(address = %local, endpoint = %core.cfg.endpoint, "listening"),
         );
-        let mut tasks = vec![
-            tokio::spawn(accept_loop(core.clone(), listener, rx.clone()).instrument(span.clone())),
-            tokio::spawn(reaper(core.clone(), rx.clone()).instrument(span.clone())),
-        ];
+        let accept = tokio::spawn(accept_loop(core.clone(), listener, rx.clone()).instrument(span));
+        Ok(Self::with_tasks(
+            core,
+            Some(local),
+            shutdown,
+            rx,
+            Some(accept),
+        ))
+    }
+
+    /// The same server without a listener: the host's own HTTP server hands each request to
+    /// `service(peer)` (handler mode). Sessions, monitoring, its tasks and `close()` are as
+    /// with a listener. Must run inside the tokio runtime.
+    pub fn without_listener(
+        cfg: ServerConfig,
+        dispatcher: Dispatcher,
+        host: Arc<dyn CallbackHost>,
+        sinks: Vec<Arc<dyn MonitorSink>>,
+        stores: Stores,
+    ) -> Result<Self, StartError> {
+        let core = Core::new(cfg, dispatcher, host, sinks, stores)?;
+        let (shutdown, rx) = watch::channel(false);
+        Ok(Self::with_tasks(core, None, shutdown, rx, None))
+    }
+
+    fn with_tasks(
+        core: Arc<Core>,
+        addr: Option<SocketAddr>,
+        shutdown: watch::Sender<bool>,
+        rx: watch::Receiver<bool>,
+        accept: Option<JoinHandle<()>>,
+    ) -> Self {
+        // Inside the server's log span (when a logger is set), so its events reach that
+        // server's logger only.
+        let span = log_span(&core);
+        let mut tasks: Vec<JoinHandle<()>> = accept.into_iter().collect();
+        tasks.push(tokio::spawn(
+            reaper(core.clone(), rx.clone()).instrument(span.clone()),
+        ));
         if let Some(lines) = core.cfg.stats_lines.clone() {
             let counts_core = core.clone();
             tasks.push(tokio::spawn(
@@ -89,20 +119,32 @@ impl McpServer {
                 .instrument(span),
             ));
         }
-        Ok(Self {
+        Self {
             core,
-            addr: local,
+            addr,
             shutdown,
             tasks: Mutex::new(tasks),
-        })
+        }
     }
 
     pub fn core(&self) -> &Arc<Core> {
         &self.core
     }
 
+    /// The listener's address; `0.0.0.0:0` for a server without one.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+            .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+
+    /// Whether this server owns a listener.
+    pub fn has_listener(&self) -> bool {
+        self.addr.is_some()
+    }
+
+    /// The service for one request from `remote` (handler mode).
+    pub fn service(&self, remote: SocketAddr) -> McpService {
+        McpService::new(self.core.clone(), remote)
     }
 
     /// Stops accepting, ends every session (reported as `shutdown`), stream and call, waits
@@ -129,6 +171,14 @@ impl McpServer {
         self.core.abort_calls();
         self.core.release();
     }
+}
+
+/// The span a server's tasks run in: its logger's (see telemetry::logs), or none.
+fn log_span(core: &Core) -> tracing::Span {
+    core.cfg
+        .log_span
+        .clone()
+        .unwrap_or_else(tracing::Span::none)
 }
 
 async fn accept_loop(core: Arc<Core>, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
