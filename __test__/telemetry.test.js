@@ -279,6 +279,30 @@ describe('metrics under a known workload', () => {
   })
 })
 
+describe('handler mode', () => {
+  test('operations served through handle(req, res) are measured too', async () => {
+    const { createStreamableMcpHandler } = require('..')
+    const handler = await createStreamableMcpHandler({ metrics: true, tools: [{ name: 'echo', inputSchema: OBJ }], callTool: () => ({ content: [] }) })
+    const httpServer = http.createServer((req, res) => handler.handle(req, res))
+    await new Promise((r) => httpServer.listen(0, '127.0.0.1', r))
+    try {
+      const url = `http://127.0.0.1:${httpServer.address().port}/mcp`
+      expect((await modernPost(url, 'tools/list', {})).status).toBe(200)
+      expect((await modernPost(url, 'tools/call', { name: 'echo', arguments: {} })).status).toBe(200)
+      let m
+      await waitFor(async () => {
+        m = parseMetrics(await handler.metrics())
+        return m.series('mcp_server_operation_duration_seconds_count').length === 2
+      }, 'both operations')
+      expect(m.value('mcp_server_operation_duration_seconds_count', { mcp_method_name: 'tools/list', mcp_protocol_version: '2026-07-28' })).toBe(1)
+      expect(m.value('mcp_server_operation_duration_seconds_count', { mcp_method_name: 'tools/call', gen_ai_operation_name: 'execute_tool', gen_ai_tool_name: 'echo', mcp_protocol_version: '2026-07-28' })).toBe(1)
+    } finally {
+      await new Promise((r) => httpServer.close(r))
+      await handler.close()
+    }
+  })
+})
+
 describe('trace context', () => {
   test('a traceparent in _meta reaches ctx in both eras; an invalid one is dropped', async () => {
     const { seen, start } = workloadServer({ maxConnections: 10 })
