@@ -68,6 +68,13 @@ function pinned(cpus, cmd, args) {
 // --- Servers. `sdk` is the TypeScript SDK: v1 (the host's wiring) for 2025 rows, v2 for 2026 rows.
 const SERVERS = [
   { key: 'addon', label: 'this addon', cmd: () => ['node', [path.join(BENCH, 'servers', 'addon.js'), ...nodeFlags()]] },
+  // The same server with `metrics: true`, on the request-path cells only: the cost of metrics.
+  {
+    key: 'addon-metrics',
+    label: 'this addon, metrics on',
+    only: ['tools-list', 'tools-call', 'modern-tools-list', 'modern-tools-call'],
+    cmd: () => ['node', [path.join(BENCH, 'servers', 'addon.js'), '--metrics', ...nodeFlags()]],
+  },
   {
     key: 'sdk',
     label: 'TS SDK',
@@ -245,6 +252,7 @@ async function main() {
     const rounds = w.kind === 'rps' ? Math.max(1, cfg.rounds) : 1
     for (let round = 0; round < rounds; round++) {
       for (const s of SERVERS) {
+        if (s.only && !s.only.includes(w.key)) continue
         if (unavailable[s.key]) {
           results[w.key][s.key] = { na: unavailable[s.key] }
           continue
@@ -545,6 +553,15 @@ function render(started, results, runsAll, wrk, hub, failures) {
         `${wrk.p99_us ? `, p99 ${ms(wrk.p99_us)} ms` : ''}${wrk.non2xx ? ` (${wrk.non2xx} non-2xx)` : ''}; mcp-loadgen, alternating with it on the same server process, did ${fmtInt(wrk.loadgen_rps)} req/s (${ratio(wrk.loadgen_rps, wrk.rps)} of wrk).`,
     )
   }
+  const metricsCost = WORKLOADS.filter((w) => {
+    const r = results[w.key] || {}
+    return r.addon && r['addon-metrics'] && !r.addon.na && !r.addon.fatal && !r['addon-metrics'].fatal && r.addon.rps
+  }).map((w) => {
+    const r = results[w.key]
+    const cost = (1 - r['addon-metrics'].rps / r.addon.rps) * 100
+    return `${w.title} ${cost >= 0 ? '−' : '+'}${Math.abs(cost).toFixed(1)}%`
+  })
+  if (metricsCost.length) notes.push(`Metrics on (\`metrics: true\`) vs off, req/s of the best rounds: ${metricsCost.join(', ')} (budget: at most 3% lower).`)
   if (notes.length) lines.push('', ...notes.map((n) => `- ${n}`))
   lines.push('', ...targets(results))
   // hub-bench.js prints its own heading; add one only when it does not.

@@ -111,7 +111,15 @@ export interface RequestContext {
   readonly auth?: AuthInfo
   /** The request headers named in `exposeHeaders` (lowercase names; never Authorization). */
   readonly headers?: Record<string, string>
+  /** W3C `traceparent` from the request's `params._meta`, when valid: continue the client's trace with it. */
+  traceparent?: string
+  /** W3C `tracestate` from `params._meta`, when valid and a valid `traceparent` came with it. */
+  tracestate?: string
 }
+
+/** The level of a core log record given to `logger`. */
+export type CoreLogLevel = 'error' | 'warn' | 'info' | 'debug' | 'trace'
+
 
 export interface StreamableServerOptions {
   /** Default 3322; 0 picks a free port. */
@@ -196,6 +204,12 @@ export interface StreamableServerOptions {
   keepAliveTimeoutMs?: number
   /** close() lets calls in flight finish for this long, then aborts them; idle connections close at once. Default 3_000. */
   shutdownGraceMs?: number
+  /** Prometheus metrics (OpenMetrics text): `server.metrics()`, and served on the listener at `path` (default '/metrics') behind the internalStats token. */
+  metrics?: boolean | { path?: string }
+  /** Receives the core's diagnostics in batches (rate-limited, never blocking a request). `fields.target` names the Rust module. */
+  logger?: (level: CoreLogLevel, message: string, fields: Record<string, string | number | boolean>) => void
+  /** The most verbose level given to `logger`. Default 'info'. */
+  logLevel?: CoreLogLevel | 'off'
   /**
    * Tool `arguments` checked against `inputSchema` before JS runs, and `structuredContent`
    * against `outputSchema` before the client sees it (JSON Schema 2020-12 by default). Both on
@@ -254,6 +268,8 @@ export declare class StreamableMcpServer {
   /** notifications/resources/updated to each legacy session subscribed to uri and each listen stream naming it. */
   notifyResourceUpdated(uri: string): void
   closeSession(sessionId: string): Promise<boolean>
+  /** OpenMetrics text of this server's metrics; rejects when the `metrics` option is off. */
+  metrics(): Promise<string>
   /** Drains, closes every session (onConnectionClosed each), frees every handle. */
   close(): Promise<void>
 }

@@ -156,6 +156,11 @@ class StreamableMcpServer {
     this._native.notifyResourceUpdated(String(uri))
   }
 
+  // OpenMetrics text of this server's registry; rejects when `metrics` is off.
+  async metrics() {
+    return this._native.metricsText()
+  }
+
   closeSession(sessionId) {
     return this._native.closeSession(String(sessionId))
   }
@@ -194,6 +199,9 @@ async function startServer(opts, monitor, Wrapper) {
   wire.hasReadResource = !!callbacks.readResource
   wire.hasGetPrompt = !!callbacks.getPrompt
   wire.hasComplete = !!callbacks.complete
+  if (opts.logger !== undefined && typeof opts.logger !== 'function') throw new TypeError('logger must be a function')
+  const logger = opts.logger
+  wire.hasLogger = typeof logger === 'function'
   if (Wrapper) wire.handlerMode = true
   // auth.verify stays in JS; the native side learns only that it exists.
   let verify
@@ -333,6 +341,12 @@ async function startServer(opts, monitor, Wrapper) {
         if (monitor.onConnectionRejected) safely('onConnectionRejected', monitor.onConnectionRejected, { reason: r.reason, clientIP: r.clientIP, at: new Date(r.at) })
         break
       }
+      case 'logs': {
+        // A batch of core log records: [[level, message, fields], ...].
+        const batch = JSON.parse(payload)
+        for (let i = 0; i < batch.length; i++) safely('logger', logger, batch[i][0], batch[i][1], batch[i][2])
+        break
+      }
       case 'drained':
         if (changeTimer) deliverChange()
         if (wrapper && wrapper._onDrained) wrapper._onDrained()
@@ -355,7 +369,7 @@ async function startServer(opts, monitor, Wrapper) {
   return wrapper
 }
 
-for (const name of ['sessionId', 'era', 'protocolVersion', 'clientInfo', 'clientCapabilities', 'inputResponses', 'requestState', 'requestId', 'auth', 'headers']) {
+for (const name of ['sessionId', 'era', 'protocolVersion', 'clientInfo', 'clientCapabilities', 'inputResponses', 'requestState', 'requestId', 'auth', 'headers', 'traceparent', 'tracestate']) {
   Object.defineProperty(RequestContext.prototype, name, lazy(name))
 }
 

@@ -12,6 +12,7 @@ pub mod events;
 pub mod monitor;
 pub mod protocol;
 pub mod session;
+pub mod telemetry;
 pub mod transport;
 
 #[cfg(feature = "node")]

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 fn rank(layer: &str) -> Option<u8> {
     match layer {
-        "protocol" | "events" | "auth" => Some(0),
+        "protocol" | "events" | "auth" | "telemetry" => Some(0),
         "session" => Some(1),
         "monitor" => Some(2),
         "transport" => Some(3),
@@ -33,6 +33,7 @@ fn sources(root: &Path) -> Vec<Source> {
         "protocol",
         "events",
         "auth",
+        "telemetry",
         "session",
         "monitor",
         "transport",

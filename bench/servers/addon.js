@@ -56,6 +56,7 @@ addon
     ...(opts.eventStore ? {} : { eventStore: false }),
     maxConnections: 50_000, // the memory workloads hold 10,000 sessions
     ...(auth ? { auth } : {}),
+    ...(opts.metrics ? { metrics: true } : {}),
   })
   .then((server) => {
     process.stdout.write(`LISTENING http://127.0.0.1:${server.port}/mcp\n`)

@@ -14,12 +14,13 @@ function callResult(name, args) {
 
 /** --port N (default 0), --json (answer 2025 POSTs with application/json instead of SSE), --no-event-store. */
 function parseArgs(argv = process.argv.slice(2)) {
-  const opts = { port: 0, host: '127.0.0.1', json: false, eventStore: true }
+  const opts = { port: 0, host: '127.0.0.1', json: false, eventStore: true, metrics: false }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     if (a === '--port') opts.port = Number(argv[++i])
     else if (a === '--json') opts.json = true
     else if (a === '--no-event-store') opts.eventStore = false
+    else if (a === '--metrics') opts.metrics = true
     else throw new Error(`unknown argument ${a}`)
   }
   if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) throw new Error('bad --port')

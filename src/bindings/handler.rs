@@ -243,10 +243,7 @@ pub fn serve<'env>(
             headers.push(String::from_utf8_lossy(value.as_bytes()).into_owned());
         }
         let status = u32::from(parts.status.as_u16());
-        let whole = match &mut body {
-            OutBody::Full(b) => Some(b.take()),
-            OutBody::Sse { .. } => None,
-        };
+        let whole = body.take_whole();
         let head = match whole {
             Some(b) => Some(ServedHead {
                 status,

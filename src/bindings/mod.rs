@@ -8,6 +8,7 @@ pub mod events;
 pub mod handler;
 pub mod options;
 pub mod server;
+pub mod telemetry;
 
 /// The addon's tokio runtime. The JS thread already takes a core, so the server gets the
 /// others: `available_parallelism - 1` workers (at least one), or `MCP_NATIVE_WORKER_THREADS`.

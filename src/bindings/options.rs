@@ -10,6 +10,7 @@ use crate::protocol::catalog::{Catalog, Listing, DEFAULT_PAGE_SIZE};
 use crate::protocol::dispatch::{CacheHints, ServerDescription};
 use crate::protocol::validate::ValidationPolicy;
 use crate::session::{EventStoreLimits, InMemoryEventStores};
+use crate::telemetry::logs::{LogLevel, LogSinkConfig};
 use crate::transport::config::default_hosts;
 use crate::transport::http::OriginPolicy;
 use crate::transport::StatsLines;
@@ -127,6 +128,18 @@ pub struct JsOptions {
     pub auth: Option<crate::auth::AuthOptions>,
     pub cors: Option<CorsOptions>,
     pub expose_headers: Option<Vec<String>>,
+    /// Prometheus metrics: `true` or `{ path }` also serves them on the listener.
+    pub metrics: Option<Toggle<MetricsOptions>>,
+    /// Set by lib/server.js when a `logger` function was given.
+    #[serde(default)]
+    pub has_logger: bool,
+    pub log_level: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricsOptions {
+    pub path: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -169,6 +182,10 @@ pub struct Parsed {
     pub catalog: Catalog,
     pub server_id: String,
     pub stdout_events: bool,
+    /// The path metrics are served at on the listener, when asked for.
+    pub metrics_path: Option<String>,
+    /// Where core logs go when a JS logger was given.
+    pub logs: Option<LogSinkConfig>,
 }
 
 pub fn listing(
@@ -401,7 +418,31 @@ pub fn parse(json: &str) -> Result<Parsed, String> {
         legacy: cfg.legacy,
         modern: cfg.modern,
     };
+    let metrics_path = match o.metrics {
+        None | Some(Toggle::Off(false)) => None,
+        Some(Toggle::Off(true)) => Some("/metrics".to_owned()),
+        Some(Toggle::On(m)) => {
+            let path = m.path.unwrap_or_else(|| "/metrics".into());
+            if !path.starts_with('/') {
+                return Err(format!("metrics.path must start with '/': {path:?}"));
+            }
+            Some(path)
+        }
+    };
+    cfg.metrics_path = metrics_path.clone();
+    let logs = match (o.has_logger, o.log_level.as_deref()) {
+        (false, _) => None,
+        (true, None) => Some(LogSinkConfig::default()),
+        (true, Some(l)) => Some(LogSinkConfig {
+            level: LogLevel::parse(l).ok_or_else(|| {
+                format!("logLevel must be one of off, error, warn, info, debug, trace; got {l:?}")
+            })?,
+            ..LogSinkConfig::default()
+        }),
+    };
     Ok(Parsed {
+        metrics_path,
+        logs,
         monitor: o.monitor,
         handler_mode: o.handler_mode,
         config: cfg,

@@ -11,8 +11,10 @@ use serde_json::{json, Value};
 
 use super::options;
 use crate::monitor::{Counts, MonitorEvent, MonitorSink};
+use crate::protocol::catalog::Catalog;
 use crate::protocol::version::{LEGACY_VERSIONS, MODERN_VERSIONS};
 use crate::protocol::{CallError, Dispatcher};
+use crate::telemetry::Metrics;
 use crate::transport::{CallbackHost, Invocation, McpServer};
 
 /// Every protocol revision this build can speak, oldest first.
@@ -172,6 +174,14 @@ pub struct NativeServer {
     port: u32,
     /// Handler mode: streamed responses on their way to Node `res` objects.
     handler: crate::bindings::handler::HandlerStreams,
+    /// This server's registry, when `metrics` is on.
+    metrics: Option<Arc<Metrics>>,
+    /// The task handing core logs to the JS logger; stopped by close().
+    log_task: parking_lot::Mutex<Option<tokio::task::AbortHandle>>,
+}
+
+fn catalog_names(metrics: &Metrics, catalog: &Catalog) {
+    metrics.set_catalog_names(catalog.tools.keys(), catalog.prompts.keys());
 }
 
 fn err(msg: impl std::fmt::Display) -> Error {
@@ -249,8 +259,25 @@ pub fn start_native_server<'env>(
             parsed.server_id.clone(),
         )));
     }
+    let metrics = parsed.metrics_path.as_ref().map(|_| {
+        let m = Arc::new(Metrics::new());
+        catalog_names(&m, &parsed.catalog);
+        sinks.push(Arc::new(crate::monitor::metrics_sink::MetricsSink(
+            m.clone(),
+        )));
+        m
+    });
+    let (log_span, log_task) = match parsed.logs {
+        Some(config) => {
+            let events = own_events.clone();
+            super::telemetry::start(config, move |batch| send_event(&events, "logs", batch))
+        }
+        None => (Some(crate::telemetry::logs::unrouted_span()), None),
+    };
     let dispatcher = Dispatcher::new(parsed.description, parsed.catalog);
-    let cfg = parsed.config;
+    let mut cfg = parsed.config;
+    cfg.metrics = metrics.clone();
+    cfg.log_span = log_span;
     let handler_mode = parsed.handler_mode;
     env.spawn_future(async move {
         let host_name = cfg.host.clone();
@@ -274,6 +301,8 @@ pub fn start_native_server<'env>(
                 url: endpoint,
                 port: 0,
                 handler: Default::default(),
+                metrics,
+                log_task: parking_lot::Mutex::new(log_task),
             });
         }
         let port = server.local_addr().port();
@@ -289,6 +318,8 @@ pub fn start_native_server<'env>(
             events: parking_lot::Mutex::new(Some(own_events)),
             url: format!("http://{shown}:{port}{endpoint}"),
             port: port as u32,
+            metrics,
+            log_task: parking_lot::Mutex::new(log_task),
             handler: Default::default(),
         })
     })
@@ -431,10 +462,13 @@ impl NativeServer {
         items_json: String,
         templates_json: Option<String>,
     ) -> Result<()> {
-        self.server
-            .core()
-            .set_listing(&kind, &items_json, templates_json.as_deref())
-            .map_err(err)
+        let core = self.server.core();
+        core.set_listing(&kind, &items_json, templates_json.as_deref())
+            .map_err(err)?;
+        if let Some(m) = &self.metrics {
+            catalog_names(m, &core.dispatcher.catalog());
+        }
+        Ok(())
     }
 
     #[napi(catch_unwind)]
@@ -509,10 +543,24 @@ impl NativeServer {
 
     /// Closes the server, then queues `drained` behind every monitor event it caused:
     /// lib/server.js resolves close() when that arrives, so every onConnectionClosed has run.
+    /// The OpenMetrics text of this server's registry; an error when `metrics` is off.
+    #[napi(catch_unwind)]
+    pub fn metrics_text(&self) -> Result<String> {
+        let m = self
+            .metrics
+            .as_ref()
+            .ok_or_else(|| err("metrics are off: start the server with `metrics: true`"))?;
+        m.encode()
+            .map_err(|e| Error::new(Status::GenericFailure, e.to_string()))
+    }
+
     #[napi]
     pub async fn close(&self) -> Result<()> {
         self.server.close().await;
         self.handler.close().await;
+        if let Some(task) = self.log_task.lock().take() {
+            task.abort();
+        }
         if let Some(events) = self.events.lock().take() {
             send_event(&events, "drained", String::new());
         }

@@ -3,6 +3,7 @@
 //! a connection from its first request until it falls silent (docs/protocol-eras.md).
 
 pub mod intern;
+pub mod metrics_sink;
 pub mod stdout;
 pub mod tracker;
 

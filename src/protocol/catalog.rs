@@ -78,6 +78,11 @@ impl Listing {
         self.index.contains_key(key)
     }
 
+    /// Every item's key (the bounded set of names metrics may label with).
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.index.keys().map(String::as_str)
+    }
+
     /// The page a cursor points at: its items' JSON array and the next cursor.
     pub fn page(&self, cursor: Option<&str>) -> Result<(&str, Option<String>), RpcError> {
         let page = match cursor {

@@ -21,6 +21,17 @@ pub enum OutBody {
         /// Runs when the body is dropped (e.g. a listen stream's bookkeeping).
         on_drop: Option<Box<dyn FnOnce() + Send + Sync>>,
     },
+    /// A body whose frames and end are watched (operation metrics).
+    Metered {
+        inner: Box<OutBody>,
+        meter: Box<dyn BodyWatch>,
+    },
+}
+
+/// Sees each data frame of a body as it is handed to the connection, and its end.
+pub trait BodyWatch: Send + Sync {
+    fn frame(&mut self, data: &Bytes);
+    fn end(&mut self);
 }
 
 impl OutBody {
@@ -49,6 +60,30 @@ impl OutBody {
             *head = Some(frame);
         }
         self
+    }
+
+    /// The whole body when it is one buffer (`Some(None)`: empty), `None` for a stream. A
+    /// watched buffer is shown to its watch and ended, as if it had been sent.
+    pub fn take_whole(&mut self) -> Option<Option<Bytes>> {
+        match self {
+            OutBody::Full(b) => Some(b.take()),
+            OutBody::Sse { .. } => None,
+            OutBody::Metered { inner, meter } => {
+                let whole = inner.take_whole()?;
+                if let Some(b) = &whole {
+                    meter.frame(b);
+                }
+                meter.end();
+                Some(whole)
+            }
+        }
+    }
+
+    pub fn metered(self, meter: Box<dyn BodyWatch>) -> Self {
+        OutBody::Metered {
+            inner: Box::new(self),
+            meter,
+        }
     }
 
     pub fn with_on_drop(mut self, f: impl FnOnce() + Send + Sync + 'static) -> Self {
@@ -80,6 +115,22 @@ impl Body for OutBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         match self.get_mut() {
+            OutBody::Metered { inner, meter } => {
+                let r = Pin::new(&mut **inner).poll_frame(cx);
+                match &r {
+                    Poll::Ready(Some(Ok(frame))) => {
+                        if let Some(data) = frame.data_ref() {
+                            meter.frame(data);
+                        }
+                        if inner.is_end_stream() {
+                            meter.end();
+                        }
+                    }
+                    Poll::Ready(None) => meter.end(),
+                    _ => {}
+                }
+                r
+            }
             OutBody::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
             OutBody::Sse {
                 head,
@@ -108,7 +159,10 @@ impl Body for OutBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        matches!(self, OutBody::Full(None))
+        match self {
+            OutBody::Metered { inner, .. } => inner.is_end_stream(),
+            other => matches!(other, OutBody::Full(None)),
+        }
     }
 
     fn size_hint(&self) -> SizeHint {
@@ -116,6 +170,7 @@ impl Body for OutBody {
             OutBody::Full(Some(b)) => SizeHint::with_exact(b.len() as u64),
             OutBody::Full(None) => SizeHint::with_exact(0),
             OutBody::Sse { .. } => SizeHint::default(),
+            OutBody::Metered { inner, .. } => inner.size_hint(),
         }
     }
 }

@@ -56,6 +56,12 @@ pub struct ServerConfig {
     pub cors: Option<crate::auth::cors::CorsPolicy>,
     /// Request headers callbacks see as `ctx.headers` (never credentials).
     pub expose_headers: Vec<hyper::header::HeaderName>,
+    /// This server's metrics registry, when metrics are on.
+    pub metrics: Option<std::sync::Arc<crate::telemetry::Metrics>>,
+    /// Serve the registry's OpenMetrics text at this path (behind the internalStats token).
+    pub metrics_path: Option<String>,
+    /// The span of this server's logger (see telemetry::logs): its tasks run inside it.
+    pub log_span: Option<tracing::Span>,
 }
 
 impl Default for ServerConfig {
@@ -96,6 +102,9 @@ impl Default for ServerConfig {
             auth: None,
             cors: None,
             expose_headers: Vec::new(),
+            metrics: None,
+            metrics_path: None,
+            log_span: None,
         }
     }
 }

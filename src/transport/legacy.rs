@@ -23,6 +23,7 @@ use crate::protocol::params::CallParams;
 use crate::protocol::validate::ArgumentErrorStyle;
 use crate::protocol::{CallError, CallbackKind, Era, LegacyVersion, Routed, RpcError};
 use crate::session::{new_session_id, ResumeError, Session, STANDALONE};
+use crate::telemetry::trace_context::with_trace_context;
 
 fn session_required() -> Resp {
     http::rpc_error(
@@ -513,7 +514,7 @@ async fn session_callback(
         _ => STANDALONE,
     };
     let head = context_head(session);
-    let mut ctx = pipeline::context_json(head, id, None, None);
+    let mut ctx = with_trace_context(pipeline::context_json(head, id, None, None), params);
     let mut rounds = 0;
     let outcome = loop {
         let (call_id, rx) = core.calls.begin(route.clone(), Era::Legacy, token.clone());
@@ -535,11 +536,14 @@ async fn session_callback(
         }
         match fulfil_input(core, session, request_stream, json).await {
             Ok((responses, state)) => {
-                ctx = pipeline::context_json(
-                    head,
-                    id,
-                    Some(&responses.to_string()),
-                    state.as_deref(),
+                ctx = with_trace_context(
+                    pipeline::context_json(
+                        head,
+                        id,
+                        Some(&responses.to_string()),
+                        state.as_deref(),
+                    ),
+                    params,
                 );
             }
             Err(failure) => break Err(failure),

@@ -12,6 +12,7 @@ pub mod core;
 pub mod http;
 mod legacy;
 pub mod listen;
+mod metered;
 mod modern;
 pub mod pipeline;
 pub mod server;

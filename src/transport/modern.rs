@@ -434,11 +434,14 @@ async fn callback(
             .as_deref()
             .map(|c| ContextClient::Raw(c.get())),
     );
-    let ctx = pipeline::context_json(
-        &head,
-        &id,
-        input.input_responses.as_deref().map(RawValue::get),
-        request_state.as_deref(),
+    let ctx = crate::telemetry::trace_context::with_trace_context(
+        pipeline::context_json(
+            &head,
+            &id,
+            input.input_responses.as_deref().map(RawValue::get),
+            request_state.as_deref(),
+        ),
+        params.as_deref(),
     );
     drop(head);
     let json_mode = core.cfg.json_response;

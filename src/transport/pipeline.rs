@@ -9,6 +9,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument;
 
 use bytes::Bytes;
 use hyper::StatusCode;
@@ -96,7 +97,8 @@ where
     F::Output: Send + 'static,
 {
     let auth = request_auth();
-    tokio::spawn(with_request_auth(auth, f))
+    // In the server's log span too, like the connection that spawned it.
+    tokio::spawn(with_request_auth(auth, f).in_current_span())
 }
 
 /// How long a callback may take before its answer is given an SSE stream instead of one JSON
@@ -222,6 +224,10 @@ pub async fn run_callback(
             Ok(r) => r.unwrap_or(Err(CallError::Unavailable)),
             Err(_) => {
                 core.calls.forget(call_id);
+                if let Some(m) = &core.cfg.metrics {
+                    m.callback_timed_out();
+                }
+                tracing::warn!(call_id, kind = kind.as_str(), "callback timed out");
                 core.abort(call_id, "callback timed out");
                 Err(CallError::TimedOut)
             }

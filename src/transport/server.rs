@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tracing::Instrument;
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -88,7 +89,11 @@ impl McpServer {
         }
         let core = Core::new(cfg, dispatcher, host, sinks, stores)?;
         let (shutdown, rx) = watch::channel(false);
-        let accept = tokio::spawn(accept_loop(core.clone(), listener, rx.clone()));
+        let span = log_span(&core);
+        span.in_scope(
+            || tracing::info!(address = %local, endpoint = %core.cfg.endpoint, "listening"),
+        );
+        let accept = tokio::spawn(accept_loop(core.clone(), listener, rx.clone()).instrument(span));
         Ok(Self::with_tasks(
             core,
             Some(local),
@@ -126,16 +131,24 @@ impl McpServer {
         rx: watch::Receiver<bool>,
         accept: Option<JoinHandle<()>>,
     ) -> Self {
+        // Inside the server's log span (when a logger is set), so its events reach that
+        // server's logger only.
+        let span = log_span(&core);
         let mut tasks: Vec<JoinHandle<()>> = accept.into_iter().collect();
-        tasks.push(tokio::spawn(reaper(core.clone(), rx.clone())));
+        tasks.push(tokio::spawn(
+            reaper(core.clone(), rx.clone()).instrument(span.clone()),
+        ));
         if let Some(lines) = core.cfg.stats_lines.clone() {
             let counts_core = core.clone();
-            tasks.push(tokio::spawn(stdout::stats_ticker(
-                move || counts_core.tracker.counts_now(),
-                lines.server_id,
-                lines.interval,
-                rx,
-            )));
+            tasks.push(tokio::spawn(
+                stdout::stats_ticker(
+                    move || counts_core.tracker.counts_now(),
+                    lines.server_id,
+                    lines.interval,
+                    rx,
+                )
+                .instrument(span),
+            ));
         }
         Self {
             core,
@@ -216,6 +229,14 @@ fn authenticator(
     Ok(Arc::new(Authenticator::new(policy, verifier)))
 }
 
+/// The span a server's tasks run in: its logger's (see telemetry::logs), or none.
+fn log_span(core: &Core) -> tracing::Span {
+    core.cfg
+        .log_span
+        .clone()
+        .unwrap_or_else(tracing::Span::none)
+}
+
 async fn accept_loop(core: Arc<Core>, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
     let sockets = Arc::new(Sockets::new(core.cfg.sockets));
     let limits = *sockets.limits();
@@ -262,13 +283,14 @@ async fn accept_loop(core: Arc<Core>, listener: TcpListener, mut shutdown: watch
                         let resp = svc.handle(req).await;
                         Ok::<_, std::convert::Infallible>(resp.map(|b| Tracked::new(b, in_flight)))
                     }
+                    .in_current_span()
                 });
                 let io = TokioIo::new(Guarded::new(stream, socket.clone(), limits.write_timeout));
                 let conn = http1::Builder::new()
                     .timer(TokioTimer::new())
                     .header_read_timeout(HEADER_TIMEOUT)
                     .serve_connection(io, svc);
-                tokio::spawn(serve(sockets.clone(), socket, conn));
+                tokio::spawn(serve(sockets.clone(), socket, conn).in_current_span());
             }
         }
     }

@@ -9,6 +9,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 use hyper::header::{AUTHORIZATION, CONTENT_LENGTH};
@@ -18,12 +19,15 @@ use hyper::{HeaderMap, Method, Request, StatusCode};
 use super::auth;
 use super::core::Core;
 use super::http::{self, header, Resp, VERSION_HEADER};
+use super::metered::Meter;
 use super::pipeline::{self, Peer};
 use super::sockets::{read_body, BodyReadError};
 use super::{legacy, modern};
 use crate::protocol::jsonrpc::{parse_body, Body, Message};
 use crate::protocol::meta::{claims_modern, modern_meta_of};
 use crate::protocol::RpcError;
+use crate::telemetry::metrics::RejectReason;
+use crate::telemetry::Metrics;
 
 /// Serves MCP requests for one peer. Cheap to clone (one `Arc`).
 #[derive(Clone)]
@@ -76,6 +80,31 @@ where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: Into<BodyError>,
 {
+    // Metrics off: nothing is noted or watched.
+    let Some(metrics) = core.cfg.metrics.clone() else {
+        return route(core, addr, req, None).await;
+    };
+    if core.cfg.metrics_path.as_deref() == Some(req.uri().path()) {
+        let (parts, _) = req.into_parts();
+        return metrics_text(core, &metrics, &parts);
+    }
+    // Operations are measured from here to the last byte of the response body.
+    let mut meter = Meter::new(core.clone(), metrics, Instant::now());
+    let get = req.method() == Method::GET;
+    let resp = route(core, addr, req, Some(&mut meter)).await;
+    meter.attach(resp, get)
+}
+
+async fn route<B>(
+    core: &Arc<Core>,
+    addr: SocketAddr,
+    req: Request<B>,
+    meter: Option<&mut Meter>,
+) -> Resp
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: Into<BodyError>,
+{
     let (parts, body) = req.into_parts();
     let path = parts.uri.path();
     if let Some(a) = &core.auth {
@@ -105,6 +134,13 @@ where
         core.cfg.origin.check(headers)
     };
     if let Err(why) = checked {
+        if let Some(m) = &core.cfg.metrics {
+            m.connection_rejected(if why.starts_with("Origin") {
+                RejectReason::Origin
+            } else {
+                RejectReason::Host
+            });
+        }
         return http::rpc_error(
             StatusCode::FORBIDDEN,
             None,
@@ -153,21 +189,27 @@ where
     };
     let request_auth = auth::request_auth(info, &core.cfg.expose_headers, headers);
     let mut resp =
-        pipeline::with_request_auth(request_auth, by_method(core, peer, &parts, body)).await;
+        pipeline::with_request_auth(request_auth, by_method(core, peer, &parts, body, meter)).await;
     if let Some(c) = cors {
         auth::add_cors(&mut resp, c, headers);
     }
     resp
 }
 
-async fn by_method<B>(core: &Arc<Core>, peer: Peer, parts: &Parts, body: B) -> Resp
+async fn by_method<B>(
+    core: &Arc<Core>,
+    peer: Peer,
+    parts: &Parts,
+    body: B,
+    meter: Option<&mut Meter>,
+) -> Resp
 where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: Into<BodyError>,
 {
     let headers = &parts.headers;
     match parts.method {
-        Method::POST => post(core, peer, headers, body).await,
+        Method::POST => post(core, peer, headers, body, meter).await,
         Method::GET => {
             if modern::is_modern_get(core, headers) {
                 return http::method_not_allowed("POST");
@@ -201,7 +243,13 @@ fn client_ip(core: &Core, addr: SocketAddr, headers: &hyper::HeaderMap) -> Strin
     addr.ip().to_canonical().to_string()
 }
 
-async fn post<B>(core: &Arc<Core>, peer: Peer, headers: &HeaderMap, body: B) -> Resp
+async fn post<B>(
+    core: &Arc<Core>,
+    peer: Peer,
+    headers: &HeaderMap,
+    body: B,
+    mut meter: Option<&mut Meter>,
+) -> Resp
 where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: Into<BodyError>,
@@ -295,6 +343,9 @@ where
             Message::Response { .. } => false,
         });
         if claims_modern || modern::has_modern_version_header(headers) {
+            if let Some(m) = meter.as_deref_mut() {
+                m.note_body(&body, header(headers, VERSION_HEADER), None);
+            }
             return modern::post(core.clone(), peer, headers, body, Default::default()).await;
         }
     }
@@ -308,13 +359,70 @@ where
             is_initialize,
             header(headers, VERSION_HEADER),
         ) {
+            if let Some(m) = meter.as_deref_mut() {
+                let version = meta
+                    .as_ref()
+                    .and_then(|m| m.protocol_version.as_ref())
+                    .and_then(|v| v.as_str())
+                    .or_else(|| header(headers, VERSION_HEADER));
+                m.note_body(&body, version, header(headers, "mcp-name"));
+            }
             return modern::post(core.clone(), peer, headers, body, meta.unwrap_or_default()).await;
         }
     }
     if !core.cfg.legacy {
+        if let Some(m) = meter.as_deref_mut() {
+            m.note_body(&body, None, None);
+        }
         return modern::legacy_disabled(core, &body);
     }
+    if let Some(m) = meter {
+        let session = header(headers, http::SESSION_HEADER).and_then(|id| core.sessions.get(id));
+        m.note_body(&body, session.map(|s| s.version.as_str()), None);
+    }
     legacy::post(core.clone(), peer, headers, body).await
+}
+
+/// `GET <metrics path>`: the OpenMetrics text, behind the internalStats token when one is set.
+fn metrics_text(core: &Core, metrics: &Metrics, req: &Parts) -> Resp {
+    if req.method != Method::GET {
+        return http::method_not_allowed("GET");
+    }
+    let token = core
+        .cfg
+        .internal_stats
+        .as_ref()
+        .and_then(|s| s.token.as_deref());
+    if let Some(token) = token {
+        let presented = header(&req.headers, AUTHORIZATION.as_str())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        if presented.is_none_or(|p| !constant_time_eq(p.as_bytes(), token.as_bytes())) {
+            let mut r = http::json(
+                StatusCode::UNAUTHORIZED,
+                r#"{"error":"unauthorized"}"#.to_owned(),
+            );
+            r.headers_mut().insert(
+                "www-authenticate",
+                hyper::header::HeaderValue::from_static("Bearer"),
+            );
+            return r;
+        }
+    }
+    match metrics.encode() {
+        Ok(text) => {
+            let mut r = hyper::Response::new(super::body::OutBody::full(text));
+            r.headers_mut().insert(
+                hyper::header::CONTENT_TYPE,
+                hyper::header::HeaderValue::from_static(crate::telemetry::metrics::CONTENT_TYPE),
+            );
+            r
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "metrics encoding failed");
+            http::empty(StatusCode::INTERNAL_SERVER_ERROR)
+        }
+    }
 }
 
 fn internal_stats(core: &Core, req: &Parts) -> Resp {

@@ -31,7 +31,7 @@ export interface HostApp {
 export async function createHostApp(opts: HostOptions = {}): Promise<HostApp> {
   const host = opts.host ?? '127.0.0.1'
   const app = await NestFactory.create(AppModule, { logger: opts.logger ?? ['log', 'warn', 'error'] })
-  app.setGlobalPrefix('api', { exclude: [{ path: 'dashboard', method: RequestMethod.GET }] })
+  app.setGlobalPrefix('api', { exclude: [{ path: 'dashboard', method: RequestMethod.GET }, { path: 'metrics', method: RequestMethod.GET }] })
   await app.listen(opts.port ?? 3000, host)
   const addr = app.getHttpServer().address() as { port: number }
   const baseUrl = `http://${host}:${addr.port}`

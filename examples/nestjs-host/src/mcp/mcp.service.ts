@@ -5,6 +5,7 @@ import {
   type ConnectionInfo,
   type ConnectionMonitor,
   type ConnectionStats,
+  type CoreLogLevel,
   type StreamableMcpServer,
   type ToolDefinition,
 } from 'mcp-swagger-native'
@@ -23,6 +24,8 @@ function emptyStats(): ConnectionStats {
 @Injectable()
 export class MCPService implements OnApplicationShutdown {
   private readonly logger = new Logger(MCPService.name)
+  /** the native core's own diagnostics, under their Rust module as the context */
+  private readonly coreLogger = new Logger('mcp-swagger-native')
   private server: StreamableMcpServer | null = null
   private starting: Promise<StreamableMcpServer> | null = null
   private tools: ToolDefinition[] = []
@@ -62,6 +65,9 @@ export class MCPService implements OnApplicationShutdown {
         instructions: this.source ? `Tools for the ${this.source.title} API (${this.source.version}).` : undefined,
         tools: this.tools,
         callTool: (call, ctx) => this.callTool(call.name, call.arguments as Record<string, unknown>, ctx.signal),
+        metrics: true,
+        logLevel: 'info',
+        logger: (level, message, fields) => this.logCore(level, message, fields),
       },
       this.createConnectionMonitor(),
     )
@@ -127,6 +133,30 @@ export class MCPService implements OnApplicationShutdown {
     const plan = this.operations[name]
     if (!plan) return { isError: true, content: [{ type: 'text' as const, text: `Unknown tool: ${name}` }] }
     return executeOperation(plan, args ?? {}, this.apiBaseUrl, { signal })
+  }
+
+  /** Prometheus metrics (OpenMetrics text) of the running server, or null when none runs. */
+  async metrics(): Promise<string | null> {
+    return this.server ? this.server.metrics() : null
+  }
+
+  /** Core log records through Nest's Logger: level mapped to its method, module as the context. */
+  private logCore(level: CoreLogLevel, message: string, fields: Record<string, string | number | boolean>): void {
+    const { target, ...rest } = fields
+    const text = Object.keys(rest).length ? `${message} ${JSON.stringify(rest)}` : message
+    const context = typeof target === 'string' ? target : 'mcp-swagger-native'
+    switch (level) {
+      case 'error':
+        return this.coreLogger.error(text, undefined, context)
+      case 'warn':
+        return this.coreLogger.warn(text, context)
+      case 'info':
+        return this.coreLogger.log(text, context)
+      case 'debug':
+        return this.coreLogger.debug(text, context)
+      default:
+        return this.coreLogger.verbose(text, context)
+    }
   }
 
   getConnectionStats(): ConnectionStats {

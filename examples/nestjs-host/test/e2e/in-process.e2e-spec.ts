@@ -224,6 +224,24 @@ describe('in-process MCP server (MCPModule)', () => {
     }
   })
 
+  it('serves the MCP server metrics on GET /metrics (OpenMetrics text)', async () => {
+    const count = (text: string, series: string) => {
+      const line = text.split('\n').find((l) => l.startsWith(series + ' '))
+      return line === undefined ? undefined : Number(line.slice(series.length + 1))
+    }
+    const before = await http().get('/metrics').expect(200)
+    expect(before.headers['content-type']).toMatch(/^application\/openmetrics-text/)
+    expect(before.text.trimEnd().endsWith('# EOF')).toBe(true)
+    const legacyTotal = 'mcp_connections_total{era="legacy"}'
+    const start = count(before.text, legacyTotal)
+    expect(start).toEqual(expect.any(Number))
+    const c = await connect()
+    await c.client.callTool({ name: 'listPets', arguments: { limit: 1 } })
+    const after = (await http().get('/metrics').expect(200)).text
+    expect(count(after, legacyTotal)).toBe(start! + 1)
+    expect(count(after, 'mcp_connections_active{era="legacy"}')).toBeGreaterThanOrEqual(1)
+  })
+
   it('stop() closes open sessions and reports them; start() serves again on a new port', async () => {
     const mcp = host.app.get(MCPService)
     const c = await connect()

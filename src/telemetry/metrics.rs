@@ -1,0 +1,763 @@
+//! Prometheus metrics for one server, named after the OpenTelemetry MCP semantic conventions
+//! (`mcp.server.operation.duration`, `mcp.server.session.duration`) plus the transport's own
+//! counters. Each server owns one [`Metrics`]; nothing is global, so several servers in one
+//! process never mix their numbers.
+//!
+//! Cardinality is bounded by construction: method names come from a fixed table, tool and
+//! prompt names from the server's catalog, protocol versions from the revisions we speak,
+//! error codes from a fixed table; anything else is recorded as `_OTHER` (the conventions'
+//! catch-all). Session ids are never labels.
+//!
+//! Recording is cheap: the counters and gauges are atomics resolved once at construction;
+//! an operation builds its label set from `&'static str`s and shared catalog names (no
+//! allocation) and takes one read lock to find its histogram.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::RwLock;
+use prometheus_client::encoding::{
+    text, EncodeLabelKey, EncodeLabelSet, EncodeLabelValue, LabelSetEncoder, LabelValueEncoder,
+};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Registry, Unit};
+
+use crate::protocol::error as codes;
+use crate::protocol::version::{Era, LEGACY_VERSIONS, MODERN_VERSIONS};
+
+/// The conventions' low-cardinality stand-in for a value outside the known set.
+pub const OTHER: &str = "_OTHER";
+/// `error.type` of a `CallToolResult` with `isError: true`.
+pub const TOOL_ERROR: &str = "tool_error";
+
+/// Seconds. The conventions' advice for MCP durations, with finer buckets in front because
+/// a native answer takes well under 10 ms.
+const OPERATION_BUCKETS: [f64; 18] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0,
+    120.0, 300.0,
+];
+/// Seconds; sessions last from seconds to hours.
+const SESSION_BUCKETS: [f64; 14] = [
+    1.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0, 14400.0, 43200.0,
+    86400.0,
+];
+
+/// Methods a server receives, so `mcp_method_name` stays bounded whatever clients send.
+const METHODS: [&str; 20] = [
+    "initialize",
+    "ping",
+    "tools/list",
+    "tools/call",
+    "resources/list",
+    "resources/templates/list",
+    "resources/read",
+    "resources/subscribe",
+    "resources/unsubscribe",
+    "prompts/list",
+    "prompts/get",
+    "completion/complete",
+    "logging/setLevel",
+    "server/discover",
+    "subscriptions/listen",
+    "notifications/initialized",
+    "notifications/cancelled",
+    "notifications/progress",
+    "notifications/roots/list_changed",
+    "notifications/elicitation/complete",
+];
+
+/// JSON-RPC codes this server answers with, as label strings (no formatting per request).
+const CODES: [(i32, &str); 12] = [
+    (codes::PARSE_ERROR, "-32700"),
+    (codes::INVALID_REQUEST, "-32600"),
+    (codes::METHOD_NOT_FOUND, "-32601"),
+    (codes::INVALID_PARAMS, "-32602"),
+    (codes::INTERNAL_ERROR, "-32603"),
+    (codes::RESOURCE_NOT_FOUND, "-32002"),
+    (codes::SERVER_ERROR, "-32000"),
+    (-32001, "-32001"),
+    (codes::HEADER_MISMATCH, "-32020"),
+    (codes::MISSING_CAPABILITY, "-32021"),
+    (codes::UNSUPPORTED_VERSION, "-32022"),
+    (-32042, "-32042"),
+];
+
+/// Codes that say the caller sent something the server could not serve: the conventions
+/// record them in `rpc.response.status_code` but not as an `error.type`.
+fn is_caller_error(code: i32) -> bool {
+    matches!(
+        code,
+        codes::PARSE_ERROR
+            | codes::INVALID_REQUEST
+            | codes::METHOD_NOT_FOUND
+            | codes::INVALID_PARAMS
+            | codes::RESOURCE_NOT_FOUND
+    )
+}
+
+fn code_label(code: i32) -> &'static str {
+    CODES
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map_or(OTHER, |(_, s)| s)
+}
+
+/// The bounded label of a method name.
+pub fn method_label(method: &str) -> &'static str {
+    METHODS
+        .iter()
+        .find(|m| **m == method)
+        .copied()
+        .unwrap_or(OTHER)
+}
+
+/// The bounded label of a protocol revision.
+pub fn version_label(version: &str) -> &'static str {
+    LEGACY_VERSIONS
+        .iter()
+        .chain(MODERN_VERSIONS.iter())
+        .find(|v| **v == version)
+        .copied()
+        .unwrap_or(OTHER)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MetricsError {
+    #[error("encoding the metrics failed")]
+    Encode(#[from] fmt::Error),
+}
+
+/// What the operation was about, when it names a catalog entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target<'a> {
+    None,
+    Tool(&'a str),
+    Prompt(&'a str),
+}
+
+/// How an operation ended, as the client saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// A result, or the ack of a notification.
+    Ok,
+    /// A `CallToolResult` with `isError: true`.
+    ToolError,
+    /// A JSON-RPC error response with this code.
+    Rpc(i32),
+    /// No JSON-RPC answer at all (the client went away, the server shut down): a short
+    /// low-cardinality reason such as `cancelled`.
+    Failed(&'static str),
+}
+
+/// One finished request or notification.
+#[derive(Debug, Clone, Copy)]
+pub struct Operation<'a> {
+    pub method: &'a str,
+    pub target: Target<'a>,
+    /// The negotiated (2025) or requested (2026-07-28) revision, when known.
+    pub protocol_version: Option<&'a str>,
+    pub outcome: Outcome,
+}
+
+/// Why a client or connection was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RejectReason {
+    /// `maxConnections` reached.
+    MaxConnections,
+    /// `maxConnectionsPerClient` reached.
+    MaxConnectionsPerClient,
+    /// The socket cap was reached before HTTP started.
+    MaxSockets,
+    /// `Host` not allowed (DNS rebinding protection).
+    Host,
+    /// `Origin` not allowed.
+    Origin,
+}
+
+impl RejectReason {
+    const ALL: [RejectReason; 5] = [
+        Self::MaxConnections,
+        Self::MaxConnectionsPerClient,
+        Self::MaxSockets,
+        Self::Host,
+        Self::Origin,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MaxConnections => "max_connections",
+            Self::MaxConnectionsPerClient => "max_connections_per_client",
+            Self::MaxSockets => "max_sockets",
+            Self::Host => "host_not_allowed",
+            Self::Origin => "origin_not_allowed",
+        }
+    }
+
+    /// The monitor reports rejections by name; unknown names fold into `_OTHER`.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// Which kind of SSE stream is open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamKind {
+    /// The response stream of one POST.
+    Request,
+    /// A 2025 session's GET stream.
+    Standalone,
+    /// A 2026-07-28 `subscriptions/listen` stream.
+    Listen,
+}
+
+impl StreamKind {
+    const ALL: [StreamKind; 3] = [Self::Request, Self::Standalone, Self::Listen];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Request => "request",
+            Self::Standalone => "standalone",
+            Self::Listen => "listen",
+        }
+    }
+}
+
+/// Why an SSE stream ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The server sent everything it had to send.
+    Completed,
+    /// The client closed the connection first.
+    ClientGone,
+    /// The client did not read fast enough and its buffer filled.
+    SlowConsumer,
+    /// The server ended it early (`ctx.closeStream()`, a newer GET stream).
+    ServerClosed,
+    /// Its session was deleted or expired.
+    SessionEnded,
+    /// `close()`.
+    Shutdown,
+}
+
+impl CloseReason {
+    const ALL: [CloseReason; 6] = [
+        Self::Completed,
+        Self::ClientGone,
+        Self::SlowConsumer,
+        Self::ServerClosed,
+        Self::SessionEnded,
+        Self::Shutdown,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Completed => "completed",
+            Self::ClientGone => "client_gone",
+            Self::SlowConsumer => "slow_consumer",
+            Self::ServerClosed => "server_closed",
+            Self::SessionEnded => "session_ended",
+            Self::Shutdown => "shutdown",
+        }
+    }
+}
+
+/// Authorization failures by reason; fed once authorization exists.
+const AUTH_REASONS: [&str; 5] = [
+    "missing_token",
+    "invalid_token",
+    "expired_token",
+    "wrong_audience",
+    "insufficient_scope",
+];
+
+/// A label value that is either fixed or a catalog name shared with the name set, so a
+/// label set is built without allocating.
+#[derive(Debug, Clone)]
+enum Name {
+    Static(&'static str),
+    Shared(Arc<str>),
+}
+
+impl Name {
+    fn as_str(&self) -> &str {
+        match self {
+            Name::Static(s) => s,
+            Name::Shared(s) => s,
+        }
+    }
+}
+
+impl PartialEq for Name {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+impl Eq for Name {}
+impl Hash for Name {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state)
+    }
+}
+impl EncodeLabelValue for Name {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), fmt::Error> {
+        EncodeLabelValue::encode(&self.as_str(), encoder)
+    }
+}
+
+/// The attributes of `mcp.server.operation.duration`, absent ones left out of the series.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct OperationLabels {
+    method: &'static str,
+    tool: Option<Name>,
+    prompt: Option<Name>,
+    version: Option<&'static str>,
+    error_type: Option<&'static str>,
+    status_code: Option<&'static str>,
+}
+
+fn put(
+    encoder: &mut LabelSetEncoder,
+    key: &'static str,
+    value: &impl EncodeLabelValue,
+) -> fmt::Result {
+    let mut label = encoder.encode_label();
+    let mut key_encoder = label.encode_label_key()?;
+    EncodeLabelKey::encode(&key, &mut key_encoder)?;
+    let mut value_encoder = key_encoder.encode_label_value()?;
+    value.encode(&mut value_encoder)?;
+    value_encoder.finish()
+}
+
+impl EncodeLabelSet for OperationLabels {
+    fn encode(&self, encoder: &mut LabelSetEncoder) -> fmt::Result {
+        put(encoder, "mcp_method_name", &self.method)?;
+        if let Some(t) = &self.tool {
+            // The conventions pair a tool call with the GenAI `execute_tool` operation.
+            put(encoder, "gen_ai_operation_name", &"execute_tool")?;
+            put(encoder, "gen_ai_tool_name", t)?;
+        }
+        if let Some(p) = &self.prompt {
+            put(encoder, "gen_ai_prompt_name", p)?;
+        }
+        if let Some(v) = &self.version {
+            put(encoder, "mcp_protocol_version", v)?;
+        }
+        if let Some(e) = &self.error_type {
+            put(encoder, "error_type", e)?;
+        }
+        if let Some(c) = &self.status_code {
+            put(encoder, "rpc_response_status_code", c)?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct SessionLabels {
+    version: Option<&'static str>,
+    error_type: Option<&'static str>,
+}
+
+impl EncodeLabelSet for SessionLabels {
+    fn encode(&self, encoder: &mut LabelSetEncoder) -> fmt::Result {
+        put(encoder, "network_protocol_name", &"http")?;
+        if let Some(v) = &self.version {
+            put(encoder, "mcp_protocol_version", v)?;
+        }
+        if let Some(e) = &self.error_type {
+            put(encoder, "error_type", e)?;
+        }
+        Ok(())
+    }
+}
+
+type OneLabel = [(&'static str, &'static str); 1];
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+/// FNV-1a: catalog names are short and looked up once per operation; SipHash would cost more
+/// than the rest of the recording.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+    fn write_u64(&mut self, n: u64) {
+        // Cache keys are already well spread in their low bits once mixed.
+        self.0 = n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
+
+/// The catalog's names with their indices, and the histograms already resolved for a
+/// compact key, so the usual operation costs one name lookup and one integer lookup instead
+/// of hashing a whole label set. Replaced whole when the catalog changes.
+#[derive(Debug, Default)]
+struct CatalogNames {
+    tools: FastMap<Arc<str>, u32>,
+    prompts: FastMap<Arc<str>, u32>,
+    resolved: RwLock<FastMap<u64, Histogram>>,
+}
+
+impl fmt::Debug for Fnv {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Fnv")
+    }
+}
+
+const FAILED_REASONS: [&str; 4] = ["cancelled", "client_gone", "shutdown", OTHER];
+
+/// `None` for an outcome outside the fixed sets (its labels are then built each time).
+fn outcome_index(outcome: Outcome) -> Option<u64> {
+    Some(match outcome {
+        Outcome::Ok => 0,
+        Outcome::ToolError => 1,
+        Outcome::Rpc(code) => {
+            2 + CODES
+                .iter()
+                .position(|(c, _)| *c == code)
+                .unwrap_or(CODES.len()) as u64
+        }
+        Outcome::Failed(r) => 32 + FAILED_REASONS.iter().position(|f| *f == r)? as u64,
+    })
+}
+
+/// One server's instruments and the registry that encodes them.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    operations: HistogramFamily<OperationLabels>,
+    sessions: HistogramFamily<SessionLabels>,
+    connections_active: [Gauge; 2],
+    connections_total: [Counter; 2],
+    rejected: [Counter; 5],
+    rejected_other: Counter,
+    streams_active: [Gauge; 3],
+    streams_closed: [Counter; 6],
+    callback_timeouts: Counter,
+    auth_failures: Family<OneLabel, Counter>,
+    names: RwLock<Arc<CatalogNames>>,
+}
+
+fn era_index(era: Era) -> usize {
+    match era {
+        Era::Legacy => 0,
+        Era::Modern => 1,
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let operations: HistogramFamily<OperationLabels> =
+            Family::new_with_constructor(|| Histogram::new(OPERATION_BUCKETS));
+        registry.register_with_unit(
+            "mcp_server_operation_duration",
+            "MCP request or notification duration as observed on the receiver, from the time it was received until the last byte of the answer",
+            Unit::Seconds,
+            operations.clone(),
+        );
+        let sessions: HistogramFamily<SessionLabels> =
+            Family::new_with_constructor(|| Histogram::new(SESSION_BUCKETS));
+        registry.register_with_unit(
+            "mcp_server_session_duration",
+            "The duration of the MCP session as observed on the MCP server",
+            Unit::Seconds,
+            sessions.clone(),
+        );
+
+        // Every fixed label value is created now, so a scrape shows zeros rather than
+        // missing series and the hot path is a single atomic operation.
+        let active = Family::<OneLabel, Gauge>::default();
+        let total = Family::<OneLabel, Counter>::default();
+        let connections_active = [Era::Legacy, Era::Modern]
+            .map(|e| active.get_or_create(&[("era", e.as_str())]).clone());
+        let connections_total =
+            [Era::Legacy, Era::Modern].map(|e| total.get_or_create(&[("era", e.as_str())]).clone());
+        registry.register(
+            "mcp_connections_active",
+            "Connections open now: 2025 sessions and active 2026-07-28 clients",
+            active,
+        );
+        registry.register(
+            "mcp_connections",
+            "Connections ever opened by this server",
+            total,
+        );
+
+        let rejected_family = Family::<OneLabel, Counter>::default();
+        let rejected = RejectReason::ALL.map(|r| {
+            rejected_family
+                .get_or_create(&[("reason", r.as_str())])
+                .clone()
+        });
+        let rejected_other = rejected_family.get_or_create(&[("reason", OTHER)]).clone();
+        registry.register(
+            "mcp_connections_rejected",
+            "Connections refused, by reason",
+            rejected_family,
+        );
+
+        let streams = Family::<OneLabel, Gauge>::default();
+        let streams_active =
+            StreamKind::ALL.map(|k| streams.get_or_create(&[("kind", k.as_str())]).clone());
+        registry.register(
+            "mcp_sse_streams_active",
+            "SSE streams open now, by kind",
+            streams,
+        );
+
+        let closed = Family::<OneLabel, Counter>::default();
+        let streams_closed =
+            CloseReason::ALL.map(|r| closed.get_or_create(&[("reason", r.as_str())]).clone());
+        registry.register("mcp_streams_closed", "SSE streams ended, by reason", closed);
+
+        let callback_timeouts = Counter::default();
+        registry.register(
+            "mcp_callback_timeouts",
+            "JS callbacks that did not settle within callbackTimeoutMs",
+            callback_timeouts.clone(),
+        );
+
+        let auth_failures = Family::<OneLabel, Counter>::default();
+        for r in AUTH_REASONS {
+            drop(auth_failures.get_or_create(&[("reason", r)]));
+        }
+        registry.register(
+            "mcp_auth_failures",
+            "Requests refused by authorization, by reason",
+            auth_failures.clone(),
+        );
+
+        Self {
+            registry,
+            operations,
+            sessions,
+            connections_active,
+            connections_total,
+            rejected,
+            rejected_other,
+            streams_active,
+            streams_closed,
+            callback_timeouts,
+            auth_failures,
+            names: RwLock::new(Arc::default()),
+        }
+    }
+
+    /// The tool and prompt names that may appear as labels: the catalog's. Call again when
+    /// the catalog changes; series already recorded stay.
+    pub fn set_catalog_names<'a>(
+        &self,
+        tools: impl IntoIterator<Item = &'a str>,
+        prompts: impl IntoIterator<Item = &'a str>,
+    ) {
+        let index = |names: &mut dyn Iterator<Item = &'a str>| {
+            names
+                .enumerate()
+                .map(|(i, n)| (Arc::from(n), i as u32))
+                .collect()
+        };
+        let names = CatalogNames {
+            tools: index(&mut tools.into_iter()),
+            prompts: index(&mut prompts.into_iter()),
+            resolved: RwLock::default(),
+        };
+        *self.names.write() = Arc::new(names);
+    }
+
+    fn catalog_name(names: &CatalogNames, name: &str, prompt: bool) -> Name {
+        let set = if prompt { &names.prompts } else { &names.tools };
+        set.get_key_value(name)
+            .map_or(Name::Static(OTHER), |(n, _)| Name::Shared(n.clone()))
+    }
+
+    /// Records one finished operation, `duration` from its arrival to the last byte sent.
+    pub fn record_operation(&self, op: &Operation<'_>, duration: Duration) {
+        let secs = duration.as_secs_f64();
+        let names = self.names.read().clone();
+        let key = Self::cache_key(&names, op);
+        if let Some(key) = key {
+            if let Some(h) = names.resolved.read().get(&key) {
+                h.observe(secs);
+                return;
+            }
+        }
+        let histogram = self.operation_histogram(&names, op);
+        histogram.observe(secs);
+        if let Some(key) = key {
+            names.resolved.write().insert(key, histogram);
+        }
+    }
+
+    /// A compact key for the label set `op` maps to: method, revision, target kind, catalog
+    /// index and outcome, each from a fixed table.
+    fn cache_key(names: &CatalogNames, op: &Operation<'_>) -> Option<u64> {
+        let method = METHODS
+            .iter()
+            .position(|m| *m == op.method)
+            .unwrap_or(METHODS.len()) as u64;
+        let version = match op.protocol_version {
+            None => 0,
+            Some(v) => {
+                1 + LEGACY_VERSIONS
+                    .iter()
+                    .chain(MODERN_VERSIONS.iter())
+                    .position(|k| *k == v)
+                    .unwrap_or(LEGACY_VERSIONS.len() + MODERN_VERSIONS.len())
+                    as u64
+            }
+        };
+        let (kind, index) = match op.target {
+            Target::None => (0, 0),
+            Target::Tool(n) => (1, names.tools.get(n).map_or(u32::MAX, |i| *i)),
+            Target::Prompt(n) => (2, names.prompts.get(n).map_or(u32::MAX, |i| *i)),
+        };
+        let outcome = outcome_index(op.outcome)?;
+        Some(method | version << 8 | kind << 16 | outcome << 18 | u64::from(index) << 26)
+    }
+
+    fn operation_histogram(&self, names: &CatalogNames, op: &Operation<'_>) -> Histogram {
+        let (tool, prompt) = match op.target {
+            Target::None => (None, None),
+            Target::Tool(n) => (Some(Self::catalog_name(names, n, false)), None),
+            Target::Prompt(n) => (None, Some(Self::catalog_name(names, n, true))),
+        };
+        let (error_type, status_code) = match op.outcome {
+            Outcome::Ok => (None, None),
+            Outcome::ToolError => (Some(TOOL_ERROR), None),
+            Outcome::Rpc(code) => {
+                let label = code_label(code);
+                ((!is_caller_error(code)).then_some(label), Some(label))
+            }
+            Outcome::Failed(reason) => (Some(reason), None),
+        };
+        let labels = OperationLabels {
+            method: method_label(op.method),
+            tool,
+            prompt,
+            version: op.protocol_version.map(version_label),
+            error_type,
+            status_code,
+        };
+        self.operations.get_or_create(&labels).clone()
+    }
+
+    /// Records a 2025 session that ended after `duration`.
+    pub fn record_session(&self, protocol_version: Option<&str>, duration: Duration) {
+        let labels = SessionLabels {
+            version: protocol_version.map(version_label),
+            error_type: None,
+        };
+        self.sessions
+            .get_or_create(&labels)
+            .observe(duration.as_secs_f64());
+    }
+
+    pub fn connection_opened(&self, era: Era) {
+        self.connections_active[era_index(era)].inc();
+        self.connections_total[era_index(era)].inc();
+    }
+
+    pub fn connection_closed(&self, era: Era) {
+        self.connections_active[era_index(era)].dec();
+    }
+
+    pub fn connection_rejected(&self, reason: RejectReason) {
+        let i = RejectReason::ALL
+            .iter()
+            .position(|r| *r == reason)
+            .unwrap_or_default();
+        self.rejected[i].inc();
+    }
+
+    /// A rejection reported by name (the monitor's); unknown names count as `_OTHER`.
+    pub fn connection_rejected_named(&self, reason: &str) {
+        match RejectReason::parse(reason) {
+            Some(r) => self.connection_rejected(r),
+            None => {
+                self.rejected_other.inc();
+            }
+        }
+    }
+
+    /// Counts a stream as open until the returned guard drops.
+    pub fn stream_opened(&self, kind: StreamKind) -> StreamGuard {
+        let i = StreamKind::ALL
+            .iter()
+            .position(|k| *k == kind)
+            .unwrap_or_default();
+        let gauge = self.streams_active[i].clone();
+        gauge.inc();
+        StreamGuard { gauge }
+    }
+
+    pub fn stream_closed(&self, reason: CloseReason) {
+        let i = CloseReason::ALL
+            .iter()
+            .position(|r| *r == reason)
+            .unwrap_or_default();
+        self.streams_closed[i].inc();
+    }
+
+    pub fn callback_timed_out(&self) {
+        self.callback_timeouts.inc();
+    }
+
+    pub fn auth_failed(&self, reason: &str) {
+        let label = AUTH_REASONS
+            .iter()
+            .find(|r| **r == reason)
+            .copied()
+            .unwrap_or(OTHER);
+        self.auth_failures.get_or_create(&[("reason", label)]).inc();
+    }
+
+    /// The OpenMetrics text exposition, `# EOF` included.
+    pub fn encode(&self) -> Result<String, MetricsError> {
+        let mut out = String::with_capacity(8192);
+        text::encode(&mut out, &self.registry)?;
+        Ok(out)
+    }
+}
+
+/// Keeps one SSE stream counted in `mcp_sse_streams_active` while it lives.
+#[derive(Debug)]
+pub struct StreamGuard {
+    gauge: Gauge,
+}
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        self.gauge.dec();
+    }
+}
+
+/// The OpenMetrics content type of [`Metrics::encode`]'s output.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
