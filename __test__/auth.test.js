@@ -406,3 +406,50 @@ module.exports = { challengeParams }
 void KEY
 void sleep
 void waitFor
+
+test('mcp_auth_failures_total counts each refusal once, by reason', async () => {
+  const now = Math.floor(Date.now() / 1000)
+  let s
+  const tokens = new Map()
+  s = await startServer({
+    metrics: true,
+    tools: TOOLS,
+    callTool: callTool({ calls: [] }),
+    auth: {
+      authorizationServers: ['http://127.0.0.1:1'],
+      requiredScopes: ['mcp:read'],
+      verify: async (token) => tokens.get(token) || null,
+    },
+  })
+  try {
+    const at = (scopes, extra = {}) => ({ subject: 'u', scopes, audience: s.url, expiresAt: now + 600, ...extra })
+    tokens.set('ok', at(['mcp:read']))
+    tokens.set('noscope', at([]))
+    tokens.set('expired', at(['mcp:read'], { expiresAt: now - 5 }))
+    tokens.set('elsewhere', at(['mcp:read'], { audience: 'http://127.0.0.1:1/mcp' }))
+    const call = (token, name = 'whoami', headers = {}) =>
+      modernPost(s.url, 'tools/call', { name, arguments: {} }, { headers: token === undefined ? headers : { authorization: `Bearer ${token}`, ...headers } })
+    expect((await call(undefined)).status).toBe(401)
+    expect((await call('unknown')).status).toBe(401)
+    expect((await call('expired')).status).toBe(401)
+    expect((await call('elsewhere')).status).toBe(401)
+    expect((await call('noscope')).status).toBe(403)
+    expect((await call('ok', 'admin_only')).status).toBe(403)
+    // A token in the query string: 400 invalid_request, counted under the bounded other label.
+    const inQuery = await modernPost(`${s.url}?access_token=ok`, 'tools/call', { name: 'whoami', arguments: {} })
+    expect(inQuery.status).toBe(400)
+    expect((await call('ok')).status).toBe(200)
+    const counts = {}
+    for (const m of (await s.metrics()).matchAll(/^mcp_auth_failures_total\{reason="([^"]+)"\} (\d+)$/gm)) counts[m[1]] = Number(m[2])
+    expect(counts).toEqual({
+      missing_token: 1,
+      invalid_token: 1,
+      expired_token: 1,
+      wrong_audience: 1,
+      insufficient_scope: 2,
+      _OTHER: 1,
+    })
+  } finally {
+    await s.close()
+  }
+})

@@ -149,8 +149,14 @@ impl Authenticator {
                 challenge::server_error(503, md, "signing keys unavailable")
             }
             AuthError::Verifier(_) => challenge::server_error(500, md, "token verification failed"),
-            AuthError::Expired => self.invalid("the token has expired"),
-            AuthError::WrongAudience => self.invalid("the token was not issued for this resource"),
+            AuthError::Expired => Challenge {
+                reason: "expired_token",
+                ..self.invalid("the token has expired")
+            },
+            AuthError::WrongAudience => Challenge {
+                reason: "wrong_audience",
+                ..self.invalid("the token was not issued for this resource")
+            },
             AuthError::UnknownKey => self.invalid("the token's signing key is unknown"),
             AuthError::Invalid(why) => self.invalid(why),
         }

@@ -7,6 +7,8 @@ use serde_json::json;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Challenge {
     pub status: u16,
+    /// Why, for the `mcp_auth_failures_total{reason}` counter.
+    pub reason: &'static str,
     pub www_authenticate: String,
     pub body: String,
 }
@@ -64,6 +66,7 @@ fn build(
     };
     Challenge {
         status,
+        reason: "",
         www_authenticate: h,
         body: body.to_string(),
     }
@@ -71,34 +74,43 @@ fn build(
 
 /// 401 for a request without bearer credentials: no error code (RFC 6750 §3.1).
 pub fn missing(metadata_url: &str, scope: &[String]) -> Challenge {
-    build(401, None, None, scope, metadata_url)
+    let mut c = build(401, None, None, scope, metadata_url);
+    c.reason = "missing_token";
+    c
 }
 
 /// 401 `invalid_token`: unknown, expired, badly signed or wrong-audience token.
 pub fn invalid_token(metadata_url: &str, scope: &[String], why: &str) -> Challenge {
-    build(401, Some("invalid_token"), Some(why), scope, metadata_url)
+    let mut c = build(401, Some("invalid_token"), Some(why), scope, metadata_url);
+    c.reason = "invalid_token";
+    c
 }
 
 /// 400 `invalid_request`: malformed `Authorization`, or a token in the query string.
 pub fn invalid_request(metadata_url: &str, why: &str) -> Challenge {
-    build(400, Some("invalid_request"), Some(why), &[], metadata_url)
+    let mut c = build(400, Some("invalid_request"), Some(why), &[], metadata_url);
+    c.reason = "invalid_request";
+    c
 }
 
 /// 403 `insufficient_scope`, naming every scope the operation needs (step-up authorization).
 pub fn insufficient_scope(metadata_url: &str, scope: &[String]) -> Challenge {
-    build(
+    let mut c = build(
         403,
         Some("insufficient_scope"),
         Some("the token lacks a required scope"),
         scope,
         metadata_url,
-    )
+    );
+    c.reason = "insufficient_scope";
+    c
 }
 
 /// A server-side failure while verifying (verifier threw, keys unreachable): no challenge
 /// error code the client could act on, so only `resource_metadata`.
 pub fn server_error(status: u16, metadata_url: &str, why: &str) -> Challenge {
     let mut c = build(status, None, None, &[], metadata_url);
+    c.reason = "server_error";
     c.body = json!({ "error": "server_error", "error_description": why }).to_string();
     c
 }

@@ -69,7 +69,7 @@ pub async fn authenticate(
     query: Option<&str>,
     ip: &str,
     user_agent: &str,
-) -> Result<Arc<AuthInfo>, Resp> {
+) -> Result<Arc<AuthInfo>, (Resp, &'static str)> {
     let values = headers
         .get_all(AUTHORIZATION)
         .iter()
@@ -80,7 +80,7 @@ pub async fn authenticate(
     };
     auth.authenticate(values, query, peer)
         .await
-        .map_err(|c| challenge(&c))
+        .map_err(|c| (challenge(&c), c.reason))
 }
 
 /// 204 with the CORS grant for an allowed origin, 403 otherwise.

@@ -177,7 +177,10 @@ where
                 .await
             {
                 Ok(info) => Some(info),
-                Err(mut refusal) => {
+                Err((mut refusal, reason)) => {
+                    if let Some(m) = &core.cfg.metrics {
+                        m.auth_failed(reason);
+                    }
                     if let Some(c) = cors {
                         auth::add_cors(&mut refusal, c, headers);
                     }
@@ -331,6 +334,9 @@ where
     // A tool's, resource's or prompt's own required scopes: 403 before anything runs.
     if core.auth.is_some() || pipeline::request_subject().is_some() {
         if let Err(refusal) = auth::check_items(core, core.auth.as_deref(), &body) {
+            if let Some(m) = &core.cfg.metrics {
+                m.auth_failed(refusal.reason);
+            }
             return auth::challenge(&refusal);
         }
     }
