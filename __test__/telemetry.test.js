@@ -81,7 +81,7 @@ describe('logger', () => {
       await waitFor(() => debug.some((r) => r.message === 'connection ended with an error'), 'the debug record')
       const rec = debug.find((r) => r.message === 'connection ended with an error')
       expect(rec.level).toBe('debug')
-      expect(rec.fields.target).toBe('mcp_swagger_native::transport::server')
+      expect(rec.fields.target).toBe('mcp_swagger_native::transport::sockets')
       expect(typeof rec.fields.error).toBe('string')
       expect(rec.fields.error.length).toBeGreaterThan(0)
       // A debug record is below b's level.

@@ -17,6 +17,9 @@ sum() { # <log> <sed -n script printing one number per match>
   sed -nE "$2" "$LOGS/$1.log" | awk '{ s += $1 } END { print s + 0 }'
 }
 
+# The reference OpenMetrics parser the metrics tests read the exposition with (so that `npm test`
+# works on a fresh machine, not only under .ci/run).
+python3 -c 'import prometheus_client' 2>/dev/null || python3 -m pip install --quiet prometheus_client==0.26.0
 part docs bash scripts/check-docs.sh
 part cargo cargo test --no-default-features
 part build npm run build
