@@ -17,6 +17,11 @@ sum() { # <log> <sed -n script printing one number per match>
   sed -nE "$2" "$LOGS/$1.log" | awk '{ s += $1 } END { print s + 0 }'
 }
 
+# __test__/cluster.test.js runs a real redis-server (Debian's package), installed here when missing.
+if ! command -v redis-server >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "== installing redis-server"
+  apt-get install -y redis-server >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y redis-server >/dev/null; }
+fi
 part docs bash scripts/check-docs.sh
 part cargo cargo test --no-default-features
 part build npm run build

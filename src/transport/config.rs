@@ -45,6 +45,19 @@ pub struct ServerConfig {
     pub modern: bool,
     /// One of the server's own tasks when set (see `monitor::stdout`).
     pub stats_lines: Option<StatsLines>,
+    /// Several instances on one Redis (docs/deployment.md); `None`: this process alone.
+    pub shared: Option<SharedConfig>,
+}
+
+/// `shared: { redisUrl, prefix, instanceId }`, defaulted.
+#[derive(Debug, Clone)]
+pub struct SharedConfig {
+    pub redis_url: String,
+    /// Every key and channel starts with `{prefix}:`; instances that share it form one cluster.
+    pub prefix: String,
+    pub instance_id: String,
+    /// Period of the heartbeat; its key lives three periods.
+    pub heartbeat: Duration,
 }
 
 impl Default for ServerConfig {
@@ -75,6 +88,7 @@ impl Default for ServerConfig {
             legacy: true,
             modern: true,
             stats_lines: None,
+            shared: None,
         }
     }
 }

@@ -3,8 +3,10 @@
 //! runs. It knows nothing of sockets: the service (`super::service`) feeds it requests and the
 //! server (`super::server`) runs its tasks. See docs/architecture.md.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use parking_lot::RwLock;
@@ -43,6 +45,13 @@ impl Default for Stores {
     }
 }
 
+/// The cluster-wide connection view (`?scope=cluster` of internalStats), when this instance
+/// shares a store with others (docs/deployment.md).
+pub trait ClusterView: Send + Sync {
+    /// `ClusterStats` as JSON; during a store outage, the local view flagged `degraded`.
+    fn cluster_stats(&self) -> Pin<Box<dyn Future<Output = Value> + Send + '_>>;
+}
+
 /// State shared by every request.
 pub struct Core {
     pub cfg: ServerConfig,
@@ -55,6 +64,8 @@ pub struct Core {
     closing: AtomicBool,
     /// Per-server key sealing multi round-trip `requestState`.
     pub state_keys: StateKeys,
+    /// Weak: the server owns the cluster, which owns the core.
+    cluster: OnceLock<Weak<dyn ClusterView>>,
 }
 
 impl Core {
@@ -83,7 +94,16 @@ impl Core {
             host: RwLock::new(Some(host)),
             closing: AtomicBool::new(false),
             state_keys,
+            cluster: OnceLock::new(),
         }))
+    }
+
+    pub fn set_cluster(&self, view: Weak<dyn ClusterView>) {
+        let _ = self.cluster.set(view);
+    }
+
+    pub fn cluster(&self) -> Option<Arc<dyn ClusterView>> {
+        self.cluster.get().and_then(Weak::upgrade)
     }
 
     pub fn host(&self) -> Option<Arc<dyn CallbackHost>> {

@@ -27,6 +27,9 @@ pub struct McpServer {
     addr: SocketAddr,
     shutdown: watch::Sender<bool>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// The bus and heartbeat when `shared` is configured (docs/deployment.md).
+    #[cfg(feature = "shared")]
+    cluster: Option<Arc<super::cluster::Cluster>>,
 }
 
 impl McpServer {
@@ -47,6 +50,12 @@ impl McpServer {
         sinks: Vec<Arc<dyn MonitorSink>>,
         stores: Stores,
     ) -> Result<Self, StartError> {
+        #[cfg(not(feature = "shared"))]
+        if cfg.shared.is_some() {
+            return Err(StartError::Option(
+                "shared: this build has no shared-store support (cargo feature `shared`)".into(),
+            ));
+        }
         let addr = format!("{}:{}", cfg.host, cfg.port);
         let bind_addr = if cfg.host.contains(':') && !cfg.host.starts_with('[') {
             format!("[{}]:{}", cfg.host, cfg.port)
@@ -66,6 +75,17 @@ impl McpServer {
             tokio::spawn(accept_loop(core.clone(), listener, rx.clone())),
             tokio::spawn(reaper(core.clone(), rx.clone())),
         ];
+        #[cfg(feature = "shared")]
+        let cluster = match core.cfg.shared.clone() {
+            Some(shared) => {
+                let c =
+                    super::cluster::Cluster::start(core.clone(), shared, rx.clone(), &mut tasks)?;
+                let view: Arc<dyn super::core::ClusterView> = c.clone();
+                core.set_cluster(Arc::downgrade(&view));
+                Some(c)
+            }
+            None => None,
+        };
         if let Some(lines) = core.cfg.stats_lines.clone() {
             let counts_core = core.clone();
             tasks.push(tokio::spawn(stdout::stats_ticker(
@@ -80,7 +100,43 @@ impl McpServer {
             addr: local,
             shutdown,
             tasks: Mutex::new(tasks),
+            #[cfg(feature = "shared")]
+            cluster,
         })
+    }
+
+    /// `setTools` / `setPrompts` / `setResources`: here, then on every other instance.
+    pub fn set_listing(
+        &self,
+        kind: &str,
+        items_json: &str,
+        templates_json: Option<&str>,
+    ) -> Result<(), super::core::ListingError> {
+        self.core.set_listing(kind, items_json, templates_json)?;
+        #[cfg(feature = "shared")]
+        if let Some(c) = &self.cluster {
+            c.publish_listing(kind, items_json, templates_json);
+        }
+        Ok(())
+    }
+
+    /// `notifyResourceUpdated`: here, then on every other instance.
+    pub fn notify_resource_updated(&self, uri: &str) {
+        let params = serde_json::json!({ "uri": uri }).to_string();
+        self.core
+            .broadcast("notifications/resources/updated", Some(&params), Some(uri));
+        #[cfg(feature = "shared")]
+        if let Some(c) = &self.cluster {
+            c.publish_resource_updated(uri);
+        }
+    }
+
+    /// `getClusterStats()`: `None` when this instance shares nothing.
+    pub async fn cluster_stats(&self) -> Option<serde_json::Value> {
+        match self.core.cluster() {
+            Some(view) => Some(view.cluster_stats().await),
+            None => None,
+        }
     }
 
     pub fn core(&self) -> &Arc<Core> {

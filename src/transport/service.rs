@@ -79,7 +79,7 @@ where
     let path = parts.uri.path();
     if let Some(stats) = &core.cfg.internal_stats {
         if path == stats.path {
-            return internal_stats(core, &parts);
+            return internal_stats(core, &parts).await;
         }
     }
     if path != core.cfg.endpoint {
@@ -236,7 +236,7 @@ where
     legacy::post(core.clone(), peer, headers, body).await
 }
 
-fn internal_stats(core: &Core, req: &Parts) -> Resp {
+async fn internal_stats(core: &Core, req: &Parts) -> Resp {
     let Some(cfg) = &core.cfg.internal_stats else {
         return http::empty(StatusCode::NOT_FOUND);
     };
@@ -268,8 +268,23 @@ fn internal_stats(core: &Core, req: &Parts) -> Resp {
             q.split('&')
                 .any(|kv| kv == "reveal=1" || kv == "reveal=true")
         });
-    let mut stats: serde_json::Value =
-        serde_json::from_str(&core.tracker.stats_json()).unwrap_or_default();
+    let cluster_scope = req
+        .uri
+        .query()
+        .is_some_and(|q| q.split('&').any(|kv| kv == "scope=cluster"));
+    let mut stats: serde_json::Value = if cluster_scope {
+        match core.cluster() {
+            Some(view) => view.cluster_stats().await,
+            None => {
+                return http::json(
+                    StatusCode::NOT_FOUND,
+                    r#"{"error":"scope=cluster needs the shared option"}"#.to_owned(),
+                )
+            }
+        }
+    } else {
+        serde_json::from_str(&core.tracker.stats_json()).unwrap_or_default()
+    };
     if !reveal {
         if let Some(conns) = stats.get_mut("connections").and_then(|c| c.as_array_mut()) {
             for c in conns {
