@@ -3,7 +3,8 @@
 // loopback port and addon servers in child processes sharing one prefix and key set. Checks that
 // setTools / notifyResourceUpdated on one instance reach a 2026-07-28 listen stream
 // (@modelcontextprotocol/client 2.x) and a 2025 session's GET stream (@modelcontextprotocol/sdk
-// 1.x) on another exactly once; that getClusterStats() on either shows both instances and every
+// 1.x) on another exactly once; that a 2025 session opened on one instance is served by another
+// and a DELETE there ends it (and its GET stream) everywhere; that getClusterStats() on either shows both instances and every
 // client once; that kill -9 of an instance removes it within its heartbeat TTL; and that Redis
 // stopped and restarted mid-run crashes nothing, flags the view meanwhile and heals by itself.
 const fs = require('node:fs')
@@ -62,6 +63,13 @@ function ping(port) {
     sock.once('error', () => done(false))
     sock.once('connect', () => sock.write('PING\r\n'))
     sock.once('data', (d) => done(d.toString().startsWith('+PONG')))
+  })
+}
+
+function redisCmd(port, cmd) {
+  return new Promise((resolve) => {
+    const sock = net.connect(port, '127.0.0.1', () => sock.write(cmd + '\r\n'))
+    sock.once('data', (d) => { sock.destroy(); resolve(d.toString().trim()) })
   })
 }
 
@@ -244,6 +252,51 @@ describeIf('several instances on one Redis', () => {
     expect(viaHttp.connections.every((x) => x.clientIP === '***')).toBe(true)
     const local = await (await fetch(new URL('/internal/connections', a.url))).json()
     expect(local.instances).toBeUndefined()
+  })
+
+  test('a 2025 session opened on A is served by B; DELETE on B ends it on A, GET stream included', async () => {
+    // initialize and the GET stream go to A, every other request (DELETE included) to B.
+    let getEnded
+    const ended = new Promise((resolve) => (getEnded = resolve))
+    const seen = []
+    const fetchImpl = async (u, init = {}) => {
+      const method = (init.method || 'GET').toUpperCase()
+      const toA = method === 'GET' || String(init.body || '').includes('"initialize"')
+      const res = await fetch(toA ? a.url : b.url, init)
+      seen.push([method, toA ? 'a' : 'b', res.status])
+      if (method !== 'GET' || res.status !== 200) return res
+      const watched = res.body.pipeThrough(new TransformStream({ flush: () => getEnded() }))
+      return new Response(watched, { status: res.status, headers: res.headers })
+    }
+    const client = new LegacyClient({ name: 'roaming', version: '1.0.0' }, { capabilities: {} })
+    const transport = new LegacyTransport(new URL(a.url), {
+      fetch: fetchImpl,
+      reconnectionOptions: { initialReconnectionDelay: 50, maxReconnectionDelay: 100, reconnectionDelayGrowFactor: 1, maxRetries: 0 },
+    })
+    clients.push(client)
+    await client.connect(transport)
+    const sid = transport.sessionId
+    await waitFor(() => seen.some(([m, , st]) => m === 'GET' && st === 200), 'the GET stream on A')
+    const result = await client.callTool({ name: 'echo', arguments: { text: 'hi' } })
+    expect(result.content[0].text).toBe('b:legacy:hi')
+    expect(seen.filter(([m, at]) => m === 'POST' && at === 'b').every(([, , st]) => st < 300)).toBe(true)
+    const local = async (inst) => (await (await fetch(new URL('/internal/connections', inst.url))).json()).connections.map((c) => c.sessionId)
+    expect(await local(a)).toContain(sid)
+    expect(await local(b)).toContain(sid)
+
+    await transport.terminateSession()
+    expect(seen.at(-1)).toEqual(['DELETE', 'b', 200])
+    await ended
+    await waitFor(async () => !(await local(a)).includes(sid), 'the session ended on A')
+    expect(await local(b)).not.toContain(sid)
+    // Gone everywhere: A does not rebuild it either.
+    expect(await redisCmd(redisPort, `EXISTS ${PREFIX}:session:${sid}`)).toBe(':0')
+    const res = await fetch(a.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': sid },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'tools/list' }),
+    })
+    expect(res.status).toBe(404)
   })
 
   test('kill -9 of an instance removes it and its clients from the view within the heartbeat TTL', async () => {

@@ -24,7 +24,8 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::config::SharedConfig;
-use super::core::{ClusterView, Core, StartError};
+use super::core::{ClusterView, Core, SessionDirectory, SessionRecord, StartError};
+use crate::monitor::CloseReason;
 
 /// How long one Redis round trip may take before it counts as an outage.
 const OP_TIMEOUT: Duration = Duration::from_millis(1_500);
@@ -58,6 +59,9 @@ enum BusMessage {
     },
     #[serde(rename_all = "camelCase")]
     ResourceUpdated { from: String, uri: String },
+    /// A 2025 session was deleted: every instance that holds a copy ends it.
+    #[serde(rename_all = "camelCase")]
+    SessionEnded { from: String, id: String },
 }
 
 pub struct Cluster {
@@ -74,6 +78,8 @@ pub struct Cluster {
     outgoing: mpsc::UnboundedSender<BusMessage>,
     /// Whether the last Redis operation failed (to log an outage once, not every tick).
     down: AtomicBool,
+    /// When each session's shared lifetime was last refreshed from here.
+    touched: Mutex<HashMap<String, std::time::Instant>>,
 }
 
 fn now_ms() -> u64 {
@@ -112,6 +118,7 @@ impl Cluster {
             pending: Mutex::new(HashMap::new()),
             outgoing,
             down: AtomicBool::new(false),
+            touched: Mutex::new(HashMap::new()),
         });
         tasks.push(tokio::spawn(cluster.clone().heartbeat(shutdown.clone())));
         tasks.push(tokio::spawn(cluster.clone().subscriber(shutdown.clone())));
@@ -207,6 +214,14 @@ impl Cluster {
                 .publish(self.channel(), &text)
                 .ignore();
             bounded(pipe.query_async::<()>(&mut c)).await?;
+        } else if let BusMessage::SessionEnded { id, .. } = msg {
+            // Deleted before it is announced: no instance can rebuild it after hearing of it.
+            let mut pipe = redis::pipe();
+            pipe.del(self.session_key(id))
+                .ignore()
+                .publish(self.channel(), &text)
+                .ignore();
+            bounded(pipe.query_async::<()>(&mut c)).await?;
         } else {
             bounded(c.publish::<_, _, ()>(self.channel(), &text)).await?;
         }
@@ -258,6 +273,13 @@ impl Cluster {
                         self.applied.lock().insert(kind, id);
                     }
                     Err(e) => tracing::warn!(from = %from, error = %e, "remote listing refused"),
+                }
+            }
+            BusMessage::SessionEnded { from, id } => {
+                if from != self.cfg.instance_id {
+                    if let Some(s) = self.core.sessions.remove(&id) {
+                        self.core.end_session(&s, CloseReason::Deleted);
+                    }
                 }
             }
             BusMessage::ResourceUpdated { from, uri } => {
@@ -437,6 +459,96 @@ impl Cluster {
             Err(e) => (vec![self.local_row()], Some(e.to_string())),
         };
         merge(rows, error)
+    }
+}
+
+impl Cluster {
+    fn session_key(&self, id: &str) -> String {
+        self.key(&format!("session:{id}"))
+    }
+
+    fn session_ttl_ms(&self) -> u64 {
+        self.core.cfg.session_idle.as_millis() as u64
+    }
+}
+
+impl SessionDirectory for Cluster {
+    fn save<'a>(
+        &'a self,
+        id: &'a str,
+        record: SessionRecord,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
+        Box::pin(async move {
+            let text = serde_json::to_string(&record).unwrap_or_default();
+            let outcome = async {
+                let mut c = self.conn().await?;
+                bounded(c.pset_ex::<_, _, ()>(self.session_key(id), text, self.session_ttl_ms()))
+                    .await
+            }
+            .await;
+            if let Err(e) = &outcome {
+                tracing::debug!(session = %id, error = %e, "session not shared; served here only");
+            }
+            self.note(&outcome, "session");
+        })
+    }
+
+    fn load<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Option<SessionRecord>> + Send + 'a>> {
+        Box::pin(async move {
+            let outcome = async {
+                let mut c = self.conn().await?;
+                bounded(c.get::<_, Option<String>>(self.session_key(id))).await
+            }
+            .await;
+            match outcome {
+                Ok(text) => text.and_then(|t| serde_json::from_str(&t).ok()),
+                Err(e) => {
+                    self.note(&Err(e), "session");
+                    None
+                }
+            }
+        })
+    }
+
+    fn touch(&self, id: &str) {
+        let ttl = self.core.cfg.session_idle;
+        let now = std::time::Instant::now();
+        {
+            let mut touched = self.touched.lock();
+            // A refresh every tenth of the lifetime is plenty; not one per request.
+            if touched
+                .get(id)
+                .is_some_and(|t| now.saturating_duration_since(*t) < ttl / 10)
+            {
+                return;
+            }
+            if touched.len() > 100_000 {
+                touched.clear();
+            }
+            touched.insert(id.to_owned(), now);
+        }
+        let Some(c) = self.conn.lock().clone() else {
+            return;
+        };
+        let key = self.session_key(id);
+        let ms = self.session_ttl_ms() as i64;
+        tokio::spawn(async move {
+            let mut c = c;
+            if let Err(e) = bounded(c.pexpire::<_, ()>(key, ms)).await {
+                tracing::debug!(error = %e, "session lifetime not refreshed");
+            }
+        });
+    }
+
+    fn ended(&self, id: &str) {
+        self.touched.lock().remove(id);
+        let _ = self.outgoing.send(BusMessage::SessionEnded {
+            from: self.cfg.instance_id.clone(),
+            id: id.to_owned(),
+        });
     }
 }
 

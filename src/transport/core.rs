@@ -52,6 +52,38 @@ pub trait ClusterView: Send + Sync {
     fn cluster_stats(&self) -> Pin<Box<dyn Future<Output = Value> + Send + '_>>;
 }
 
+/// What another instance needs to serve a 2025 session it did not open (docs/deployment.md).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionRecord {
+    pub version: String,
+    pub capabilities: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_version: Option<String>,
+}
+
+/// 2025 sessions kept where every instance can read them, when this instance shares a store.
+pub trait SessionDirectory: Send + Sync {
+    /// Records a new session (awaited before `initialize` is answered, so the client's next
+    /// request may land anywhere). A failure is logged; the session then lives here only.
+    fn save<'a>(
+        &'a self,
+        id: &'a str,
+        record: SessionRecord,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+    /// A session another instance opened; `None` when unknown, expired or unreachable.
+    fn load<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Option<SessionRecord>> + Send + 'a>>;
+    /// The session was used: its shared lifetime starts again.
+    fn touch(&self, id: &str);
+    /// The client deleted the session: forget it and end it on every instance.
+    fn ended(&self, id: &str);
+}
+
 /// State shared by every request.
 pub struct Core {
     pub cfg: ServerConfig,
@@ -66,6 +98,7 @@ pub struct Core {
     pub state_keys: StateKeys,
     /// Weak: the server owns the cluster, which owns the core.
     cluster: OnceLock<Weak<dyn ClusterView>>,
+    directory: OnceLock<Weak<dyn SessionDirectory>>,
 }
 
 impl Core {
@@ -95,6 +128,7 @@ impl Core {
             closing: AtomicBool::new(false),
             state_keys,
             cluster: OnceLock::new(),
+            directory: OnceLock::new(),
         }))
     }
 
@@ -104,6 +138,14 @@ impl Core {
 
     pub fn cluster(&self) -> Option<Arc<dyn ClusterView>> {
         self.cluster.get().and_then(Weak::upgrade)
+    }
+
+    pub fn set_directory(&self, directory: Weak<dyn SessionDirectory>) {
+        let _ = self.directory.set(directory);
+    }
+
+    pub fn directory(&self) -> Option<Arc<dyn SessionDirectory>> {
+        self.directory.get().and_then(Weak::upgrade)
     }
 
     pub fn host(&self) -> Option<Arc<dyn CallbackHost>> {

@@ -82,6 +82,8 @@ impl McpServer {
                     super::cluster::Cluster::start(core.clone(), shared, rx.clone(), &mut tasks)?;
                 let view: Arc<dyn super::core::ClusterView> = c.clone();
                 core.set_cluster(Arc::downgrade(&view));
+                let directory: Arc<dyn super::core::SessionDirectory> = c.clone();
+                core.set_directory(Arc::downgrade(&directory));
                 Some(c)
             }
             None => None,

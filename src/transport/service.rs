@@ -114,13 +114,13 @@ where
             if modern::is_modern_get(core, headers) {
                 return http::method_not_allowed("POST");
             }
-            legacy::get(core, &peer, headers)
+            legacy::get(core, &peer, headers).await
         }
         Method::DELETE => {
             if modern::is_modern_get(core, headers) {
                 return http::method_not_allowed("POST");
             }
-            legacy::delete(core, headers)
+            legacy::delete(core, &peer, headers).await
         }
         _ => http::method_not_allowed(if core.cfg.legacy {
             "GET, POST, DELETE"
