@@ -6,3 +6,4 @@ export declare function supportedProtocolVersions(): string[]
 
 export * from './lib/server'
 export * from './lib/events'
+export * from './lib/handler'

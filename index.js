@@ -14,6 +14,7 @@ const {
   parseConnectionEventLine,
   formatConnectionEvent,
 } = require('./lib/events.js')
+const { createStreamableMcpHandler, StreamableMcpHandler } = require('./lib/handler.js')
 
 module.exports = {
   supportedProtocolVersions,
@@ -23,4 +24,6 @@ module.exports = {
   ConnectionEventParseError,
   parseConnectionEventLine,
   formatConnectionEvent,
+  createStreamableMcpHandler,
+  StreamableMcpHandler,
 }

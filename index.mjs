@@ -10,5 +10,7 @@ export const {
   ConnectionEventParseError,
   parseConnectionEventLine,
   formatConnectionEvent,
+  createStreamableMcpHandler,
+  StreamableMcpHandler,
 } = cjs
 export default cjs

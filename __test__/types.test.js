@@ -21,7 +21,7 @@ test('index.d.ts type-checks the documented usage under --strict', () => {
 })
 
 test('every runtime export is declared in the typings', () => {
-  const dts = ['index.d.ts', 'lib/server.d.ts', 'lib/events.d.ts'].map((f) => fs.readFileSync(path.join(root, f), 'utf8')).join('\n')
+  const dts = ['index.d.ts', 'lib/server.d.ts', 'lib/events.d.ts', 'lib/handler.d.ts'].map((f) => fs.readFileSync(path.join(root, f), 'utf8')).join('\n')
   const exported = Object.keys(require('..'))
   expect(exported.length).toBeGreaterThan(5)
   for (const name of exported) {

@@ -10,7 +10,7 @@
 //   BENCH_DURATION (s, measured time per throughput cell), BENCH_WARMUP (s), BENCH_ROUNDS,
 //   BENCH_CONNECTIONS,
 //   BENCH_REQUESTS (cap per cell), BENCH_IDLE_SESSIONS, BENCH_SSE_STREAMS,
-//   BENCH_ONLY=ping,tools-call,...  (workload keys), BENCH_SERVERS=addon,sdk,node,hyper,
+//   BENCH_ONLY=ping,tools-call,...  (workload keys), BENCH_SERVERS=addon,sdk,node,handler,hyper,
 //   BENCH_JSON=1 (2025-era POSTs answered as application/json instead of SSE, every server),
 //   BENCH_PIN=0 (do not pin server and load generator to separate CPUs), BENCH_OUT (results file).
 const { spawn, spawnSync } = require('node:child_process')
@@ -74,6 +74,8 @@ const SERVERS = [
     cmd: (era) => ['node', [path.join(BENCH, 'servers', era === 'modern' ? 'sdk-v2.js' : 'sdk-v1.js'), ...nodeFlags()]],
   },
   { key: 'node', label: 'node:http', cmd: () => ['node', [path.join(BENCH, 'servers', 'node-http.js'), ...nodeFlags()]] },
+  // Handler mode: the same addon behind node:http (Node parses HTTP, handler.handle serves).
+  { key: 'handler', label: 'addon handler (node:http)', cmd: () => ['node', [path.join(BENCH, 'servers', 'addon-handler.js'), ...nodeFlags()]] },
   {
     key: 'hyper',
     label: 'hyper (ceiling)',
@@ -580,6 +582,12 @@ function targets(results) {
   for (const w of WORKLOADS.filter((w) => w.js)) {
     row(`${w.key} (guide): ≥ 1.5x node:http req/s`, get(w.key, 'addon'), get(w.key, 'node'), (a, b) => a.rps / b.rps, x, (v) => v >= 1.5)
   }
+  // Handler mode (issue 15): behind node:http it pays Node's HTTP parsing, so its floor is the
+  // hand-written node:http server, and it must stay well ahead of the SDK on the same stack.
+  for (const w of ['tools-list', 'tools-call']) {
+    row(`${w} (handler mode): ≥ 5x the SDK's req/s`, get(w, 'handler'), get(w, 'sdk'), (a, b) => a.rps / b.rps, x, (v) => v >= 5)
+  }
+  row('tools-call (handler mode): ≥ 0.8x node:http req/s', get('tools-call', 'handler'), get('tools-call', 'node'), (a, b) => a.rps / b.rps, x, (v) => v >= 0.8)
   for (const w of WORKLOADS.filter((w) => w.rust)) {
     row(`${w.key} (guide, Rust-answered): ≥ 0.7x hyper req/s`, get(w.key, 'addon'), get(w.key, 'hyper'), (a, b) => a.rps / b.rps, x, (v) => v >= 0.7)
   }

@@ -129,6 +129,12 @@ export interface StreamableServerOptions {
   trustProxy?: boolean
   /** Period of SSE keep-alive comments on idle streams. Default 15_000. */
   keepAliveMs?: number
+  /**
+   * Tool `arguments` checked against `inputSchema` before JS runs, and `structuredContent`
+   * against `outputSchema` before the client sees it (JSON Schema 2020-12 by default). Both on
+   * by default; `false` turns both off. See docs/validation.md.
+   */
+  validation?: boolean | { arguments?: boolean; results?: boolean }
   /** Several instances on one Redis: a bus for list changes and one connection view (docs/deployment.md). */
   shared?: SharedOptions
 }

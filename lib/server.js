@@ -183,7 +183,14 @@ class StreamableMcpServer {
   }
 }
 
-async function startStreamableMcpServer(opts = {}, monitor = {}) {
+function startStreamableMcpServer(opts = {}, monitor = {}) {
+  return startServer(opts, monitor, null)
+}
+
+// Shared by startStreamableMcpServer and createStreamableMcpHandler (lib/handler.js): `Wrapper`
+// is the handler class in handler mode (no listener), null for a listening server.
+async function startServer(opts, monitor, Wrapper) {
+  opts = opts === undefined ? {} : opts
   if (opts === null || typeof opts !== 'object') throw new TypeError('options must be an object')
   monitor = monitor || {}
   const callbacks = {}
@@ -197,6 +204,7 @@ async function startStreamableMcpServer(opts = {}, monitor = {}) {
   wire.hasReadResource = !!callbacks.readResource
   wire.hasGetPrompt = !!callbacks.getPrompt
   wire.hasComplete = !!callbacks.complete
+  if (Wrapper) wire.handlerMode = true
   // Events no callback listens to are not sent across at all.
   wire.monitor = {
     established: typeof monitor.onConnectionEstablished === 'function',
@@ -337,7 +345,7 @@ async function startStreamableMcpServer(opts = {}, monitor = {}) {
 
   server = await native.startNativeServer(JSON.stringify(wire), drain, events)
   if (drainPending) drain()
-  wrapper = new StreamableMcpServer(server)
+  wrapper = Wrapper ? new Wrapper(server, opts) : new StreamableMcpServer(server)
   return wrapper
 }
 
@@ -346,3 +354,5 @@ for (const name of ['sessionId', 'era', 'protocolVersion', 'clientInfo', 'client
 }
 
 module.exports = { startStreamableMcpServer, StreamableMcpServer }
+// Not part of the public API (index.js spreads the enumerable exports).
+Object.defineProperty(module.exports, 'startServer', { value: startServer, enumerable: false })

@@ -23,6 +23,7 @@
 #   CONFORMANCE_URL=http://127.0.0.1:PORT/mcp  test an already running server instead of the fixture
 #   CONFORMANCE_FIXTURE=path                   fixture to start (default __test__/fixtures/conformance-server.js)
 #   FIXTURE_NODE=node                          node binary for the fixture (default: machine node)
+#   FIXTURE_MODE=handler                       run the fixture in handler mode (createStreamableMcpHandler behind node:http)
 #   CONFORMANCE_SUITES="a1 a2 b c"             subset of suites to run
 #   CONFORMANCE_PENDING=expected|info          whether pending scenarios decide the exit status (default expected)
 #   CONFORMANCE_SUITE_TIMEOUT=300              seconds per suite run
@@ -118,7 +119,7 @@ else
     http://127.0.0.1:*) ;;
     *) die "fixture URL is not loopback 127.0.0.1: $URL" ;;
   esac
-  log "== fixture listening at $URL (pid $FIXTURE_PID)"
+  log "== fixture listening at $URL (pid $FIXTURE_PID${FIXTURE_MODE:+, $FIXTURE_MODE mode})"
 fi
 
 # ---------- suites ----------

@@ -29,17 +29,21 @@ part jest npx jest --runInBand
 part types bash scripts/types.sh
 part consumers bash scripts/consumers.sh
 part conformance bash scripts/conformance.sh
+part conformance-handler env FIXTURE_MODE=handler bash scripts/conformance.sh
 [ -f bench/smoke.sh ] && part bench-smoke bash bench/smoke.sh
 [ -f examples/nestjs-host/run-tests.sh ] && part nestjs-host bash examples/nestjs-host/run-tests.sh
+[ -f examples/nestjs-module-app/run-tests.sh ] && part nestjs-module bash examples/nestjs-module-app/run-tests.sh
 
 rust=$(sum cargo 's/^test result: ok\. ([0-9]+) passed.*/\1/p')
 jest=$(sum jest 's/^Tests: +([0-9]+) passed.*/\1/p')
 types=$(sum types 's/^types: ([0-9]+) passed.*/\1/p')
 consumers=$(sum consumers 's/^consumers: ([0-9]+) passed.*/\1/p')
 # Scored and pending scenarios of each suite's verdict line (extensions are informational).
-scenarios=$(grep -E '^\[[a-z0-9]+\] ' "$LOGS/conformance.log" | grep -oE '(scored|pending) [0-9]+/' \
+scenarios=$(cat "$LOGS/conformance.log" "$LOGS/conformance-handler.log" | grep -E '^\[[a-z0-9]+\] ' | grep -oE '(scored|pending) [0-9]+/' \
   | grep -oE '[0-9]+' | awk '{ s += $1 } END { print s + 0 }')
 host=0
 [ -f "$LOGS/nestjs-host.log" ] && host=$(sum nestjs-host 's/^Tests: +([0-9]+) passed.*/\1/p')
-echo "== totals: Rust $rust, Jest $jest, types $types, consumers $consumers, conformance scenarios $scenarios, NestJS host $host"
-echo "npm test: $((rust + jest + types + consumers + scenarios + host)) passed, 0 failed"
+nestmod=0
+[ -f "$LOGS/nestjs-module.log" ] && nestmod=$(sum nestjs-module 's/^Tests: +([0-9]+) passed.*/\1/p')
+echo "== totals: Rust $rust, Jest $jest, types $types, consumers $consumers, conformance scenarios $scenarios, NestJS host $host, NestJS module app $nestmod"
+echo "npm test: $((rust + jest + types + consumers + scenarios + host + nestmod)) passed, 0 failed"

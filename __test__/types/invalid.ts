@@ -119,3 +119,14 @@ const callbacks: StreamableServerOptions = {
 const e1: ConnectionEvent = { type: 'MCP_CONNECTION_EVENT', eventType: 'connected', clientInfo: { sessionId: 's', connectedAt: 't' }, connectionStats: { totalConnections: 1, activeConnections: 1 }, timestamp: 't' }
 
 console.log(t1, t2, t3, t4, t5, t6, t7, t8, t8b, t9, t10, t11, c1, c2, c3, c4, c5, c6, c7, r1, r2, r3, r4, r5, r6, r7, r8, r9, r10, r11, d1, d2, requests, capsAndRefs, callbacks, e1)
+
+// Handler mode and validation (docs/handler-mode.md, docs/validation.md).
+import type { StreamableMcpHandler } from 'mcp-swagger-native'
+declare const handler: StreamableMcpHandler
+// @ts-expect-error handle needs a response
+void handler.handle({} as import('node:http').IncomingMessage)
+// @ts-expect-error validation sides are booleans
+const v1: StreamableServerOptions = { validation: { arguments: 'yes' } }
+// @ts-expect-error an unknown validation side
+const v2: StreamableServerOptions = { validation: { input: true } }
+console.log(v1, v2)

@@ -239,3 +239,19 @@ async function main(): Promise<void> {
   await server.close()
 }
 void main
+
+// Handler mode and validation (docs/handler-mode.md, docs/validation.md).
+import { createStreamableMcpHandler, type StreamableMcpHandler } from 'mcp-swagger-native'
+import * as nodeHttp from 'node:http'
+async function handlerMode() {
+  // valid: a handler with validation switched per side
+  const handler: StreamableMcpHandler = await createStreamableMcpHandler({ validation: { arguments: true, results: false } })
+  // valid: served from node:http, with an already-parsed body
+  nodeHttp.createServer((req, res) => void handler.handle(req, res, { body: { jsonrpc: '2.0' } }))
+  // valid: the same object API as the listener's server
+  handler.setTools([{ name: 'a', inputSchema: { type: 'object' } }])
+  // valid: validation off entirely
+  await createStreamableMcpHandler({ validation: false, endpoint: '/mcp' })
+  await handler.close()
+}
+void handlerMode

@@ -4,6 +4,7 @@
 #![cfg_attr(test, allow(dead_code))]
 
 pub mod events;
+pub mod handler;
 pub mod options;
 pub mod server;
 

@@ -8,6 +8,7 @@ use serde_json::value::RawValue;
 
 use crate::protocol::catalog::{Catalog, Listing, DEFAULT_PAGE_SIZE};
 use crate::protocol::dispatch::{CacheHints, ServerDescription};
+use crate::protocol::validate::ValidationPolicy;
 use crate::session::{EventStoreLimits, InMemoryEventStores};
 use crate::transport::config::default_hosts;
 use crate::transport::http::OriginPolicy;
@@ -103,6 +104,11 @@ pub struct JsOptions {
     /// SSE keep-alive comment period (ms); default 15 000.
     pub keep_alive_ms: Option<u64>,
     pub shared: Option<SharedOptions>,
+    /// Set by createStreamableMcpHandler: no listener, the host's server feeds requests.
+    #[serde(default)]
+    pub handler_mode: bool,
+    /// Tool argument / structured result validation: `false`, `true` or per side.
+    pub validation: Option<Toggle<ValidationOptions>>,
     /// Which monitor callbacks the host registered (set by lib/server.js).
     #[serde(default)]
     pub monitor: MonitorWants,
@@ -117,6 +123,13 @@ pub struct SharedOptions {
     pub heartbeat_interval_ms: Option<u64>,
 }
 
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ValidationOptions {
+    pub arguments: Option<bool>,
+    pub results: Option<bool>,
+}
+
 /// Events nobody listens to are not sent to JS at all.
 #[derive(Deserialize, Default, Clone, Copy)]
 #[serde(rename_all = "camelCase", default)]
@@ -129,6 +142,7 @@ pub struct MonitorWants {
 
 pub struct Parsed {
     pub monitor: MonitorWants,
+    pub handler_mode: bool,
     pub config: ServerConfig,
     pub description: ServerDescription,
     pub catalog: Catalog,
@@ -271,7 +285,15 @@ pub fn parse(json: &str) -> Result<Parsed, String> {
         prompts: listing(o.prompts, "name", "prompts")?,
         ..Default::default()
     };
-    catalog.index_tool_headers()?;
+    let policy = match o.validation {
+        None | Some(Toggle::Off(true)) => ValidationPolicy::default(),
+        Some(Toggle::Off(false)) => ValidationPolicy::OFF,
+        Some(Toggle::On(v)) => ValidationPolicy {
+            arguments: v.arguments.unwrap_or(true),
+            results: v.results.unwrap_or(true),
+        },
+    };
+    catalog.index_tools(policy)?;
     let info = o.server_info.unwrap_or(ServerInfo {
         name: "mcp-swagger-native".into(),
         version: env!("CARGO_PKG_VERSION").into(),
@@ -310,6 +332,7 @@ pub fn parse(json: &str) -> Result<Parsed, String> {
     };
     Ok(Parsed {
         monitor: o.monitor,
+        handler_mode: o.handler_mode,
         config: cfg,
         description,
         catalog,

@@ -170,6 +170,8 @@ pub struct NativeServer {
     events: parking_lot::Mutex<Option<Arc<EventTsfn>>>,
     url: String,
     port: u32,
+    /// Handler mode: streamed responses on their way to Node `res` objects.
+    handler: crate::bindings::handler::HandlerStreams,
 }
 
 fn err(msg: impl std::fmt::Display) -> Error {
@@ -233,12 +235,27 @@ pub fn start_native_server<'env>(
     }
     let dispatcher = Dispatcher::new(parsed.description, parsed.catalog);
     let cfg = parsed.config;
+    let handler_mode = parsed.handler_mode;
     env.spawn_future(async move {
         let host_name = cfg.host.clone();
         let endpoint = cfg.endpoint.clone();
-        let server = McpServer::start(cfg, dispatcher, host, sinks)
-            .await
-            .map_err(|e| Error::new(Status::GenericFailure, e.to_string()))?;
+        let server = if handler_mode {
+            McpServer::without_listener(cfg, dispatcher, host, sinks, Default::default())
+        } else {
+            McpServer::start(cfg, dispatcher, host, sinks).await
+        }
+        .map_err(|e| Error::new(Status::GenericFailure, e.to_string()))?;
+        if handler_mode {
+            return Ok(NativeServer {
+                server: Arc::new(server),
+                queue,
+                change_queued,
+                events: parking_lot::Mutex::new(Some(own_events)),
+                url: endpoint,
+                port: 0,
+                handler: Default::default(),
+            });
+        }
         let port = server.local_addr().port();
         let shown = if host_name.contains(':') {
             format!("[{host_name}]")
@@ -252,6 +269,7 @@ pub fn start_native_server<'env>(
             events: parking_lot::Mutex::new(Some(own_events)),
             url: format!("http://{shown}:{port}{endpoint}"),
             port: port as u32,
+            handler: Default::default(),
         })
     })
 }
@@ -420,11 +438,67 @@ impl NativeServer {
         self.server.core().close_session(&session_id)
     }
 
+    /// Handler mode: where streamed response chunks go, `(streamId, text | null)`.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "sink: (stream: number, chunk: string | null) => void"
+    )]
+    pub fn set_chunk_sink(
+        &self,
+        sink: Function<'_, crate::bindings::handler::ChunkArgs, Unknown<'static>>,
+    ) -> Result<()> {
+        self.handler.set_sink(sink)
+    }
+
+    /// Handler mode: serves one request of the host's HTTP server (`rawHeaders` as Node gives
+    /// them, the whole body, the socket's remote address); `ticket` names it for `cancelServe`.
+    #[napi(catch_unwind, ts_return_type = "Promise<ServedHead>")]
+    #[allow(clippy::too_many_arguments)]
+    pub fn serve<'env>(
+        &self,
+        env: &'env Env,
+        ticket: u32,
+        method: String,
+        raw_headers: Vec<String>,
+        body: Buffer,
+        remote_ip: String,
+        remote_port: u32,
+    ) -> Result<PromiseRaw<'env, crate::bindings::handler::ServedHead>> {
+        let request = crate::bindings::handler::HostRequest {
+            ticket,
+            method,
+            raw_headers,
+            body: bytes::Bytes::copy_from_slice(&body),
+            remote_ip,
+            remote_port,
+        };
+        crate::bindings::handler::serve(env, &self.server, &self.handler, request)
+    }
+
+    /// Handler mode: the client went away before the response head.
+    #[napi(catch_unwind)]
+    pub fn cancel_serve(&self, ticket: u32) -> bool {
+        self.handler.cancel_serve(ticket)
+    }
+
+    /// Handler mode: the response of stream `stream` is in place; its chunks may flow.
+    #[napi(catch_unwind)]
+    pub fn start_stream(&self, stream: u32) -> bool {
+        self.handler.go(stream)
+    }
+
+    /// Handler mode: Node closed a streamed response before it ended.
+    #[napi(catch_unwind)]
+    pub fn cancel_stream(&self, stream: u32) -> bool {
+        self.handler.cancel(stream)
+    }
+
     /// Closes the server, then queues `drained` behind every monitor event it caused:
     /// lib/server.js resolves close() when that arrives, so every onConnectionClosed has run.
     #[napi]
     pub async fn close(&self) -> Result<()> {
         self.server.close().await;
+        self.handler.close().await;
         if let Some(events) = self.events.lock().take() {
             send_event(&events, "drained", String::new());
         }

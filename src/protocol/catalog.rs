@@ -115,9 +115,21 @@ pub struct Catalog {
     pub prompts: Listing,
     /// Tool name → its `x-mcp-header` properties (2026-07-28 `Mcp-Param-*` headers).
     pub tool_headers: HashMap<String, super::headers::ParamHeaders>,
+    /// The tools' compiled input and output schemas, and what is validated.
+    pub schemas: super::validate::SchemaSet,
 }
 
 impl Catalog {
+    /// Everything derived from the tool list: `x-mcp-header` annotations and compiled schemas.
+    /// Fails, changing nothing, on an invalid annotation or schema.
+    pub fn index_tools(&mut self, policy: super::validate::ValidationPolicy) -> Result<(), String> {
+        let schemas = super::validate::SchemaSet::compile(&self.tools.items, policy)
+            .map_err(|e| e.to_string())?;
+        self.index_tool_headers()?;
+        self.schemas = schemas;
+        Ok(())
+    }
+
     /// Validates and indexes the tools' `x-mcp-header` annotations.
     pub fn index_tool_headers(&mut self) -> Result<(), String> {
         let mut map = HashMap::new();

@@ -11,6 +11,7 @@ use super::catalog::Catalog;
 use super::error::{CallError, RpcError, INTERNAL_ERROR, INVALID_PARAMS, RESOURCE_NOT_FOUND};
 use super::logging;
 use super::methods::{self, CallbackKind, Feature, ListKind, Op};
+use super::validate::{ArgumentErrorStyle, ArgumentFailure};
 use super::version::{Era, LegacyVersion, LEGACY_VERSIONS, MODERN_VERSIONS};
 
 /// Where a request goes: what the method table says, executed as far as the dispatcher can.
@@ -212,6 +213,40 @@ impl Dispatcher {
         }
     }
 
+    /// Checks the arguments of a tools/call that `route` sent to the callback against the
+    /// tool's `inputSchema`; a failure answers in Rust, in the shape `style` says, and the
+    /// callback never runs. Anything else passes through.
+    pub fn check_arguments(
+        &self,
+        era: Era,
+        style: ArgumentErrorStyle,
+        params: Option<&RawValue>,
+        routed: Routed,
+    ) -> Routed {
+        if !matches!(routed, Routed::Callback(CallbackKind::CallTool)) {
+            return routed;
+        }
+        let catalog = self.catalog();
+        if catalog.schemas.is_empty() {
+            return routed;
+        }
+        let Some(p) = params.and_then(|p| serde_json::from_str::<NamedParams>(p.get()).ok()) else {
+            return routed;
+        };
+        let Some(name) = p.name else {
+            return routed;
+        };
+        match catalog.schemas.check_arguments(&name, p.arguments) {
+            Ok(()) => routed,
+            Err(v) => match style.failure(&name, &v) {
+                ArgumentFailure::ToolResult(text) => {
+                    Routed::Answer(self.finish_result(era, text, false))
+                }
+                ArgumentFailure::Error(e) => Routed::Fail(e),
+            },
+        }
+    }
+
     /// The modern era tags every result with `resultType` and, where caching applies, the
     /// server's cache hints. The legacy era sends results as they are.
     pub fn finish_result(&self, era: Era, result: String, cacheable: bool) -> String {
@@ -272,6 +307,9 @@ impl Dispatcher {
                         kind.as_str()
                     )));
                 }
+                if kind == CallbackKind::CallTool {
+                    self.check_result(params, &json)?;
+                }
                 let cacheable = kind == CallbackKind::ReadResource;
                 Ok(self.finish_result(era, json, cacheable))
             }
@@ -322,6 +360,21 @@ impl Dispatcher {
             // ctx.request errors reach here only if a callback returns one as its failure.
             Err(other) => Err(RpcError::new(other.code(), other.to_string())),
         }
+    }
+
+    /// A tool result against the tool's `outputSchema`, when it has one.
+    fn check_result(&self, params: Option<&RawValue>, result: &str) -> Result<(), RpcError> {
+        let catalog = self.catalog();
+        if catalog.schemas.is_empty() {
+            return Ok(());
+        }
+        let Ok(name) = named(params) else {
+            return Ok(());
+        };
+        catalog
+            .schemas
+            .check_result(&name, result)
+            .map_err(|v| super::validate::result_failure(&name, &v))
     }
 
     /// `capabilities` as derived from the options.
@@ -583,6 +636,77 @@ mod tests {
         assert!(d
             .finish_callback(Era::Legacy, CallbackKind::Complete, None, Ok("[1]".into()))
             .is_err());
+    }
+
+    #[test]
+    fn arguments_and_results_are_validated_per_revision() {
+        use crate::protocol::validate::ValidationPolicy;
+        let d = dispatcher();
+        d.update_catalog(|c| {
+            let mut next = c.clone();
+            next.tools = Listing::new(
+                vec![raw(
+                    r#"{"name":"echo","inputSchema":{"type":"object","properties":{"n":{"type":"integer"}},"required":["n"]},"outputSchema":{"type":"object","required":["n"]}}"#,
+                )],
+                "name",
+                10,
+            )
+            .unwrap();
+            next.index_tools(ValidationPolicy::default()).unwrap();
+            next
+        });
+        let call = |era, style, args: &str| {
+            let p = raw(&format!(r#"{{"name":"echo","arguments":{args}}}"#));
+            let routed = d.route(era, "tools/call", Some(&p));
+            d.check_arguments(era, style, Some(&p), routed)
+        };
+        assert!(matches!(
+            call(Era::Legacy, ArgumentErrorStyle::InvalidParams, r#"{"n":1}"#),
+            Routed::Callback(CallbackKind::CallTool)
+        ));
+        match call(
+            Era::Legacy,
+            ArgumentErrorStyle::InvalidParams,
+            r#"{"n":"x"}"#,
+        ) {
+            Routed::Fail(e) => {
+                assert_eq!(e.code, INVALID_PARAMS);
+                assert_eq!(e.data.unwrap()["errors"][0]["path"], "/n");
+            }
+            other => panic!("{other:?}"),
+        }
+        let legacy = answer(call(Era::Legacy, ArgumentErrorStyle::ToolResult, "{}"));
+        assert_eq!(legacy["isError"], true);
+        assert!(legacy["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("\"n\""));
+        let modern = answer(call(
+            Era::Modern,
+            ArgumentErrorStyle::ToolResult,
+            r#"{"n":1.5}"#,
+        ));
+        assert_eq!(modern["isError"], true);
+        assert_eq!(modern["resultType"], "complete");
+        // Results: a conforming one passes, a missing structuredContent is -32603.
+        let p = raw(r#"{"name":"echo","arguments":{"n":1}}"#);
+        let ok = d.finish_callback(
+            Era::Legacy,
+            CallbackKind::CallTool,
+            Some(&p),
+            Ok(r#"{"content":[],"structuredContent":{"n":1}}"#.into()),
+        );
+        assert!(ok.is_ok());
+        let bad = d
+            .finish_callback(
+                Era::Modern,
+                CallbackKind::CallTool,
+                Some(&p),
+                Ok(r#"{"content":[{"type":"text","text":"1"}]}"#.into()),
+            )
+            .unwrap_err();
+        assert_eq!(bad.code, INTERNAL_ERROR);
+        assert!(bad.message.contains("outputSchema"), "{}", bad.message);
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod methods;
 pub mod params;
 pub mod request_state;
 pub mod sse;
+pub mod validate;
 pub mod version;
 
 pub use dispatch::{CallbackFailure, Dispatcher, Routed, ServerDescription};

@@ -96,6 +96,13 @@ async fn bounded<T>(f: impl Future<Output = redis::RedisResult<T>>) -> Result<T,
     }
 }
 
+/// Whether `url` is a Redis URL this build can use (checked before the server starts).
+pub fn check_url(url: &str) -> Result<(), StartError> {
+    redis::Client::open(url)
+        .map(|_| ())
+        .map_err(|e| StartError::Option(format!("shared.redisUrl: {e}")))
+}
+
 impl Cluster {
     /// Starts the bus and the heartbeat; Redis need not be up yet (the tasks keep trying).
     pub fn start(

@@ -378,8 +378,9 @@ impl Core {
         match kind {
             "tools" => {
                 next.tools = listing;
-                // Refuse invalid x-mcp-header annotations before anything changes.
-                next.index_tool_headers().map_err(ListingError::Invalid)?;
+                // Refuse invalid x-mcp-header annotations and schemas before anything changes.
+                next.index_tools(next.schemas.policy())
+                    .map_err(ListingError::Invalid)?;
             }
             "prompts" => next.prompts = listing,
             _ => {

@@ -20,6 +20,7 @@ use crate::monitor::CloseReason;
 use crate::protocol::input::{self, MAX_INPUT_ROUNDS};
 use crate::protocol::jsonrpc::{self, Body, Message, RequestId};
 use crate::protocol::params::CallParams;
+use crate::protocol::validate::ArgumentErrorStyle;
 use crate::protocol::{CallError, CallbackKind, Era, LegacyVersion, Routed, RpcError};
 use crate::session::{new_session_id, ResumeError, Session, STANDALONE};
 
@@ -428,7 +429,13 @@ fn route(core: &Core, session: &Session, method: &str, params: Option<&RawValue>
         )),
         // 2026-07-28 methods are not in the table for this era.
         Routed::Discover | Routed::Listen => Routed::Fail(RpcError::method_not_found(method)),
-        other => other,
+        // A tools/call's arguments against the tool's inputSchema, answered as the
+        // negotiated revision says.
+        other => {
+            let style = ArgumentErrorStyle::for_legacy(session.version);
+            core.dispatcher
+                .check_arguments(Era::Legacy, style, params, other)
+        }
     }
 }
 

@@ -27,6 +27,7 @@ use crate::protocol::jsonrpc::{self, Body, Message, RequestId};
 use crate::protocol::logging::log_level_rank;
 use crate::protocol::meta::{claims_modern, Meta};
 use crate::protocol::params::CallParams;
+use crate::protocol::validate::ArgumentErrorStyle;
 use crate::protocol::version::MODERN_VERSIONS;
 use crate::protocol::{headers, sse, CallError, CallbackKind, Era, Routed, RpcError};
 
@@ -229,10 +230,16 @@ pub async fn post(
         return pipeline::capacity_refusal(&core, Some(id));
     };
     // The method table: removed 2025 methods and unknown ones are 404 here.
-    match core
+    // A tools/call's arguments are checked against the tool's inputSchema before any JS runs.
+    let routed = core
         .dispatcher
-        .route(Era::Modern, &method, params.as_deref())
-    {
+        .route(Era::Modern, &method, params.as_deref());
+    match core.dispatcher.check_arguments(
+        Era::Modern,
+        ArgumentErrorStyle::ToolResult,
+        params.as_deref(),
+        routed,
+    ) {
         Routed::Answer(result) => http::json(StatusCode::OK, jsonrpc::result_response(id, &result)),
         Routed::Fail(e) if e.code == METHOD_NOT_FOUND => reject(StatusCode::NOT_FOUND, Some(id), e),
         Routed::Fail(e) => http::rpc_error(StatusCode::OK, Some(id), &e),

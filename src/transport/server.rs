@@ -24,7 +24,8 @@ use crate::protocol::Dispatcher;
 /// A running server. Dropping it without `close()` leaves tasks running until the runtime ends.
 pub struct McpServer {
     core: Arc<Core>,
-    addr: SocketAddr,
+    /// `None` without a listener (handler mode: the host's HTTP server feeds the service).
+    addr: Option<SocketAddr>,
     shutdown: watch::Sender<bool>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     /// The bus and heartbeat when `shared` is configured (docs/deployment.md).
@@ -50,12 +51,7 @@ impl McpServer {
         sinks: Vec<Arc<dyn MonitorSink>>,
         stores: Stores,
     ) -> Result<Self, StartError> {
-        #[cfg(not(feature = "shared"))]
-        if cfg.shared.is_some() {
-            return Err(StartError::Option(
-                "shared: this build has no shared-store support (cargo feature `shared`)".into(),
-            ));
-        }
+        check_shared(&cfg)?;
         let addr = format!("{}:{}", cfg.host, cfg.port);
         let bind_addr = if cfg.host.contains(':') && !cfg.host.starts_with('[') {
             format!("[{}]:{}", cfg.host, cfg.port)
@@ -71,10 +67,35 @@ impl McpServer {
         })?;
         let core = Core::new(cfg, dispatcher, host, sinks, stores)?;
         let (shutdown, rx) = watch::channel(false);
-        let mut tasks = vec![
-            tokio::spawn(accept_loop(core.clone(), listener, rx.clone())),
-            tokio::spawn(reaper(core.clone(), rx.clone())),
-        ];
+        let accept = tokio::spawn(accept_loop(core.clone(), listener, rx.clone()));
+        Self::with_tasks(core, Some(local), shutdown, rx, Some(accept))
+    }
+
+    /// The same server without a listener: the host's own HTTP server hands each request to
+    /// `service(peer)` (handler mode). Sessions, monitoring, its tasks and `close()` are as
+    /// with a listener. Must run inside the tokio runtime.
+    pub fn without_listener(
+        cfg: ServerConfig,
+        dispatcher: Dispatcher,
+        host: Arc<dyn CallbackHost>,
+        sinks: Vec<Arc<dyn MonitorSink>>,
+        stores: Stores,
+    ) -> Result<Self, StartError> {
+        check_shared(&cfg)?;
+        let core = Core::new(cfg, dispatcher, host, sinks, stores)?;
+        let (shutdown, rx) = watch::channel(false);
+        Self::with_tasks(core, None, shutdown, rx, None)
+    }
+
+    fn with_tasks(
+        core: Arc<Core>,
+        addr: Option<SocketAddr>,
+        shutdown: watch::Sender<bool>,
+        rx: watch::Receiver<bool>,
+        accept: Option<JoinHandle<()>>,
+    ) -> Result<Self, StartError> {
+        let mut tasks: Vec<JoinHandle<()>> = accept.into_iter().collect();
+        tasks.push(tokio::spawn(reaper(core.clone(), rx.clone())));
         #[cfg(feature = "shared")]
         let cluster = match core.cfg.shared.clone() {
             Some(shared) => {
@@ -99,7 +120,7 @@ impl McpServer {
         }
         Ok(Self {
             core,
-            addr: local,
+            addr,
             shutdown,
             tasks: Mutex::new(tasks),
             #[cfg(feature = "shared")]
@@ -145,8 +166,20 @@ impl McpServer {
         &self.core
     }
 
+    /// The listener's address; `0.0.0.0:0` for a server without one.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+            .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+
+    /// Whether this server owns a listener.
+    pub fn has_listener(&self) -> bool {
+        self.addr.is_some()
+    }
+
+    /// The service for one request from `remote` (handler mode).
+    pub fn service(&self, remote: SocketAddr) -> McpService {
+        McpService::new(self.core.clone(), remote)
     }
 
     /// Stops accepting, ends every session (reported as `shutdown`), stream and call, waits
@@ -172,6 +205,19 @@ impl McpServer {
         // Calls that raced with shutdown.
         self.core.abort_calls();
         self.core.release();
+    }
+}
+
+/// Refuses a `shared` option this build cannot honour before anything starts.
+fn check_shared(cfg: &ServerConfig) -> Result<(), StartError> {
+    match &cfg.shared {
+        None => Ok(()),
+        #[cfg(feature = "shared")]
+        Some(shared) => super::cluster::check_url(&shared.redis_url),
+        #[cfg(not(feature = "shared"))]
+        Some(_) => Err(StartError::Option(
+            "shared: this build has no shared-store support (cargo feature `shared`)".into(),
+        )),
     }
 }
 

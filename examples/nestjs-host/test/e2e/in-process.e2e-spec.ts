@@ -127,9 +127,11 @@ describe('in-process MCP server (MCPModule)', () => {
     expect((missing.content as any)[0].text).toMatch(/^HTTP 404/)
     expect((missing.content as any)[0].text).toContain('Pet 999 not found')
 
+    // Arguments that break the tool's inputSchema are refused by the addon before the tool (and
+    // the upstream API) runs, naming the failing path.
     const bad = await c.client.callTool({ name: 'listPets', arguments: { limit: 0 } })
     expect(bad.isError).toBe(true)
-    expect((bad.content as any)[0].text).toMatch(/^HTTP 400/)
+    expect((bad.content as any)[0].text).toMatch(/^Invalid arguments for tool listPets: \/limit: /)
 
     const deleted = await c.client.callTool({ name: 'deletePet', arguments: { petId: 4, 'X-Request-Reason': 'test' } })
     expect(deleted.isError).toBeFalsy()
