@@ -24,6 +24,9 @@ if ! command -v redis-server >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v
 fi
 part docs bash scripts/check-docs.sh
 part cargo cargo test --no-default-features
+# The shared store's own unit tests (the cluster view's merge, the bus messages); the Redis side
+# runs in __test__/cluster.test.js.
+part cargo-shared cargo test --no-default-features --features shared --lib transport::cluster
 part build npm run build
 part jest npx jest --runInBand
 part types bash scripts/types.sh
@@ -35,6 +38,7 @@ part conformance-handler env FIXTURE_MODE=handler bash scripts/conformance.sh
 [ -f examples/nestjs-module-app/run-tests.sh ] && part nestjs-module bash examples/nestjs-module-app/run-tests.sh
 
 rust=$(sum cargo 's/^test result: ok\. ([0-9]+) passed.*/\1/p')
+rust=$((rust + $(sum cargo-shared 's/^test result: ok\. ([0-9]+) passed.*/\1/p')))
 jest=$(sum jest 's/^Tests: +([0-9]+) passed.*/\1/p')
 types=$(sum types 's/^types: ([0-9]+) passed.*/\1/p')
 consumers=$(sum consumers 's/^consumers: ([0-9]+) passed.*/\1/p')
