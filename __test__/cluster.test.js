@@ -349,3 +349,47 @@ describeIf('several instances on one Redis', () => {
     expect(await toolNames(modernA.client)).toEqual(['after'])
   })
 })
+
+describe('the shared option, without a Redis', () => {
+  const { startStreamableMcpServer } = require('..')
+
+  test('an unusable redisUrl fails the start, naming the option', async () => {
+    await expect(startStreamableMcpServer({ port: 0, shared: { redisUrl: 'not-a-redis-url' } })).rejects.toThrow(/shared\.redisUrl/)
+    await expect(startStreamableMcpServer({ port: 0, shared: { redisUrl: '' } })).rejects.toThrow(/shared\.redisUrl/)
+  })
+
+  test('getClusterStats() rejects without the shared option; scope=cluster is 404', async () => {
+    const server = await startStreamableMcpServer({ port: 0, internalStats: true })
+    try {
+      await expect(server.getClusterStats()).rejects.toThrow(/shared option/)
+      const res = await fetch(new URL('/internal/connections?scope=cluster', server.url))
+      expect(res.status).toBe(404)
+      expect((await res.json()).error).toMatch(/shared/)
+    } finally {
+      await server.close()
+    }
+  })
+
+  test('an instance whose Redis is not there starts, serves, reports a degraded view and closes', async () => {
+    const port = await freePort()
+    const server = await startStreamableMcpServer({ port: 0, shared: { redisUrl: `redis://127.0.0.1:${port}`, instanceId: 'alone' } })
+    try {
+      const res = await fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body: JSON.stringify({
+          jsonrpc: '2.0', id: 1, method: 'initialize',
+          params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+        }),
+      })
+      expect(res.status).toBe(200)
+      await res.text()
+      const s = await server.getClusterStats()
+      expect(s.degraded).toBe(true)
+      expect(s.instances.map((i) => i.instanceId)).toEqual(['alone'])
+      expect(s.activeConnections).toBe(1)
+    } finally {
+      await server.close()
+    }
+  })
+})
