@@ -222,6 +222,47 @@ export interface StreamableServerOptions {
   cors?: { origins: string[] | '*'; credentials?: boolean; maxAgeSeconds?: number }
   /** Request headers callbacks see as `ctx.headers` (Authorization and Cookie never). */
   exposeHeaders?: string[]
+  /** Several instances on one Redis: a bus for list changes and one connection view (docs/deployment.md). */
+  shared?: SharedOptions
+}
+
+export interface SharedOptions {
+  /** `redis://host:port/db` (no TLS in this build). */
+  redisUrl: string
+  /** Prefix of every key and channel; instances sharing it form one cluster. Default 'mcp'. */
+  prefix?: string
+  /** This instance's name in the cluster view. Default: random per process. */
+  instanceId?: string
+  /** Heartbeat period; an instance leaves the view 3 periods after its last beat. Default 2_000. */
+  heartbeatIntervalMs?: number
+}
+
+export interface ClusterInstance {
+  instanceId: string
+  startedAt: Date
+  lastSeen: Date
+  active: number
+  total: number
+  max: number
+}
+
+export interface ClusterConnectionInfo extends ConnectionInfo {
+  /** The instance that holds the record (the latest active one for a client seen by several). */
+  instanceId: string
+}
+
+export interface ClusterStats {
+  instances: ClusterInstance[]
+  /** Every client once: sessions by id, sessionless clients by IP, user agent, client name and version. */
+  activeConnections: number
+  /** Sum of the instances' totals. */
+  totalConnections: number
+  maxConnections: number
+  connections: ClusterConnectionInfo[]
+  lastUpdated: Date
+  /** True when Redis could not be read: the view holds this instance alone, `error` says why. */
+  degraded: boolean
+  error?: string
 }
 
 export interface ConnectionInfo {
@@ -270,6 +311,8 @@ export declare class StreamableMcpServer {
   closeSession(sessionId: string): Promise<boolean>
   /** OpenMetrics text of this server's metrics; rejects when the `metrics` option is off. */
   metrics(): Promise<string>
+  /** Every instance sharing this one's Redis prefix; rejects when the shared option is not set. */
+  getClusterStats(): Promise<ClusterStats>
   /** Drains, closes every session (onConnectionClosed each), frees every handle. */
   close(): Promise<void>
 }

@@ -165,6 +165,17 @@ class StreamableMcpServer {
     return this._native.closeSession(String(sessionId))
   }
 
+  // Every instance sharing this one's Redis prefix; rejects without the `shared` option.
+  async getClusterStats() {
+    const s = JSON.parse(await this._native.clusterStatsJson())
+    return {
+      ...s,
+      instances: s.instances.map((i) => ({ ...i, startedAt: new Date(i.startedAt), lastSeen: new Date(i.lastSeen) })),
+      connections: s.connections.map((c) => ({ ...toInfo(c), instanceId: c.instanceId })),
+      lastUpdated: new Date(s.lastUpdated),
+    }
+  }
+
   // Resolves once the native side has closed and every monitor event it queued (the
   // onConnectionClosed of each session) has been delivered.
   close() {

@@ -20,8 +20,16 @@ sum() { # <log> <sed -n script printing one number per match>
 # The reference OpenMetrics parser the metrics tests read the exposition with (so that `npm test`
 # works on a fresh machine, not only under .ci/run).
 python3 -c 'import prometheus_client' 2>/dev/null || python3 -m pip install --quiet prometheus_client==0.26.0
+# __test__/cluster.test.js runs a real redis-server (Debian's package), installed here when missing.
+if ! command -v redis-server >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "== installing redis-server"
+  apt-get install -y redis-server >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y redis-server >/dev/null; }
+fi
 part docs bash scripts/check-docs.sh
 part cargo cargo test --no-default-features
+# The shared store's own unit tests (the cluster view's merge, the bus messages); the Redis side
+# runs in __test__/cluster.test.js.
+part cargo-shared cargo test --no-default-features --features shared --lib transport::cluster
 part build npm run build
 part jest npx jest --runInBand
 part types bash scripts/types.sh
@@ -33,6 +41,7 @@ part conformance-handler env FIXTURE_MODE=handler bash scripts/conformance.sh
 [ -f examples/nestjs-module-app/run-tests.sh ] && part nestjs-module bash examples/nestjs-module-app/run-tests.sh
 
 rust=$(sum cargo 's/^test result: ok\. ([0-9]+) passed.*/\1/p')
+rust=$((rust + $(sum cargo-shared 's/^test result: ok\. ([0-9]+) passed.*/\1/p')))
 jest=$(sum jest 's/^Tests: +([0-9]+) passed.*/\1/p')
 types=$(sum types 's/^types: ([0-9]+) passed.*/\1/p')
 consumers=$(sum consumers 's/^consumers: ([0-9]+) passed.*/\1/p')

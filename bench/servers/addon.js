@@ -57,6 +57,9 @@ addon
     maxConnections: 50_000, // the memory workloads hold 10,000 sessions
     ...(auth ? { auth } : {}),
     ...(opts.metrics ? { metrics: true } : {}),
+    // BENCH_SHARED_REDIS=redis://…: the same server joined to a cluster (docs/deployment.md), to
+    // measure what the shared store costs one instance.
+    ...(process.env.BENCH_SHARED_REDIS ? { shared: { redisUrl: process.env.BENCH_SHARED_REDIS, prefix: 'bench' } } : {}),
   })
   .then((server) => {
     process.stdout.write(`LISTENING http://127.0.0.1:${server.port}/mcp\n`)

@@ -116,6 +116,7 @@ pub struct JsOptions {
     pub write_timeout_ms: Option<u64>,
     pub keep_alive_timeout_ms: Option<u64>,
     pub shutdown_grace_ms: Option<u64>,
+    pub shared: Option<SharedOptions>,
     /// Set by createStreamableMcpHandler: no listener, the host's server feeds requests.
     #[serde(default)]
     pub handler_mode: bool,
@@ -155,6 +156,15 @@ pub struct CorsOptions {
     pub origins: CorsOrigins,
     pub credentials: Option<bool>,
     pub max_age_seconds: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SharedOptions {
+    pub redis_url: String,
+    pub prefix: Option<String>,
+    pub instance_id: Option<String>,
+    pub heartbeat_interval_ms: Option<u64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -330,6 +340,23 @@ pub fn parse(json: &str) -> Result<Parsed, String> {
         // Checked here so a bad key fails start() with the option's name, not later.
         crate::protocol::request_state::StateKeys::from_base64(&keys).map_err(|e| e.to_string())?;
         cfg.request_state_keys = keys;
+    }
+    if let Some(sh) = o.shared {
+        if sh.redis_url.is_empty() {
+            return Err("shared.redisUrl must not be empty".into());
+        }
+        let instance_id = match sh.instance_id.filter(|i| !i.is_empty()) {
+            Some(i) => i,
+            None => crate::session::new_session_id()
+                .map(|hex| hex[..16].to_owned())
+                .map_err(|e| format!("shared.instanceId: {e}"))?,
+        };
+        cfg.shared = Some(crate::transport::config::SharedConfig {
+            redis_url: sh.redis_url,
+            prefix: sh.prefix.unwrap_or_else(|| "mcp".into()),
+            instance_id,
+            heartbeat: Duration::from_millis(sh.heartbeat_interval_ms.unwrap_or(2_000).max(100)),
+        });
     }
     let protocols = o.protocols.unwrap_or_default();
     cfg.legacy = protocols.legacy.unwrap_or(true);

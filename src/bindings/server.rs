@@ -462,21 +462,30 @@ impl NativeServer {
         items_json: String,
         templates_json: Option<String>,
     ) -> Result<()> {
-        let core = self.server.core();
-        core.set_listing(&kind, &items_json, templates_json.as_deref())
+        self.server
+            .set_listing(&kind, &items_json, templates_json.as_deref())
             .map_err(err)?;
         if let Some(m) = &self.metrics {
-            catalog_names(m, &core.dispatcher.catalog());
+            catalog_names(m, &self.server.core().dispatcher.catalog());
         }
         Ok(())
     }
 
     #[napi(catch_unwind)]
     pub fn notify_resource_updated(&self, uri: String) {
-        let params = json!({ "uri": uri }).to_string();
-        self.server
-            .core()
-            .broadcast("notifications/resources/updated", Some(&params), Some(&uri));
+        self.server.notify_resource_updated(&uri);
+    }
+
+    /// `ClusterStats` as JSON; rejects when the `shared` option is not set.
+    #[napi]
+    pub async fn cluster_stats_json(&self) -> Result<String> {
+        match self.server.cluster_stats().await {
+            Some(v) => Ok(v.to_string()),
+            None => Err(Error::new(
+                Status::GenericFailure,
+                "getClusterStats() needs the shared option",
+            )),
+        }
     }
 
     #[napi]

@@ -62,6 +62,19 @@ pub struct ServerConfig {
     pub metrics_path: Option<String>,
     /// The span of this server's logger (see telemetry::logs): its tasks run inside it.
     pub log_span: Option<tracing::Span>,
+    /// Several instances on one Redis (docs/deployment.md); `None`: this process alone.
+    pub shared: Option<SharedConfig>,
+}
+
+/// `shared: { redisUrl, prefix, instanceId }`, defaulted.
+#[derive(Debug, Clone)]
+pub struct SharedConfig {
+    pub redis_url: String,
+    /// Every key and channel starts with `{prefix}:`; instances that share it form one cluster.
+    pub prefix: String,
+    pub instance_id: String,
+    /// Period of the heartbeat; its key lives three periods.
+    pub heartbeat: Duration,
 }
 
 impl Default for ServerConfig {
@@ -105,6 +118,7 @@ impl Default for ServerConfig {
             metrics: None,
             metrics_path: None,
             log_span: None,
+            shared: None,
         }
     }
 }

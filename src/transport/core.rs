@@ -3,8 +3,10 @@
 //! runs. It knows nothing of sockets: the service (`super::service`) feeds it requests and the
 //! server (`super::server`) runs its tasks. See docs/architecture.md.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use parking_lot::RwLock;
@@ -49,6 +51,45 @@ impl Default for Stores {
     }
 }
 
+/// The cluster-wide connection view (`?scope=cluster` of internalStats), when this instance
+/// shares a store with others (docs/deployment.md).
+pub trait ClusterView: Send + Sync {
+    /// `ClusterStats` as JSON; during a store outage, the local view flagged `degraded`.
+    fn cluster_stats(&self) -> Pin<Box<dyn Future<Output = Value> + Send + '_>>;
+}
+
+/// What another instance needs to serve a 2025 session it did not open (docs/deployment.md).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionRecord {
+    pub version: String,
+    pub capabilities: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_version: Option<String>,
+}
+
+/// 2025 sessions kept where every instance can read them, when this instance shares a store.
+pub trait SessionDirectory: Send + Sync {
+    /// Records a new session (awaited before `initialize` is answered, so the client's next
+    /// request may land anywhere). A failure is logged; the session then lives here only.
+    fn save<'a>(
+        &'a self,
+        id: &'a str,
+        record: SessionRecord,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+    /// A session another instance opened; `None` when unknown, expired or unreachable.
+    fn load<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Option<SessionRecord>> + Send + 'a>>;
+    /// The session was used: its shared lifetime starts again.
+    fn touch(&self, id: &str);
+    /// The client deleted the session: forget it and end it on every instance.
+    fn ended(&self, id: &str);
+}
+
 /// State shared by every request.
 pub struct Core {
     pub cfg: ServerConfig,
@@ -63,6 +104,9 @@ pub struct Core {
     pub state_keys: StateKeys,
     /// The bearer-token check, when `auth` is set.
     pub auth: Option<Arc<crate::auth::Authenticator>>,
+    /// Weak: the server owns the cluster, which owns the core.
+    cluster: OnceLock<Weak<dyn ClusterView>>,
+    directory: OnceLock<Weak<dyn SessionDirectory>>,
 }
 
 impl Core {
@@ -107,11 +151,29 @@ impl Core {
             closing: AtomicBool::new(false),
             state_keys,
             auth: stores.authenticator,
+            cluster: OnceLock::new(),
+            directory: OnceLock::new(),
         });
         core.tracker
             .set_evictor(Some(Arc::new(EvictSession(Arc::downgrade(&core)))));
         let _ = core_cell.set(Arc::downgrade(&core));
         Ok(core)
+    }
+
+    pub fn set_cluster(&self, view: Weak<dyn ClusterView>) {
+        let _ = self.cluster.set(view);
+    }
+
+    pub fn cluster(&self) -> Option<Arc<dyn ClusterView>> {
+        self.cluster.get().and_then(Weak::upgrade)
+    }
+
+    pub fn set_directory(&self, directory: Weak<dyn SessionDirectory>) {
+        let _ = self.directory.set(directory);
+    }
+
+    pub fn directory(&self) -> Option<Arc<dyn SessionDirectory>> {
+        self.directory.get().and_then(Weak::upgrade)
     }
 
     pub fn host(&self) -> Option<Arc<dyn CallbackHost>> {

@@ -12,7 +12,7 @@ use serde_json::{json, value::RawValue, Value};
 
 use super::body::OutBody;
 use super::calls::Route;
-use super::core::Core;
+use super::core::{Core, SessionRecord};
 use super::http::{self, header, Resp, LAST_EVENT_ID, SESSION_HEADER, VERSION_HEADER};
 use super::pipeline::{self, ClientInfo, ContextClient, Deliver, Peer, Stream};
 use crate::monitor::tracker::NewConnection;
@@ -44,9 +44,15 @@ fn session_not_found() -> Resp {
 /// The session a request names, with its protocol version header checked.
 // The error is a ready response, built once per request; boxing it would buy nothing.
 #[allow(clippy::result_large_err)]
-fn session_of(core: &Core, headers: &HeaderMap) -> Result<Arc<Session>, Resp> {
+async fn session_of(core: &Core, peer: &Peer, headers: &HeaderMap) -> Result<Arc<Session>, Resp> {
     let id = header(headers, SESSION_HEADER).ok_or_else(session_required)?;
-    let session = core.sessions.get(id).ok_or_else(session_not_found)?;
+    let session = match core.sessions.get(id) {
+        Some(s) => s,
+        // Held by another instance (shared): rebuilt from its record. Not under authorization:
+        // the record does not carry the owner yet, and a session must never change hands.
+        None if pipeline::request_subject().is_some() => return Err(session_not_found()),
+        None => adopt(core, peer, id).await?,
+    };
     // A session belongs to the subject that created it: to anyone else it does not exist.
     if let Some(owner) = session.owner() {
         if pipeline::request_subject().is_none_or(|i| i.subject.as_str() != owner) {
@@ -65,8 +71,51 @@ fn session_of(core: &Core, headers: &HeaderMap) -> Result<Arc<Session>, Resp> {
             ));
         }
     }
+    if let Some(dir) = core.directory() {
+        dir.touch(id);
+    }
     core.tracker.touch(&session.id);
     session.touch(std::time::Instant::now());
+    Ok(session)
+}
+
+/// A session another instance opened, rebuilt here from the shared directory on its first
+/// request (docs/deployment.md); 404 when no instance knows it.
+#[allow(clippy::result_large_err)]
+async fn adopt(core: &Core, peer: &Peer, id: &str) -> Result<Arc<Session>, Resp> {
+    let dir = core.directory().ok_or_else(session_not_found)?;
+    let record = dir.load(id).await.ok_or_else(session_not_found)?;
+    let version = LegacyVersion::parse(&record.version).ok_or_else(session_not_found)?;
+    // Two first requests at once: the one that lost the race uses the winner's copy.
+    if let Some(s) = core.sessions.get(id) {
+        return Ok(s);
+    }
+    let sid: Arc<str> = Arc::from(id);
+    let opened = core.tracker.open(
+        sid.clone(),
+        NewConnection {
+            era: Era::Legacy,
+            client_ip: &peer.ip,
+            user_agent: &peer.user_agent,
+            client_name: record.client_name.as_deref(),
+            client_version: record.client_version.as_deref(),
+            protocol_version: Some(version.as_str()),
+            // Only sessions without a principal are adopted (see `session_of`).
+            auth: None,
+        },
+    );
+    if !opened {
+        return Err(pipeline::capacity_refusal(core, None));
+    }
+    let strings = &core.tracker.strings;
+    let session = Arc::new(Session::new(
+        sid,
+        version,
+        strings.intern(&record.capabilities),
+        record.client_name.as_deref().map(|n| strings.intern(n)),
+        record.client_version.as_deref().map(|v| strings.intern(v)),
+    ));
+    core.sessions.insert(session.clone());
     Ok(session)
 }
 
@@ -95,9 +144,9 @@ pub async fn post(core: Arc<Core>, peer: Peer, headers: &HeaderMap, body: Body) 
                 &RpcError::invalid_request("the session is already initialized"),
             );
         }
-        return initialize(&core, &peer, body);
+        return initialize(&core, &peer, body).await;
     }
-    let session = match session_of(&core, headers) {
+    let session = match session_of(&core, &peer, headers).await {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -267,7 +316,7 @@ impl Drop for OnSession {
     }
 }
 
-fn initialize(core: &Arc<Core>, peer: &Peer, body: Body) -> Resp {
+async fn initialize(core: &Arc<Core>, peer: &Peer, body: Body) -> Resp {
     let Body::Single(Message::Request { id, params, .. }) = body else {
         return http::rpc_error(
             StatusCode::BAD_REQUEST,
@@ -351,6 +400,15 @@ fn initialize(core: &Arc<Core>, peer: &Peer, body: Body) -> Resp {
         session.bind_owner(&info.subject);
     }
     core.sessions.insert(session);
+    if let Some(dir) = core.directory() {
+        let record = SessionRecord {
+            version: version.as_str().to_owned(),
+            capabilities: p.capabilities.map_or("{}", RawValue::get).to_owned(),
+            client_name: name.as_deref().map(str::to_owned),
+            client_version: ver.as_deref().map(str::to_owned),
+        };
+        dir.save(&sid, record).await;
+    }
     let result = core.dispatcher.initialize_result(version);
     let mut r = http::json(StatusCode::OK, jsonrpc::result_response(&id, result));
     if let Ok(v) = HeaderValue::from_str(&sid) {
@@ -608,7 +666,7 @@ async fn fulfil_input(
     Ok((Value::Object(responses), state))
 }
 
-pub fn get(core: &Arc<Core>, _peer: &Peer, headers: &HeaderMap) -> Resp {
+pub async fn get(core: &Arc<Core>, peer: &Peer, headers: &HeaderMap) -> Resp {
     if !http::accepts(headers, "text/event-stream") {
         return http::rpc_error(
             StatusCode::NOT_ACCEPTABLE,
@@ -619,7 +677,7 @@ pub fn get(core: &Arc<Core>, _peer: &Peer, headers: &HeaderMap) -> Resp {
             ),
         );
     }
-    let session = match session_of(core, headers) {
+    let session = match session_of(core, peer, headers).await {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -703,13 +761,16 @@ fn conflict() -> Resp {
     )
 }
 
-pub fn delete(core: &Arc<Core>, headers: &HeaderMap) -> Resp {
-    let session = match session_of(core, headers) {
+pub async fn delete(core: &Arc<Core>, peer: &Peer, headers: &HeaderMap) -> Resp {
+    let session = match session_of(core, peer, headers).await {
         Ok(s) => s,
         Err(r) => return r,
     };
     if let Some(s) = core.sessions.remove(&session.id) {
         core.end_session(&s, CloseReason::Deleted);
+    }
+    if let Some(dir) = core.directory() {
+        dir.ended(&session.id);
     }
     http::empty(StatusCode::OK)
 }

@@ -30,6 +30,9 @@ pub struct McpServer {
     addr: Option<SocketAddr>,
     shutdown: watch::Sender<bool>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// The bus and heartbeat when `shared` is configured (docs/deployment.md).
+    #[cfg(feature = "shared")]
+    cluster: Option<Arc<super::cluster::Cluster>>,
 }
 
 impl McpServer {
@@ -62,6 +65,7 @@ impl McpServer {
                 cfg.host
             )));
         }
+        check_shared(&cfg)?;
         let addr = format!("{}:{}", cfg.host, cfg.port);
         let bind_addr = if cfg.host.contains(':') && !cfg.host.starts_with('[') {
             format!("[{}]:{}", cfg.host, cfg.port)
@@ -94,13 +98,7 @@ impl McpServer {
             || tracing::info!(address = %local, endpoint = %core.cfg.endpoint, "listening"),
         );
         let accept = tokio::spawn(accept_loop(core.clone(), listener, rx.clone()).instrument(span));
-        Ok(Self::with_tasks(
-            core,
-            Some(local),
-            shutdown,
-            rx,
-            Some(accept),
-        ))
+        Self::with_tasks(core, Some(local), shutdown, rx, Some(accept))
     }
 
     /// The same server without a listener: the host's own HTTP server hands each request to
@@ -119,9 +117,10 @@ impl McpServer {
         if let Some(a) = &cfg.auth {
             stores.authenticator = Some(authenticator(a, &cfg, cfg.port, stores.verifier.take())?);
         }
+        check_shared(&cfg)?;
         let core = Core::new(cfg, dispatcher, host, sinks, stores)?;
         let (shutdown, rx) = watch::channel(false);
-        Ok(Self::with_tasks(core, None, shutdown, rx, None))
+        Self::with_tasks(core, None, shutdown, rx, None)
     }
 
     fn with_tasks(
@@ -130,7 +129,7 @@ impl McpServer {
         shutdown: watch::Sender<bool>,
         rx: watch::Receiver<bool>,
         accept: Option<JoinHandle<()>>,
-    ) -> Self {
+    ) -> Result<Self, StartError> {
         // Inside the server's log span (when a logger is set), so its events reach that
         // server's logger only.
         let span = log_span(&core);
@@ -138,6 +137,19 @@ impl McpServer {
         tasks.push(tokio::spawn(
             reaper(core.clone(), rx.clone()).instrument(span.clone()),
         ));
+        #[cfg(feature = "shared")]
+        let cluster = match core.cfg.shared.clone() {
+            Some(shared) => {
+                let c =
+                    super::cluster::Cluster::start(core.clone(), shared, rx.clone(), &mut tasks)?;
+                let view: Arc<dyn super::core::ClusterView> = c.clone();
+                core.set_cluster(Arc::downgrade(&view));
+                let directory: Arc<dyn super::core::SessionDirectory> = c.clone();
+                core.set_directory(Arc::downgrade(&directory));
+                Some(c)
+            }
+            None => None,
+        };
         if let Some(lines) = core.cfg.stats_lines.clone() {
             let counts_core = core.clone();
             tasks.push(tokio::spawn(
@@ -150,11 +162,47 @@ impl McpServer {
                 .instrument(span),
             ));
         }
-        Self {
+        Ok(Self {
             core,
             addr,
             shutdown,
             tasks: Mutex::new(tasks),
+            #[cfg(feature = "shared")]
+            cluster,
+        })
+    }
+
+    /// `setTools` / `setPrompts` / `setResources`: here, then on every other instance.
+    pub fn set_listing(
+        &self,
+        kind: &str,
+        items_json: &str,
+        templates_json: Option<&str>,
+    ) -> Result<(), super::core::ListingError> {
+        self.core.set_listing(kind, items_json, templates_json)?;
+        #[cfg(feature = "shared")]
+        if let Some(c) = &self.cluster {
+            c.publish_listing(kind, items_json, templates_json);
+        }
+        Ok(())
+    }
+
+    /// `notifyResourceUpdated`: here, then on every other instance.
+    pub fn notify_resource_updated(&self, uri: &str) {
+        let params = serde_json::json!({ "uri": uri }).to_string();
+        self.core
+            .broadcast("notifications/resources/updated", Some(&params), Some(uri));
+        #[cfg(feature = "shared")]
+        if let Some(c) = &self.cluster {
+            c.publish_resource_updated(uri);
+        }
+    }
+
+    /// `getClusterStats()`: `None` when this instance shares nothing.
+    pub async fn cluster_stats(&self) -> Option<serde_json::Value> {
+        match self.core.cluster() {
+            Some(view) => Some(view.cluster_stats().await),
+            None => None,
         }
     }
 
@@ -235,6 +283,19 @@ fn log_span(core: &Core) -> tracing::Span {
         .log_span
         .clone()
         .unwrap_or_else(tracing::Span::none)
+}
+
+/// Refuses a `shared` option this build cannot honour before anything starts.
+fn check_shared(cfg: &ServerConfig) -> Result<(), StartError> {
+    match &cfg.shared {
+        None => Ok(()),
+        #[cfg(feature = "shared")]
+        Some(shared) => super::cluster::check_url(&shared.redis_url),
+        #[cfg(not(feature = "shared"))]
+        Some(_) => Err(StartError::Option(
+            "shared: this build has no shared-store support (cargo feature `shared`)".into(),
+        )),
+    }
 }
 
 async fn accept_loop(core: Arc<Core>, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {

@@ -149,7 +149,7 @@ where
     }
     // After the Host/Origin checks: a rebound or cross-site page cannot read the stats.
     if is_stats {
-        return internal_stats(core, &parts);
+        return internal_stats(core, &parts).await;
     }
     if let (Some(c), &Method::OPTIONS) = (cors, &parts.method) {
         return auth::preflight(c, headers);
@@ -217,13 +217,13 @@ where
             if modern::is_modern_get(core, headers) {
                 return http::method_not_allowed("POST");
             }
-            legacy::get(core, &peer, headers)
+            legacy::get(core, &peer, headers).await
         }
         Method::DELETE => {
             if modern::is_modern_get(core, headers) {
                 return http::method_not_allowed("POST");
             }
-            legacy::delete(core, headers)
+            legacy::delete(core, &peer, headers).await
         }
         _ => http::method_not_allowed(if core.cfg.legacy {
             "GET, POST, DELETE"
@@ -431,7 +431,7 @@ fn metrics_text(core: &Core, metrics: &Metrics, req: &Parts) -> Resp {
     }
 }
 
-fn internal_stats(core: &Core, req: &Parts) -> Resp {
+async fn internal_stats(core: &Core, req: &Parts) -> Resp {
     let Some(cfg) = &core.cfg.internal_stats else {
         return http::empty(StatusCode::NOT_FOUND);
     };
@@ -463,8 +463,23 @@ fn internal_stats(core: &Core, req: &Parts) -> Resp {
             q.split('&')
                 .any(|kv| kv == "reveal=1" || kv == "reveal=true")
         });
-    let mut stats: serde_json::Value =
-        serde_json::from_str(&core.tracker.stats_json()).unwrap_or_default();
+    let cluster_scope = req
+        .uri
+        .query()
+        .is_some_and(|q| q.split('&').any(|kv| kv == "scope=cluster"));
+    let mut stats: serde_json::Value = if cluster_scope {
+        match core.cluster() {
+            Some(view) => view.cluster_stats().await,
+            None => {
+                return http::json(
+                    StatusCode::NOT_FOUND,
+                    r#"{"error":"scope=cluster needs the shared option"}"#.to_owned(),
+                )
+            }
+        }
+    } else {
+        serde_json::from_str(&core.tracker.stats_json()).unwrap_or_default()
+    };
     if !reveal {
         if let Some(conns) = stats.get_mut("connections").and_then(|c| c.as_array_mut()) {
             for c in conns {

@@ -1,0 +1,395 @@
+'use strict'
+// Several instances on one Redis (issue 16; docs/deployment.md): a real redis-server on a free
+// loopback port and addon servers in child processes sharing one prefix and key set. Checks that
+// setTools / notifyResourceUpdated on one instance reach a 2026-07-28 listen stream
+// (@modelcontextprotocol/client 2.x) and a 2025 session's GET stream (@modelcontextprotocol/sdk
+// 1.x) on another exactly once; that a 2025 session opened on one instance is served by another
+// and a DELETE there ends it (and its GET stream) everywhere; that getClusterStats() on either shows both instances and every
+// client once; that kill -9 of an instance removes it within its heartbeat TTL; and that Redis
+// stopped and restarted mid-run crashes nothing, flags the view meanwhile and heals by itself.
+const fs = require('node:fs')
+const net = require('node:net')
+const path = require('node:path')
+const crypto = require('node:crypto')
+const readline = require('node:readline')
+const { spawn } = require('node:child_process')
+const v2 = require('@modelcontextprotocol/client')
+const { Client: LegacyClient } = require('@modelcontextprotocol/sdk/client/index.js')
+const { StreamableHTTPClientTransport: LegacyTransport } = require('@modelcontextprotocol/sdk/client/streamableHttp.js')
+const { ToolListChangedNotificationSchema, ResourceUpdatedNotificationSchema } = require('@modelcontextprotocol/sdk/types.js')
+const { sleep } = require('./helpers/mcp.js')
+
+// Polls `pred` every 25 ms until it is truthy or `ms` passed (then throws, naming `what`).
+async function waitFor(pred, what, ms = 5_000) {
+  const deadline = Date.now() + ms
+  for (let i = 0; i < 100_000; i++) {
+    const v = await pred()
+    if (v) return v
+    if (Date.now() > deadline) break
+    await sleep(25)
+  }
+  throw new Error(`timed out waiting for ${what}`)
+}
+
+jest.setTimeout(60_000)
+
+const REDIS = ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find((p) => fs.existsSync(p))
+const HEARTBEAT_MS = 500
+const TTL_MS = 3 * HEARTBEAT_MS
+const CHILD = path.join(__dirname, 'fixtures', 'cluster-child.js')
+const PREFIX = `t${crypto.randomBytes(4).toString('hex')}`
+const KEYS = JSON.stringify([crypto.randomBytes(32).toString('base64')])
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer()
+    s.once('error', reject)
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address()
+      s.close(() => resolve(port))
+    })
+  })
+}
+
+// PING over a raw socket: true once Redis answers +PONG.
+function ping(port) {
+  return new Promise((resolve) => {
+    const sock = net.connect(port, '127.0.0.1')
+    const done = (v) => {
+      sock.destroy()
+      resolve(v)
+    }
+    sock.setTimeout(500, () => done(false))
+    sock.once('error', () => done(false))
+    sock.once('connect', () => sock.write('PING\r\n'))
+    sock.once('data', (d) => done(d.toString().startsWith('+PONG')))
+  })
+}
+
+function redisCmd(port, cmd) {
+  return new Promise((resolve) => {
+    const sock = net.connect(port, '127.0.0.1', () => sock.write(cmd + '\r\n'))
+    sock.once('data', (d) => { sock.destroy(); resolve(d.toString().trim()) })
+  })
+}
+
+async function startRedis(port) {
+  const proc = spawn(REDIS, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
+  await waitFor(() => ping(port), 'redis-server answering PING', 10_000)
+  return proc
+}
+
+function stopProcess(proc, signal = 'SIGTERM') {
+  if (!proc || proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve()
+  return new Promise((resolve) => {
+    proc.once('exit', () => resolve())
+    proc.kill(signal)
+  })
+}
+
+// One instance in a child process; `cmd` sends a command and resolves with its reply.
+async function startInstance(id, redisPort) {
+  const proc = spawn(process.execPath, [CHILD], {
+    env: { ...process.env, REDIS_URL: `redis://127.0.0.1:${redisPort}`, PREFIX, INSTANCE_ID: id, KEYS, HEARTBEAT_MS: String(HEARTBEAT_MS) },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  })
+  const waiting = new Map()
+  let next = 0
+  let url
+  const listening = new Promise((resolve, reject) => {
+    readline.createInterface({ input: proc.stdout }).on('line', (line) => {
+      if (line.startsWith('LISTENING ')) {
+        url = line.slice(10)
+        resolve()
+      } else if (line.startsWith('START_FAILED')) reject(new Error(line))
+      else if (line.startsWith('REPLY ')) {
+        const r = JSON.parse(line.slice(6))
+        const w = waiting.get(r.id)
+        waiting.delete(r.id)
+        if (w) w(r)
+      }
+    })
+    proc.once('exit', (code, signal) => reject(new Error(`instance ${id} exited (${code ?? signal})`)))
+  })
+  await listening
+  const cmd = (name, arg) =>
+    new Promise((resolve) => {
+      const i = ++next
+      waiting.set(i, resolve)
+      proc.stdin.write(`${JSON.stringify({ id: i, cmd: name, arg })}\n`)
+    })
+  const clusterStats = async () => {
+    const r = await cmd('clusterStats')
+    if (!r.ok) throw new Error(r.error)
+    return r.value
+  }
+  return { id, proc, url, cmd, clusterStats }
+}
+
+async function modernClient(url, name) {
+  const client = new v2.Client({ name, version: '2.0.0' }, { capabilities: {}, versionNegotiation: { mode: 'auto' } })
+  const listChanged = []
+  client.setNotificationHandler('notifications/tools/list_changed', (n) => listChanged.push(n))
+  await client.connect(new v2.StreamableHTTPClientTransport(new URL(url)))
+  return { client, listChanged }
+}
+
+async function legacyClient(url, name) {
+  const gets = []
+  const fetchImpl = async (u, init = {}) => {
+    const res = await fetch(u, init)
+    if ((init.method || 'GET').toUpperCase() === 'GET') gets.push(res.status)
+    return res
+  }
+  const client = new LegacyClient({ name, version: '1.0.0' }, { capabilities: {} })
+  const listChanged = []
+  const updated = []
+  client.setNotificationHandler(ToolListChangedNotificationSchema, (n) => listChanged.push(n))
+  client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => updated.push(n.params.uri))
+  const transport = new LegacyTransport(new URL(url), {
+    fetch: fetchImpl,
+    reconnectionOptions: { initialReconnectionDelay: 50, maxReconnectionDelay: 100, reconnectionDelayGrowFactor: 1, maxRetries: 1 },
+  })
+  await client.connect(transport)
+  await waitFor(() => gets.includes(200), 'the 2025 GET stream')
+  return { client, transport, listChanged, updated }
+}
+
+const toolNames = async (client) => (await client.listTools()).tools.map((t) => t.name).sort()
+
+const describeIf = REDIS ? describe : describe.skip
+if (!REDIS) {
+  test('redis-server is installed (scripts/test.sh installs it when running as root)', () => {
+    throw new Error('redis-server not found: apt-get install -y redis-server')
+  })
+}
+
+describeIf('several instances on one Redis', () => {
+  let redisPort
+  let redis
+  let a
+  let b
+  let c
+  const clients = []
+
+  beforeAll(async () => {
+    redisPort = await freePort()
+    redis = await startRedis(redisPort)
+    ;[a, b] = await Promise.all([startInstance('a', redisPort), startInstance('b', redisPort)])
+  })
+
+  afterAll(async () => {
+    for (const cl of clients) await cl.close().catch(() => {})
+    await Promise.all([a, b, c].filter(Boolean).map((i) => stopProcess(i.proc)))
+    await stopProcess(redis)
+  })
+
+  let modernA
+  let legacyA
+
+  test('setTools on B reaches a listen stream and a 2025 GET stream on A, once each', async () => {
+    modernA = await modernClient(a.url, 'modern-a')
+    clients.push(modernA.client)
+    const sub = await modernA.client.listen({ toolsListChanged: true })
+    clients.push(sub)
+    legacyA = await legacyClient(a.url, 'legacy-a')
+    clients.push(legacyA.client)
+    // Both instances are subscribed to the bus once each has a heartbeat in the view.
+    await waitFor(async () => (await a.clusterStats()).instances.length === 2, 'both instances in the view')
+
+    const r = await b.cmd('setTools', [{ name: 'echo', inputSchema: { type: 'object' } }, { name: 'from_b', inputSchema: { type: 'object' } }])
+    expect(r.ok).toBe(true)
+    await waitFor(() => modernA.listChanged.length >= 1, 'tools/list_changed on the listen stream on A')
+    await waitFor(() => legacyA.listChanged.length >= 1, 'tools/list_changed on the 2025 session on A')
+    await sleep(300)
+    expect(modernA.listChanged).toHaveLength(1)
+    expect(legacyA.listChanged).toHaveLength(1)
+    // A's own catalogue took B's listing.
+    expect(await toolNames(legacyA.client)).toEqual(['echo', 'from_b'])
+    expect(await toolNames(modernA.client)).toEqual(['echo', 'from_b'])
+  })
+
+  test('notifyResourceUpdated on B reaches a subscribed 2025 session on A', async () => {
+    await legacyA.client.subscribeResource({ uri: 'mem://a' })
+    const r = await b.cmd('notifyResourceUpdated', 'mem://a')
+    expect(r.ok).toBe(true)
+    await waitFor(() => legacyA.updated.length >= 1, 'resources/updated on A')
+    await sleep(200)
+    expect(legacyA.updated).toEqual(['mem://a'])
+  })
+
+  test('getClusterStats on either instance shows both instances and every client once', async () => {
+    // The same sessionless client talks to both instances: one client in the cluster view.
+    const modernB = await modernClient(b.url, 'modern-a')
+    clients.push(modernB.client)
+    await modernB.client.listTools()
+    const legacyB = await legacyClient(b.url, 'legacy-b')
+    clients.push(legacyB.client)
+    const expected = (s) => {
+      const ids = s.instances.map((i) => i.instanceId).join(',')
+      const legacy = s.connections.filter((x) => x.era === 'legacy').length
+      const modern = s.connections.filter((x) => x.era === 'modern' && x.clientName === 'modern-a').length
+      return ids === 'a,b' && legacy === 2 && modern === 1
+    }
+    let last
+    await waitFor(async () => expected((last = await a.clusterStats())), 'the cluster view on A')
+    await waitFor(async () => expected((last = await b.clusterStats())), 'the cluster view on B')
+    expect(last.degraded).toBe(false)
+    expect(last.activeConnections).toBe(last.connections.length)
+    const sessions = last.connections.filter((x) => x.era === 'legacy').map((x) => [x.sessionId, x.instanceId]).sort()
+    expect(sessions).toEqual([[legacyA.transport.sessionId, 'a'], [legacyB.transport.sessionId, 'b']].sort())
+    const shared = last.connections.find((x) => x.clientName === 'modern-a')
+    expect(shared.requestCount).toBeGreaterThanOrEqual(2)
+    for (const i of last.instances) {
+      expect(i).toEqual(expect.objectContaining({ instanceId: expect.any(String), active: 2, total: expect.any(Number), max: 1000 }))
+      expect(typeof i.startedAt).toBe('string') // Dates cross the child's stdout as JSON
+    }
+    // The same view over HTTP.
+    const res = await fetch(new URL('/internal/connections?scope=cluster', a.url))
+    expect(res.status).toBe(200)
+    const viaHttp = await res.json()
+    expect(viaHttp.instances.map((i) => i.instanceId)).toEqual(['a', 'b'])
+    expect(viaHttp.connections.every((x) => x.clientIP === '***')).toBe(true)
+    const local = await (await fetch(new URL('/internal/connections', a.url))).json()
+    expect(local.instances).toBeUndefined()
+  })
+
+  test('a 2025 session opened on A is served by B; DELETE on B ends it on A, GET stream included', async () => {
+    // initialize and the GET stream go to A, every other request (DELETE included) to B.
+    let getEnded
+    const ended = new Promise((resolve) => (getEnded = resolve))
+    const seen = []
+    const fetchImpl = async (u, init = {}) => {
+      const method = (init.method || 'GET').toUpperCase()
+      const toA = method === 'GET' || String(init.body || '').includes('"initialize"')
+      const res = await fetch(toA ? a.url : b.url, init)
+      seen.push([method, toA ? 'a' : 'b', res.status])
+      if (method !== 'GET' || res.status !== 200) return res
+      const watched = res.body.pipeThrough(new TransformStream({ flush: () => getEnded() }))
+      return new Response(watched, { status: res.status, headers: res.headers })
+    }
+    const client = new LegacyClient({ name: 'roaming', version: '1.0.0' }, { capabilities: {} })
+    const transport = new LegacyTransport(new URL(a.url), {
+      fetch: fetchImpl,
+      reconnectionOptions: { initialReconnectionDelay: 50, maxReconnectionDelay: 100, reconnectionDelayGrowFactor: 1, maxRetries: 0 },
+    })
+    clients.push(client)
+    await client.connect(transport)
+    const sid = transport.sessionId
+    await waitFor(() => seen.some(([m, , st]) => m === 'GET' && st === 200), 'the GET stream on A')
+    const result = await client.callTool({ name: 'echo', arguments: { text: 'hi' } })
+    expect(result.content[0].text).toBe('b:legacy:hi')
+    expect(seen.filter(([m, at]) => m === 'POST' && at === 'b').every(([, , st]) => st < 300)).toBe(true)
+    const local = async (inst) => (await (await fetch(new URL('/internal/connections', inst.url))).json()).connections.map((c) => c.sessionId)
+    expect(await local(a)).toContain(sid)
+    expect(await local(b)).toContain(sid)
+
+    await transport.terminateSession()
+    expect(seen.at(-1)).toEqual(['DELETE', 'b', 200])
+    await ended
+    await waitFor(async () => !(await local(a)).includes(sid), 'the session ended on A')
+    expect(await local(b)).not.toContain(sid)
+    // Gone everywhere: A does not rebuild it either.
+    expect(await redisCmd(redisPort, `EXISTS ${PREFIX}:session:${sid}`)).toBe(':0')
+    const res = await fetch(a.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': sid },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'tools/list' }),
+    })
+    expect(res.status).toBe(404)
+  })
+
+  test('kill -9 of an instance removes it and its clients from the view within the heartbeat TTL', async () => {
+    const only = await modernClient(b.url, 'only-on-b')
+    await only.client.listTools()
+    await waitFor(async () => (await a.clusterStats()).connections.some((x) => x.clientName === 'only-on-b'), 'the B-only client in the view')
+    const killedAt = Date.now()
+    await stopProcess(b.proc, 'SIGKILL')
+    await only.client.close().catch(() => {})
+    let s
+    await waitFor(async () => (s = await a.clusterStats()).instances.length === 1, 'B leaving the view', TTL_MS + 3_000)
+    expect(Date.now() - killedAt).toBeLessThan(TTL_MS + HEARTBEAT_MS + 1_500)
+    expect(s.instances.map((i) => i.instanceId)).toEqual(['a'])
+    expect(s.connections.some((x) => x.clientName === 'only-on-b' || x.clientName === 'legacy-b')).toBe(false)
+  })
+
+  test('Redis stopped and restarted: no crash, a flagged view meanwhile, full service after', async () => {
+    c = await startInstance('c', redisPort)
+    await waitFor(async () => (await a.clusterStats()).instances.length === 2, 'C in the view')
+    await stopProcess(redis)
+
+    // Meanwhile: the view is A alone, flagged; everything local still works.
+    const s = await a.clusterStats()
+    expect(s.degraded).toBe(true)
+    expect(typeof s.error).toBe('string')
+    expect(s.instances.map((i) => i.instanceId)).toEqual(['a'])
+    expect(await toolNames(legacyA.client)).toEqual(['echo', 'from_b'])
+    const before = modernA.listChanged.length
+    const r = await a.cmd('setTools', [{ name: 'during_outage', inputSchema: { type: 'object' } }])
+    expect(r.ok).toBe(true)
+    await waitFor(() => modernA.listChanged.length === before + 1, 'the local list_changed during the outage')
+    const modernC = await modernClient(c.url, 'modern-c')
+    clients.push(modernC.client)
+    expect(await toolNames(modernC.client)).toEqual(['echo', 'from_b'])
+
+    // Back: the view heals and the change made during the outage reaches C by itself.
+    redis = await startRedis(redisPort)
+    await waitFor(async () => {
+      const v = await a.clusterStats()
+      return !v.degraded && v.instances.map((i) => i.instanceId).join(',') === 'a,c'
+    }, 'the healed cluster view', 15_000)
+    await waitFor(async () => (await toolNames(modernC.client)).includes('during_outage'), 'C catching up', 15_000)
+    expect(a.proc.exitCode).toBeNull()
+    expect(c.proc.exitCode).toBeNull()
+
+    // And the bus carries new changes again.
+    const n = modernA.listChanged.length
+    expect((await c.cmd('setTools', [{ name: 'after', inputSchema: { type: 'object' } }])).ok).toBe(true)
+    await waitFor(() => modernA.listChanged.length === n + 1, 'list_changed from C on A after the outage')
+    expect(await toolNames(modernA.client)).toEqual(['after'])
+  })
+})
+
+describe('the shared option, without a Redis', () => {
+  const { startStreamableMcpServer } = require('..')
+
+  test('an unusable redisUrl fails the start, naming the option', async () => {
+    await expect(startStreamableMcpServer({ port: 0, shared: { redisUrl: 'not-a-redis-url' } })).rejects.toThrow(/shared\.redisUrl/)
+    await expect(startStreamableMcpServer({ port: 0, shared: { redisUrl: '' } })).rejects.toThrow(/shared\.redisUrl/)
+  })
+
+  test('getClusterStats() rejects without the shared option; scope=cluster is 404', async () => {
+    const server = await startStreamableMcpServer({ port: 0, internalStats: true })
+    try {
+      await expect(server.getClusterStats()).rejects.toThrow(/shared option/)
+      const res = await fetch(new URL('/internal/connections?scope=cluster', server.url))
+      expect(res.status).toBe(404)
+      expect((await res.json()).error).toMatch(/shared/)
+    } finally {
+      await server.close()
+    }
+  })
+
+  test('an instance whose Redis is not there starts, serves, reports a degraded view and closes', async () => {
+    const port = await freePort()
+    const server = await startStreamableMcpServer({ port: 0, shared: { redisUrl: `redis://127.0.0.1:${port}`, instanceId: 'alone' } })
+    try {
+      const res = await fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body: JSON.stringify({
+          jsonrpc: '2.0', id: 1, method: 'initialize',
+          params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+        }),
+      })
+      expect(res.status).toBe(200)
+      await res.text()
+      const s = await server.getClusterStats()
+      expect(s.degraded).toBe(true)
+      expect(s.instances.map((i) => i.instanceId)).toEqual(['alone'])
+      expect(s.activeConnections).toBe(1)
+    } finally {
+      await server.close()
+    }
+  })
+})
