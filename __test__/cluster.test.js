@@ -372,7 +372,7 @@ describe('the shared option, without a Redis', () => {
 
   test('an instance whose Redis is not there starts, serves, reports a degraded view and closes', async () => {
     const port = await freePort()
-    const server = await startStreamableMcpServer({ port: 0, shared: { redisUrl: `redis://127.0.0.1:${port}`, instanceId: 'alone' } })
+    const server = await startStreamableMcpServer({ port: 0, metrics: true, shared: { redisUrl: `redis://127.0.0.1:${port}`, instanceId: 'alone' } })
     try {
       const res = await fetch(server.url, {
         method: 'POST',
@@ -388,6 +388,10 @@ describe('the shared option, without a Redis', () => {
       expect(s.degraded).toBe(true)
       expect(s.instances.map((i) => i.instanceId)).toEqual(['alone'])
       expect(s.activeConnections).toBe(1)
+      // Every failed Redis operation is counted for operators.
+      const failed = /^mcp_shared_store_errors_total (\d+)$/m.exec(await server.metrics())
+      expect(failed).not.toBeNull()
+      expect(Number(failed[1])).toBeGreaterThan(0)
     } finally {
       await server.close()
     }
