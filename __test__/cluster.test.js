@@ -18,6 +18,8 @@ const { Client: LegacyClient } = require('@modelcontextprotocol/sdk/client/index
 const { StreamableHTTPClientTransport: LegacyTransport } = require('@modelcontextprotocol/sdk/client/streamableHttp.js')
 const { ToolListChangedNotificationSchema, ResourceUpdatedNotificationSchema } = require('@modelcontextprotocol/sdk/types.js')
 const { sleep } = require('./helpers/mcp.js')
+// The children's internalStats token (fixtures/cluster-child.js).
+const STATS_AUTH = { authorization: 'Bearer cluster-test' }
 
 // Polls `pred` every 25 ms until it is truthy or `ms` passed (then throws, naming `what`).
 async function waitFor(pred, what, ms = 5_000) {
@@ -245,12 +247,12 @@ describeIf('several instances on one Redis', () => {
       expect(typeof i.startedAt).toBe('string') // Dates cross the child's stdout as JSON
     }
     // The same view over HTTP.
-    const res = await fetch(new URL('/internal/connections?scope=cluster', a.url))
+    const res = await fetch(new URL('/internal/connections?scope=cluster', a.url), { headers: STATS_AUTH })
     expect(res.status).toBe(200)
     const viaHttp = await res.json()
     expect(viaHttp.instances.map((i) => i.instanceId)).toEqual(['a', 'b'])
     expect(viaHttp.connections.every((x) => x.clientIP === '***')).toBe(true)
-    const local = await (await fetch(new URL('/internal/connections', a.url))).json()
+    const local = await (await fetch(new URL('/internal/connections', a.url), { headers: STATS_AUTH })).json()
     expect(local.instances).toBeUndefined()
   })
 
@@ -280,7 +282,8 @@ describeIf('several instances on one Redis', () => {
     const result = await client.callTool({ name: 'echo', arguments: { text: 'hi' } })
     expect(result.content[0].text).toBe('b:legacy:hi')
     expect(seen.filter(([m, at]) => m === 'POST' && at === 'b').every(([, , st]) => st < 300)).toBe(true)
-    const local = async (inst) => (await (await fetch(new URL('/internal/connections', inst.url))).json()).connections.map((c) => c.sessionId)
+    const local = async (inst) =>
+      (await (await fetch(new URL('/internal/connections?reveal=1', inst.url), { headers: STATS_AUTH })).json()).connections.map((c) => c.sessionId)
     expect(await local(a)).toContain(sid)
     expect(await local(b)).toContain(sid)
 
@@ -372,7 +375,7 @@ describe('the shared option, without a Redis', () => {
 
   test('an instance whose Redis is not there starts, serves, reports a degraded view and closes', async () => {
     const port = await freePort()
-    const server = await startStreamableMcpServer({ port: 0, shared: { redisUrl: `redis://127.0.0.1:${port}`, instanceId: 'alone' } })
+    const server = await startStreamableMcpServer({ port: 0, metrics: true, shared: { redisUrl: `redis://127.0.0.1:${port}`, instanceId: 'alone' } })
     try {
       const res = await fetch(server.url, {
         method: 'POST',
@@ -388,6 +391,10 @@ describe('the shared option, without a Redis', () => {
       expect(s.degraded).toBe(true)
       expect(s.instances.map((i) => i.instanceId)).toEqual(['alone'])
       expect(s.activeConnections).toBe(1)
+      // Every failed Redis operation is counted for operators.
+      const failed = /^mcp_shared_store_errors_total (\d+)$/m.exec(await server.metrics())
+      expect(failed).not.toBeNull()
+      expect(Number(failed[1])).toBeGreaterThan(0)
     } finally {
       await server.close()
     }

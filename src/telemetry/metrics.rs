@@ -455,6 +455,7 @@ pub struct Metrics {
     streams_active: [Gauge; 3],
     streams_closed: [Counter; 6],
     callback_timeouts: Counter,
+    shared_store_errors: Counter,
     auth_failures: Family<OneLabel, Counter>,
     names: RwLock<Arc<CatalogNames>>,
 }
@@ -545,6 +546,13 @@ impl Metrics {
             callback_timeouts.clone(),
         );
 
+        let shared_store_errors = Counter::default();
+        registry.register(
+            "mcp_shared_store_errors",
+            "Shared-store (Redis) operations that failed or timed out",
+            shared_store_errors.clone(),
+        );
+
         let auth_failures = Family::<OneLabel, Counter>::default();
         for r in AUTH_REASONS {
             drop(auth_failures.get_or_create(&[("reason", r)]));
@@ -566,6 +574,7 @@ impl Metrics {
             streams_active,
             streams_closed,
             callback_timeouts,
+            shared_store_errors,
             auth_failures,
             names: RwLock::new(Arc::default()),
         }
@@ -724,6 +733,10 @@ impl Metrics {
             .position(|r| *r == reason)
             .unwrap_or_default();
         self.streams_closed[i].inc();
+    }
+
+    pub fn shared_store_failed(&self) {
+        self.shared_store_errors.inc();
     }
 
     pub fn callback_timed_out(&self) {

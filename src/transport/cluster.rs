@@ -89,7 +89,7 @@ fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-async fn bounded<T>(f: impl Future<Output = redis::RedisResult<T>>) -> Result<T, SharedError> {
+async fn bounded_raw<T>(f: impl Future<Output = redis::RedisResult<T>>) -> Result<T, SharedError> {
     match tokio::time::timeout(OP_TIMEOUT, f).await {
         Ok(r) => r.map_err(SharedError::from),
         Err(_) => Err(SharedError::Timeout(OP_TIMEOUT)),
@@ -159,13 +159,28 @@ impl Cluster {
             .set_response_timeout(Some(OP_TIMEOUT))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_secs(2));
-        let c = bounded(ConnectionManager::new_with_config(
-            self.client.clone(),
-            config,
-        ))
-        .await?;
+        let c = self
+            .bounded(ConnectionManager::new_with_config(
+                self.client.clone(),
+                config,
+            ))
+            .await?;
         let mut slot = self.conn.lock();
         Ok(slot.get_or_insert(c).clone())
+    }
+
+    /// One Redis operation, bounded in time; a failure is counted (`mcp_shared_store_errors_total`).
+    async fn bounded<T>(
+        &self,
+        f: impl Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, SharedError> {
+        let r = bounded_raw(f).await;
+        if r.is_err() {
+            if let Some(m) = &self.core.cfg.metrics {
+                m.shared_store_failed();
+            }
+        }
+        r
     }
 
     fn note(&self, outcome: &Result<(), SharedError>, what: &str) {
@@ -220,7 +235,7 @@ impl Cluster {
                 .ignore()
                 .publish(self.channel(), &text)
                 .ignore();
-            bounded(pipe.query_async::<()>(&mut c)).await?;
+            self.bounded(pipe.query_async::<()>(&mut c)).await?;
         } else if let BusMessage::SessionEnded { id, .. } = msg {
             // Deleted before it is announced: no instance can rebuild it after hearing of it.
             let mut pipe = redis::pipe();
@@ -228,9 +243,10 @@ impl Cluster {
                 .ignore()
                 .publish(self.channel(), &text)
                 .ignore();
-            bounded(pipe.query_async::<()>(&mut c)).await?;
+            self.bounded(pipe.query_async::<()>(&mut c)).await?;
         } else {
-            bounded(c.publish::<_, _, ()>(self.channel(), &text)).await?;
+            self.bounded(c.publish::<_, _, ()>(self.channel(), &text))
+                .await?;
         }
         Ok(())
     }
@@ -320,7 +336,7 @@ impl Cluster {
             .iter()
             .map(|k| self.key(&format!("listing:{k}")))
             .collect();
-        let stored: Vec<Option<String>> = bounded(c.mget(&keys)).await?;
+        let stored: Vec<Option<String>> = self.bounded(c.mget(&keys)).await?;
         for text in stored.into_iter().flatten() {
             match serde_json::from_str::<BusMessage>(&text) {
                 Ok(msg) => self.apply(msg),
@@ -333,8 +349,8 @@ impl Cluster {
     async fn subscriber(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         loop {
             let opened = async {
-                let mut ps = bounded(self.client.get_async_pubsub()).await?;
-                bounded(ps.subscribe(self.channel())).await?;
+                let mut ps = self.bounded(self.client.get_async_pubsub()).await?;
+                self.bounded(ps.subscribe(self.channel())).await?;
                 Ok::<_, SharedError>(ps)
             }
             .await;
@@ -401,7 +417,7 @@ impl Cluster {
                 self.ttl().as_millis() as u64,
             )
             .ignore();
-        bounded(pipe.query_async::<()>(&mut c)).await
+        self.bounded(pipe.query_async::<()>(&mut c)).await
     }
 
     async fn heartbeat(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
@@ -424,7 +440,7 @@ impl Cluster {
                 .ignore()
                 .del(self.key(&format!("instance:{}", self.cfg.instance_id)))
                 .ignore();
-            bounded(pipe.query_async::<()>(&mut c)).await
+            self.bounded(pipe.query_async::<()>(&mut c)).await
         };
         if let Err(e) = leave.await {
             tracing::debug!(error = %e, "could not leave the cluster view");
@@ -436,7 +452,7 @@ impl Cluster {
     /// dropped from the set on the way.
     async fn rows(&self) -> Result<Vec<Value>, SharedError> {
         let mut c = self.conn().await?;
-        let ids: Vec<String> = bounded(c.smembers(self.key("instances"))).await?;
+        let ids: Vec<String> = self.bounded(c.smembers(self.key("instances"))).await?;
         let others: Vec<&String> = ids.iter().filter(|i| **i != self.cfg.instance_id).collect();
         let mut rows = vec![self.local_row()];
         if others.is_empty() {
@@ -446,7 +462,7 @@ impl Cluster {
             .iter()
             .map(|i| self.key(&format!("instance:{i}")))
             .collect();
-        let found: Vec<Option<String>> = bounded(c.mget(&keys)).await?;
+        let found: Vec<Option<String>> = self.bounded(c.mget(&keys)).await?;
         let mut gone = Vec::new();
         for (id, text) in others.into_iter().zip(found) {
             match text.and_then(|t| serde_json::from_str::<Value>(&t).ok()) {
@@ -455,7 +471,8 @@ impl Cluster {
             }
         }
         if !gone.is_empty() {
-            bounded(c.srem::<_, _, ()>(self.key("instances"), gone)).await?;
+            self.bounded(c.srem::<_, _, ()>(self.key("instances"), gone))
+                .await?;
         }
         Ok(rows)
     }
@@ -489,8 +506,12 @@ impl SessionDirectory for Cluster {
             let text = serde_json::to_string(&record).unwrap_or_default();
             let outcome = async {
                 let mut c = self.conn().await?;
-                bounded(c.pset_ex::<_, _, ()>(self.session_key(id), text, self.session_ttl_ms()))
-                    .await
+                self.bounded(c.pset_ex::<_, _, ()>(
+                    self.session_key(id),
+                    text,
+                    self.session_ttl_ms(),
+                ))
+                .await
             }
             .await;
             if let Err(e) = &outcome {
@@ -507,7 +528,8 @@ impl SessionDirectory for Cluster {
         Box::pin(async move {
             let outcome = async {
                 let mut c = self.conn().await?;
-                bounded(c.get::<_, Option<String>>(self.session_key(id))).await
+                self.bounded(c.get::<_, Option<String>>(self.session_key(id)))
+                    .await
             }
             .await;
             match outcome {
@@ -542,9 +564,13 @@ impl SessionDirectory for Cluster {
         };
         let key = self.session_key(id);
         let ms = self.session_ttl_ms() as i64;
+        let metrics = self.core.cfg.metrics.clone();
         tokio::spawn(async move {
             let mut c = c;
-            if let Err(e) = bounded(c.pexpire::<_, ()>(key, ms)).await {
+            if let Err(e) = bounded_raw(c.pexpire::<_, ()>(key, ms)).await {
+                if let Some(m) = metrics {
+                    m.shared_store_failed();
+                }
                 tracing::debug!(error = %e, "session lifetime not refreshed");
             }
         });
