@@ -174,11 +174,32 @@ impl OriginPolicy {
         self.check_host(headers)?;
         if let Some(origin) = headers.get(ORIGIN) {
             let origin = origin.to_str().map_err(|_| "Origin not allowed")?;
-            if !self.allows_origin(origin) {
+            let allowed = if self.origins.is_empty() && self.port == 0 {
+                // No port of our own (handler mode: the host's server took the request): the
+                // default is the request's own origin, on an allowed host.
+                header(headers, HOST.as_str()).is_some_and(|h| self.is_same_origin(origin, h))
+            } else {
+                self.allows_origin(origin)
+            };
+            if !allowed {
                 return Err("Origin not allowed");
             }
         }
         Ok(())
+    }
+
+    /// `origin` names exactly the authority of the `Host` the request was sent to.
+    fn is_same_origin(&self, origin: &str, host: &str) -> bool {
+        let Some((scheme, name, port)) = parse_origin(origin) else {
+            return false;
+        };
+        let Some((_, host_name, host_port)) = parse_origin(&format!("{scheme}://{host}")) else {
+            return false;
+        };
+        matches!(scheme.as_str(), "http" | "https")
+            && name == host_name.to_ascii_lowercase()
+            && port == host_port
+            && self.hosts.contains(&name)
     }
 
     /// Whether `origin` is allowed: scheme, host and port all equal to an allowed origin's.
@@ -207,6 +228,29 @@ mod tests {
             h.append(*k, HeaderValue::from_str(v).unwrap());
         }
         h
+    }
+
+    #[test]
+    fn without_a_port_of_its_own_the_default_origin_is_the_requests_own() {
+        let p = OriginPolicy {
+            hosts: vec!["127.0.0.1".into(), "localhost".into()],
+            origins: Vec::new(),
+            port: 0,
+        };
+        let ok = headers(&[
+            ("host", "127.0.0.1:43947"),
+            ("origin", "http://127.0.0.1:43947"),
+        ]);
+        assert_eq!(p.check(&ok), Ok(()));
+        for (host, origin) in [
+            ("127.0.0.1:43947", "http://127.0.0.1:8080"),
+            ("127.0.0.1:43947", "http://localhost:43947"),
+            ("127.0.0.1:43947", "chrome-extension://127.0.0.1:43947"),
+            ("evil.example:43947", "http://evil.example:43947"),
+        ] {
+            let h = headers(&[("host", host), ("origin", origin)]);
+            assert!(p.check(&h).is_err(), "{host} / {origin}");
+        }
     }
 
     #[test]

@@ -113,6 +113,9 @@ impl McpServer {
     ) -> Result<Self, StartError> {
         // No socket of its own: `auth.resource` should name the host app's public URL; the
         // default is derived from the configured host and port.
+        let mut cfg = cfg;
+        // Nor a port: the default allowed Origin is each request's own (see OriginPolicy).
+        cfg.origin.port = 0;
         let mut stores = stores;
         if let Some(a) = &cfg.auth {
             stores.authenticator = Some(authenticator(a, &cfg, cfg.port, stores.verifier.take())?);
