@@ -38,7 +38,7 @@ export type McpContext = RequestContext & { auth?: McpAuthInfo }
 /** Where the endpoint lives: on the Nest app's own HTTP server, or on a native listener. */
 export type McpMount = 'app' | { port: number; host?: string }
 
-export interface McpNativeModuleOptions extends Omit<StreamableServerOptions, 'port' | 'endpoint'> {
+export interface McpNativeModuleOptions extends Omit<StreamableServerOptions, 'port' | 'endpoint' | 'auth'> {
   /** The endpoint path (under the app's global prefix when mounted on the app). Default '/mcp'. */
   path?: string
   /** Default 'app'. */
