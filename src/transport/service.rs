@@ -390,6 +390,33 @@ where
 }
 
 /// `GET <metrics path>`: the OpenMetrics text, behind the internalStats token when one is set.
+/// The `internalStats` bearer token, shared by the stats and metrics routes: `Some(true)` when a
+/// token is set and was presented, `Some(false)` when none is set, `None` when it is missing or
+/// wrong (answer [`unauthorized`]).
+fn stats_token_check(token: Option<&str>, headers: &HeaderMap) -> Option<bool> {
+    let Some(token) = token else {
+        return Some(false);
+    };
+    let presented = header(headers, AUTHORIZATION.as_str())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    presented
+        .is_some_and(|p| constant_time_eq(p.as_bytes(), token.as_bytes()))
+        .then_some(true)
+}
+
+fn unauthorized() -> Resp {
+    let mut r = http::json(
+        StatusCode::UNAUTHORIZED,
+        r#"{"error":"unauthorized"}"#.to_owned(),
+    );
+    r.headers_mut().insert(
+        "www-authenticate",
+        hyper::header::HeaderValue::from_static("Bearer"),
+    );
+    r
+}
+
 fn metrics_text(core: &Core, metrics: &Metrics, req: &Parts) -> Resp {
     if req.method != Method::GET {
         return http::method_not_allowed("GET");
@@ -399,21 +426,8 @@ fn metrics_text(core: &Core, metrics: &Metrics, req: &Parts) -> Resp {
         .internal_stats
         .as_ref()
         .and_then(|s| s.token.as_deref());
-    if let Some(token) = token {
-        let presented = header(&req.headers, AUTHORIZATION.as_str())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
-        if presented.is_none_or(|p| !constant_time_eq(p.as_bytes(), token.as_bytes())) {
-            let mut r = http::json(
-                StatusCode::UNAUTHORIZED,
-                r#"{"error":"unauthorized"}"#.to_owned(),
-            );
-            r.headers_mut().insert(
-                "www-authenticate",
-                hyper::header::HeaderValue::from_static("Bearer"),
-            );
-            return r;
-        }
+    if stats_token_check(token, &req.headers).is_none() {
+        return unauthorized();
     }
     match metrics.encode() {
         Ok(text) => {
@@ -438,25 +452,8 @@ async fn internal_stats(core: &Core, req: &Parts) -> Resp {
     if req.method != Method::GET {
         return http::method_not_allowed("GET");
     }
-    let presented = header(&req.headers, AUTHORIZATION.as_str())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    let authorized = match &cfg.token {
-        Some(token) => {
-            if presented.is_none_or(|p| !constant_time_eq(p.as_bytes(), token.as_bytes())) {
-                let mut r = http::json(
-                    StatusCode::UNAUTHORIZED,
-                    r#"{"error":"unauthorized"}"#.to_owned(),
-                );
-                r.headers_mut().insert(
-                    "www-authenticate",
-                    hyper::header::HeaderValue::from_static("Bearer"),
-                );
-                return r;
-            }
-            true
-        }
-        None => false,
+    let Some(authorized) = stats_token_check(cfg.token.as_deref(), &req.headers) else {
+        return unauthorized();
     };
     let reveal = authorized
         && req.uri.query().is_some_and(|q| {
