@@ -12,9 +12,11 @@ import type {
   RequestContext,
   ResourceDefinition,
   ResourceTemplateDefinition,
+  StreamableMcpServer,
   StreamableServerOptions,
   ToolDefinition,
 } from '../server'
+import type { ObjectJsonSchema } from '../mcp'
 
 /** A zod 4 schema, seen structurally so zod stays an optional dependency. */
 export interface ZodLike<Out = unknown, In = unknown> {
@@ -23,7 +25,8 @@ export interface ZodLike<Out = unknown, In = unknown> {
 }
 /** A JSON Schema object (2020-12 unless it says otherwise with `$schema`). */
 export type JsonSchemaObject = { [keyword: string]: unknown }
-export type SchemaInput = JsonSchemaObject | ZodLike
+/** A tool definition's own schema type (ObjectJsonSchema) is accepted as it is. */
+export type SchemaInput = JsonSchemaObject | ObjectJsonSchema | ZodLike
 /** The arguments a method receives for a schema: zod's output type, or a plain object. */
 export type ArgsOf<S> = S extends ZodLike<infer Out> ? Out : Record<string, unknown>
 
@@ -139,7 +142,17 @@ export declare class McpNativeService implements OnModuleInit, OnModuleDestroy {
   getActiveConnections(): number
   getConnectionInfo(sessionId: string): ConnectionInfo | null
   getTools(): ToolDefinition[]
-  registerTools(entries: McpToolRegistration[]): void
+  /** The server object: a StreamableMcpHandler with mount 'app', a StreamableMcpServer with { port }. Throws before onModuleInit. */
+  readonly server: StreamableMcpServer
+  /**
+   * Adds tools answered by their handlers (replacing those of the same name), after removing the
+   * tools named in `options.remove`; connected clients get one tools/list_changed.
+   */
+  registerTools(entries: McpToolRegistration[], options?: { remove?: Iterable<string> }): void
+  /** Drops tools by name (registered or decorated); clients get tools/list_changed. */
+  unregisterTools(names: Iterable<string>): void
+  /** The server's OpenMetrics text (needs the `metrics` option). */
+  metrics(): Promise<string>
   setTools(tools: ToolDefinition[]): void
   setPrompts(prompts: PromptDefinition[]): void
   setResources(resources: ResourceDefinition[], templates?: ResourceTemplateDefinition[]): void

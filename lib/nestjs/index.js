@@ -257,7 +257,9 @@ class McpNativeService {
    * Adds tools answered by `handler` (or replaces those of the same name) and announces the
    * change; for tools known only at run time (generated from an OpenAPI document…).
    */
-  registerTools(entries) {
+  registerTools(entries, options) {
+    // Removed first, so a reload can drop and re-add tools with one tools/list_changed.
+    if (options && options.remove) for (const name of options.remove) this._tools.delete(name)
     for (const { definition, handler } of entries) {
       if (typeof handler !== 'function') throw new TypeError(`tool ${definition && definition.name}: handler must be a function`)
       const def = { ...definition, inputSchema: schemaOf(definition.inputSchema, 'input', `tool ${definition.name}: inputSchema`) || { type: 'object' } }
@@ -269,8 +271,18 @@ class McpNativeService {
     if (this._server) this._server.setTools(this._toolList)
   }
 
+  /** Drops tools added by registerTools (or decorated ones) by name; clients get tools/list_changed. */
+  unregisterTools(names) {
+    this.registerTools([], { remove: names })
+  }
+
   setTools(tools) {
     this.server.setTools(tools)
+  }
+
+  /** The server's OpenMetrics text (needs the `metrics` option). */
+  metrics() {
+    return this.server.metrics()
   }
 
   setPrompts(prompts) {
