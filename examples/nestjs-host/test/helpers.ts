@@ -3,9 +3,9 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { io, type Socket } from 'socket.io-client'
 import { createHostApp, type HostApp, type HostOptions } from '../src/bootstrap'
 
-/** The real app on 127.0.0.1 with free ports for both the HTTP app and the in-process MCP server. */
+/** The real app on 127.0.0.1 on a free port (REST, MCP, socket.io). */
 export function startHost(opts: HostOptions = {}): Promise<HostApp> {
-  return createHostApp({ port: 0, mcpPort: 0, logger: ['error'], ...opts })
+  return createHostApp({ port: 0, logger: ['error'], ...opts })
 }
 
 export interface McpConnection {

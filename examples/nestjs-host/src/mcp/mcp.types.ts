@@ -1,15 +1,16 @@
 import type { ConnectionInfo, ConnectionStats, ToolDefinition } from 'mcp-swagger-native'
+import { MCP_NATIVE_EVENTS } from 'mcp-swagger-native/nestjs'
 
-/** Events this app puts on @nestjs/event-emitter (names from the seed host). */
+/** Events on @nestjs/event-emitter: the module's for the in-process server, this app's for child processes. */
 export const MCP_EVENTS = {
-  /** in-process server: a client connected; payload ConnectionInfo */
-  connectionEstablished: 'mcp.connection.established',
-  /** in-process server: a client left; payload { sessionId, duration } */
-  connectionClosed: 'mcp.connection.closed',
-  /** in-process server: counts changed; payload ConnectionStats */
-  connectionsUpdated: 'mcp.connections.updated',
-  /** child-process server: an [MCP_CONNECTION] event arrived; payload McpConnectionChangedPayload */
-  connectionChanged: 'mcp.connection.changed',
+  /** in-process server (McpNativeModule): a client connected; payload ConnectionInfo */
+  connectionEstablished: MCP_NATIVE_EVENTS.established,
+  /** in-process server (McpNativeModule): a client left; payload { sessionId, durationMs } */
+  connectionClosed: MCP_NATIVE_EVENTS.closed,
+  /** in-process server (McpNativeModule): counts changed; payload ConnectionStats */
+  connectionsUpdated: MCP_NATIVE_EVENTS.changed,
+  /** child-process server: an [MCP_CONNECTION] event arrived; payload MCPConnectionChangedPayload */
+  childConnectionChanged: 'mcp.child.connection.changed',
   /** child-process server list changed (started/stopped); payload { serverId, status } */
   serversChanged: 'mcp.servers.changed',
   /** too many malformed event lines from one child; payload { serverId, errorCount, timestamp } */
@@ -20,9 +21,10 @@ export const MCP_EVENTS = {
 export const IN_PROCESS_SERVER_ID = 'default'
 
 export interface MCPServerConfig {
-  port: number
-  host: string
-  endpoint: string
+  /** the endpoint is a route of this app (McpNativeModule's mount 'app') */
+  mount: 'app'
+  /** the endpoint's path on this app, global prefix included */
+  path: string
   transport: 'streamable'
 }
 

@@ -176,7 +176,7 @@ export class MonitoringGateway implements OnGatewayConnection, OnGatewayDisconne
     this.server.to([upstreamRoomFor(serverId), upstreamRoomFor()]).emit('mcpConnectionChanged', data)
   }
 
-  // ---- in-process server (MCPService monitor callbacks) ----
+  // ---- in-process server (McpNativeModule's events) ----
 
   @OnEvent(MCP_EVENTS.connectionsUpdated)
   handleMcpConnectionsUpdated(stats: ConnectionStats) {
@@ -202,18 +202,19 @@ export class MonitoringGateway implements OnGatewayConnection, OnGatewayDisconne
   }
 
   @OnEvent(MCP_EVENTS.connectionClosed)
-  handleMcpConnectionClosed(data: { sessionId: string; duration: number }) {
+  handleMcpConnectionClosed(data: { sessionId: string; durationMs: number }) {
+    const { sessionId, durationMs: duration } = data
     const room = this.server.to(roomFor())
-    room.emit('mcp_connection_closed', { serverId: IN_PROCESS_SERVER_ID, timestamp: new Date(), ...data })
-    room.emit('mcpConnectionChanged', { ...this.inProcessChange('disconnected', data.sessionId), durationMs: data.duration })
+    room.emit('mcp_connection_closed', { serverId: IN_PROCESS_SERVER_ID, timestamp: new Date(), sessionId, duration })
+    room.emit('mcpConnectionChanged', { ...this.inProcessChange('disconnected', sessionId), durationMs: duration })
     const s = this.mcpService.getConnectionStats()
     this.emitUpstreamChange(IN_PROCESS_SERVER_ID, {
       type: 'MCP_CONNECTION_EVENT',
       eventType: 'disconnected',
       serverId: IN_PROCESS_SERVER_ID,
       // the connection is gone: only its id (and the time it ended) are known here
-      clientInfo: { id: data.sessionId, connectedAt: new Date(Date.now() - data.duration).toISOString() },
-      durationMs: data.duration,
+      clientInfo: { id: sessionId, connectedAt: new Date(Date.now() - duration).toISOString() },
+      durationMs: duration,
       connectionStats: { activeConnections: s.activeConnections, totalConnections: s.totalConnections },
       timestamp: new Date().toISOString(),
     })
@@ -246,7 +247,7 @@ export class MonitoringGateway implements OnGatewayConnection, OnGatewayDisconne
 
   // ---- child-process servers (ProcessManagerService, from their [MCP_CONNECTION] lines) ----
 
-  @OnEvent(MCP_EVENTS.connectionChanged)
+  @OnEvent(MCP_EVENTS.childConnectionChanged)
   handleMCPConnectionChanged(payload: MCPConnectionChangedPayload) {
     const room = this.server.to(roomFor(payload.serverId))
     room.emit('mcpConnectionChanged', payload)

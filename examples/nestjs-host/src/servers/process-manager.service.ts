@@ -52,7 +52,7 @@ const STOP_TIMEOUT_MS = 5_000
 /**
  * Child-process mode: starts MCP server processes (dist/servers/child/mcp-server-process.js, on the
  * addon with `stdoutEvents`), feeds their stdout into one ConnectionEventHub, turns the parsed
- * events into `mcp.connection.changed` on the event bus, stops them cleanly, and forgets a
+ * events into `mcp.child.connection.changed` on the event bus, stops them cleanly, and forgets a
  * server's stats once its process has exited.
  */
 @Injectable()
@@ -237,7 +237,7 @@ export class ProcessManagerService implements OnApplicationShutdown {
           timestamp: e.timestamp,
           event: e,
         }
-        this.eventEmitter.emit(MCP_EVENTS.connectionChanged, payload)
+        this.eventEmitter.emit(MCP_EVENTS.childConnectionChanged, payload)
       } else if (l.type === 'parse_error') {
         this.addLog(proc, `[parse error] ${l.error}: ${l.line}`)
       } else {

@@ -25,7 +25,7 @@ describe('child-process MCP servers (ServersModule)', () => {
   const http = () => request(host.baseUrl)
 
   beforeAll(async () => {
-    host = await startHost({ startMcp: false })
+    host = await startHost()
     monitor = await MonitorClient.connect(host.baseUrl)
   })
 
@@ -102,7 +102,7 @@ describe('child-process MCP servers (ServersModule)', () => {
     const ws = await monitor.request('getMCPConnectionStats', { serverId: 'pets-1' })
     expect(ws).toMatchObject({ success: true, stats: { serverId: 'pets-1', mode: 'child-process', activeConnections: 1 } })
     const all = await monitor.request('getAllMCPConnectionStats')
-    expect(all.stats.map((s: any) => s.serverId)).toEqual(['pets-1'])
+    expect(all.stats.map((s: any) => s.serverId)).toEqual(['default', 'pets-1'])
 
     // tool calls from the child process reach the pet store API in this process
     const created = await c.client.callTool({ name: 'createPet', arguments: { body: { name: 'Goldie', tag: 'fish' } } })

@@ -1,18 +1,18 @@
 /**
- * In-process mode against the real addon: MCPService runs startStreamableMcpServer inside the Nest
- * process; real MCP SDK clients connect, call tools that reach the pet store REST API, and leave;
- * every REST route, event-bus event and socket.io event must reflect it.
+ * In-process mode against the real addon: McpNativeModule serves MCP as a route of the Nest app
+ * (mount 'app', under the global prefix) with the tools MCPService generates from the OpenAPI
+ * document and a decorated @McpTool method; real MCP SDK clients connect, call tools that reach the
+ * pet store REST API, and leave; every REST route, event-bus event and socket.io event must reflect it.
  */
 import request from 'supertest'
 import { EventEmitter2 } from '@nestjs/event-emitter'
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js'
 import type { HostApp } from '../../src/bootstrap'
-import { MCPService } from '../../src/mcp/mcp.service'
 import { PetsService } from '../../src/petstore/pets.service'
 import { MCP_EVENTS } from '../../src/mcp/mcp.types'
 import { connectMcp, disconnectMcp, MonitorClient, resultJson, startHost, waitFor, type McpConnection } from '../helpers'
 
-describe('in-process MCP server (MCPModule)', () => {
+describe('in-process MCP server (McpNativeModule on the app)', () => {
   let host: HostApp
   let monitor: MonitorClient
   const open: McpConnection[] = []
@@ -54,12 +54,14 @@ describe('in-process MCP server (MCPModule)', () => {
 
   it('serves the status, health and tools routes before any client', async () => {
     const status = (await http().get('/api/mcp/status').expect(200)).body
-    expect(status).toMatchObject({ isRunning: true, toolsCount: 4, endpoint: host.mcpUrl, connections: { active: 0, details: [] } })
-    expect(status.tools.map((t: any) => t.name)).toEqual(['listPets', 'createPet', 'getPetById', 'deletePet'])
-    expect(host.mcpUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/mcp$/)
+    expect(status).toMatchObject({ isRunning: true, toolsCount: 5, endpoint: host.mcpUrl, connections: { active: 0, details: [] } })
+    expect(status.config).toEqual({ mount: 'app', path: '/api/mcp', transport: 'streamable' })
+    // the decorated tool first, then the ones generated from the OpenAPI document
+    expect(status.tools.map((t: any) => t.name)).toEqual(['countPetsByTag', 'listPets', 'createPet', 'getPetById', 'deletePet'])
+    expect(host.mcpUrl).toBe(`${host.baseUrl}/api/mcp`)
 
     const health = (await http().get('/api/mcp/health').expect(200)).body
-    expect(health).toMatchObject({ healthy: true, serverRunning: true, toolsCount: 4, connections: { active: 0 } })
+    expect(health).toMatchObject({ healthy: true, serverRunning: true, toolsCount: 5, connections: { active: 0 } })
     expect(new Date(health.lastCheck).getTime()).toBeGreaterThan(Date.now() - 60_000)
 
     const tools = (await http().get('/api/mcp/tools').expect(200)).body
@@ -155,7 +157,7 @@ describe('in-process MCP server (MCPModule)', () => {
     await monitor.waitForEvent('mcpConnectionChanged', (d) => d.eventType === 'disconnected' && d.clientInfo?.id === c.sessionId)
     await monitor.waitForEvent('mcp_connections_data', (d) => d.serverId === 'default' && d.activeConnections === 0)
     const busClosed = await waitFor(() => bus.find((b) => b.event === MCP_EVENTS.connectionClosed && b.payload.sessionId === c.sessionId), 'mcp.connection.closed')
-    expect(busClosed!.payload.duration).toBeGreaterThanOrEqual(0)
+    expect(busClosed!.payload.durationMs).toBeGreaterThanOrEqual(0)
   })
 
   it('counts concurrent clients separately and drops only the one that leaves', async () => {
@@ -180,14 +182,17 @@ describe('in-process MCP server (MCPModule)', () => {
       changed++
     })
     const r = (await http().post('/api/mcp/reload').send({ only: ['listPets', 'getPetById'] }).expect(200)).body
-    expect(r).toMatchObject({ success: true, toolsCount: 2 })
+    // the decorated tool stays; of the generated ones only those named
+    expect(r).toMatchObject({ success: true, toolsCount: 3 })
     await waitFor(() => changed > 0, 'notifications/tools/list_changed')
-    expect((await c.client.listTools()).tools.map((t) => t.name)).toEqual(['listPets', 'getPetById'])
-    expect((await http().get('/api/mcp/tools').expect(200)).body).toHaveLength(2)
-    expect((await http().get('/api/mcp/status').expect(200)).body.toolsCount).toBe(2)
+    expect((await c.client.listTools()).tools.map((t) => t.name)).toEqual(['countPetsByTag', 'listPets', 'getPetById'])
+    expect((await http().get('/api/mcp/tools').expect(200)).body).toHaveLength(3)
+    expect((await http().get('/api/mcp/status').expect(200)).body.toolsCount).toBe(3)
+    await expect(c.client.callTool({ name: 'deletePet', arguments: { petId: 1 } })).rejects.toThrow(/Unknown tool: deletePet/)
+    await http().get('/api/pets/1').expect(200)
 
     await http().post('/api/mcp/reload').send({}).expect(200)
-    expect((await c.client.listTools()).tools).toHaveLength(4)
+    expect((await c.client.listTools()).tools).toHaveLength(5)
     await http().post('/api/mcp/reload').send({ only: 'listPets' }).expect(400)
   })
 
@@ -242,24 +247,44 @@ describe('in-process MCP server (MCPModule)', () => {
     expect(count(after, 'mcp_connections_active{era="legacy"}')).toBeGreaterThanOrEqual(1)
   })
 
-  it('stop() closes open sessions and reports them; start() serves again on a new port', async () => {
-    const mcp = host.app.get(MCPService)
+  it('serves the decorated @McpTool method, which injects PetsService; invalid arguments never reach it', async () => {
     const c = await connect()
-    monitor.clear()
-    await mcp.stop()
-    open.splice(open.indexOf(c), 1)
+    const all = await c.client.callTool({ name: 'countPetsByTag', arguments: {} })
+    expect(all.isError).toBeFalsy()
+    expect(resultJson(all)).toEqual({ dog: 1, cat: 1, fish: 1 })
+    await http().post('/api/pets').send({ name: 'Rover', tag: 'dog' }).expect(201)
+    expect(resultJson(await c.client.callTool({ name: 'countPetsByTag', arguments: { tag: 'dog' } }))).toEqual({ dog: 2 })
+
+    const wrongType = await c.client.callTool({ name: 'countPetsByTag', arguments: { tag: 5 } })
+    expect(wrongType.isError).toBe(true)
+    expect((wrongType.content as any)[0].text).toMatch(/^Invalid arguments for tool countPetsByTag: \/tag: /)
+    const extra = await c.client.callTool({ name: 'countPetsByTag', arguments: { species: 'dog' } })
+    expect(extra.isError).toBe(true)
+  })
+
+  it('is a route of the app: on its port, under its global prefix, beside the REST routes', async () => {
+    const init = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } }
+    const accept = 'application/json, text/event-stream'
+    // no prefix, no route
+    await http().post('/mcp').set('accept', accept).send(init).expect(404)
+    const r = await http().post('/api/mcp').set('accept', accept).send(init).expect(200)
+    const sessionId = r.headers['mcp-session-id']
+    expect(typeof sessionId).toBe('string')
+    await waitFor(async () => (await http().get(`/api/mcp/connections/${sessionId}`)).status === 200, 'the raw session on the REST view')
+    await http().delete('/api/mcp').set('mcp-session-id', sessionId).expect(200)
+    await http().get(`/api/mcp/connections/${sessionId}`).expect(404)
+  })
+})
+
+describe('in-process MCP server: app.close()', () => {
+  it('closes open sessions and reports them before the app is gone', async () => {
+    const host = await startHost()
+    const closed: any[] = []
+    host.app.get(EventEmitter2).on(MCP_EVENTS.connectionClosed, (p: any) => closed.push(p))
+    const c = await connectMcp(host.mcpUrl)
+    expect((await request(host.baseUrl).get('/api/mcp/health').expect(200)).body.serverRunning).toBe(true)
+    await host.close()
+    expect(closed.map((p) => p.sessionId)).toEqual([c.sessionId])
     await c.client.close()
-
-    await monitor.waitForEvent('mcp_connection_closed', (d) => d.sessionId === c.sessionId)
-    const health = (await http().get('/api/mcp/health').expect(200)).body
-    expect(health).toMatchObject({ healthy: false, serverRunning: false, connections: { active: 0 } })
-    expect((await http().get('/api/mcp/status').expect(200)).body.isRunning).toBe(false)
-    await http().get(`/api/mcp/connections/${c.sessionId}`).expect(404)
-
-    const url = await mcp.start({ port: 0 })
-    host.mcpUrl = url
-    const d = await connect()
-    expect((await http().get('/api/mcp/connections/count').expect(200)).body.activeConnections).toBe(1)
-    expect(resultJson(await d.client.callTool({ name: 'listPets', arguments: { limit: 1 } }))).toHaveLength(1)
   })
 })

@@ -19,9 +19,9 @@ describe('ProcessManagerService stdout handling', () => {
   const changes: any[] = []
 
   beforeAll(async () => {
-    host = await startHost({ startMcp: false })
+    host = await startHost()
     pm = host.app.get(ProcessManagerService)
-    host.app.get(EventEmitter2).on(MCP_EVENTS.connectionChanged, (p: any) => changes.push(p))
+    host.app.get(EventEmitter2).on(MCP_EVENTS.childConnectionChanged, (p: any) => changes.push(p))
   })
 
   afterAll(async () => {

@@ -91,7 +91,8 @@ describe('openApiToTools edge cases', () => {
   })
 
   it('rejects what it cannot convert', () => {
-    expect(() => openApiToTools({ swagger: '2.0' } as any)).toThrow(OpenApiConversionError)
+    expect(() => openApiToTools({ swagger: '1.2' } as any)).toThrow(OpenApiConversionError)
+    expect(() => openApiToTools({ openapi: '2.5' } as any)).toThrow(OpenApiConversionError)
     expect(() => openApiToTools(doc({ '/x': { get: { parameters: [{ $ref: '#/components/parameters/Nope' }] } } }))).toThrow(/unresolved \$ref/)
     expect(() => resolveSchema(doc({}), { $ref: 'other.yaml#/X' })).toThrow(/only local/)
   })

@@ -1,13 +1,13 @@
 /**
  * A child MCP server process (child-process mode). Started by ProcessManagerService with
  *   MCP_SERVER_ID, MCP_OPENAPI_URL, MCP_API_BASE_URL, [MCP_PORT=0], [MCP_STATS_INTERVAL_MS]
- * it loads the OpenAPI document, serves its operations as tools through the native addon with
+ * it loads the OpenAPI (3 or Swagger 2.0) document, serves its operations as tools through the native addon with
  * `stdoutEvents: true` (one `[MCP_CONNECTION] {json}` line per connection event on stdout), and
  * prints one `[MCP_READY] {"url":...}` line once it listens. It closes cleanly (every session
  * reported as disconnected) on SIGTERM/SIGINT or when its stdin ends (the parent went away).
  */
 import { startStreamableMcpServer, type StreamableMcpServer } from 'mcp-swagger-native'
-import { executeOperation, openApiToTools } from '../../openapi/openapi-to-tools'
+import { executeOperation, openApiSourceToTools } from '../../openapi/openapi-to-tools'
 import { READY_PREFIX, type ReadyLine } from './protocol'
 
 function env(name: string, fallback?: string): string {
@@ -26,10 +26,9 @@ async function main(): Promise<void> {
   const port = Number(env('MCP_PORT', '0'))
   const statsIntervalMs = process.env.MCP_STATS_INTERVAL_MS ? Number(process.env.MCP_STATS_INTERVAL_MS) : undefined
 
-  const res = await fetch(openapiUrl, { signal: AbortSignal.timeout(10_000) })
-  if (!res.ok) throw new Error(`GET ${openapiUrl}: HTTP ${res.status}`)
-  const doc = (await res.json()) as Record<string, any>
-  const { tools, operations } = openApiToTools(doc)
+  // swagger-parser fetches the document and any remote $refs it has; the document is the parent
+  // app's own, on loopback
+  const { tools, operations } = await openApiSourceToTools(openapiUrl, { allowPrivateUrls: true })
   console.log(`loaded ${tools.length} tools from ${openapiUrl}`)
 
   const server: StreamableMcpServer = await startStreamableMcpServer({
