@@ -92,49 +92,60 @@ class StreamableMcpHandler extends StreamableMcpServer {
     }
     const socket = req.socket || {}
     const ticket = (this._tickets = (this._tickets + 1) >>> 0)
-    // The client may go away before the head: the request is dropped then, as the listener
-    // drops a closed connection's.
-    let gone = false
-    const onGone = () => {
-      gone = true
-      this._native.cancelServe(ticket)
-    }
-    res.once('close', onGone)
+    // One 'close' listener for the whole exchange (no removal on the hot path): before the head
+    // the client going away drops the request, as the listener drops a closed connection's;
+    // during a stream it cancels the stream; after a whole answer it does nothing.
+    const state = { phase: WAITING, stream: 0, ended: null }
+    res.on('close', () => {
+      if (state.phase === WAITING) {
+        state.phase = GONE
+        this._native.cancelServe(ticket)
+      } else if (state.phase === STREAMING) {
+        state.phase = DONE
+        if (this._streams.delete(state.stream)) this._native.cancelStream(state.stream)
+        state.ended()
+      }
+    })
     let head
     try {
       const auth = options && options.auth ? JSON.stringify(options.auth) : undefined
       head = await this._native.serve(ticket, req.method, req.rawHeaders, body, socket.remoteAddress || '', socket.remotePort || 0, auth)
     } catch (e) {
-      res.off('close', onGone)
-      if (!gone) badRequest(res, e.message)
+      if (state.phase === WAITING) {
+        state.phase = DONE
+        badRequest(res, e.message)
+      }
       return
     }
-    res.off('close', onGone)
-    if (gone || res.writableEnded || res.destroyed) {
+    if (state.phase !== WAITING || res.writableEnded || res.destroyed) {
       if (head.stream != null) this._native.cancelStream(head.stream)
       return
     }
-    res.statusCode = head.status
-    const h = head.headers
-    for (let i = 0; i < h.length; i += 2) res.setHeader(h[i], h[i + 1])
+    // The head in one call, headers as the flat [name, value, …] list Rust made (merged with
+    // any the host set before).
+    res.writeHead(head.status, head.headers)
     if (head.stream == null) {
+      state.phase = DONE
       res.end(head.body == null ? undefined : head.body)
       return
     }
     const id = head.stream
     this._streams.set(id, res)
     if (typeof res.flushHeaders === 'function') res.flushHeaders()
+    state.stream = id
     await new Promise((resolve) => {
-      res.once('close', () => {
-        // Closed before the stream ended: the client went away, which cancels like a
-        // dropped connection.
-        if (this._streams.delete(id)) this._native.cancelStream(id)
-        resolve()
-      })
+      state.ended = resolve
+      state.phase = STREAMING
       this._native.startStream(id)
     })
   }
 }
+
+// handle()'s phases.
+const WAITING = 0
+const STREAMING = 1
+const DONE = 2
+const GONE = 3
 
 async function createStreamableMcpHandler(opts = {}, monitor = {}) {
   return startServer(opts, monitor, StreamableMcpHandler)

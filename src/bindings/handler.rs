@@ -45,9 +45,10 @@ struct Inner {
     sink: Mutex<Option<Arc<ChunkTsfn>>>,
     next: AtomicU32,
     pumps: Mutex<HashMap<u32, Pump>>,
-    /// Requests still being served, by the ticket JS gave them: aborted when Node reports the
-    /// client gone before the head, as hyper drops the service future of a closed connection.
-    requests: Mutex<HashMap<u32, tokio::task::AbortHandle>>,
+    /// Requests still being served, by the ticket JS gave them: dropping the sender (Node
+    /// reports the client gone before the head) drops the service future, as hyper drops a
+    /// closed connection's.
+    requests: Mutex<HashMap<u32, tokio::sync::oneshot::Sender<()>>>,
 }
 
 struct Pump {
@@ -168,13 +169,7 @@ impl HandlerStreams {
     /// The client went away before the response head: the request is dropped, as a closed
     /// connection's is on the listener.
     pub fn cancel_serve(&self, ticket: u32) -> bool {
-        match self.inner.requests.lock().remove(&ticket) {
-            Some(h) => {
-                h.abort();
-                true
-            }
-            None => false,
-        }
+        self.inner.requests.lock().remove(&ticket).is_some()
     }
 }
 
@@ -232,50 +227,49 @@ pub fn serve<'env>(
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     let service = server.service(SocketAddr::new(ip, u16::try_from(remote_port).unwrap_or(0)));
     let pumps = streams.clone();
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    // napi's runtime: this runs on the JS thread, outside any tokio context.
-    let task = napi::bindgen_prelude::spawn(async move {
-        let resp = service.handle(req).await;
-        let (parts, mut body) = resp.into_parts();
-        let mut headers = Vec::with_capacity(parts.headers.len() * 2);
-        for (name, value) in &parts.headers {
-            headers.push(name.as_str().to_owned());
-            headers.push(String::from_utf8_lossy(value.as_bytes()).into_owned());
-        }
-        let status = u32::from(parts.status.as_u16());
-        let whole = body.take_whole();
-        let head = match whole {
-            Some(b) => Some(ServedHead {
-                status,
-                headers,
-                body: b.map(|b| String::from_utf8_lossy(&b).into_owned()),
-                stream: None,
-            }),
-            None => pumps.start(body).map(|id| ServedHead {
-                status,
-                headers,
-                body: None,
-                stream: Some(id),
-            }),
-        };
-        let _ = tx.send(head);
-    });
+    // One task serves the request and resolves the promise (no second task and channel hop on
+    // the hot path); `cancel_serve` dropping the sender ends it, dropping the service future.
+    let (cancel_tx, cancel_rx) = tokio::sync::oneshot::channel::<()>();
     let requests = streams.clone();
-    requests
-        .inner
-        .requests
-        .lock()
-        .insert(ticket, task.abort_handle());
+    requests.inner.requests.lock().insert(ticket, cancel_tx);
     env.spawn_future(async move {
-        let head = rx.await;
+        let serve = async move {
+            let resp = service.handle(req).await;
+            let (parts, mut body) = resp.into_parts();
+            let mut headers = Vec::with_capacity(parts.headers.len() * 2);
+            for (name, value) in &parts.headers {
+                headers.push(name.as_str().to_owned());
+                headers.push(String::from_utf8_lossy(value.as_bytes()).into_owned());
+            }
+            let status = u32::from(parts.status.as_u16());
+            match body.take_whole() {
+                Some(b) => Some(ServedHead {
+                    status,
+                    headers,
+                    body: b.map(|b| String::from_utf8_lossy(&b).into_owned()),
+                    stream: None,
+                }),
+                None => pumps.start(body).map(|id| ServedHead {
+                    status,
+                    headers,
+                    body: None,
+                    stream: Some(id),
+                }),
+            }
+        };
+        let head = tokio::select! {
+            head = serve => Some(head),
+            // Ok or Err alike: the sender is gone only through cancel_serve (or close).
+            _ = cancel_rx => None,
+        };
         requests.inner.requests.lock().remove(&ticket);
         match head {
-            Ok(Some(head)) => Ok(head),
-            Ok(None) => Err(Error::new(
+            Some(Some(head)) => Ok(head),
+            Some(None) => Err(Error::new(
                 Status::GenericFailure,
                 "no chunk sink registered",
             )),
-            Err(_) => Err(Error::new(Status::Cancelled, "the client went away")),
+            None => Err(Error::new(Status::Cancelled, "the client went away")),
         }
     })
 }
