@@ -242,6 +242,7 @@ impl Core {
                         // A reader this far behind gets no more notifications; its answer
                         // still goes out, and the write timeout drops it if it never reads.
                         if backlog.trip() {
+                            backlog.set_end(crate::session::backlog::EndCause::SlowConsumer);
                             self.tracker.reject("slow_consumer", "");
                         }
                         return false;

@@ -3,7 +3,9 @@
 //! prompt, revision) when it arrives, the response body is watched for each request's answer
 //! (the server writes them in one fixed shape, so a prefix check finds them), and the
 //! operations are recorded when the body is done, so the duration runs from arrival to the
-//! last byte handed to the connection. SSE responses are also counted as open streams.
+//! last byte handed to the connection. SSE responses are also counted as open streams, and
+//! each is counted once in `mcp_streams_closed_total` when its body goes, with the reason
+//! its close site recorded in the stream's backlog, if any (docs/operations.md).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -16,6 +18,7 @@ use super::body::BodyWatch;
 use super::core::Core;
 use super::http::Resp;
 use crate::protocol::jsonrpc::{Body, Message};
+use crate::session::backlog::{Backlog, EndCause};
 use crate::telemetry::metrics::{
     method_label, version_label, CloseReason, Operation, Outcome, StreamGuard, StreamKind, Target,
 };
@@ -38,6 +41,8 @@ pub struct Meter {
     arrival: Instant,
     ops: Vec<Pending>,
     stream: Option<StreamGuard>,
+    /// Why the server ended the stream early, when it did.
+    end: Option<Arc<Backlog>>,
     ended: bool,
     /// The response was a refusal (HTTP status other than 2xx).
     refused: bool,
@@ -63,6 +68,7 @@ impl Meter {
             arrival,
             ops: Vec::new(),
             stream: None,
+            end: None,
             ended: false,
             refused: false,
         }
@@ -124,6 +130,7 @@ impl Meter {
             .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
         if is_sse {
             self.stream = Some(self.metrics.stream_opened(kind));
+            self.end = resp.body().stream_end();
         }
         // A refusal before any dispatch (bad headers, no session): the answer, when it is
         // JSON-RPC, still says which error; otherwise the HTTP status does.
@@ -247,8 +254,15 @@ impl Drop for Meter {
             );
         }
         if self.stream.take().is_some() {
+            let cause = self.end.as_ref().and_then(|e| e.end_cause());
             self.metrics.stream_closed(if closing {
                 CloseReason::Shutdown
+            } else if let Some(cause) = cause {
+                match cause {
+                    EndCause::SlowConsumer => CloseReason::SlowConsumer,
+                    EndCause::SessionEnded => CloseReason::SessionEnded,
+                    EndCause::ServerClosed => CloseReason::ServerClosed,
+                }
             } else if self.ended {
                 CloseReason::Completed
             } else {
