@@ -449,6 +449,9 @@ impl Core {
     /// call. New requests are refused from here on.
     pub fn shut_down(&self) {
         self.closing.store(true, Ordering::Release);
+        if let Some(m) = &self.cfg.metrics {
+            m.set_closing();
+        }
         for s in self.sessions.drain() {
             self.end_session(&s, CloseReason::Shutdown);
         }
