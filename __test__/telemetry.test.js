@@ -279,6 +279,116 @@ describe('metrics under a known workload', () => {
   })
 })
 
+// Raw 2025 wire for the stream tests: a session by hand, so no client opens streams of its own.
+const LV = '2025-11-25'
+function rawHeaders(session, extra = {}) {
+  return { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': session, 'mcp-protocol-version': LV, ...extra }
+}
+async function rawSession(url) {
+  const init = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: LV, capabilities: {}, clientInfo: { name: 'raw', version: '0' } } }),
+  })
+  await init.text()
+  const session = init.headers.get('mcp-session-id')
+  const note = await fetch(url, { method: 'POST', headers: rawHeaders(session), body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) })
+  await note.text()
+  return session
+}
+function rawPost(url, session, body) {
+  return fetch(url, { method: 'POST', headers: rawHeaders(session), body: JSON.stringify(body) })
+}
+
+describe('stream close reasons', () => {
+  test('slow_consumer, session_ended, server_closed and shutdown are each counted once, where the stream ends', async () => {
+    const rejected = []
+    const uri = 'mem://' + 'u'.repeat(2000)
+    const s = await startServer(
+      {
+        metrics: true,
+        maxStreamBacklogBytes: 256 * 1024,
+        resources: [{ uri, name: 'u' }],
+        readResource: async (u) => ({ contents: [{ uri: u, text: '' }] }),
+        tools: [{ name: 'closer', inputSchema: OBJ }],
+        // Ends its own SSE stream for polling (SEP-1699), then answers into the event store.
+        callTool: (call, ctx) => {
+          ctx.closeStream()
+          return { content: [{ type: 'text', text: 'stored' }] }
+        },
+      },
+      { onConnectionRejected: (r) => rejected.push(r) },
+    )
+    // Polled often: read by pattern here, through the reference parser at the end.
+    const closed = async (reason) => {
+      const m = (await s.metrics()).match(new RegExp(`^mcp_streams_closed_total\\{reason="${reason}"\\} (\\d+)$`, 'm'))
+      return m ? Number(m[1]) : undefined
+    }
+    const sock = net.connect({ host: '127.0.0.1', port: s.port })
+    sock.on('error', () => {})
+    const gets = []
+    try {
+      // server_closed: ctx.closeStream() ends the POST's stream after its priming event.
+      const a = await rawSession(s.url)
+      const polled = await rawPost(s.url, a, { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'closer', arguments: {} } })
+      expect(polled.headers.get('content-type')).toMatch(/^text\/event-stream/)
+      const polledText = await polled.text()
+      expect(polledText).toMatch(/^id: /m)
+      expect(polledText).not.toMatch(/stored/)
+      await waitFor(async () => (await closed('server_closed')) === 1, 'server_closed counted')
+
+      // session_ended: DELETE of a session whose GET stream is open ends that stream.
+      const b = await rawSession(s.url)
+      const get = await fetch(s.url, { headers: { accept: 'text/event-stream', 'mcp-session-id': b, 'mcp-protocol-version': LV } })
+      expect(get.status).toBe(200)
+      const del = await fetch(s.url, { method: 'DELETE', headers: { 'mcp-session-id': b, 'mcp-protocol-version': LV } })
+      expect(del.status).toBeLessThan(300)
+      await get.text() // the stream ends
+      await waitFor(async () => (await closed('session_ended')) === 1, 'session_ended counted')
+
+      // slow_consumer: a GET stream never read while notifications pile up past the cap.
+      const c = await rawSession(s.url)
+      const sub = await rawPost(s.url, c, { jsonrpc: '2.0', id: 2, method: 'resources/subscribe', params: { uri } })
+      expect((await sub.json()).result).toEqual({})
+      await new Promise((r) => (sock.connecting ? sock.once('connect', r) : r()))
+      sock.write(`GET /mcp HTTP/1.1\r\nHost: 127.0.0.1:${s.port}\r\nAccept: text/event-stream\r\nMcp-Session-Id: ${c}\r\nMcp-Protocol-Version: ${LV}\r\n\r\n`)
+      sock.pause()
+      await sleep(100)
+      for (let i = 0; i < 20_000 && !rejected.some((r) => r.reason === 'slow_consumer'); i++) {
+        s.notifyResourceUpdated(uri)
+        if (i % 1000 === 999) await new Promise((r) => setImmediate(r))
+      }
+      await waitFor(() => rejected.some((r) => r.reason === 'slow_consumer'), 'the slow_consumer report')
+      // Counted when its response goes: here, when the client hangs up.
+      sock.destroy()
+      await waitFor(async () => (await closed('slow_consumer')) === 1, 'slow_consumer counted')
+
+      // shutdown: close() with a GET stream open.
+      const d = await rawSession(s.url)
+      const open = await fetch(s.url, { headers: { accept: 'text/event-stream', 'mcp-session-id': d, 'mcp-protocol-version': LV } })
+      expect(open.status).toBe(200)
+      gets.push(open.text().catch(() => ''))
+      let m = parseMetrics(await s.metrics())
+      expect(m.value('mcp_sse_streams_active', { kind: 'standalone' })).toBe(1)
+      await s.close()
+      await Promise.all(gets)
+      await waitFor(async () => (await closed('shutdown')) === 1, 'shutdown counted')
+
+      // Each stream once, under its one reason; none still open.
+      m = parseMetrics(await s.metrics())
+      expect(m.value('mcp_streams_closed_total', { reason: 'server_closed' })).toBe(1)
+      expect(m.value('mcp_streams_closed_total', { reason: 'session_ended' })).toBe(1)
+      expect(m.value('mcp_streams_closed_total', { reason: 'slow_consumer' })).toBe(1)
+      expect(m.value('mcp_streams_closed_total', { reason: 'shutdown' })).toBe(1)
+      expect(m.value('mcp_streams_closed_total', { reason: 'client_gone' })).toBe(0)
+      for (const kind of ['request', 'standalone', 'listen']) expect(m.value('mcp_sse_streams_active', { kind })).toBe(0)
+    } finally {
+      sock.destroy()
+      await s.close()
+    }
+  }, 90_000)
+})
+
 describe('handler mode', () => {
   test('operations served through handle(req, res) are measured too', async () => {
     const { createStreamableMcpHandler } = require('..')
@@ -305,7 +415,7 @@ describe('handler mode', () => {
 
 describe('trace context', () => {
   test('a traceparent in _meta reaches ctx in both eras; an invalid one is dropped', async () => {
-    const { seen, start } = workloadServer({ maxConnections: 10 })
+    const { seen, start } = workloadServer({ maxConnections: 10, callbackTimeoutMs: 10_000 })
     const s = await start()
     const open = []
     try {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use mcp_swagger_native::protocol::Era;
 use mcp_swagger_native::telemetry::metrics::{
-    CloseReason, Metrics, Operation, Outcome, RejectReason, StreamKind, Target,
+    CloseReason, Metrics, OpKey, Operation, Outcome, RejectReason, StreamKind, Target, TargetKey,
 };
 
 type Labels = BTreeMap<String, String>;
@@ -458,6 +458,61 @@ fn two_registries_stay_apart() {
     assert_eq!(
         value(&sb, "mcp_callback_timeouts_total", &Labels::new()),
         Some(0.0)
+    );
+}
+
+#[test]
+fn an_operation_is_labelled_from_the_catalog_it_was_read_against() {
+    let m = Metrics::new();
+    m.set_catalog_names(["a", "b"], ["p"]);
+    // Read while "b" is the second tool...
+    let catalog = m.catalog();
+    let call = OpKey::new(
+        "tools/call",
+        Some("2025-11-25"),
+        TargetKey::Tool(catalog.tool_index("b")),
+    );
+    let get = OpKey::new(
+        "prompts/get",
+        Some("2026-07-28"),
+        TargetKey::Prompt(catalog.prompt_index("nope")),
+    );
+    assert_eq!(call.method(), "tools/call");
+    // ...recorded after the catalog changed: still "b", not the new second tool.
+    m.set_catalog_names(["c", "d"], []);
+    m.record(&catalog, call, Outcome::Ok, Duration::from_millis(1));
+    m.record(&catalog, call, Outcome::Ok, Duration::from_millis(1));
+    m.record(&catalog, get, Outcome::Ok, Duration::from_millis(1));
+    let (samples, _) = parse(&m.encode().unwrap());
+    let count = |want: &Labels| {
+        samples
+            .iter()
+            .find(|s| s.name == "mcp_server_operation_duration_seconds_count" && &s.labels == want)
+            .map(|s| s.value)
+    };
+    assert_eq!(
+        count(&labels(&[
+            ("mcp_method_name", "tools/call"),
+            ("gen_ai_operation_name", "execute_tool"),
+            ("gen_ai_tool_name", "b"),
+            ("mcp_protocol_version", "2025-11-25"),
+        ])),
+        Some(2.0)
+    );
+    assert_eq!(
+        count(&labels(&[
+            ("mcp_method_name", "prompts/get"),
+            ("gen_ai_prompt_name", "_OTHER"),
+            ("mcp_protocol_version", "2026-07-28"),
+        ])),
+        Some(1.0)
+    );
+    assert_eq!(
+        samples
+            .iter()
+            .filter(|s| s.name == "mcp_server_operation_duration_seconds_count")
+            .count(),
+        2
     );
 }
 

@@ -6,7 +6,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use super::event::{ClientInfo, ConnectionEvent, EventType};
 use super::line_splitter::{LineSplitter, Piece};
-use super::parser::{event_payload, excerpt, parse_event_ref, ConnectionEventRef, ParseError};
+use super::parser::{event_payload, excerpt, parse_event_ref_fast, ConnectionEventRef, ParseError};
 use super::timestamp::Timestamp;
 
 /// Default `maxLineBytes`: 1 MiB.
@@ -546,7 +546,7 @@ fn handle_piece_quiet(
             let line = decode(bytes);
             match event_payload(&line) {
                 None => sink(QuietItem::Line(&line)),
-                Some(json) => match parse_event_ref(json) {
+                Some(json) => match parse_event_ref_fast(json) {
                     Ok(event) => {
                         state.apply(&event, opts.max_tracked_connections);
                         state.events_queue.push(json, opts.event_capacity);
@@ -576,7 +576,7 @@ fn handle_piece(
             let line = decode(bytes);
             match event_payload(&line) {
                 None => sink(HubItem::Log { line: &line }),
-                Some(json) => match parse_event_ref(json) {
+                Some(json) => match parse_event_ref_fast(json) {
                     Ok(event) => {
                         state.apply(&event, opts.max_tracked_connections);
                         sink(HubItem::Event {

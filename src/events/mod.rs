@@ -33,7 +33,8 @@ pub use hub::{
 };
 pub use line_splitter::{LineSplitter, Piece};
 pub use parser::{
-    event_payload, excerpt, parse_event_json, parse_event_ref, parse_line, ClientInfoRef,
-    ConnectionEventRef, ParseError, TimestampRef, EXCERPT_CHARS, MARKER, PREFIX,
+    event_payload, excerpt, parse_event_json, parse_event_ref, parse_event_ref_fast, parse_line,
+    scans_fast, ClientInfoRef, ConnectionEventRef, ParseError, TimestampRef, EXCERPT_CHARS, MARKER,
+    PREFIX,
 };
 pub use timestamp::{Timestamp, TimestampError};

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot};
 
-use super::backlog::Backlog;
+use super::backlog::{Backlog, EndCause};
 use super::event_store::{EventId, EventStore, EventStoreProvider, Purged};
 use crate::protocol::{sse, CallError, LegacyVersion};
 
@@ -20,6 +20,10 @@ pub const STANDALONE: StreamId = 0;
 
 /// Bytes of SSE text ready for the wire.
 pub type Frame = Bytes;
+
+/// An attached stream response: its frames, and the backlog that counts them and says why the
+/// server ended it (the response's body reports that as its close reason).
+pub type Attached = (mpsc::UnboundedReceiver<Frame>, Arc<Backlog>);
 
 /// What every session shares.
 #[derive(Debug, Clone)]
@@ -288,27 +292,17 @@ impl Session {
     }
 
     /// Opens the response stream of a POST that carries requests, priming event first.
-    pub fn open_stream(
-        &self,
-        cfg: &SessionConfig,
-    ) -> Option<(StreamId, mpsc::UnboundedReceiver<Frame>)> {
+    pub fn open_stream(&self, cfg: &SessionConfig) -> Option<(StreamId, Attached)> {
         self.open(cfg, true)
     }
 
     /// Opens a request stream without its priming event: the front end decides later whether
     /// the response is SSE at all (see `priming_frame`).
-    pub fn open_quiet_stream(
-        &self,
-        cfg: &SessionConfig,
-    ) -> Option<(StreamId, mpsc::UnboundedReceiver<Frame>)> {
+    pub fn open_quiet_stream(&self, cfg: &SessionConfig) -> Option<(StreamId, Attached)> {
         self.open(cfg, false)
     }
 
-    fn open(
-        &self,
-        cfg: &SessionConfig,
-        prime: bool,
-    ) -> Option<(StreamId, mpsc::UnboundedReceiver<Frame>)> {
+    fn open(&self, cfg: &SessionConfig, prime: bool) -> Option<(StreamId, Attached)> {
         let (tx, rx) = mpsc::unbounded_channel();
         let mut st = self.state.lock();
         if st.closed {
@@ -319,8 +313,10 @@ impl Session {
         if let Some(p) = prime.then(|| self.priming_frame(cfg, id)).flatten() {
             let _ = tx.send(p);
         }
-        st.busy().streams.insert(id, Slot::new(Some(tx), 1));
-        Some((id, rx))
+        let slot = Slot::new(Some(tx), 1);
+        let backlog = slot.backlog.clone();
+        st.busy().streams.insert(id, slot);
+        Some((id, (rx, backlog)))
     }
 
     /// The priming event of a request stream (2025-11-25 clients, event store on): an id to
@@ -331,10 +327,7 @@ impl Session {
     }
 
     /// Attaches a fresh GET stream for server-initiated messages; one at a time.
-    pub fn attach_standalone(
-        &self,
-        cfg: &SessionConfig,
-    ) -> Result<mpsc::UnboundedReceiver<Frame>, StandaloneBusy> {
+    pub fn attach_standalone(&self, cfg: &SessionConfig) -> Result<Attached, StandaloneBusy> {
         let (tx, rx) = mpsc::unbounded_channel();
         let mut st = self.state.lock();
         if st.closed {
@@ -358,16 +351,12 @@ impl Session {
             let _ = tx.send(Self::priming_frame_bytes(id, cfg.retry_ms));
         }
         slot.attach(tx);
-        Ok(rx)
+        Ok((rx, slot.backlog.clone()))
     }
 
     /// Replays what a stream sent after `last` and, if the stream is still live, attaches the
     /// new response to it. A finished stream's response ends after the replay.
-    pub fn resume(
-        &self,
-        cfg: &SessionConfig,
-        last: &str,
-    ) -> Result<mpsc::UnboundedReceiver<Frame>, ResumeError> {
+    pub fn resume(&self, cfg: &SessionConfig, last: &str) -> Result<Attached, ResumeError> {
         if cfg.event_store.is_none() {
             return Err(ResumeError::NoStore);
         }
@@ -393,10 +382,14 @@ impl Session {
             let _ = tx.send(sse_frame(Some(id), &data));
         }
         // A finished stream has no slot: dropping tx ends the response after the replay.
-        if let Some(slot) = busy.streams.get_mut(&last.stream) {
-            slot.attach(tx);
-        }
-        Ok(rx)
+        let backlog = match busy.streams.get_mut(&last.stream) {
+            Some(slot) => {
+                slot.attach(tx);
+                slot.backlog.clone()
+            }
+            None => Arc::default(),
+        };
+        Ok((rx, backlog))
     }
 
     /// Sends one JSON-RPC message on a stream. Returns false when the stream is unknown. A
@@ -454,6 +447,7 @@ impl Session {
                 .backlog
                 .would_exceed(text.len(), cfg.max_stream_backlog)
             {
+                slot.backlog.set_end(EndCause::SlowConsumer);
                 slot.tx = None;
                 *slow = true;
             } else if tx.send(slot.backlog.frame(text)).is_err() {
@@ -482,7 +476,11 @@ impl Session {
             .as_mut()
             .and_then(|b| b.streams.get_mut(&stream))
         {
-            slot.tx = None;
+            // The cause first: dropping the sender lets the response end at once.
+            if slot.tx.is_some() {
+                slot.backlog.set_end(EndCause::ServerClosed);
+                slot.tx = None;
+            }
         }
     }
 
@@ -603,8 +601,12 @@ impl Session {
         let Busy {
             client_requests,
             in_flight,
+            streams,
             ..
         } = *busy;
+        for slot in streams.values().filter(|s| s.tx.is_some()) {
+            slot.backlog.set_end(EndCause::SessionEnded);
+        }
         for (_, tx) in client_requests {
             let _ = tx.send(Err(CallError::SessionClosed));
         }
@@ -659,7 +661,7 @@ mod tests {
     fn a_dropped_stream_is_resumed_without_loss() {
         let cfg = cfg();
         let s = session(LegacyVersion::V2025_11_25);
-        let (id, mut rx) = s.open_stream(&cfg).unwrap();
+        let (id, (mut rx, _)) = s.open_stream(&cfg).unwrap();
         assert!(drain(&mut rx).contains("retry: 1000"));
         s.send(&cfg, id, r#"{"n":1}"#);
         let first = drain(&mut rx);
@@ -667,7 +669,7 @@ mod tests {
         drop(rx);
         s.send(&cfg, id, r#"{"n":2}"#);
         s.send(&cfg, id, r#"{"n":3}"#);
-        let mut rx = s.resume(&cfg, &format!("{id}-1")).unwrap();
+        let (mut rx, end) = s.resume(&cfg, &format!("{id}-1")).unwrap();
         let replay = drain(&mut rx);
         assert!(replay.contains(r#"{"n":2}"#) && replay.contains(r#"{"n":3}"#));
         assert!(!replay.contains(r#"{"n":1}"#));
@@ -675,6 +677,7 @@ mod tests {
         assert!(drain(&mut rx).contains(r#"{"n":4}"#));
         s.finish_stream(id);
         assert!(rx.try_recv().is_err());
+        assert_eq!(end.end_cause(), None, "a finished stream ended naturally");
         assert_eq!(s.resume(&cfg, "99-1").unwrap_err(), ResumeError::BadId);
         assert_eq!(s.resume(&cfg, "junk").unwrap_err(), ResumeError::BadId);
     }
@@ -686,7 +689,7 @@ mod tests {
         let rx = s.attach_standalone(&cfg).unwrap();
         assert_eq!(s.attach_standalone(&cfg).unwrap_err(), StandaloneBusy);
         drop(rx);
-        let mut rx = s.attach_standalone(&cfg).unwrap();
+        let (mut rx, _) = s.attach_standalone(&cfg).unwrap();
         assert!(drain(&mut rx).is_empty(), "no priming before 2025-11-25");
         s.send(&cfg, STANDALONE, "{}");
         assert!(drain(&mut rx).contains("data: {}"));
@@ -710,13 +713,17 @@ mod tests {
     fn close_ends_everything_and_reports_calls() {
         let cfg = cfg();
         let s = session(LegacyVersion::V2025_11_25);
-        let (_, mut rx) = s.open_stream(&cfg).unwrap();
+        let (_, (mut rx, end)) = s.open_stream(&cfg).unwrap();
+        let (did, (_detached_rx, detached)) = s.open_stream(&cfg).unwrap();
+        s.detach_stream(did);
         s.register_call("1", 42);
         let (_, mut reply) = s.begin_client_request().unwrap();
         assert_eq!(s.close(), vec![42]);
         assert!(reply.try_recv().unwrap().is_err());
         drain(&mut rx);
         assert!(rx.try_recv().is_err());
+        assert_eq!(end.end_cause(), Some(EndCause::SessionEnded));
+        assert_eq!(detached.end_cause(), Some(EndCause::ServerClosed));
         assert!(s.open_stream(&cfg).is_none());
         assert!(s.close().is_empty());
     }
@@ -733,7 +740,7 @@ mod tests {
             ..cfg()
         };
         let s = session(LegacyVersion::V2025_11_25);
-        let (id, rx) = s.open_stream(&cfg).unwrap();
+        let (id, (rx, _)) = s.open_stream(&cfg).unwrap();
         drop(rx);
         for n in 1..=5 {
             s.send(&cfg, id, &format!(r#"{{"n":{n}}}"#));
@@ -743,7 +750,7 @@ mod tests {
             s.resume(&cfg, &format!("{id}-1")),
             Err(ResumeError::Purged(_))
         ));
-        let mut rx = s.resume(&cfg, &format!("{id}-2")).unwrap();
+        let (mut rx, _) = s.resume(&cfg, &format!("{id}-2")).unwrap();
         let replay = drain(&mut rx);
         assert!(replay.contains(r#"{"n":3}"#) && replay.contains(r#"{"n":5}"#));
         for bad in [
@@ -802,7 +809,7 @@ mod tests {
             ..cfg()
         };
         let s = session(LegacyVersion::V2025_06_18);
-        let mut rx = s.attach_standalone(&cfg).unwrap();
+        let (mut rx, end) = s.attach_standalone(&cfg).unwrap();
         let msg = format!(r#"{{"pad":"{}"}}"#, "p".repeat(100));
         // A reader that keeps up is never detached.
         for _ in 0..50 {
@@ -815,6 +822,7 @@ mod tests {
             s.send(&cfg, STANDALONE, &msg);
         }
         assert_eq!(*seen.lock(), vec![("s".to_owned(), STANDALONE)]);
+        assert_eq!(end.end_cause(), Some(EndCause::SlowConsumer));
         let queued = drain(&mut rx);
         assert!(queued.len() <= 1000 + 200, "{}", queued.len());
         assert!(rx.try_recv().is_err());
@@ -825,7 +833,7 @@ mod tests {
             .next_back()
             .unwrap()
             .to_owned();
-        let mut rx = s.resume(&cfg, &last_read).unwrap();
+        let (mut rx, _) = s.resume(&cfg, &last_read).unwrap();
         assert_eq!(
             drain(&mut rx).matches("event: message").count()
                 + queued.matches("event: message").count(),

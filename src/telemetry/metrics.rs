@@ -9,12 +9,14 @@
 //! catch-all). Session ids are never labels.
 //!
 //! Recording is cheap: the counters and gauges are atomics resolved once at construction;
-//! an operation builds its label set from `&'static str`s and shared catalog names (no
-//! allocation) and takes one read lock to find its histogram.
+//! an operation is reduced to indices into fixed tables when its request is read ([`OpKey`],
+//! the tool or prompt resolved against a [`Catalog`] snapshot), so recording it is one
+//! integer-keyed lookup of an already resolved histogram and an observe, with no allocation.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -416,7 +418,114 @@ type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
 struct CatalogNames {
     tools: FastMap<Arc<str>, u32>,
     prompts: FastMap<Arc<str>, u32>,
+    /// The names by index, for labels.
+    tool_names: Vec<Arc<str>>,
+    prompt_names: Vec<Arc<str>>,
     resolved: RwLock<FastMap<u64, Histogram>>,
+}
+
+/// The catalog names an HTTP request is measured against, taken once per request: its
+/// operations' tool or prompt are resolved to indices when they are read and labelled from the
+/// same names when they are recorded, even if the catalog changes in between.
+#[derive(Debug, Clone)]
+pub struct Catalog(Arc<CatalogNames>);
+
+/// A tool or prompt that is not in the catalog (labelled `_OTHER`).
+pub const NOT_IN_CATALOG: u32 = u32::MAX;
+
+impl Catalog {
+    pub fn tool_index(&self, name: &str) -> u32 {
+        self.0.tools.get(name).map_or(NOT_IN_CATALOG, |i| *i)
+    }
+
+    pub fn prompt_index(&self, name: &str) -> u32 {
+        self.0.prompts.get(name).map_or(NOT_IN_CATALOG, |i| *i)
+    }
+}
+
+/// What an operation is about, as catalog indices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetKey {
+    None,
+    Tool(u32),
+    Prompt(u32),
+}
+
+/// An operation's labels other than its outcome, as indices into fixed tables: built once when
+/// its request is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpKey {
+    /// Index into `METHODS`; `METHODS.len()` for any other method.
+    method: u8,
+    /// 0: unknown; 1 + index into the known revisions; past them: any other revision.
+    version: u8,
+    target: TargetKey,
+}
+
+const KNOWN_VERSIONS: usize = LEGACY_VERSIONS.len() + MODERN_VERSIONS.len();
+
+fn known_version(i: usize) -> Option<&'static str> {
+    LEGACY_VERSIONS
+        .get(i)
+        .or_else(|| MODERN_VERSIONS.get(i.wrapping_sub(LEGACY_VERSIONS.len())))
+        .copied()
+}
+
+impl OpKey {
+    pub fn new(method: &str, protocol_version: Option<&str>, target: TargetKey) -> Self {
+        let method = METHODS
+            .iter()
+            .position(|m| *m == method)
+            .unwrap_or(METHODS.len()) as u8;
+        let version = match protocol_version {
+            None => 0,
+            Some(v) => {
+                1 + LEGACY_VERSIONS
+                    .iter()
+                    .chain(MODERN_VERSIONS.iter())
+                    .position(|k| *k == v)
+                    .unwrap_or(KNOWN_VERSIONS) as u8
+            }
+        };
+        Self {
+            method,
+            version,
+            target,
+        }
+    }
+
+    /// The `mcp_method_name` label.
+    pub fn method(&self) -> &'static str {
+        METHODS
+            .get(usize::from(self.method))
+            .copied()
+            .unwrap_or(OTHER)
+    }
+
+    fn version(&self) -> Option<&'static str> {
+        match self.version {
+            0 => None,
+            v => Some(known_version(usize::from(v) - 1).unwrap_or(OTHER)),
+        }
+    }
+
+    /// A compact key for the label set with `outcome`: `None` for an outcome outside the fixed
+    /// sets (its labels are then built each time).
+    fn with_outcome(&self, outcome: Outcome) -> Option<u64> {
+        let (kind, index) = match self.target {
+            TargetKey::None => (0, 0),
+            TargetKey::Tool(i) => (1, i),
+            TargetKey::Prompt(i) => (2, i),
+        };
+        let outcome = outcome_index(outcome)?;
+        Some(
+            u64::from(self.method)
+                | u64::from(self.version) << 8
+                | kind << 16
+                | outcome << 18
+                | u64::from(index) << 26,
+        )
+    }
 }
 
 impl fmt::Debug for Fnv {
@@ -458,6 +567,8 @@ pub struct Metrics {
     shared_store_errors: Counter,
     auth_failures: Family<OneLabel, Counter>,
     names: RwLock<Arc<CatalogNames>>,
+    /// Set by `close()`: requests cut after it are counted as `shutdown`.
+    closing: AtomicBool,
 }
 
 fn era_index(era: Era) -> usize {
@@ -577,6 +688,7 @@ impl Metrics {
             shared_store_errors,
             auth_failures,
             names: RwLock::new(Arc::default()),
+            closing: AtomicBool::new(false),
         }
     }
 
@@ -588,77 +700,81 @@ impl Metrics {
         prompts: impl IntoIterator<Item = &'a str>,
     ) {
         let index = |names: &mut dyn Iterator<Item = &'a str>| {
-            names
+            let names: Vec<Arc<str>> = names.map(Arc::from).collect();
+            let by_name = names
+                .iter()
                 .enumerate()
-                .map(|(i, n)| (Arc::from(n), i as u32))
-                .collect()
+                .map(|(i, n)| (n.clone(), i as u32))
+                .collect();
+            (by_name, names)
         };
+        let (tools, tool_names) = index(&mut tools.into_iter());
+        let (prompts, prompt_names) = index(&mut prompts.into_iter());
         let names = CatalogNames {
-            tools: index(&mut tools.into_iter()),
-            prompts: index(&mut prompts.into_iter()),
+            tools,
+            prompts,
+            tool_names,
+            prompt_names,
             resolved: RwLock::default(),
         };
         *self.names.write() = Arc::new(names);
     }
 
-    fn catalog_name(names: &CatalogNames, name: &str, prompt: bool) -> Name {
-        let set = if prompt { &names.prompts } else { &names.tools };
-        set.get_key_value(name)
-            .map_or(Name::Static(OTHER), |(n, _)| Name::Shared(n.clone()))
+    /// The catalog names to measure one request against.
+    pub fn catalog(&self) -> Catalog {
+        Catalog(self.names.read().clone())
+    }
+
+    /// Marks the server as closing: operations cut from now on end as `shutdown`.
+    pub fn set_closing(&self) {
+        self.closing.store(true, Ordering::Release);
+    }
+
+    pub fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::Acquire)
     }
 
     /// Records one finished operation, `duration` from its arrival to the last byte sent.
     pub fn record_operation(&self, op: &Operation<'_>, duration: Duration) {
+        let catalog = self.catalog();
+        let target = match op.target {
+            Target::None => TargetKey::None,
+            Target::Tool(n) => TargetKey::Tool(catalog.tool_index(n)),
+            Target::Prompt(n) => TargetKey::Prompt(catalog.prompt_index(n)),
+        };
+        let key = OpKey::new(op.method, op.protocol_version, target);
+        self.record(&catalog, key, op.outcome, duration);
+    }
+
+    /// Records one finished operation read against `catalog`.
+    pub fn record(&self, catalog: &Catalog, key: OpKey, outcome: Outcome, duration: Duration) {
         let secs = duration.as_secs_f64();
-        let names = self.names.read().clone();
-        let key = Self::cache_key(&names, op);
-        if let Some(key) = key {
-            if let Some(h) = names.resolved.read().get(&key) {
+        let names = &catalog.0;
+        let compact = key.with_outcome(outcome);
+        if let Some(k) = compact {
+            if let Some(h) = names.resolved.read().get(&k) {
                 h.observe(secs);
                 return;
             }
         }
-        let histogram = self.operation_histogram(&names, op);
+        let histogram = self.operation_histogram(names, key, outcome);
         histogram.observe(secs);
-        if let Some(key) = key {
-            names.resolved.write().insert(key, histogram);
+        if let Some(k) = compact {
+            names.resolved.write().insert(k, histogram);
         }
     }
 
-    /// A compact key for the label set `op` maps to: method, revision, target kind, catalog
-    /// index and outcome, each from a fixed table.
-    fn cache_key(names: &CatalogNames, op: &Operation<'_>) -> Option<u64> {
-        let method = METHODS
-            .iter()
-            .position(|m| *m == op.method)
-            .unwrap_or(METHODS.len()) as u64;
-        let version = match op.protocol_version {
-            None => 0,
-            Some(v) => {
-                1 + LEGACY_VERSIONS
-                    .iter()
-                    .chain(MODERN_VERSIONS.iter())
-                    .position(|k| *k == v)
-                    .unwrap_or(LEGACY_VERSIONS.len() + MODERN_VERSIONS.len())
-                    as u64
-            }
+    fn operation_histogram(&self, names: &CatalogNames, key: OpKey, outcome: Outcome) -> Histogram {
+        let name = |all: &[Arc<str>], i: u32| {
+            all.get(i as usize)
+                .map_or(Name::Static(OTHER), |n| Name::Shared(n.clone()))
         };
-        let (kind, index) = match op.target {
-            Target::None => (0, 0),
-            Target::Tool(n) => (1, names.tools.get(n).map_or(u32::MAX, |i| *i)),
-            Target::Prompt(n) => (2, names.prompts.get(n).map_or(u32::MAX, |i| *i)),
+        let (tool, prompt) = match key.target {
+            TargetKey::None => (None, None),
+            TargetKey::Tool(i) => (Some(name(&names.tool_names, i)), None),
+            TargetKey::Prompt(i) => (None, Some(name(&names.prompt_names, i))),
         };
-        let outcome = outcome_index(op.outcome)?;
-        Some(method | version << 8 | kind << 16 | outcome << 18 | u64::from(index) << 26)
-    }
-
-    fn operation_histogram(&self, names: &CatalogNames, op: &Operation<'_>) -> Histogram {
-        let (tool, prompt) = match op.target {
-            Target::None => (None, None),
-            Target::Tool(n) => (Some(Self::catalog_name(names, n, false)), None),
-            Target::Prompt(n) => (None, Some(Self::catalog_name(names, n, true))),
-        };
-        let (error_type, status_code) = match op.outcome {
+        let (error_type, status_code) = match outcome {
             Outcome::Ok => (None, None),
             Outcome::ToolError => (Some(TOOL_ERROR), None),
             Outcome::Rpc(code) => {
@@ -668,10 +784,10 @@ impl Metrics {
             Outcome::Failed(reason) => (Some(reason), None),
         };
         let labels = OperationLabels {
-            method: method_label(op.method),
+            method: key.method(),
             tool,
             prompt,
-            version: op.protocol_version.map(version_label),
+            version: key.version(),
             error_type,
             status_code,
         };

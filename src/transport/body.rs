@@ -3,6 +3,7 @@
 //! senders learn that a stream lost its reader.
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -10,6 +11,8 @@ use bytes::Bytes;
 use hyper::body::{Body, Frame, SizeHint};
 use tokio::sync::mpsc;
 use tokio::time::Interval;
+
+use crate::session::backlog::Backlog;
 
 pub enum OutBody {
     Full(Option<Bytes>),
@@ -20,6 +23,8 @@ pub enum OutBody {
         keepalive: Interval,
         /// Runs when the body is dropped (e.g. a listen stream's bookkeeping).
         on_drop: Option<Box<dyn FnOnce() + Send + Sync>>,
+        /// Says why the server ended the stream early, when it did (stream metrics).
+        end: Option<Arc<Backlog>>,
     },
     /// A body whose frames and end are watched (operation metrics).
     Metered {
@@ -52,6 +57,24 @@ impl OutBody {
             rx,
             keepalive,
             on_drop: None,
+            end: None,
+        }
+    }
+
+    /// Ties the stream to the backlog whose end cause tells why it closed.
+    pub fn with_end(mut self, backlog: Arc<Backlog>) -> Self {
+        if let OutBody::Sse { end, .. } = &mut self {
+            *end = Some(backlog);
+        }
+        self
+    }
+
+    /// The backlog given to [`OutBody::with_end`], if any.
+    pub fn stream_end(&self) -> Option<Arc<Backlog>> {
+        match self {
+            OutBody::Sse { end, .. } => end.clone(),
+            OutBody::Metered { inner, .. } => inner.stream_end(),
+            OutBody::Full(_) => None,
         }
     }
 

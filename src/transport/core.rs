@@ -242,6 +242,7 @@ impl Core {
                         // A reader this far behind gets no more notifications; its answer
                         // still goes out, and the write timeout drops it if it never reads.
                         if backlog.trip() {
+                            backlog.set_end(crate::session::backlog::EndCause::SlowConsumer);
                             self.tracker.reject("slow_consumer", "");
                         }
                         return false;
@@ -448,6 +449,9 @@ impl Core {
     /// call. New requests are refused from here on.
     pub fn shut_down(&self) {
         self.closing.store(true, Ordering::Release);
+        if let Some(m) = &self.cfg.metrics {
+            m.set_closing();
+        }
         for s in self.sessions.drain() {
             self.end_session(&s, CloseReason::Shutdown);
         }

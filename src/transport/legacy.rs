@@ -228,7 +228,7 @@ pub async fn post(core: Arc<Core>, peer: Peer, headers: &HeaderMap, body: Body) 
         }
         return session_not_found();
     }
-    let Some((stream, rx)) = session.open_stream(&core.cfg.session) else {
+    let Some((stream, (rx, end))) = session.open_stream(&core.cfg.session) else {
         return session_not_found();
     };
     let task_core = core.clone();
@@ -248,7 +248,7 @@ pub async fn post(core: Arc<Core>, peer: Peer, headers: &HeaderMap, body: Body) 
         .await;
         session.finish_stream(stream);
     });
-    http::sse(OutBody::sse(rx, core.cfg.keepalive))
+    http::sse(OutBody::sse(rx, core.cfg.keepalive).with_end(end))
 }
 
 /// One request answered by a callback. Its stream exists from the start (progress, logs and
@@ -262,7 +262,7 @@ async fn single_callback(
     routed: Routed,
 ) -> Resp {
     let cfg = &core.cfg.session;
-    let Some((stream, rx)) = session.open_quiet_stream(cfg) else {
+    let Some((stream, (rx, end))) = session.open_quiet_stream(cfg) else {
         return session_not_found();
     };
     let run = {
@@ -283,6 +283,7 @@ async fn single_callback(
         rx,
         prime: || session.priming_frame(cfg, stream),
         keepalive: core.cfg.keepalive,
+        end: Some(end),
     };
     // A 2025 client that drops the response resumes it; nothing is cancelled.
     pipeline::json_or_sse(Some(stream_parts), run, deliver, None).await
@@ -681,11 +682,11 @@ pub async fn get(core: &Arc<Core>, peer: &Peer, headers: &HeaderMap) -> Resp {
         Ok(s) => s,
         Err(r) => return r,
     };
-    let rx = match header(headers, LAST_EVENT_ID) {
+    let (rx, end) = match header(headers, LAST_EVENT_ID) {
         Some(last) => match session.resume(&core.cfg.session, last) {
-            Ok(rx) => rx,
+            Ok(attached) => attached,
             Err(ResumeError::NoStore) => match session.attach_standalone(&core.cfg.session) {
-                Ok(rx) => rx,
+                Ok(attached) => attached,
                 Err(_) => return conflict(),
             },
             Err(ResumeError::BadId) => {
@@ -709,18 +710,19 @@ pub async fn get(core: &Arc<Core>, peer: &Peer, headers: &HeaderMap) -> Resp {
             }
         },
         None => match session.attach_standalone(&core.cfg.session) {
-            Ok(rx) => rx,
+            Ok(attached) => attached,
             Err(_) => return conflict(),
         },
     };
-    let rx = until_token_expiry(rx);
-    http::sse(OutBody::sse(rx, core.cfg.keepalive))
+    let rx = until_token_expiry(rx, &end);
+    http::sse(OutBody::sse(rx, core.cfg.keepalive).with_end(end))
 }
 
 /// A GET stream lives no longer than the token that opened it: past `expiresAt` it ends, and
 /// the client reconnects with a fresh token (or gets 401). Without an expiry, the stream as is.
 fn until_token_expiry(
     mut rx: tokio::sync::mpsc::UnboundedReceiver<bytes::Bytes>,
+    end: &Arc<crate::session::backlog::Backlog>,
 ) -> tokio::sync::mpsc::UnboundedReceiver<bytes::Bytes> {
     let Some(exp) = pipeline::request_subject().and_then(|i| i.expires_at) else {
         return rx;
@@ -729,12 +731,16 @@ fn until_token_expiry(
         .saturating_mul(1000)
         .saturating_sub(crate::monitor::now_ms());
     let (tx, out) = tokio::sync::mpsc::unbounded_channel();
+    let end = end.clone();
     tokio::spawn(async move {
         let deadline = tokio::time::sleep(std::time::Duration::from_millis(left));
         tokio::pin!(deadline);
         loop {
             tokio::select! {
-                _ = &mut deadline => return,
+                _ = &mut deadline => {
+                    end.set_end(crate::session::backlog::EndCause::ServerClosed);
+                    return;
+                }
                 _ = tx.closed() => return,
                 frame = rx.recv() => match frame {
                     Some(f) => {

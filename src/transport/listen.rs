@@ -10,6 +10,7 @@ use parking_lot::Mutex;
 use tokio::sync::mpsc;
 
 use crate::protocol::sse;
+use crate::session::backlog::{Backlog, EndCause};
 
 /// What a listen stream asked for.
 #[derive(Debug, Default, Clone)]
@@ -27,7 +28,7 @@ struct Listener {
     tx: mpsc::UnboundedSender<Bytes>,
     /// The final result sent when the server closes the stream.
     final_message: String,
-    backlog: Arc<crate::session::backlog::Backlog>,
+    backlog: Arc<Backlog>,
     max_backlog: usize,
 }
 
@@ -38,6 +39,7 @@ pub struct Listeners {
 }
 
 impl Listeners {
+    #[allow(clippy::too_many_arguments)]
     pub fn add(
         &self,
         client: Arc<str>,
@@ -46,6 +48,7 @@ impl Listeners {
         tx: mpsc::UnboundedSender<Bytes>,
         final_message: String,
         max_backlog: usize,
+        backlog: Arc<Backlog>,
     ) -> u64 {
         let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
         self.map.lock().insert(
@@ -56,7 +59,7 @@ impl Listeners {
                 interests,
                 tx,
                 final_message,
-                backlog: Arc::default(),
+                backlog,
                 max_backlog,
             },
         );
@@ -70,6 +73,14 @@ impl Listeners {
             map.shrink_to_fit();
         }
         l.map(|l| l.client)
+    }
+
+    /// Ends one stream early (its token expired).
+    pub fn end(&self, id: u64) {
+        if let Some(l) = self.map.lock().get(&id) {
+            l.backlog.set_end(EndCause::ServerClosed);
+        }
+        self.remove(id);
     }
 
     /// Sends a list_changed or resources/updated notification to the streams that asked. A
@@ -111,6 +122,7 @@ impl Listeners {
             let msg = crate::protocol::jsonrpc::notification(method, Some(&p.to_string()));
             let frame = sse::message(None, &msg);
             if l.backlog.would_exceed(frame.len(), l.max_backlog) {
+                l.backlog.set_end(EndCause::SlowConsumer);
                 slow.push(lid);
                 continue;
             }
@@ -125,7 +137,13 @@ impl Listeners {
 
     /// Ends every stream of one client.
     pub fn end_client(&self, client: &str) {
-        self.map.lock().retain(|_, l| &*l.client != client);
+        self.map.lock().retain(|_, l| {
+            let keep = &*l.client != client;
+            if !keep {
+                l.backlog.set_end(EndCause::ServerClosed);
+            }
+            keep
+        });
     }
 
     /// Ends every stream with its final result (server shutdown).

@@ -3,7 +3,13 @@
 //! prompt, revision) when it arrives, the response body is watched for each request's answer
 //! (the server writes them in one fixed shape, so a prefix check finds them), and the
 //! operations are recorded when the body is done, so the duration runs from arrival to the
-//! last byte handed to the connection. SSE responses are also counted as open streams.
+//! last byte handed to the connection. SSE responses are also counted as open streams, and
+//! each is counted once in `mcp_streams_closed_total` when its body goes, with the reason
+//! its close site recorded in the stream's backlog, if any (docs/operations.md).
+//!
+//! This runs on every request with `metrics` on, so it allocates nothing in the usual case:
+//! labels are indices resolved once ([`OpKey`]), a request id is kept inline, and the
+//! response is inspected as bytes.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -13,31 +19,66 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::body::BodyWatch;
-use super::core::Core;
 use super::http::Resp;
 use crate::protocol::jsonrpc::{Body, Message};
+use crate::session::backlog::{Backlog, EndCause};
 use crate::telemetry::metrics::{
-    method_label, version_label, CloseReason, Operation, Outcome, StreamGuard, StreamKind, Target,
+    Catalog, CloseReason, OpKey, Outcome, StreamGuard, StreamKind, TargetKey,
 };
 use crate::telemetry::Metrics;
 
+/// Every answer starts with this, then the id and a comma.
+const ANSWER_HEAD: &[u8] = b"{\"jsonrpc\":\"2.0\",\"id\":";
+
+/// A request id's JSON text, inline when short (numbers and short strings).
+enum IdText {
+    Inline { len: u8, bytes: [u8; 22] },
+    Heap(Box<[u8]>),
+}
+
+impl IdText {
+    fn new(json: &str) -> Self {
+        let b = json.as_bytes();
+        if b.len() <= 22 {
+            let mut bytes = [0u8; 22];
+            bytes[..b.len()].copy_from_slice(b);
+            IdText::Inline {
+                len: b.len() as u8,
+                bytes,
+            }
+        } else {
+            IdText::Heap(b.into())
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            IdText::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            IdText::Heap(b) => b,
+        }
+    }
+}
+
 /// One JSON-RPC message of the request, waiting for its answer.
 struct Pending {
-    method: &'static str,
-    target: Option<(bool, String)>,
-    version: Option<&'static str>,
-    /// `{"jsonrpc":"2.0","id":<id>,` — the start of its answer; `None` for a notification.
-    answer_prefix: Option<String>,
+    key: OpKey,
+    /// The request's id; `None` for a notification.
+    id: Option<IdText>,
     outcome: Option<Outcome>,
 }
 
 /// What the router learned about one HTTP request, and the watch on its response.
 pub struct Meter {
-    core: Arc<Core>,
     metrics: Arc<Metrics>,
+    /// Taken when the first operation is noted.
+    catalog: Option<Catalog>,
     arrival: Instant,
     ops: Vec<Pending>,
+    /// Requests still waiting for their answer.
+    unanswered: usize,
     stream: Option<StreamGuard>,
+    /// Why the server ended the stream early, when it did.
+    end: Option<Arc<Backlog>>,
     ended: bool,
     /// The response was a refusal (HTTP status other than 2xx).
     refused: bool,
@@ -55,14 +96,32 @@ struct IsError {
     is_error: Option<bool>,
 }
 
+/// The `name` of `tools/call` / `prompts/get` params: read directly when it comes first with no
+/// escape (what clients send), by serde otherwise.
+fn param_name(params: &str, with: impl FnOnce(&str) -> u32) -> Option<u32> {
+    if let Some(rest) = params.strip_prefix("{\"name\":\"") {
+        if let Some(end) = rest.find(['"', '\\']) {
+            if rest.as_bytes()[end] == b'"' {
+                return Some(with(&rest[..end]));
+            }
+        }
+    }
+    serde_json::from_str::<NamedParams>(params)
+        .ok()
+        .and_then(|n| n.name)
+        .map(|n| with(&n))
+}
+
 impl Meter {
-    pub fn new(core: Arc<Core>, metrics: Arc<Metrics>, arrival: Instant) -> Self {
+    pub fn new(metrics: Arc<Metrics>, arrival: Instant) -> Self {
         Self {
-            core,
             metrics,
+            catalog: None,
             arrival,
             ops: Vec::new(),
+            unanswered: 0,
             stream: None,
+            end: None,
             ended: false,
             refused: false,
         }
@@ -71,6 +130,7 @@ impl Meter {
     /// Notes the requests and notifications of a parsed POST body. `version` is the revision
     /// they are served under, when known (a session's, or the modern `_meta`'s).
     pub fn note_body(&mut self, body: &Body, version: Option<&str>, name_header: Option<&str>) {
+        let catalog = self.catalog.get_or_insert_with(|| self.metrics.catalog());
         for m in body.messages() {
             let (id, method, params) = match m {
                 Message::Request { id, method, params } => (Some(id), method, params),
@@ -80,30 +140,35 @@ impl Meter {
             let target = match method.as_str() {
                 "tools/call" | "prompts/get" => {
                     let prompt = method == "prompts/get";
-                    // The modern Mcp-Name header mirrors the name (checked by the front end).
-                    let name = match name_header {
-                        Some(n) if !matches!(body, Body::Batch(_)) => Some(n.to_owned()),
-                        _ => params
-                            .as_deref()
-                            .and_then(|p| serde_json::from_str::<NamedParams>(p.get()).ok())
-                            .and_then(|n| n.name)
-                            .map(|n| n.into_owned()),
+                    let index = |n: &str| {
+                        if prompt {
+                            catalog.prompt_index(n)
+                        } else {
+                            catalog.tool_index(n)
+                        }
                     };
-                    name.map(|n| (prompt, n))
+                    // The modern Mcp-Name header mirrors the name (checked by the front end).
+                    let i = match name_header {
+                        Some(n) if !matches!(body, Body::Batch(_)) => Some(index(n)),
+                        _ => params.as_deref().and_then(|p| param_name(p.get(), index)),
+                    };
+                    match (i, prompt) {
+                        (Some(i), false) => TargetKey::Tool(i),
+                        (Some(i), true) => TargetKey::Prompt(i),
+                        (None, _) => TargetKey::None,
+                    }
                 }
-                _ => None,
+                _ => TargetKey::None,
             };
             let version = if method == "initialize" {
                 initialize_version(params.as_deref())
             } else {
                 version
             };
+            self.unanswered += usize::from(id.is_some());
             self.ops.push(Pending {
-                method: method_label(method),
-                target,
-                version: version.map(version_label),
-                answer_prefix: id
-                    .map(|id| format!("{{\"jsonrpc\":\"2.0\",\"id\":{},", id.as_json())),
+                key: OpKey::new(method, version, target),
+                id: id.map(|id| IdText::new(id.as_json())),
                 outcome: None,
             });
         }
@@ -111,19 +176,24 @@ impl Meter {
 
     /// Watches the response: SSE responses count as open streams of `kind`.
     pub fn attach(mut self, mut resp: Resp, get: bool) -> Resp {
-        let kind = if get {
-            StreamKind::Standalone
-        } else if self.ops.iter().any(|o| o.method == "subscriptions/listen") {
-            StreamKind::Listen
-        } else {
-            StreamKind::Request
-        };
         let is_sse = resp
             .headers()
             .get(hyper::header::CONTENT_TYPE)
             .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
         if is_sse {
+            let kind = if get {
+                StreamKind::Standalone
+            } else if self
+                .ops
+                .iter()
+                .any(|o| o.key.method() == "subscriptions/listen")
+            {
+                StreamKind::Listen
+            } else {
+                StreamKind::Request
+            };
             self.stream = Some(self.metrics.stream_opened(kind));
+            self.end = resp.body().stream_end();
         }
         // A refusal before any dispatch (bad headers, no session): the answer, when it is
         // JSON-RPC, still says which error; otherwise the HTTP status does.
@@ -138,67 +208,76 @@ impl Meter {
 
     /// Looks at one frame of the response for answers to the noted requests.
     pub fn inspect(&mut self, frame: &Bytes) {
-        if self.ops.iter().all(|o| o.answer_prefix.is_none()) {
+        if self.unanswered == 0 {
             return;
         }
-        let Ok(text) = std::str::from_utf8(frame) else {
-            return;
-        };
-        if text.starts_with('{') {
-            self.classify(text);
-        } else if text.starts_with('[') {
-            if let Ok(items) = serde_json::from_str::<Vec<&RawValue>>(text) {
-                for item in items {
-                    self.classify(item.get());
+        match frame.first() {
+            Some(b'{') => self.classify(frame),
+            Some(b'[') => {
+                if let Ok(items) = serde_json::from_slice::<Vec<&RawValue>>(frame) {
+                    for item in items {
+                        self.classify(item.get().as_bytes());
+                    }
                 }
             }
-        } else {
             // SSE: `data: <json>` lines.
-            for line in text.lines() {
-                if let Some(json) = line.strip_prefix("data: ") {
-                    self.classify(json);
+            _ => {
+                for line in frame.split(|b| *b == b'\n') {
+                    if let Some(json) = line.strip_prefix(b"data: ") {
+                        self.classify(json);
+                    }
                 }
             }
         }
     }
 
-    fn classify(&mut self, message: &str) {
+    fn classify(&mut self, message: &[u8]) {
         // An error the whole request was refused with (`"id":null`) answers every request.
         if let Some(err) =
-            message.strip_prefix("{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":")
+            message.strip_prefix(b"{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":")
         {
             let outcome = error_outcome(err);
             for op in &mut self.ops {
-                if op.answer_prefix.is_some() {
-                    op.outcome.get_or_insert(outcome);
+                if op.id.is_some() && op.outcome.is_none() {
+                    op.outcome = Some(outcome);
+                    self.unanswered -= 1;
                 }
             }
             return;
         }
+        let Some(after_head) = message.strip_prefix(ANSWER_HEAD) else {
+            return;
+        };
         for op in &mut self.ops {
-            let Some(prefix) = &op.answer_prefix else {
+            let Some(id) = &op.id else {
                 continue;
             };
-            let Some(rest) = message.strip_prefix(prefix.as_str()) else {
+            let Some(rest) = after_head
+                .strip_prefix(id.as_bytes())
+                .and_then(|r| r.strip_prefix(b","))
+            else {
                 continue;
             };
-            if let Some(result) = rest.strip_prefix("\"result\":") {
-                let tool_error = op.method == "tools/call"
-                    && memchr::memmem::find(result.as_bytes(), b"\"isError\"").is_some()
-                    && serde_json::from_str::<IsError>(&result[..result.len().saturating_sub(1)])
+            let outcome = if let Some(result) = rest.strip_prefix(b"\"result\":") {
+                let tool_error = op.key.method() == "tools/call"
+                    && memchr::memmem::find(result, b"\"isError\"").is_some()
+                    && serde_json::from_slice::<IsError>(&result[..result.len().saturating_sub(1)])
                         .ok()
                         .and_then(|r| r.is_error)
                         == Some(true);
-                op.outcome = Some(if tool_error {
+                if tool_error {
                     Outcome::ToolError
                 } else {
                     Outcome::Ok
-                });
-            } else if let Some(err) = rest.strip_prefix("\"error\":{\"code\":") {
-                op.outcome = Some(error_outcome(err));
+                }
+            } else if let Some(err) = rest.strip_prefix(b"\"error\":{\"code\":") {
+                error_outcome(err)
             } else {
                 // A server→client request with an id like the client's: not an answer.
                 continue;
+            };
+            if op.outcome.replace(outcome).is_none() {
+                self.unanswered -= 1;
             }
             return;
         }
@@ -218,37 +297,33 @@ impl BodyWatch for Meter {
 impl Drop for Meter {
     fn drop(&mut self) {
         let duration = self.arrival.elapsed();
-        let closing = self.core.is_closing();
-        for op in &self.ops {
-            let outcome = match (op.outcome, &op.answer_prefix) {
-                (Some(o), _) => o,
-                // A notification: acknowledged.
-                (None, None) if !self.refused => Outcome::Ok,
-                (None, _) if self.refused => Outcome::Failed("_OTHER"),
-                // A request the body ended without answering: cancelled by the client or cut
-                // by a shutdown or a lost connection.
-                (None, Some(_)) if closing => Outcome::Failed("shutdown"),
-                (None, Some(_)) if self.ended => Outcome::Failed("cancelled"),
-                (None, _) => Outcome::Failed("client_gone"),
-            };
-            let target = match &op.target {
-                Some((false, n)) => Target::Tool(n),
-                Some((true, n)) => Target::Prompt(n),
-                None => Target::None,
-            };
-            self.metrics.record_operation(
-                &Operation {
-                    method: op.method,
-                    target,
-                    protocol_version: op.version,
-                    outcome,
-                },
-                duration,
-            );
+        let closing = self.metrics.is_closing();
+        if let Some(catalog) = &self.catalog {
+            for op in &self.ops {
+                let outcome = match (op.outcome, &op.id) {
+                    (Some(o), _) => o,
+                    // A notification: acknowledged.
+                    (None, None) if !self.refused => Outcome::Ok,
+                    (None, _) if self.refused => Outcome::Failed("_OTHER"),
+                    // A request the body ended without answering: cancelled by the client or
+                    // cut by a shutdown or a lost connection.
+                    (None, Some(_)) if closing => Outcome::Failed("shutdown"),
+                    (None, Some(_)) if self.ended => Outcome::Failed("cancelled"),
+                    (None, _) => Outcome::Failed("client_gone"),
+                };
+                self.metrics.record(catalog, op.key, outcome, duration);
+            }
         }
         if self.stream.take().is_some() {
+            let cause = self.end.as_ref().and_then(|e| e.end_cause());
             self.metrics.stream_closed(if closing {
                 CloseReason::Shutdown
+            } else if let Some(cause) = cause {
+                match cause {
+                    EndCause::SlowConsumer => CloseReason::SlowConsumer,
+                    EndCause::SessionEnded => CloseReason::SessionEnded,
+                    EndCause::ServerClosed => CloseReason::ServerClosed,
+                }
             } else if self.ended {
                 CloseReason::Completed
             } else {
@@ -259,13 +334,17 @@ impl Drop for Meter {
 }
 
 /// The code of `"error":{"code":<code>,...`, given what follows `"code":`.
-fn error_outcome(err: &str) -> Outcome {
+fn error_outcome(err: &[u8]) -> Outcome {
     let digits = err
-        .find(|c: char| c != '-' && !c.is_ascii_digit())
+        .iter()
+        .position(|c| *c != b'-' && !c.is_ascii_digit())
         .unwrap_or(err.len());
-    match err[..digits].parse::<i32>() {
-        Ok(code) => Outcome::Rpc(code),
-        Err(_) => Outcome::Failed("_OTHER"),
+    match std::str::from_utf8(&err[..digits])
+        .ok()
+        .and_then(|d| d.parse::<i32>().ok())
+    {
+        Some(code) => Outcome::Rpc(code),
+        None => Outcome::Failed("_OTHER"),
     }
 }
 

@@ -334,6 +334,7 @@ fn listen(core: &Arc<Core>, client: Arc<str>, id: &RequestId, filter: Option<&Va
     );
     let (tx, rx) = mpsc::unbounded_channel();
     let _ = tx.send(sse::message(None, &ack));
+    let backlog: Arc<crate::session::backlog::Backlog> = Arc::default();
     let listener = core.listeners.add(
         client.clone(),
         sub_id,
@@ -341,6 +342,7 @@ fn listen(core: &Arc<Core>, client: Arc<str>, id: &RequestId, filter: Option<&Va
         tx,
         final_message,
         core.cfg.session.max_stream_backlog,
+        backlog.clone(),
     );
     core.tracker.stream_delta(&client, true);
     // A listen stream lives no longer than the token that opened it: at expiry it ends and
@@ -353,7 +355,7 @@ fn listen(core: &Arc<Core>, client: Arc<str>, id: &RequestId, filter: Option<&Va
             tokio::select! {
                 _ = tokio::time::sleep(std::time::Duration::from_millis(left)) => {
                     if let Some(core) = weak.upgrade() {
-                        core.listeners.remove(listener);
+                        core.listeners.end(listener);
                     }
                 }
                 _ = stream_gone => {}
@@ -361,11 +363,15 @@ fn listen(core: &Arc<Core>, client: Arc<str>, id: &RequestId, filter: Option<&Va
         });
     }
     let on_drop_core = core.clone();
-    http::sse(OutBody::sse(rx, core.cfg.keepalive).with_on_drop(move || {
-        drop(gone);
-        on_drop_core.listeners.remove(listener);
-        on_drop_core.tracker.stream_delta(&client, false);
-    }))
+    http::sse(
+        OutBody::sse(rx, core.cfg.keepalive)
+            .with_end(backlog)
+            .with_on_drop(move || {
+                drop(gone);
+                on_drop_core.listeners.remove(listener);
+                on_drop_core.tracker.stream_delta(&client, false);
+            }),
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -446,9 +452,10 @@ async fn callback(
     drop(head);
     let json_mode = core.cfg.json_response;
     let (tx, rx) = mpsc::unbounded_channel();
+    let backlog: Arc<crate::session::backlog::Backlog> = Arc::default();
     let route = Route::Direct {
         tx: (!json_mode).then(|| tx.clone()),
-        backlog: Arc::default(),
+        backlog: backlog.clone(),
         log_level: env.log_level,
     };
     let (call_id, reply) = core
@@ -469,6 +476,7 @@ async fn callback(
         rx,
         prime: || None,
         keepalive: core.cfg.keepalive,
+        end: Some(backlog),
     });
     pipeline::json_or_sse(stream, run, OnResponse(tx), Some(cancel)).await
 }

@@ -279,6 +279,8 @@ pub struct Stream<P> {
     /// The frame that leads an SSE response (a 2025 priming event), made only when needed.
     pub prime: P,
     pub keepalive: Duration,
+    /// Says why the server ended the stream early, for the stream metrics.
+    pub end: Option<Arc<crate::session::backlog::Backlog>>,
 }
 
 /// The answer of one request served by a callback: one JSON object, unless the callback sends
@@ -302,6 +304,7 @@ where
         mut rx,
         prime,
         keepalive,
+        end,
     }) = stream
     else {
         let out = answer.await;
@@ -310,24 +313,25 @@ where
         return json_answer(out);
     };
     let mut answer = Box::pin(answer);
-    let to_stream = |head: Option<Bytes>, rx, answer, deliver: D, cancel: Option<CancelOnDrop>| {
-        spawn_in_request(async move {
-            let out: Option<(StatusCode, String)> = answer.await;
-            deliver.deliver(out.map(|(_, text)| text));
-        });
-        sse_response(rx, keepalive, head, cancel)
-    };
+    let to_stream =
+        |head: Option<Bytes>, rx, answer, deliver: D, cancel: Option<CancelOnDrop>, end| {
+            spawn_in_request(async move {
+                let out: Option<(StatusCode, String)> = answer.await;
+                deliver.deliver(out.map(|(_, text)| text));
+            });
+            sse_response(rx, keepalive, head, cancel, end)
+        };
     tokio::select! {
         // What the callback sent comes first: a notification sent just before it returned
         // must still get its stream (JS queues it before it resolves the call).
         biased;
         first = rx.recv() => {
             // `None`: the stream was closed for polling before anything was sent.
-            to_stream(sse::join(prime(), first), rx, answer, deliver, cancel)
+            to_stream(sse::join(prime(), first), rx, answer, deliver, cancel, end)
         }
         // A slow callback gets its stream now (a 2025 priming event, so a dropped connection
         // can be resumed), and keep-alive comments flow while it works.
-        _ = tokio::time::sleep(STREAM_AFTER) => to_stream(prime(), rx, answer, deliver, cancel),
+        _ = tokio::time::sleep(STREAM_AFTER) => to_stream(prime(), rx, answer, deliver, cancel, end),
         out = &mut answer => {
             drop(cancel);
             match rx.try_recv() {
@@ -335,7 +339,7 @@ where
                 // in order, the answer last.
                 Ok(first) => {
                     deliver.deliver(out.map(|(_, text)| text));
-                    sse_response(rx, keepalive, sse::join(prime(), Some(first)), None)
+                    sse_response(rx, keepalive, sse::join(prime(), Some(first)), None, end)
                 }
                 Err(_) => {
                     deliver.deliver(None);
@@ -359,8 +363,12 @@ fn sse_response(
     keepalive: Duration,
     head: Option<Bytes>,
     cancel: Option<CancelOnDrop>,
+    end: Option<Arc<crate::session::backlog::Backlog>>,
 ) -> Resp {
     let mut body = OutBody::sse(rx, keepalive);
+    if let Some(e) = end {
+        body = body.with_end(e);
+    }
     if let Some(h) = head {
         body = body.with_head(h);
     }

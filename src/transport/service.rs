@@ -89,7 +89,7 @@ where
         return metrics_text(core, &metrics, &parts);
     }
     // Operations are measured from here to the last byte of the response body.
-    let mut meter = Meter::new(core.clone(), metrics, Instant::now());
+    let mut meter = Meter::new(metrics, Instant::now());
     let get = req.method() == Method::GET;
     let resp = route(core, addr, req, Some(&mut meter)).await;
     meter.attach(resp, get)
