@@ -188,6 +188,32 @@ describeIf('two instances behind a round-robin proxy', () => {
     expect(proxy.log.slice(start).filter(([m]) => m === 'POST').map(([, at]) => at)).toEqual(['a', 'b'])
   })
 
+  test('the [MCP_CONNECTION] events of both instances are on one Redis Stream that a ConnectionEventHub reads', async () => {
+    const { execFileSync } = require('node:child_process')
+    const { ConnectionEventHub } = require('..')
+    // XRANGE in redis-cli's raw form: id, 'instance', id, 'line', line; one a line.
+    const entries = () => {
+      const out = execFileSync('redis-cli', ['-p', String(redisPort), '--raw', 'XRANGE', `${PREFIX}:connections`, '-', '+']).toString().split('\n')
+      const got = []
+      for (let i = 0; i + 4 < out.length; i += 5) got.push({ instance: out[i + 2], line: out[i + 4] })
+      return got
+    }
+    let got
+    await waitFor(() => {
+      got = entries()
+      return ['a', 'b'].every((id) => got.some((e) => e.instance === id))
+    }, 'events of both instances on the stream')
+    const events = []
+    const hub = new ConnectionEventHub({ onEvent: (id, e) => events.push([id, e]) })
+    for (const e of got) hub.push(e.instance, `${e.line}\n`)
+    expect(events).toHaveLength(got.length)
+    for (const id of ['a', 'b']) {
+      const mine = events.filter(([from]) => from === id).map(([, e]) => e)
+      expect(mine.some((e) => e.eventType === 'connected')).toBe(true)
+      expect(mine.every((e) => e.serverId === id)).toBe(true)
+    }
+  })
+
   test('Redis stopped: clear errors where the shared store is needed, local work goes on; restarted: full service', async () => {
     const { client } = await legacyClient(proxy.url, 'through-outage')
     clients.push(client)

@@ -1,5 +1,6 @@
 'use strict'
-// A round-robin HTTP proxy on 127.0.0.1 (a load balancer without sticky routing), for
+// A round-robin HTTP proxy on 127.0.0.1 (a load balancer without sticky routing; it passes the
+// client's Host on, as load balancers do, so DNS-rebinding checks still see it), for
 // scripts/cluster-conformance.sh and the cluster bench rows.
 //
 //   node scripts/rr-proxy.js <upstream url>...     prints "LISTENING <url>" (the first upstream's path)
@@ -14,7 +15,7 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: 256 })
 let n = 0
 const server = http.createServer((req, res) => {
   const up = ups[n++ % ups.length]
-  const out = http.request({ host: up.hostname, port: up.port, method: req.method, path: req.url, headers: { ...req.headers, host: up.host }, agent }, (upRes) => {
+  const out = http.request({ host: up.hostname, port: up.port, method: req.method, path: req.url, headers: req.headers, agent }, (upRes) => {
     res.writeHead(upRes.statusCode, upRes.headers)
     upRes.pipe(res)
     res.on('close', () => upRes.destroy())

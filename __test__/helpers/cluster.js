@@ -128,8 +128,8 @@ async function startProxy(upstreams) {
     n++
     const up = upstreams.find((u) => u.id === chosen)
     const target = new URL(up.url)
-    const headers = { ...req.headers, host: target.host }
-    const out = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers }, (upRes) => {
+    // The client's Host goes on unchanged, as a load balancer passes it.
+    const out = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (upRes) => {
       const entry = [req.method, chosen, upRes.statusCode, req.headers['last-event-id'] || null]
       proxy.log.push(entry)
       res.writeHead(upRes.statusCode, upRes.headers)

@@ -130,6 +130,28 @@ enum LogOp {
         session: String,
         text: String,
     },
+    /// One `[MCP_CONNECTION]` line of this instance, for the cluster's event stream.
+    Connection {
+        line: String,
+    },
+}
+
+/// Entries kept in `{prefix}:connections` (about: `MAXLEN ~`).
+const CONNECTION_EVENTS_KEPT: usize = 10_000;
+
+/// Puts this instance's monitor events on the cluster's event stream. Holds the cluster
+/// weakly: the core's tracker owns its sinks and the cluster owns the core.
+struct ConnectionEventsSink(Weak<Cluster>);
+
+impl crate::monitor::MonitorSink for ConnectionEventsSink {
+    fn event(&self, event: &crate::monitor::MonitorEvent, counts: crate::monitor::Counts) {
+        if let Some(c) = self.0.upgrade() {
+            let line = crate::monitor::stdout::event_line(&c.cfg.instance_id, event, counts);
+            let _ = c.log.send(LogOp::Connection {
+                line: line.trim_end().to_owned(),
+            });
+        }
+    }
 }
 
 /// The end-of-stream marker's sequence: after every event of the stream.
@@ -201,6 +223,10 @@ impl Cluster {
             me: me.clone(),
             shutdown: stop,
         });
+        cluster
+            .core
+            .tracker
+            .add_sink(Arc::new(ConnectionEventsSink(Arc::downgrade(&cluster))));
         let mirror: Arc<dyn EventMirror> = cluster.clone();
         let _ = cluster.core.event_mirror.set(Arc::downgrade(&mirror));
         tasks.push(tokio::spawn(
@@ -915,6 +941,19 @@ impl Cluster {
                         if !wakes.contains(&ch) {
                             wakes.push(ch);
                         }
+                    }
+                    LogOp::Connection { line } => {
+                        pipe.cmd("XADD")
+                            .arg(self.key("connections"))
+                            .arg("MAXLEN")
+                            .arg("~")
+                            .arg(CONNECTION_EVENTS_KEPT)
+                            .arg("*")
+                            .arg("instance")
+                            .arg(&self.cfg.instance_id)
+                            .arg("line")
+                            .arg(line)
+                            .ignore();
                     }
                     LogOp::Record { session, text } => {
                         // XX: a record updated after the session ended is not brought back.
