@@ -26,6 +26,10 @@ for _ in $(seq 1 50); do redis-cli -p "$RPORT" ping >/dev/null 2>&1 && break; sl
 export SHARED_REDIS_URL="redis://127.0.0.1:$RPORT" SHARED_PREFIX="conf$RANDOM"
 REQUEST_STATE_KEYS="[\"$(head -c 32 /dev/urandom | base64 -w0)\"]"
 export REQUEST_STATE_KEYS
+# The proxy's port is chosen first: the instances allow its Origin, as a deployment lists its
+# public origin in allowedOrigins.
+PPORT="$(free_port)"
+export ALLOWED_ORIGINS="http://127.0.0.1:$PPORT,http://localhost:$PPORT"
 URLS=()
 for id in a b; do
   INSTANCE_ID="$id" HOST=127.0.0.1 node "$ROOT/__test__/fixtures/conformance-server.js" 0 >"$OUT/$id.stdout" 2>"$OUT/$id.stderr" &
@@ -39,7 +43,7 @@ for id in a b; do
   [ -n "$url" ] || { echo "cluster-conformance: instance $id did not start" >&2; cat "$OUT/$id.stderr" >&2; exit 2; }
   URLS+=("$url")
 done
-node "$ROOT/scripts/rr-proxy.js" "${URLS[@]}" >"$OUT/proxy.stdout" 2>"$OUT/proxy.stderr" &
+PROXY_PORT="$PPORT" node "$ROOT/scripts/rr-proxy.js" "${URLS[@]}" >"$OUT/proxy.stdout" 2>"$OUT/proxy.stderr" &
 PIDS+=($!)
 PURL=""
 for _ in $(seq 1 100); do
