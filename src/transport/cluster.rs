@@ -981,6 +981,20 @@ impl Cluster {
             .await;
             if let Err(e) = &outcome {
                 tracing::debug!(error = %e, "event log batch not written");
+                // Redis is away: what queued up meanwhile is dropped, not kept in memory for as
+                // long as the outage lasts. The sequences still advance, so a resume across
+                // the gap is refused (410), never partial.
+                while let Ok(op) = rx.try_recv() {
+                    match op {
+                        LogOp::Event { session, id, .. } => {
+                            prev.insert((session, id.stream), id.seq);
+                        }
+                        LogOp::Finished { session, stream } => {
+                            prev.remove(&(session, stream));
+                        }
+                        LogOp::Record { .. } | LogOp::Connection { .. } => {}
+                    }
+                }
             }
             self.note(&outcome, "event log");
         }
