@@ -2,8 +2,8 @@
 # The one test command (README): the docs link check, Rust core tests (with tests/layers.rs, the
 # layering check of scripts/check-layers.sh), the addon build, JS tests, the typing probes, the
 # packed package's ESM/CommonJS consumers, conformance (also through a proxy over two instances on
-# Redis), the bench smoke run and the NestJS host's
-# tests. Each part is a script of its own; the last line totals what ran.
+# Redis), the bench smoke run and the NestJS host's tests. Each part is a script of its own; the
+# last line totals what ran.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LOGS="$(mktemp -d)"
