@@ -4,7 +4,9 @@
 // 1.x) opened on one instance works on the other; a slow tool's stream dropped on A is resumed on
 // B from the shared event log (every event once, then the result); a 2026-07-28 client
 // (@modelcontextprotocol/client 2.x) completes a multi round-trip tool whose retry lands on the
-// other instance; with Redis stopped, what needs it fails clearly (503) and the rest works, and
+// other instance; an elicitation answer and a notifications/cancelled sent to the other instance
+// reach the call waiting on the first; every instance's [MCP_CONNECTION] events are on one Redis
+// Stream; with Redis stopped, what needs it fails clearly (503) and the rest works, and
 // after a restart everything does again.
 const crypto = require('node:crypto')
 const v2 = require('@modelcontextprotocol/client')
@@ -186,6 +188,25 @@ describeIf('two instances behind a round-robin proxy', () => {
     expect(textOf(r)).toBe('a:hello Ada (asked-on-a)')
     expect(asked).toEqual(['Name?'])
     expect(proxy.log.slice(start).filter(([m]) => m === 'POST').map(([, at]) => at)).toEqual(['a', 'b'])
+  })
+
+  test('a notifications/cancelled that lands on B aborts the call running on A', async () => {
+    proxy.pick = () => 'a'
+    const { client } = await legacyClient(proxy.url, 'canceller')
+    clients.push(client)
+    const before = (await a.cmd('aborted')).value
+    // The call goes to A; the next POST (the client's notifications/cancelled) to B.
+    let posts = 0
+    proxy.pick = (req) => (req.method === 'POST' ? (posts++ === 0 ? 'a' : 'b') : 'a')
+    const start = proxy.log.length
+    const ctl = new AbortController()
+    const started = []
+    const call = client.callTool({ name: 'slow', arguments: { steps: 40, ms: 100 } }, undefined, { signal: ctl.signal, onprogress: (p) => started.push(p) })
+    await waitFor(() => started.length >= 1, 'the slow call running on A')
+    ctl.abort('changed my mind')
+    await expect(call).rejects.toThrow()
+    await waitFor(async () => (await a.cmd('aborted')).value === before + 1, 'the call on A aborted')
+    expect(proxy.log.slice(start).filter(([m]) => m === 'POST').map(([, at, st]) => [at, st])).toEqual([['a', 200], ['b', 202]])
   })
 
   test('the [MCP_CONNECTION] events of both instances are on one Redis Stream that a ConnectionEventHub reads', async () => {
