@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The one test command (README): the docs link check, Rust core tests (with tests/layers.rs, the
 # layering check of scripts/check-layers.sh), the addon build, JS tests, the typing probes, the
-# packed package's ESM/CommonJS consumers, conformance, the bench smoke run and the NestJS host's
-# tests. Each part is a script of its own; the last line totals what ran.
+# packed package's ESM/CommonJS consumers, conformance (also through a proxy over two instances on
+# Redis), the bench smoke run and the NestJS host's tests. Each part is a script of its own; the
+# last line totals what ran.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LOGS="$(mktemp -d)"
@@ -36,6 +37,9 @@ part types bash scripts/types.sh
 part consumers bash scripts/consumers.sh
 part conformance bash scripts/conformance.sh
 part conformance-handler env FIXTURE_MODE=handler bash scripts/conformance.sh
+# The same suites through a round-robin proxy over two instances sharing one Redis (no sticky
+# routing; docs/deployment.md).
+part conformance-cluster bash scripts/cluster-conformance.sh
 [ -f bench/smoke.sh ] && part bench-smoke bash bench/smoke.sh
 [ -f examples/nestjs-host/run-tests.sh ] && part nestjs-host bash examples/nestjs-host/run-tests.sh
 [ -f examples/nestjs-module-app/run-tests.sh ] && part nestjs-module bash examples/nestjs-module-app/run-tests.sh
@@ -46,7 +50,7 @@ jest=$(sum jest 's/^Tests: +([0-9]+) passed.*/\1/p')
 types=$(sum types 's/^types: ([0-9]+) passed.*/\1/p')
 consumers=$(sum consumers 's/^consumers: ([0-9]+) passed.*/\1/p')
 # Scored and pending scenarios of each suite's verdict line (extensions are informational).
-scenarios=$(cat "$LOGS/conformance.log" "$LOGS/conformance-handler.log" | grep -E '^\[[a-z0-9]+\] ' | grep -oE '(scored|pending) [0-9]+/' \
+scenarios=$(cat "$LOGS/conformance.log" "$LOGS/conformance-handler.log" "$LOGS/conformance-cluster.log" | grep -E '^\[[a-z0-9]+\] ' | grep -oE '(scored|pending) [0-9]+/' \
   | grep -oE '[0-9]+' | awk '{ s += $1 } END { print s + 0 }')
 host=0
 [ -f "$LOGS/nestjs-host.log" ] && host=$(sum nestjs-host 's/^Tests: +([0-9]+) passed.*/\1/p')

@@ -24,11 +24,108 @@ pub trait EventStore: Send + Sync + Debug {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    /// A request stream ended: nothing more will be stored for it.
+    fn finish(&mut self, _stream: u64) {}
+}
+
+/// Told of every stored event and every finished stream, to copy them where another instance
+/// can replay them (the shared store; docs/deployment.md).
+pub trait EventMirror: Send + Sync {
+    fn stored(&self, session: &str, id: EventId, data: &Arc<str>);
+    fn finished(&self, session: &str, stream: u64);
+}
+
+/// Where the mirror is bound once the shared store has started (after the core is built).
+pub type MirrorSlot = Arc<std::sync::OnceLock<std::sync::Weak<dyn EventMirror>>>;
+
+/// Stores that keep events here (for the local resume) and copy them to a mirror.
+pub struct MirroredEventStores {
+    pub inner: Arc<dyn EventStoreProvider>,
+    pub mirror: MirrorSlot,
+}
+
+impl Debug for MirroredEventStores {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MirroredEventStores")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EventStoreProvider for MirroredEventStores {
+    fn limits(&self) -> EventStoreLimits {
+        self.inner.limits()
+    }
+    fn open(&self, session_id: &str) -> Box<dyn EventStore> {
+        Box::new(MirroredEventStore {
+            inner: self.inner.open(session_id),
+            session: Arc::from(session_id),
+            mirror: self.mirror.clone(),
+        })
+    }
+}
+
+struct MirroredEventStore {
+    inner: Box<dyn EventStore>,
+    session: Arc<str>,
+    mirror: MirrorSlot,
+}
+
+impl Debug for MirroredEventStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MirroredEventStore")
+            .field("session", &self.session)
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MirroredEventStore {
+    fn mirror(&self) -> Option<Arc<dyn EventMirror>> {
+        self.mirror.get().and_then(std::sync::Weak::upgrade)
+    }
+}
+
+impl EventStore for MirroredEventStore {
+    fn push(&mut self, id: EventId, data: Arc<str>, now: Instant) {
+        // The GET stream is not copied: every instance holding the session writes its own,
+        // so its ids are only meaningful where it was opened.
+        if id.stream != 0 {
+            if let Some(m) = self.mirror() {
+                m.stored(&self.session, id, &data);
+            }
+        }
+        self.inner.push(id, data, now);
+    }
+    fn replay_after(&self, after: EventId) -> Vec<(EventId, Arc<str>)> {
+        self.inner.replay_after(after)
+    }
+    fn replay_complete(&self, after: EventId) -> Result<Vec<(EventId, Arc<str>)>, Purged> {
+        self.inner.replay_complete(after)
+    }
+    fn expire(&mut self, now: Instant) {
+        self.inner.expire(now)
+    }
+    fn len(&self) -> usize {
+        self.inner.len()
+    }
+    fn finish(&mut self, stream: u64) {
+        if stream != 0 {
+            if let Some(m) = self.mirror() {
+                m.finished(&self.session, stream);
+            }
+        }
+        self.inner.finish(stream);
+    }
 }
 
 /// Makes each session's store, the first time the session stores an event.
 pub trait EventStoreProvider: Send + Sync + Debug {
     fn open(&self, session_id: &str) -> Box<dyn EventStore>;
+    /// The caps each store keeps to (a shared copy keeps to the same).
+    fn limits(&self) -> EventStoreLimits {
+        EventStoreLimits::default()
+    }
 }
 
 /// In-memory stores with the given limits (the default).
@@ -38,6 +135,10 @@ pub struct InMemoryEventStores {
 }
 
 impl EventStoreProvider for InMemoryEventStores {
+    fn limits(&self) -> EventStoreLimits {
+        self.limits
+    }
+
     fn open(&self, _session_id: &str) -> Box<dyn EventStore> {
         Box::new(InMemoryEventStore::new(self.limits))
     }
@@ -360,6 +461,42 @@ mod tests {
         assert!(s.replay_complete(id(3, 0)).is_err());
         assert!(s.replay_complete(id(0, 1)).is_err());
         assert!(s.replay_complete(id(0, 2)).unwrap().is_empty());
+    }
+
+    #[derive(Default)]
+    struct Copies(parking_lot::Mutex<Vec<String>>);
+
+    impl EventMirror for Copies {
+        fn stored(&self, session: &str, id: EventId, data: &Arc<str>) {
+            self.0.lock().push(format!("{session} {id} {data}"));
+        }
+        fn finished(&self, session: &str, stream: u64) {
+            self.0.lock().push(format!("{session} end {stream}"));
+        }
+    }
+
+    #[test]
+    fn a_mirrored_store_keeps_events_here_and_copies_request_streams() {
+        let slot = MirrorSlot::default();
+        let stores = MirroredEventStores {
+            inner: Arc::new(InMemoryEventStores::default()),
+            mirror: slot.clone(),
+        };
+        let mut s = stores.open("s1");
+        let t0 = Instant::now();
+        // Before the mirror is bound, events are kept here only.
+        s.push(id(1, 1), "a".into(), t0);
+        let copies = Arc::new(Copies::default());
+        let bound: Arc<dyn EventMirror> = copies.clone();
+        let _ = slot.set(Arc::downgrade(&bound));
+        s.push(id(1, 2), "b".into(), t0);
+        s.push(id(0, 1), "get".into(), t0);
+        s.finish(1);
+        s.finish(0);
+        assert_eq!(s.len(), 3);
+        assert_eq!(s.replay_complete(id(1, 0)).unwrap().len(), 2);
+        assert_eq!(*copies.0.lock(), ["s1 1-2 b", "s1 end 1"]);
+        assert_eq!(stores.limits().max_events, 1000);
     }
 
     #[test]

@@ -7,8 +7,8 @@ pub mod stream;
 pub mod table;
 
 pub use event_store::{
-    EventId, EventStore, EventStoreLimits, EventStoreProvider, InMemoryEventStore,
-    InMemoryEventStores, Purged,
+    EventId, EventMirror, EventStore, EventStoreLimits, EventStoreProvider, InMemoryEventStore,
+    InMemoryEventStores, MirrorSlot, MirroredEventStores, Purged,
 };
 pub use stream::{
     Frame, InputLimitError, InputLimits, ResumeError, Session, SessionConfig, SlowConsumerHook,

@@ -185,6 +185,9 @@ struct Busy {
 #[derive(Debug)]
 struct State {
     last_activity: Instant,
+    /// The first request stream id this copy of the session hands out: 1 where the session
+    /// was opened, a random base where another instance adopted it (so ids never collide).
+    first_stream: StreamId,
     next_stream: StreamId,
     log_level: Option<u8>,
     closed: bool,
@@ -250,12 +253,46 @@ impl Session {
             owner: std::sync::OnceLock::new(),
             state: Mutex::new(State {
                 last_activity: Instant::now(),
+                first_stream: 1,
                 next_stream: 1,
                 log_level: None,
                 closed: false,
                 busy: None,
             }),
         }
+    }
+
+    /// A copy of a session opened elsewhere: its request streams (and its server→client
+    /// request ids) start at `base`, apart from those of every other copy.
+    pub fn with_first_stream(self, base: StreamId) -> Self {
+        {
+            let mut st = self.state.lock();
+            st.first_stream = base.max(1);
+            st.next_stream = base.max(1);
+            st.busy().next_request_id = base;
+        }
+        self
+    }
+
+    /// Whether a stream id was handed out by this copy of the session (the GET stream
+    /// always is).
+    pub fn knows_stream(&self, stream: StreamId) -> bool {
+        let st = self.state.lock();
+        stream == STANDALONE || (stream >= st.first_stream && stream < st.next_stream)
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.state.lock().closed
+    }
+
+    /// The resource URIs the client subscribed to.
+    pub fn subscriptions(&self) -> Vec<String> {
+        self.state
+            .lock()
+            .busy
+            .as_ref()
+            .map(|b| b.subscriptions.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Binds the session to the subject that created it; the first binding wins.
@@ -363,7 +400,10 @@ impl Session {
         let last = EventId::parse(last).ok_or(ResumeError::BadId)?;
         let (tx, rx) = mpsc::unbounded_channel();
         let mut st = self.state.lock();
-        if st.closed || last.stream >= st.next_stream {
+        if st.closed
+            || last.stream >= st.next_stream
+            || (last.stream != STANDALONE && last.stream < st.first_stream)
+        {
             return Err(ResumeError::BadId);
         }
         let busy = st.busy();
@@ -462,6 +502,9 @@ impl Session {
         if stream != STANDALONE {
             if let Some(b) = self.state.lock().busy.as_mut() {
                 b.streams.remove(&stream);
+                if let Some(events) = b.events.as_mut() {
+                    events.finish(stream);
+                }
             }
         }
     }
@@ -680,6 +723,26 @@ mod tests {
         assert_eq!(end.end_cause(), None, "a finished stream ended naturally");
         assert_eq!(s.resume(&cfg, "99-1").unwrap_err(), ResumeError::BadId);
         assert_eq!(s.resume(&cfg, "junk").unwrap_err(), ResumeError::BadId);
+    }
+
+    #[test]
+    fn an_adopted_copy_numbers_its_streams_apart_and_knows_only_its_own() {
+        let cfg = cfg();
+        let base = 7u64 << 32;
+        let s = session(LegacyVersion::V2025_06_18).with_first_stream(base);
+        let (id, _rx) = s.open_stream(&cfg).unwrap();
+        assert_eq!(id, base);
+        assert!(s.knows_stream(base) && s.knows_stream(STANDALONE));
+        assert!(!s.knows_stream(1) && !s.knows_stream(base + 1));
+        // A stream of the copy that opened the session is not resumed from this copy's store.
+        assert_eq!(s.resume(&cfg, "1-1").unwrap_err(), ResumeError::BadId);
+        let (rid, _) = s.begin_client_request().unwrap();
+        assert_eq!(rid, base + 1);
+        s.subscribe(&cfg.inputs, "mem://x").unwrap();
+        assert_eq!(s.subscriptions(), ["mem://x"]);
+        assert!(!s.is_closed());
+        s.close();
+        assert!(s.is_closed());
     }
 
     #[test]

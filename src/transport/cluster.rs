@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::StreamExt;
@@ -20,12 +20,16 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinHandle;
 
 use super::config::SharedConfig;
-use super::core::{ClusterView, Core, SessionDirectory, SessionRecord, StartError};
+use super::core::{
+    ClusterView, Core, FrameReceiver, RemoteResumeError, SessionDirectory, SessionRecord,
+    StartError,
+};
 use crate::monitor::CloseReason;
+use crate::session::{EventId, EventMirror, Purged, Session};
 
 /// How long one Redis round trip may take before it counts as an outage.
 const OP_TIMEOUT: Duration = Duration::from_millis(1_500);
@@ -62,6 +66,27 @@ enum BusMessage {
     /// A 2025 session was deleted: every instance that holds a copy ends it.
     #[serde(rename_all = "camelCase")]
     SessionEnded { from: String, id: String },
+    /// A client's answer to a server→client request, to the instance that asked (on its
+    /// own channel).
+    #[serde(rename_all = "camelCase")]
+    Reply {
+        session: String,
+        request: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        result: Option<String>,
+        /// The JSON-RPC error object, as text.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    /// `notifications/cancelled` for a request that runs on another instance (rare: on the
+    /// bus, every instance checks whether it runs there).
+    #[serde(rename_all = "camelCase")]
+    Cancel {
+        from: String,
+        session: String,
+        request_id: String,
+        reason: String,
+    },
 }
 
 pub struct Cluster {
@@ -80,6 +105,70 @@ pub struct Cluster {
     down: AtomicBool,
     /// When each session's shared lifetime was last refreshed from here.
     touched: Mutex<HashMap<String, std::time::Instant>>,
+    /// Event log copies and session record updates, written in order by one task.
+    log: mpsc::UnboundedSender<LogOp>,
+    /// Subscribes and unsubscribes the wake-up channels of followed streams.
+    sink: Mutex<Option<redis::aio::PubSubSink>>,
+    /// Wake-up channel → who follows that stream here.
+    tails: Mutex<HashMap<String, Vec<Weak<Notify>>>>,
+    me: Weak<Cluster>,
+    shutdown: watch::Receiver<bool>,
+}
+
+/// One write of the ordered log task.
+enum LogOp {
+    Event {
+        session: Arc<str>,
+        id: EventId,
+        data: Arc<str>,
+    },
+    Finished {
+        session: Arc<str>,
+        stream: u64,
+    },
+    Record {
+        session: String,
+        text: String,
+    },
+    /// One `[MCP_CONNECTION]` line of this instance, for the cluster's event stream.
+    Connection {
+        line: String,
+    },
+}
+
+/// Entries kept in `{prefix}:connections` (about: `MAXLEN ~`).
+const CONNECTION_EVENTS_KEPT: usize = 10_000;
+
+/// Puts this instance's monitor events on the cluster's event stream. Holds the cluster
+/// weakly: the core's tracker owns its sinks and the cluster owns the core.
+struct ConnectionEventsSink(Weak<Cluster>);
+
+impl crate::monitor::MonitorSink for ConnectionEventsSink {
+    fn event(&self, event: &crate::monitor::MonitorEvent, counts: crate::monitor::Counts) {
+        if let Some(c) = self.0.upgrade() {
+            let line = crate::monitor::stdout::event_line(&c.cfg.instance_id, event, counts);
+            let _ = c.log.send(LogOp::Connection {
+                line: line.trim_end().to_owned(),
+            });
+        }
+    }
+}
+
+/// The end-of-stream marker's sequence: after every event of the stream.
+const END_SEQ: u64 = u64::MAX;
+/// Entries read per `XRANGE`.
+const READ_BATCH: usize = 512;
+/// A follower re-reads this often even without a wake-up (one lost in a reconnect).
+const TAIL_POLL: Duration = Duration::from_millis(1_000);
+
+/// One entry of a stream's shared log.
+#[derive(Debug, PartialEq, Eq)]
+struct LogEntry {
+    seq: u64,
+    /// The sequence written before this one on the same stream (0: none): a larger value
+    /// than the resume point means entries in between were trimmed.
+    prev: u64,
+    data: Option<String>,
 }
 
 fn now_ms() -> u64 {
@@ -114,7 +203,9 @@ impl Cluster {
         let client = redis::Client::open(cfg.redis_url.as_str())
             .map_err(|e| StartError::Option(format!("shared.redisUrl: {e}")))?;
         let (outgoing, rx) = mpsc::unbounded_channel();
-        let cluster = Arc::new(Cluster {
+        let (log, log_rx) = mpsc::unbounded_channel();
+        let stop = shutdown.clone();
+        let cluster = Arc::new_cyclic(|me| Cluster {
             core,
             cfg,
             client,
@@ -126,7 +217,21 @@ impl Cluster {
             outgoing,
             down: AtomicBool::new(false),
             touched: Mutex::new(HashMap::new()),
+            log,
+            sink: Mutex::new(None),
+            tails: Mutex::new(HashMap::new()),
+            me: me.clone(),
+            shutdown: stop,
         });
+        cluster
+            .core
+            .tracker
+            .add_sink(Arc::new(ConnectionEventsSink(Arc::downgrade(&cluster))));
+        let mirror: Arc<dyn EventMirror> = cluster.clone();
+        let _ = cluster.core.event_mirror.set(Arc::downgrade(&mirror));
+        tasks.push(tokio::spawn(
+            cluster.clone().log_writer(log_rx, shutdown.clone()),
+        ));
         tasks.push(tokio::spawn(cluster.clone().heartbeat(shutdown.clone())));
         tasks.push(tokio::spawn(cluster.clone().subscriber(shutdown.clone())));
         tasks.push(tokio::spawn(cluster.clone().publisher(rx, shutdown)));
@@ -143,6 +248,15 @@ impl Cluster {
 
     fn channel(&self) -> String {
         self.key("bus")
+    }
+
+    /// This instance's own channel: answers routed to it.
+    fn own_channel(&self) -> String {
+        self.key(&format!("inst:{}", self.cfg.instance_id))
+    }
+
+    fn wait_key(&self, session: &str, request: u64) -> String {
+        self.key(&format!("wait:{session}:{request}"))
     }
 
     fn ttl(&self) -> Duration {
@@ -305,6 +419,39 @@ impl Cluster {
                     }
                 }
             }
+            BusMessage::Reply {
+                session,
+                request,
+                result,
+                error,
+            } => {
+                let reply = match (result, error) {
+                    (Some(r), _) => Ok(r),
+                    (None, e) => Err(crate::protocol::CallError::from_error_object(
+                        e.as_deref().unwrap_or("{}"),
+                    )),
+                };
+                if let Some(s) = self.core.sessions.get(&session) {
+                    s.complete_client_request(request, reply);
+                }
+            }
+            BusMessage::Cancel {
+                from,
+                session,
+                request_id,
+                reason,
+            } => {
+                if from != self.cfg.instance_id {
+                    if let Some(call) = self
+                        .core
+                        .sessions
+                        .get(&session)
+                        .and_then(|s| s.call_for_request(&request_id))
+                    {
+                        self.core.cancel_call(call, &reason);
+                    }
+                }
+            }
             BusMessage::ResourceUpdated { from, uri } => {
                 if from != self.cfg.instance_id {
                     let params = json!({ "uri": uri }).to_string();
@@ -350,31 +497,46 @@ impl Cluster {
         loop {
             let opened = async {
                 let mut ps = self.bounded(self.client.get_async_pubsub()).await?;
-                self.bounded(ps.subscribe(self.channel())).await?;
+                self.bounded(ps.subscribe(&[self.channel(), self.own_channel()]))
+                    .await?;
                 Ok::<_, SharedError>(ps)
             }
             .await;
             match opened {
-                Ok(mut ps) => {
+                Ok(ps) => {
+                    let (mut sink, mut stream) = ps.split();
+                    // Followed streams' wake-ups again, then every follower reads once: what
+                    // was written while the connection was down is not missed.
+                    let followed: Vec<String> = self.tails.lock().keys().cloned().collect();
+                    for ch in followed {
+                        if let Err(e) = self.bounded(sink.subscribe(&ch)).await {
+                            tracing::debug!(error = %e, "resubscribing a followed stream failed");
+                        }
+                    }
+                    *self.sink.lock() = Some(sink);
+                    self.wake_all();
                     // Subscribed first, then resynchronised: nothing falls in between.
                     let synced = self.resync().await;
                     if let Err(e) = &synced {
                         tracing::warn!(error = %e, "resync after subscribing failed");
                     }
                     self.note(&synced, "resync");
-                    let mut stream = ps.on_message();
+                    let bus = self.channel();
+                    let own = self.own_channel();
                     loop {
                         tokio::select! {
                             _ = shutdown.changed() => return,
                             m = stream.next() => match m {
-                                Some(m) => match m.get_payload::<String>().ok().and_then(|t| serde_json::from_str::<BusMessage>(&t).ok()) {
+                                Some(m) if m.get_channel_name() == bus || m.get_channel_name() == own => match m.get_payload::<String>().ok().and_then(|t| serde_json::from_str::<BusMessage>(&t).ok()) {
                                     Some(msg) => self.apply(msg),
                                     None => tracing::warn!("unreadable bus message"),
                                 },
+                                Some(m) => self.wake(m.get_channel_name()),
                                 None => break,
                             },
                         }
                     }
+                    self.sink.lock().take();
                     let lost: Result<(), SharedError> = Err(SharedError::NotConnected);
                     self.note(&lost, "bus");
                 }
@@ -524,7 +686,8 @@ impl SessionDirectory for Cluster {
     fn load<'a>(
         &'a self,
         id: &'a str,
-    ) -> Pin<Box<dyn Future<Output = Option<SessionRecord>> + Send + 'a>> {
+    ) -> Pin<Box<dyn Future<Output = Result<Option<SessionRecord>, RemoteResumeError>> + Send + 'a>>
+    {
         Box::pin(async move {
             let outcome = async {
                 let mut c = self.conn().await?;
@@ -533,10 +696,10 @@ impl SessionDirectory for Cluster {
             }
             .await;
             match outcome {
-                Ok(text) => text.and_then(|t| serde_json::from_str(&t).ok()),
+                Ok(text) => Ok(text.and_then(|t| serde_json::from_str(&t).ok())),
                 Err(e) => {
                     self.note(&Err(e), "session");
-                    None
+                    Err(RemoteResumeError::Unavailable)
                 }
             }
         })
@@ -576,6 +739,88 @@ impl SessionDirectory for Cluster {
         });
     }
 
+    fn awaiting<'a>(
+        &'a self,
+        session: &'a str,
+        request: u64,
+        ttl: Duration,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
+        Box::pin(async move {
+            let outcome = async {
+                let mut c = self.conn().await?;
+                self.bounded(c.pset_ex::<_, _, ()>(
+                    self.wait_key(session, request),
+                    &self.cfg.instance_id,
+                    ttl.as_millis() as u64,
+                ))
+                .await
+            }
+            .await;
+            if let Err(e) = &outcome {
+                tracing::debug!(session = %session, error = %e, "an answer elsewhere cannot be routed here");
+            }
+            self.note(&outcome, "route");
+        })
+    }
+
+    fn forward_reply(&self, session: &str, request: u64, reply: &Result<String, String>) {
+        let Some(me) = self.me.upgrade() else {
+            return;
+        };
+        let (result, error) = match reply {
+            Ok(r) => (Some(r.clone()), None),
+            Err(e) => (None, Some(e.clone())),
+        };
+        let msg = BusMessage::Reply {
+            session: session.to_owned(),
+            request,
+            result,
+            error,
+        };
+        let key = self.wait_key(session, request);
+        tokio::spawn(async move {
+            let outcome = async {
+                let mut c = me.conn().await?;
+                let waiter: Option<String> = me.bounded(c.get(&key)).await?;
+                match waiter {
+                    Some(inst) if inst != me.cfg.instance_id => {
+                        let text = serde_json::to_string(&msg).unwrap_or_default();
+                        let ch = me.key(&format!("inst:{inst}"));
+                        me.bounded(c.publish::<_, _, ()>(ch, text)).await
+                    }
+                    _ => Ok(()),
+                }
+            }
+            .await;
+            me.note(&outcome, "route");
+        });
+    }
+
+    fn forward_cancel(&self, session: &str, request_id: &str, reason: Option<&str>) {
+        let _ = self.outgoing.send(BusMessage::Cancel {
+            from: self.cfg.instance_id.clone(),
+            session: session.to_owned(),
+            request_id: request_id.to_owned(),
+            reason: reason.unwrap_or("cancelled by the client").to_owned(),
+        });
+    }
+
+    fn update(&self, id: &str, record: SessionRecord) {
+        let text = serde_json::to_string(&record).unwrap_or_default();
+        let _ = self.log.send(LogOp::Record {
+            session: id.to_owned(),
+            text,
+        });
+    }
+
+    fn resume_remote(
+        &self,
+        session: Arc<Session>,
+        last: EventId,
+    ) -> Pin<Box<dyn Future<Output = Result<FrameReceiver, RemoteResumeError>> + Send + '_>> {
+        Box::pin(self.follow(session, last))
+    }
+
     fn ended(&self, id: &str) {
         self.touched.lock().remove(id);
         let _ = self.outgoing.send(BusMessage::SessionEnded {
@@ -583,6 +828,427 @@ impl SessionDirectory for Cluster {
             id: id.to_owned(),
         });
     }
+}
+
+impl EventMirror for Cluster {
+    fn stored(&self, session: &str, id: EventId, data: &Arc<str>) {
+        let _ = self.log.send(LogOp::Event {
+            session: Arc::from(session),
+            id,
+            data: data.clone(),
+        });
+    }
+
+    fn finished(&self, session: &str, stream: u64) {
+        let _ = self.log.send(LogOp::Finished {
+            session: Arc::from(session),
+            stream,
+        });
+    }
+}
+
+/// The shared event log (docs/deployment.md): one Redis Stream per session stream, entry id
+/// `0-<seq>` so a resume point maps onto `XRANGE` directly, trimmed by `MAXLEN ~` and expired
+/// with the event store's ttl; a wake-up channel per stream for those who follow it.
+impl Cluster {
+    fn log_key(&self, session: &str, stream: u64) -> String {
+        self.key(&format!("events:{session}:{stream}"))
+    }
+
+    fn wake_channel(&self, session: &str, stream: u64) -> String {
+        self.key(&format!("wake:{session}:{stream}"))
+    }
+
+    fn event_limits(&self) -> crate::session::EventStoreLimits {
+        self.core
+            .cfg
+            .session
+            .event_store
+            .as_ref()
+            .map(|p| p.limits())
+            .unwrap_or_default()
+    }
+
+    /// Writes event copies and record updates in the order they were made, a batch per round
+    /// trip. A failed batch leaves a gap that the `prev` chain shows, so a resume across it
+    /// is refused rather than partial.
+    async fn log_writer(
+        self: Arc<Self>,
+        mut rx: mpsc::UnboundedReceiver<LogOp>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        // (session, stream) → last sequence handed to Redis.
+        let mut prev: HashMap<(Arc<str>, u64), u64> = HashMap::new();
+        let limits = self.event_limits();
+        let ttl_ms = limits.ttl.as_millis() as u64;
+        loop {
+            let first = tokio::select! {
+                _ = shutdown.changed() => break,
+                m = rx.recv() => match m { Some(m) => m, None => break },
+            };
+            let mut batch = vec![first];
+            while batch.len() < 256 {
+                match rx.try_recv() {
+                    Ok(m) => batch.push(m),
+                    Err(_) => break,
+                }
+            }
+            let mut pipe = redis::pipe();
+            let mut wakes: Vec<String> = Vec::new();
+            for op in batch {
+                match op {
+                    LogOp::Event { session, id, data } => {
+                        let p = prev
+                            .insert((session.clone(), id.stream), id.seq)
+                            .unwrap_or(0);
+                        if data.len() > limits.max_bytes {
+                            // Not kept (as in memory); the next entry's `prev` shows the gap.
+                            continue;
+                        }
+                        let key = self.log_key(&session, id.stream);
+                        pipe.cmd("XADD")
+                            .arg(&key)
+                            .arg("MAXLEN")
+                            .arg("~")
+                            .arg(limits.max_events.max(1))
+                            .arg(format!("0-{}", id.seq))
+                            .arg("p")
+                            .arg(p)
+                            .arg("d")
+                            .arg(&*data)
+                            .ignore()
+                            .pexpire(&key, ttl_ms as i64)
+                            .ignore();
+                        let ch = self.wake_channel(&session, id.stream);
+                        if !wakes.contains(&ch) {
+                            wakes.push(ch);
+                        }
+                    }
+                    LogOp::Finished { session, stream } => {
+                        let p = prev.remove(&(session.clone(), stream)).unwrap_or(0);
+                        let key = self.log_key(&session, stream);
+                        pipe.cmd("XADD")
+                            .arg(&key)
+                            .arg(format!("0-{END_SEQ}"))
+                            .arg("p")
+                            .arg(p)
+                            .arg("e")
+                            .arg(1)
+                            .ignore()
+                            .pexpire(&key, ttl_ms as i64)
+                            .ignore();
+                        let ch = self.wake_channel(&session, stream);
+                        if !wakes.contains(&ch) {
+                            wakes.push(ch);
+                        }
+                    }
+                    LogOp::Connection { line } => {
+                        pipe.cmd("XADD")
+                            .arg(self.key("connections"))
+                            .arg("MAXLEN")
+                            .arg("~")
+                            .arg(CONNECTION_EVENTS_KEPT)
+                            .arg("*")
+                            .arg("instance")
+                            .arg(&self.cfg.instance_id)
+                            .arg("line")
+                            .arg(line)
+                            .ignore();
+                    }
+                    LogOp::Record { session, text } => {
+                        // XX: a record updated after the session ended is not brought back.
+                        pipe.cmd("SET")
+                            .arg(self.session_key(&session))
+                            .arg(text)
+                            .arg("PX")
+                            .arg(self.session_ttl_ms())
+                            .arg("XX")
+                            .ignore();
+                    }
+                }
+            }
+            for ch in wakes {
+                pipe.publish(ch, "").ignore();
+            }
+            if prev.len() > 100_000 {
+                // Forgetting only weakens gap detection for streams still running.
+                prev.clear();
+            }
+            let outcome = async {
+                let mut c = self.conn().await?;
+                self.bounded(pipe.query_async::<()>(&mut c)).await
+            }
+            .await;
+            if let Err(e) = &outcome {
+                tracing::debug!(error = %e, "event log batch not written");
+                // Redis is away: what queued up meanwhile is dropped, not kept in memory for as
+                // long as the outage lasts. The sequences still advance, so a resume across
+                // the gap is refused (410), never partial.
+                while let Ok(op) = rx.try_recv() {
+                    match op {
+                        LogOp::Event { session, id, .. } => {
+                            prev.insert((session, id.stream), id.seq);
+                        }
+                        LogOp::Finished { session, stream } => {
+                            prev.remove(&(session, stream));
+                        }
+                        LogOp::Record { .. } | LogOp::Connection { .. } => {}
+                    }
+                }
+            }
+            self.note(&outcome, "event log");
+        }
+    }
+
+    /// Entries of `key` after `seq`, oldest first, at most `READ_BATCH`.
+    async fn read_after(&self, key: &str, seq: u64) -> Result<Vec<LogEntry>, SharedError> {
+        let mut c = self.conn().await?;
+        let v: redis::Value = self
+            .bounded(
+                redis::cmd("XRANGE")
+                    .arg(key)
+                    .arg(format!("(0-{seq}"))
+                    .arg("+")
+                    .arg("COUNT")
+                    .arg(READ_BATCH)
+                    .query_async(&mut c),
+            )
+            .await?;
+        Ok(parse_entries(v))
+    }
+
+    async fn exists(&self, key: &str) -> Result<bool, SharedError> {
+        let mut c = self.conn().await?;
+        self.bounded(c.exists::<_, bool>(key)).await
+    }
+
+    fn wake(&self, channel: &str) {
+        if let Some(list) = self.tails.lock().get(channel) {
+            for n in list.iter().filter_map(Weak::upgrade) {
+                n.notify_one();
+            }
+        }
+    }
+
+    fn wake_all(&self) {
+        for list in self.tails.lock().values() {
+            for n in list.iter().filter_map(Weak::upgrade) {
+                n.notify_one();
+            }
+        }
+    }
+
+    /// Registers a follower of `channel`, subscribing when it is the first here.
+    async fn follow_channel(&self, channel: &str, notify: &Arc<Notify>) {
+        let first = {
+            let mut tails = self.tails.lock();
+            let list = tails.entry(channel.to_owned()).or_default();
+            list.retain(|w| w.strong_count() > 0);
+            list.push(Arc::downgrade(notify));
+            list.len() == 1
+        };
+        let sink = self.sink.lock().clone();
+        if let (true, Some(mut sink)) = (first, sink) {
+            // Unsubscribed (or the bus down): the follower still polls; a reconnect resubscribes.
+            if let Err(e) = self.bounded(sink.subscribe(channel)).await {
+                tracing::debug!(error = %e, "subscribing a followed stream failed");
+            }
+        }
+    }
+
+    fn unfollow_channel(&self, channel: &str) {
+        let last = {
+            let mut tails = self.tails.lock();
+            match tails.get_mut(channel) {
+                Some(list) => {
+                    list.retain(|w| w.strong_count() > 0);
+                    if list.is_empty() {
+                        tails.remove(channel);
+                        true
+                    } else {
+                        false
+                    }
+                }
+                None => false,
+            }
+        };
+        if let (true, Some(mut sink)) = (last, self.sink.lock().clone()) {
+            let channel = channel.to_owned();
+            tokio::spawn(async move {
+                let _ = bounded_raw(sink.unsubscribe(channel)).await;
+            });
+        }
+    }
+
+    /// A resume of a stream another instance wrote: the replay from the log, then what is
+    /// appended until its end marker, the session's end, the client leaving or shutdown.
+    async fn follow(
+        &self,
+        session: Arc<Session>,
+        last: EventId,
+    ) -> Result<FrameReceiver, RemoteResumeError> {
+        let me = self.me.upgrade().ok_or(RemoteResumeError::Unavailable)?;
+        let key = self.log_key(&session.id, last.stream);
+        let channel = self.wake_channel(&session.id, last.stream);
+        let notify = Arc::new(Notify::new());
+        // Followed before the first read: nothing written in between is missed.
+        self.follow_channel(&channel, &notify).await;
+        let guard = Unfollow {
+            cluster: me.clone(),
+            channel,
+        };
+        let mut entries = self
+            .read_after(&key, last.seq)
+            .await
+            .map_err(|_| RemoteResumeError::Unavailable)?;
+        let purged = Err(RemoteResumeError::Purged(Purged { after: last }));
+        match entries.first() {
+            Some(e) if e.prev > last.seq => return purged,
+            Some(_) => {}
+            None if last.seq > 0 => {
+                // Nothing after the point: the log must still hold the point itself (the
+                // owner's writer may be a batch behind the wire, so it gets a moment).
+                let mut held = self.exists(&key).await.unwrap_or(false);
+                if !held {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    held = self.exists(&key).await.unwrap_or(false);
+                    entries = self.read_after(&key, last.seq).await.unwrap_or_default();
+                }
+                if !held {
+                    return purged;
+                }
+            }
+            None => {}
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        let stream = last.stream;
+        let mut cursor = last.seq;
+        if send_entries(&tx, stream, &mut cursor, entries).is_break() {
+            return Ok(rx);
+        }
+        let mut shutdown = self.shutdown.clone();
+        let idle_limit = self.event_limits().ttl;
+        tokio::spawn(async move {
+            let _guard = guard;
+            let mut idle_since = tokio::time::Instant::now();
+            loop {
+                tokio::select! {
+                    _ = notify.notified() => {}
+                    _ = tokio::time::sleep(TAIL_POLL) => {}
+                    _ = tx.closed() => return,
+                    _ = shutdown.changed() => return,
+                }
+                if session.is_closed() {
+                    return;
+                }
+                loop {
+                    let Ok(batch) = me.read_after(&key, cursor).await else {
+                        break;
+                    };
+                    if batch.first().is_some_and(|e| e.prev > cursor) {
+                        // Trimmed while we followed: end here; the client's next resume
+                        // is refused, never partial.
+                        return;
+                    }
+                    let full = batch.len() >= READ_BATCH;
+                    if !batch.is_empty() {
+                        idle_since = tokio::time::Instant::now();
+                    }
+                    if send_entries(&tx, stream, &mut cursor, batch).is_break() {
+                        return;
+                    }
+                    if !full {
+                        break;
+                    }
+                }
+                // The writer went away without ending the stream (it crashed): past the
+                // log's lifetime nothing more can come.
+                if idle_since.elapsed() > idle_limit {
+                    return;
+                }
+            }
+        });
+        Ok(rx)
+    }
+}
+
+/// Stops following a wake-up channel when the follower ends.
+struct Unfollow {
+    cluster: Arc<Cluster>,
+    channel: String,
+}
+
+impl Drop for Unfollow {
+    fn drop(&mut self) {
+        self.cluster.unfollow_channel(&self.channel);
+    }
+}
+
+/// Sends entries as SSE frames; `Break` at the end marker or when the client is gone.
+fn send_entries(
+    tx: &mpsc::UnboundedSender<crate::session::Frame>,
+    stream: u64,
+    cursor: &mut u64,
+    entries: Vec<LogEntry>,
+) -> std::ops::ControlFlow<()> {
+    for e in entries {
+        let Some(data) = e.data else {
+            return std::ops::ControlFlow::Break(());
+        };
+        *cursor = e.seq;
+        if tx
+            .send(crate::protocol::sse::message(Some((stream, e.seq)), &data))
+            .is_err()
+        {
+            return std::ops::ControlFlow::Break(());
+        }
+    }
+    std::ops::ControlFlow::Continue(())
+}
+
+/// `XRANGE`'s reply as entries; what does not parse is skipped.
+fn parse_entries(v: redis::Value) -> Vec<LogEntry> {
+    fn text(v: &redis::Value) -> Option<String> {
+        match v {
+            redis::Value::BulkString(b) => String::from_utf8(b.clone()).ok(),
+            redis::Value::SimpleString(s) => Some(s.clone()),
+            _ => None,
+        }
+    }
+    let redis::Value::Array(items) = v else {
+        return Vec::new();
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        let redis::Value::Array(parts) = item else {
+            continue;
+        };
+        let (Some(id), Some(redis::Value::Array(fields))) = (parts.first(), parts.get(1)) else {
+            continue;
+        };
+        let Some(seq) = text(id)
+            .and_then(|t| t.split_once('-').map(|(_, s)| s.to_owned()))
+            .and_then(|s| s.parse::<u64>().ok())
+        else {
+            continue;
+        };
+        let mut entry = LogEntry {
+            seq,
+            prev: 0,
+            data: None,
+        };
+        for pair in fields.chunks(2) {
+            if let [k, v] = pair {
+                match text(k).as_deref() {
+                    Some("p") => entry.prev = text(v).and_then(|t| t.parse().ok()).unwrap_or(0),
+                    Some("d") => entry.data = text(v),
+                    _ => {}
+                }
+            }
+        }
+        out.push(entry);
+    }
+    out
 }
 
 impl ClusterView for Cluster {
@@ -732,6 +1398,66 @@ mod tests {
         );
         assert_eq!(out["degraded"], true);
         assert_eq!(out["error"], "down");
+    }
+
+    #[test]
+    fn log_entries_parse_from_xrange_replies() {
+        use redis::Value as V;
+        let bulk = |t: &str| V::BulkString(t.as_bytes().to_vec());
+        let entry = |id: &str, fields: &[&str]| {
+            V::Array(vec![
+                bulk(id),
+                V::Array(fields.iter().map(|f| bulk(f)).collect()),
+            ])
+        };
+        let reply = V::Array(vec![
+            entry("0-3", &["p", "2", "d", "{\"x\":1}"]),
+            entry("0-18446744073709551615", &["p", "3", "e", "1"]),
+            entry("junk", &["p", "1"]),
+            V::Int(4),
+        ]);
+        assert_eq!(
+            parse_entries(reply),
+            vec![
+                LogEntry {
+                    seq: 3,
+                    prev: 2,
+                    data: Some("{\"x\":1}".into())
+                },
+                LogEntry {
+                    seq: END_SEQ,
+                    prev: 3,
+                    data: None
+                },
+            ]
+        );
+        assert!(parse_entries(V::Nil).is_empty());
+    }
+
+    #[test]
+    fn entries_are_sent_until_the_end_marker() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let mut cursor = 1;
+        let e = |seq, data: Option<&str>| LogEntry {
+            seq,
+            prev: seq - 1,
+            data: data.map(str::to_owned),
+        };
+        let flow = send_entries(&tx, 4, &mut cursor, vec![e(2, Some("a")), e(3, Some("b"))]);
+        assert!(flow.is_continue());
+        assert_eq!(cursor, 3);
+        let flow = send_entries(&tx, 4, &mut cursor, vec![e(END_SEQ, None), e(9, Some("z"))]);
+        assert!(flow.is_break());
+        let mut got = Vec::new();
+        while let Ok(f) = rx.try_recv() {
+            got.push(String::from_utf8_lossy(&f).into_owned());
+        }
+        assert_eq!(got.len(), 2);
+        assert!(
+            got[0].contains("id: 4-2") && got[0].contains("data: a"),
+            "{got:?}"
+        );
+        assert!(got[1].contains("id: 4-3"), "{got:?}");
     }
 
     #[test]

@@ -68,7 +68,42 @@ pub struct SessionRecord {
     pub client_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_version: Option<String>,
+    /// The authorized subject that opened it: only that subject may use it, anywhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// `logging/setLevel`'s minimum severity (0 = debug … 7 = emergency).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_level: Option<u8>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subscriptions: Vec<String>,
 }
+
+impl SessionRecord {
+    /// What a session holds now, as another instance needs it.
+    pub fn of(session: &Session) -> Self {
+        Self {
+            version: session.version.as_str().to_owned(),
+            capabilities: session.client_capabilities.to_string(),
+            client_name: session.client_name.as_deref().map(str::to_owned),
+            client_version: session.client_version.as_deref().map(str::to_owned),
+            owner: session.owner().map(str::to_owned),
+            log_level: session.log_level(),
+            subscriptions: session.subscriptions(),
+        }
+    }
+}
+
+/// Why a stream opened on another instance cannot be resumed here.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteResumeError {
+    #[error("{0}")]
+    Purged(crate::session::Purged),
+    #[error("the shared store is unavailable")]
+    Unavailable,
+}
+
+/// SSE frames of a resumed stream.
+pub type FrameReceiver = tokio::sync::mpsc::UnboundedReceiver<crate::session::Frame>;
 
 /// 2025 sessions kept where every instance can read them, when this instance shares a store.
 pub trait SessionDirectory: Send + Sync {
@@ -79,11 +114,33 @@ pub trait SessionDirectory: Send + Sync {
         id: &'a str,
         record: SessionRecord,
     ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
-    /// A session another instance opened; `None` when unknown, expired or unreachable.
+    /// A session another instance opened; `None` when unknown or expired, `Unavailable`
+    /// when the store cannot be asked now.
     fn load<'a>(
         &'a self,
         id: &'a str,
-    ) -> Pin<Box<dyn Future<Output = Option<SessionRecord>> + Send + 'a>>;
+    ) -> Pin<Box<dyn Future<Output = Result<Option<SessionRecord>, RemoteResumeError>> + Send + 'a>>;
+    /// The session changed (log level, subscriptions): the shared record follows, in order.
+    fn update(&self, id: &str, record: SessionRecord);
+    /// Replays a request stream another instance wrote, from the shared event log, then
+    /// follows what that instance still writes to it until the stream ends.
+    fn resume_remote(
+        &self,
+        session: Arc<Session>,
+        last: crate::session::EventId,
+    ) -> Pin<Box<dyn Future<Output = Result<FrameReceiver, RemoteResumeError>> + Send + '_>>;
+    /// A server→client request of a session here waits for its answer: an answer that
+    /// reaches another instance is sent on to this one (awaited before the request goes out).
+    fn awaiting<'a>(
+        &'a self,
+        session: &'a str,
+        request: u64,
+        ttl: Duration,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+    /// An answer nobody here waits for: to the instance that does, if any.
+    fn forward_reply(&self, session: &str, request: u64, reply: &Result<String, String>);
+    /// A `notifications/cancelled` for a request not running here: to where it runs.
+    fn forward_cancel(&self, session: &str, request_id: &str, reason: Option<&str>);
     /// The session was used: its shared lifetime starts again.
     fn touch(&self, id: &str);
     /// The client deleted the session: forget it and end it on every instance.
@@ -107,6 +164,8 @@ pub struct Core {
     /// Weak: the server owns the cluster, which owns the core.
     cluster: OnceLock<Weak<dyn ClusterView>>,
     directory: OnceLock<Weak<dyn SessionDirectory>>,
+    /// Bound by the shared store when it starts: where stored events are copied.
+    pub event_mirror: crate::session::MirrorSlot,
 }
 
 impl Core {
@@ -138,6 +197,17 @@ impl Core {
         for s in sinks {
             tracker.add_sink(s);
         }
+        // With a shared store, what sessions store is also copied where other instances can
+        // replay it; the copy starts once the store is up.
+        let event_mirror = crate::session::MirrorSlot::default();
+        if cfg.shared.is_some() {
+            if let Some(inner) = cfg.session.event_store.take() {
+                cfg.session.event_store = Some(Arc::new(crate::session::MirroredEventStores {
+                    inner,
+                    mirror: event_mirror.clone(),
+                }));
+            }
+        }
         let state_keys = StateKeys::from_base64(&cfg.request_state_keys)
             .map_err(|e| StartError::Option(e.to_string()))?;
         let core = Arc::new(Core {
@@ -153,6 +223,7 @@ impl Core {
             auth: stores.authenticator,
             cluster: OnceLock::new(),
             directory: OnceLock::new(),
+            event_mirror,
         });
         core.tracker
             .set_evictor(Some(Arc::new(EvictSession(Arc::downgrade(&core)))));
@@ -342,6 +413,13 @@ impl Core {
         let (id, rx) = session
             .begin_client_request()
             .ok_or(CallError::SessionClosed)?;
+        if let Some(dir) = self.directory() {
+            let wait = self
+                .cfg
+                .callback_timeout
+                .unwrap_or(Duration::from_secs(300));
+            dir.awaiting(&session.id, id, wait).await;
+        }
         let rid = jsonrpc::RequestId::from_number(id);
         let msg = jsonrpc::request(&rid, method, params.as_deref());
         if !session.send(&self.cfg.session, stream, &msg) {

@@ -12,7 +12,7 @@ use serde_json::{json, value::RawValue, Value};
 
 use super::body::OutBody;
 use super::calls::Route;
-use super::core::{Core, SessionRecord};
+use super::core::{Core, RemoteResumeError, SessionRecord};
 use super::http::{self, header, Resp, LAST_EVENT_ID, SESSION_HEADER, VERSION_HEADER};
 use super::pipeline::{self, ClientInfo, ContextClient, Deliver, Peer, Stream};
 use crate::monitor::tracker::NewConnection;
@@ -22,7 +22,7 @@ use crate::protocol::jsonrpc::{self, Body, Message, RequestId};
 use crate::protocol::params::CallParams;
 use crate::protocol::validate::ArgumentErrorStyle;
 use crate::protocol::{CallError, CallbackKind, Era, LegacyVersion, Routed, RpcError};
-use crate::session::{new_session_id, ResumeError, Session, STANDALONE};
+use crate::session::{new_session_id, EventId, ResumeError, Session, STANDALONE};
 use crate::telemetry::trace_context::with_trace_context;
 
 fn session_required() -> Resp {
@@ -48,9 +48,8 @@ async fn session_of(core: &Core, peer: &Peer, headers: &HeaderMap) -> Result<Arc
     let id = header(headers, SESSION_HEADER).ok_or_else(session_required)?;
     let session = match core.sessions.get(id) {
         Some(s) => s,
-        // Held by another instance (shared): rebuilt from its record. Not under authorization:
-        // the record does not carry the owner yet, and a session must never change hands.
-        None if pipeline::request_subject().is_some() => return Err(session_not_found()),
+        // Held by another instance (shared): rebuilt from its record, owner included, so the
+        // check below holds wherever the session is served.
         None => adopt(core, peer, id).await?,
     };
     // A session belongs to the subject that created it: to anyone else it does not exist.
@@ -84,8 +83,17 @@ async fn session_of(core: &Core, peer: &Peer, headers: &HeaderMap) -> Result<Arc
 #[allow(clippy::result_large_err)]
 async fn adopt(core: &Core, peer: &Peer, id: &str) -> Result<Arc<Session>, Resp> {
     let dir = core.directory().ok_or_else(session_not_found)?;
-    let record = dir.load(id).await.ok_or_else(session_not_found)?;
+    let record = match dir.load(id).await {
+        Ok(Some(r)) => r,
+        Ok(None) => return Err(session_not_found()),
+        Err(_) => return Err(store_unavailable("the session is held by another instance")),
+    };
     let version = LegacyVersion::parse(&record.version).ok_or_else(session_not_found)?;
+    // Another subject's session does not exist for this caller, here as where it was opened.
+    let caller = pipeline::request_subject();
+    if record.owner.as_deref() != caller.as_ref().map(|i| i.subject.as_str()) {
+        return Err(session_not_found());
+    }
     // Two first requests at once: the one that lost the race uses the winner's copy.
     if let Some(s) = core.sessions.get(id) {
         return Ok(s);
@@ -100,23 +108,42 @@ async fn adopt(core: &Core, peer: &Peer, id: &str) -> Result<Arc<Session>, Resp>
             client_name: record.client_name.as_deref(),
             client_version: record.client_version.as_deref(),
             protocol_version: Some(version.as_str()),
-            // Only sessions without a principal are adopted (see `session_of`).
-            auth: None,
+            auth: pipeline::connection_auth(),
         },
     );
     if !opened {
         return Err(pipeline::capacity_refusal(core, None));
     }
     let strings = &core.tracker.strings;
-    let session = Arc::new(Session::new(
+    let session = Session::new(
         sid,
         version,
         strings.intern(&record.capabilities),
         record.client_name.as_deref().map(|n| strings.intern(n)),
         record.client_version.as_deref().map(|v| strings.intern(v)),
-    ));
+    )
+    .with_first_stream(adopted_stream_base());
+    if let Some(owner) = &record.owner {
+        session.bind_owner(owner);
+    }
+    if let Some(level) = record.log_level {
+        session.set_log_level(level);
+    }
+    for uri in &record.subscriptions {
+        // Checked against the caps where it was subscribed; a smaller cap here drops extras.
+        let _ = session.subscribe(&core.cfg.session.inputs, uri);
+    }
+    let session = Arc::new(session);
     core.sessions.insert(session.clone());
     Ok(session)
+}
+
+/// Where an adopted copy's stream ids start: a random multiple of 2^32 (below 2^53, so the
+/// ids of server→client requests stay exact JSON numbers), apart from every other copy's.
+fn adopted_stream_base() -> u64 {
+    let mut b = [0u8; 4];
+    let r = getrandom::fill(&mut b).map_or(1, |()| u32::from_le_bytes(b));
+    (u64::from(r % (1 << 20)) + 1) << 32
 }
 
 #[derive(Deserialize)]
@@ -181,10 +208,16 @@ pub async fn post(core: Arc<Core>, peer: Peer, headers: &HeaderMap, body: Body) 
             }
             Message::Response { id, outcome } => {
                 if let Ok(n) = id.as_json().parse::<u64>() {
-                    let reply = outcome
+                    let raw = outcome
                         .map(|r| r.get().to_owned())
-                        .map_err(|e| CallError::from_error_object(e.get()));
-                    session.complete_client_request(n, reply);
+                        .map_err(|e| e.get().to_owned());
+                    let reply = raw.clone().map_err(|e| CallError::from_error_object(&e));
+                    if !session.complete_client_request(n, reply) {
+                        // Asked from another instance serving this session: answered there.
+                        if let Some(dir) = core.directory() {
+                            dir.forward_reply(&session.id, n, &raw);
+                        }
+                    }
                 }
             }
         }
@@ -407,6 +440,9 @@ async fn initialize(core: &Arc<Core>, peer: &Peer, body: Body) -> Resp {
             capabilities: p.capabilities.map_or("{}", RawValue::get).to_owned(),
             client_name: name.as_deref().map(str::to_owned),
             client_version: ver.as_deref().map(str::to_owned),
+            owner: pipeline::request_subject().map(|i| i.subject.to_string()),
+            log_level: None,
+            subscriptions: Vec::new(),
         };
         dir.save(&sid, record).await;
     }
@@ -429,11 +465,18 @@ fn notification(core: &Core, session: &Session, method: &str, params: Option<&Ra
         let Some(c) = params.and_then(|p| serde_json::from_str::<Cancelled>(p.get()).ok()) else {
             return;
         };
-        if let Some(call) = c.request_id.and_then(|r| session.call_for_request(r.get())) {
-            core.cancel_call(
-                call,
-                c.reason.as_deref().unwrap_or("cancelled by the client"),
-            );
+        let Some(rid) = c.request_id else {
+            return;
+        };
+        let reason = c.reason.as_deref().unwrap_or("cancelled by the client");
+        match session.call_for_request(rid.get()) {
+            Some(call) => core.cancel_call(call, reason),
+            // The request runs on another instance serving this session.
+            None => {
+                if let Some(dir) = core.directory() {
+                    dir.forward_cancel(&session.id, rid.get(), Some(reason));
+                }
+            }
         }
     }
     // notifications/initialized and others need no action.
@@ -450,6 +493,7 @@ fn route(core: &Core, session: &Session, method: &str, params: Option<&RawValue>
     match routed {
         Routed::SetLogLevel(rank) => {
             session.set_log_level(rank);
+            share_record(core, session);
             Routed::Answer("{}".into())
         }
         Routed::Subscribe { uri, on } => {
@@ -460,6 +504,7 @@ fn route(core: &Core, session: &Session, method: &str, params: Option<&RawValue>
             } else {
                 session.unsubscribe(&uri);
             }
+            share_record(core, session);
             Routed::Answer("{}".into())
         }
         // An initialize inside a session (a batch member): the session exists already.
@@ -475,6 +520,13 @@ fn route(core: &Core, session: &Session, method: &str, params: Option<&RawValue>
             core.dispatcher
                 .check_arguments(Era::Legacy, style, params, other)
         }
+    }
+}
+
+/// A session's state changed: other instances serving it see the change.
+fn share_record(core: &Core, session: &Session) {
+    if let Some(dir) = core.directory() {
+        dir.update(&session.id, SessionRecord::of(session));
     }
 }
 
@@ -683,6 +735,21 @@ pub async fn get(core: &Arc<Core>, peer: &Peer, headers: &HeaderMap) -> Resp {
         Err(r) => return r,
     };
     let (rx, end) = match header(headers, LAST_EVENT_ID) {
+        // A request stream another instance opened: replayed from the shared log.
+        Some(last) if foreign_stream(core, &session, last).is_some() => {
+            let (Some(dir), Some(id)) = (core.directory(), foreign_stream(core, &session, last))
+            else {
+                return session_not_found();
+            };
+            match dir.resume_remote(session.clone(), id).await {
+                // Fed from the shared log here: nothing of this instance ends it early.
+                Ok(rx) => (rx, Arc::default()),
+                Err(RemoteResumeError::Purged(p)) => return gone(p),
+                Err(RemoteResumeError::Unavailable) => {
+                    return store_unavailable("the stream was written by another instance")
+                }
+            }
+        }
         Some(last) => match session.resume(&core.cfg.session, last) {
             Ok(attached) => attached,
             Err(ResumeError::NoStore) => match session.attach_standalone(&core.cfg.session) {
@@ -697,17 +764,7 @@ pub async fn get(core: &Arc<Core>, peer: &Peer, headers: &HeaderMap) -> Resp {
                 )
             }
             // Never a partial replay: the client learns it lost events (docs/hardening.md).
-            Err(ResumeError::Purged(p)) => {
-                return http::rpc_error(
-                    StatusCode::GONE,
-                    None,
-                    &RpcError::new(
-                        -32000,
-                        format!("Gone: events after Last-Event-ID {} are no longer stored; the stream cannot be resumed without loss", p.after),
-                    )
-                    .with_data(serde_json::json!({ "reason": "events_purged", "lastEventId": p.after.to_string() })),
-                )
-            }
+            Err(ResumeError::Purged(p)) => return gone(p),
         },
         None => match session.attach_standalone(&core.cfg.session) {
             Ok(attached) => attached,
@@ -754,6 +811,44 @@ fn until_token_expiry(
         }
     });
     out
+}
+
+/// 503: what the request needs is in the shared store, which cannot be reached now.
+fn store_unavailable(what: &str) -> Resp {
+    let mut r = http::rpc_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        None,
+        &RpcError::new(
+            -32000,
+            format!(
+                "Service Unavailable: {what} and the shared store cannot be reached; retry later"
+            ),
+        ),
+    );
+    r.headers_mut()
+        .insert(hyper::header::RETRY_AFTER, HeaderValue::from_static("1"));
+    r
+}
+
+fn gone(p: crate::session::Purged) -> Resp {
+    http::rpc_error(
+        StatusCode::GONE,
+        None,
+        &RpcError::new(
+            -32000,
+            format!("Gone: events after Last-Event-ID {} are no longer stored; the stream cannot be resumed without loss", p.after),
+        )
+        .with_data(serde_json::json!({ "reason": "events_purged", "lastEventId": p.after.to_string() })),
+    )
+}
+
+/// The id of a request stream this copy of the session did not open, when a shared store
+/// may hold it.
+fn foreign_stream(core: &Core, session: &Session, last: &str) -> Option<EventId> {
+    core.cfg.session.event_store.as_ref()?;
+    core.directory()?;
+    let id = EventId::parse(last)?;
+    (id.stream != STANDALONE && !session.knows_stream(id.stream)).then_some(id)
 }
 
 fn conflict() -> Resp {
