@@ -329,6 +329,67 @@ describe('auth with jwt (verified in Rust against the issuer JWKS)', () => {
   })
 })
 
+describe('per-subject accounting (jwt mode)', () => {
+  let as, server, url, rec
+  const token = (sub) => as.mint({ sub, aud: url, scope: 'mcp:read', expiresIn: 600 })
+
+  beforeAll(async () => {
+    as = await startOAuthServer()
+    rec = recorder()
+    server = await startServer({
+      tools: TOOLS,
+      callTool: callTool({ calls: [] }),
+      maxConnectionsPerClient: 2,
+      auth: { authorizationServers: [as.issuer], requiredScopes: ['mcp:read'], jwt: { issuer: as.issuer, jwksUri: as.jwksUri } },
+    }, rec.monitor)
+    url = server.url
+  })
+
+  afterAll(async () => {
+    await server.close()
+    await as.close()
+  })
+
+  // A sessionless client is one record per (address, user agent, client, subject): a new
+  // user agent makes a new connection.
+  const modernAs = (sub, ua) => modernPost(url, 'tools/list', {}, { headers: { authorization: `Bearer ${token(sub)}`, 'user-agent': ua } })
+
+  test('getConnectionStats() counts by subject across both eras', async () => {
+    expect(server.getConnectionStats().bySubject).toBeUndefined()
+    const a1 = await legacyInit(url, token('alice'))
+    expect(a1.status).toBe(200)
+    expect((await modernAs('alice', 'ua-1')).status).toBe(200)
+    expect((await modernAs('bob', 'ua-1')).status).toBe(200)
+    const stats = server.getConnectionStats()
+    expect(stats.bySubject).toEqual({ alice: 2, bob: 1 })
+    expect(stats.otherSubjects).toBeUndefined()
+    const sessionsBySubject = {}
+    for (const c of stats.connections) sessionsBySubject[c.auth.subject] = (sessionsBySubject[c.auth.subject] || 0) + 1
+    expect(sessionsBySubject).toEqual(stats.bySubject)
+    // onConnectionChange carries the same shape.
+    await waitFor(() => rec.events.some((e) => e.kind === 'change' && e.stats.bySubject.bob === 1), 'a change with bob')
+    expect(await server.closeSession(a1.headers.get('mcp-session-id'))).toBe(true)
+    expect(server.getConnectionStats().bySubject).toEqual({ alice: 1, bob: 1 })
+  })
+
+  test.each(['legacy', 'modern'])('%s: maxConnectionsPerClient counts per subject, not per address', async (era) => {
+    const open = (sub, i) => (era === 'legacy' ? legacyInit(url, token(sub), { 'user-agent': `cap-${i}` }) : modernAs(sub, `cap-${era}-${sub}-${i}`))
+    const before = server.getConnectionStats().bySubject
+    const carol = `carol-${era}`
+    const dave = `dave-${era}`
+    expect((await open(carol, 1)).status).toBe(200)
+    expect((await open(carol, 2)).status).toBe(200)
+    // Her third is over the cap of 2 per client...
+    const third = await open(carol, 3)
+    expect(third.status).toBe(429)
+    expect(rec.rejected().at(-1).info.reason).toBe('max_connections_per_client')
+    // ...while another user from the same address still gets in.
+    expect((await open(dave, 1)).status).toBe(200)
+    const after = server.getConnectionStats().bySubject
+    expect(after).toEqual({ ...before, [carol]: 2, [dave]: 1 })
+  })
+})
+
 describe('cors', () => {
   let withCors, without
   const ORIGIN = 'http://app.test:8080'
