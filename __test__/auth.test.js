@@ -86,6 +86,15 @@ describe('auth with a JS verifier', () => {
       tools: TOOLS,
       callTool: callTool(ctx),
       exposeHeaders: ['X-Tenant', 'Authorization'],
+      resources: [
+        { uri: 'users://public/profile', name: 'public profile' },
+        { uri: 'users://me/private', name: 'my private page', requiredScopes: ['mcp:admin'] },
+      ],
+      resourceTemplates: [
+        { uriTemplate: 'users://{id}/profile', name: 'profile', requiredScopes: ['mcp:admin'] },
+        { uriTemplate: 'notes://{+path}', name: 'notes' },
+      ],
+      readResource: async (uri) => ({ contents: [{ uri, text: `read:${uri}` }] }),
       auth: {
         authorizationServers: [as.issuer],
         scopesSupported: ['mcp:read', 'mcp:admin'],
@@ -181,6 +190,32 @@ describe('auth with a JS verifier', () => {
       const r = await request(era, url, 'boom', method)
       expect(r.status).toBe(500)
     })
+  })
+
+  // resources/read and resources/templates/list in either era, as `token`.
+  async function resourcesAs(era, token, method, params) {
+    if (era === 'modern') return modernPost(url, method, params, { headers: { authorization: `Bearer ${token}` } })
+    const init = await legacyInit(url, token)
+    return legacyCall(url, token, init.headers.get('mcp-session-id'), { jsonrpc: '2.0', id: 7, method, params })
+  }
+
+  test.each(['legacy', 'modern'])('%s: a resource template\'s requiredScopes guard the URIs it describes and its listing', async (era) => {
+    const read = (token, uri) => resourcesAs(era, token, 'resources/read', { uri })
+    const denied = await read('alice', 'users://42/profile')
+    expect(denied.status).toBe(403)
+    expect(challengeParams(denied.headers.get('www-authenticate'))).toMatchObject({ error: 'insufficient_scope', scope: 'mcp:read mcp:admin' })
+    const allowed = await read('alice-admin', 'users://42/profile')
+    expect(allowed.status).toBe(200)
+    expect(allowed.json.result.contents[0].text).toBe('read:users://42/profile')
+    // A listed resource's own requiredScopes win over a template it also matches.
+    expect((await read('alice', 'users://public/profile')).status).toBe(200)
+    expect((await read('alice', 'users://me/private')).status).toBe(403)
+    // Outside every protected template: only the server-wide scope.
+    expect((await read('alice', 'notes://a/b/c')).status).toBe(200)
+    expect((await read('alice', 'users://42/profile/extra')).status).toBe(200)
+    const names = async (token) => (await resourcesAs(era, token, 'resources/templates/list', {})).json.result.resourceTemplates.map((t) => t.name).sort()
+    expect(await names('alice')).toEqual(['notes'])
+    expect(await names('alice-admin')).toEqual(['notes', 'profile'])
   })
 
   test('modern: ctx.auth and ctx.headers in the callback, lists filtered, tool scope 403', async () => {
