@@ -11,6 +11,7 @@ import {
 } from 'mcp-swagger-native'
 import { executeOperation, openApiToTools, type OperationPlan } from '../openapi/openapi-to-tools'
 import { MCP_EVENTS, type MCPHealth, type MCPServerConfig, type MCPServerStatus } from './mcp.types'
+import { mcpAuthOption } from './mcp-auth.config'
 
 function emptyStats(): ConnectionStats {
   return { activeConnections: 0, totalConnections: 0, connections: [], lastUpdated: new Date() }
@@ -66,6 +67,8 @@ export class MCPService implements OnApplicationShutdown {
         tools: this.tools,
         callTool: (call, ctx) => this.callTool(call.name, call.arguments as Record<string, unknown>, ctx.signal),
         metrics: true,
+        // OAuth 2.1 bearer tokens when MCP_AUTH_ISSUER is set (mcp-auth.config.ts, README › Authorization).
+        ...mcpAuthOption(),
         logLevel: 'info',
         logger: (level, message, fields) => this.logCore(level, message, fields),
       },
