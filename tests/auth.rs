@@ -354,6 +354,7 @@ fn info(sub: &str, aud: Option<&str>, exp: Option<u64>, scopes: &[&str]) -> Auth
         expires_at: exp,
         audience: aud.map(|a| Audience::One(a.into())),
         extra: None,
+        rendered: Default::default(),
     }
 }
 

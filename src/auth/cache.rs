@@ -94,6 +94,7 @@ mod tests {
             expires_at: exp,
             audience: None,
             extra: None,
+            rendered: Default::default(),
         })
     }
 

@@ -159,10 +159,8 @@ pub fn request_auth(
     }
     let mut members = String::new();
     if let Some(i) = &info {
-        if let Ok(json) = serde_json::to_string(&**i) {
-            members.push_str(",\"auth\":");
-            members.push_str(&json);
-        }
+        members.push_str(",\"auth\":");
+        members.push_str(i.json());
     }
     if !expose.is_empty() {
         let h = exposed_headers(expose, headers);
@@ -205,12 +203,21 @@ fn item_scopes(
         "resources/read" => (2, "uri"),
         _ => return Vec::new(),
     };
-    let Some(p) = params.and_then(|p| serde_json::from_str::<Value>(p.get()).ok()) else {
+    // Only the name or URI is read: the arguments are skipped, not built.
+    #[derive(serde::Deserialize)]
+    struct Named<'a> {
+        #[serde(borrow, default)]
+        name: Option<std::borrow::Cow<'a, str>>,
+        #[serde(borrow, default)]
+        uri: Option<std::borrow::Cow<'a, str>>,
+    }
+    let Some(p) = params.and_then(|p| serde_json::from_str::<Named<'_>>(p.get()).ok()) else {
         return Vec::new();
     };
-    let Some(name) = p.get(key).and_then(Value::as_str) else {
+    let Some(name) = (if key == "uri" { p.uri } else { p.name }) else {
         return Vec::new();
     };
+    let name: &str = &name;
     let catalog = core.dispatcher.catalog();
     let listing = match kind {
         0 => &catalog.tools,
