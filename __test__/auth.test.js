@@ -86,6 +86,15 @@ describe('auth with a JS verifier', () => {
       tools: TOOLS,
       callTool: callTool(ctx),
       exposeHeaders: ['X-Tenant', 'Authorization'],
+      resources: [
+        { uri: 'users://public/profile', name: 'public profile' },
+        { uri: 'users://me/private', name: 'my private page', requiredScopes: ['mcp:admin'] },
+      ],
+      resourceTemplates: [
+        { uriTemplate: 'users://{id}/profile', name: 'profile', requiredScopes: ['mcp:admin'] },
+        { uriTemplate: 'notes://{+path}', name: 'notes' },
+      ],
+      readResource: async (uri) => ({ contents: [{ uri, text: `read:${uri}` }] }),
       auth: {
         authorizationServers: [as.issuer],
         scopesSupported: ['mcp:read', 'mcp:admin'],
@@ -181,6 +190,32 @@ describe('auth with a JS verifier', () => {
       const r = await request(era, url, 'boom', method)
       expect(r.status).toBe(500)
     })
+  })
+
+  // resources/read and resources/templates/list in either era, as `token`.
+  async function resourcesAs(era, token, method, params) {
+    if (era === 'modern') return modernPost(url, method, params, { headers: { authorization: `Bearer ${token}` } })
+    const init = await legacyInit(url, token)
+    return legacyCall(url, token, init.headers.get('mcp-session-id'), { jsonrpc: '2.0', id: 7, method, params })
+  }
+
+  test.each(['legacy', 'modern'])('%s: a resource template\'s requiredScopes guard the URIs it describes and its listing', async (era) => {
+    const read = (token, uri) => resourcesAs(era, token, 'resources/read', { uri })
+    const denied = await read('alice', 'users://42/profile')
+    expect(denied.status).toBe(403)
+    expect(challengeParams(denied.headers.get('www-authenticate'))).toMatchObject({ error: 'insufficient_scope', scope: 'mcp:read mcp:admin' })
+    const allowed = await read('alice-admin', 'users://42/profile')
+    expect(allowed.status).toBe(200)
+    expect(allowed.json.result.contents[0].text).toBe('read:users://42/profile')
+    // A listed resource's own requiredScopes win over a template it also matches.
+    expect((await read('alice', 'users://public/profile')).status).toBe(200)
+    expect((await read('alice', 'users://me/private')).status).toBe(403)
+    // Outside every protected template: only the server-wide scope.
+    expect((await read('alice', 'notes://a/b/c')).status).toBe(200)
+    expect((await read('alice', 'users://42/profile/extra')).status).toBe(200)
+    const names = async (token) => (await resourcesAs(era, token, 'resources/templates/list', {})).json.result.resourceTemplates.map((t) => t.name).sort()
+    expect(await names('alice')).toEqual(['notes'])
+    expect(await names('alice-admin')).toEqual(['notes', 'profile'])
   })
 
   test('modern: ctx.auth and ctx.headers in the callback, lists filtered, tool scope 403', async () => {
@@ -326,6 +361,67 @@ describe('auth with jwt (verified in Rust against the issuer JWKS)', () => {
     const took = Date.now() - started
     expect(took).toBeGreaterThan(900)
     expect(took).toBeLessThan(6_000)
+  })
+})
+
+describe('per-subject accounting (jwt mode)', () => {
+  let as, server, url, rec
+  const token = (sub) => as.mint({ sub, aud: url, scope: 'mcp:read', expiresIn: 600 })
+
+  beforeAll(async () => {
+    as = await startOAuthServer()
+    rec = recorder()
+    server = await startServer({
+      tools: TOOLS,
+      callTool: callTool({ calls: [] }),
+      maxConnectionsPerClient: 2,
+      auth: { authorizationServers: [as.issuer], requiredScopes: ['mcp:read'], jwt: { issuer: as.issuer, jwksUri: as.jwksUri } },
+    }, rec.monitor)
+    url = server.url
+  })
+
+  afterAll(async () => {
+    await server.close()
+    await as.close()
+  })
+
+  // A sessionless client is one record per (address, user agent, client, subject): a new
+  // user agent makes a new connection.
+  const modernAs = (sub, ua) => modernPost(url, 'tools/list', {}, { headers: { authorization: `Bearer ${token(sub)}`, 'user-agent': ua } })
+
+  test('getConnectionStats() counts by subject across both eras', async () => {
+    expect(server.getConnectionStats().bySubject).toBeUndefined()
+    const a1 = await legacyInit(url, token('alice'))
+    expect(a1.status).toBe(200)
+    expect((await modernAs('alice', 'ua-1')).status).toBe(200)
+    expect((await modernAs('bob', 'ua-1')).status).toBe(200)
+    const stats = server.getConnectionStats()
+    expect(stats.bySubject).toEqual({ alice: 2, bob: 1 })
+    expect(stats.otherSubjects).toBeUndefined()
+    const sessionsBySubject = {}
+    for (const c of stats.connections) sessionsBySubject[c.auth.subject] = (sessionsBySubject[c.auth.subject] || 0) + 1
+    expect(sessionsBySubject).toEqual(stats.bySubject)
+    // onConnectionChange carries the same shape.
+    await waitFor(() => rec.events.some((e) => e.kind === 'change' && e.stats.bySubject.bob === 1), 'a change with bob')
+    expect(await server.closeSession(a1.headers.get('mcp-session-id'))).toBe(true)
+    expect(server.getConnectionStats().bySubject).toEqual({ alice: 1, bob: 1 })
+  })
+
+  test.each(['legacy', 'modern'])('%s: maxConnectionsPerClient counts per subject, not per address', async (era) => {
+    const open = (sub, i) => (era === 'legacy' ? legacyInit(url, token(sub), { 'user-agent': `cap-${i}` }) : modernAs(sub, `cap-${era}-${sub}-${i}`))
+    const before = server.getConnectionStats().bySubject
+    const carol = `carol-${era}`
+    const dave = `dave-${era}`
+    expect((await open(carol, 1)).status).toBe(200)
+    expect((await open(carol, 2)).status).toBe(200)
+    // Her third is over the cap of 2 per client...
+    const third = await open(carol, 3)
+    expect(third.status).toBe(429)
+    expect(rec.rejected().at(-1).info.reason).toBe('max_connections_per_client')
+    // ...while another user from the same address still gets in.
+    expect((await open(dave, 1)).status).toBe(200)
+    const after = server.getConnectionStats().bySubject
+    expect(after).toEqual({ ...before, [carol]: 2, [dave]: 1 })
   })
 })
 

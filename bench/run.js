@@ -75,6 +75,16 @@ const SERVERS = [
     only: ['tools-list', 'tools-call', 'modern-tools-list', 'modern-tools-call'],
     cmd: () => ['node', [path.join(BENCH, 'servers', 'addon.js'), '--metrics', ...nodeFlags()]],
   },
+  // The same server with authorization on (`auth`, docs/authorization.md): a JS verifier (run
+  // once per token, then cached) and JWTs verified in Rust; every request carries the bearer token
+  // the server prints. The cost of authorization on a cached token.
+  ...['js', 'jwt'].map((mode) => ({
+    key: `addon-auth-${mode}`,
+    label: `this addon, auth (${mode === 'js' ? 'JS verifier' : 'jwt'})`,
+    only: ['tools-list', 'tools-call', 'modern-tools-list', 'modern-tools-call'],
+    env: { BENCH_AUTH: mode },
+    cmd: () => ['node', [path.join(BENCH, 'servers', 'addon.js'), ...nodeFlags()]],
+  })),
   {
     key: 'sdk',
     label: 'TS SDK',
@@ -165,7 +175,7 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
 function startServer(server, era) {
   const [cmd, args] = server.cmd(era)
   const [c, a] = pinned(SERVER_CPUS, cmd, args)
-  const child = track(spawn(c, a, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, UV_THREADPOOL_SIZE: '2' } }))
+  const child = track(spawn(c, a, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, UV_THREADPOOL_SIZE: '2', ...(server.env || {}) } }))
   const state = { child, exited: null, stderr: '', stdout: '' }
   child.stderr.on('data', (d) => {
     state.stderr = (state.stderr + d).slice(-4000)
@@ -185,7 +195,9 @@ function startServer(server, era) {
       state.stdout += d
       const listening = /LISTENING (\S+)/.exec(state.stdout)
       const unavailable = /UNAVAILABLE (.*)/.exec(state.stdout)
-      if (listening) finish({ url: listening[1] })
+      // A server with authorization on prints the token its clients must send.
+      const bearer = /BEARER (\S+)/.exec(state.stdout)
+      if (listening) finish({ url: listening[1], ...(bearer ? { bearer: bearer[1] } : {}) })
       else if (unavailable) finish({ unavailable: unavailable[1].trim() })
     })
     child.on('exit', (code, signal) => finish({ error: `exited (${code ?? signal}) before listening: ${state.stderr.slice(-500)}` }))
@@ -223,8 +235,9 @@ function runLoadgen(args, limitMs) {
   })
 }
 
-function loadgenArgs(w, url, pid) {
+function loadgenArgs(w, url, pid, bearer) {
   const a = [w.mode, '--url', url, '--connections', String(cfg.connections), '--expect-tools', String(TOOL_COUNT)]
+  if (bearer) a.push('--bearer', bearer)
   if (w.kind === 'mem') {
     a.push('--count', String(w.count), '--server-pid', String(pid), '--warmup-sessions', smoke ? '10' : '200', '--settle-ms', smoke ? '100' : '1500')
   } else {
@@ -279,7 +292,7 @@ async function main() {
         }
         const limit = (cfg.warmup + cfg.duration) * 1000 + 180_000
         const busy = QUIET_WAIT_MS > 0 ? await waitQuiet() : null
-        const r = await runLoadgen(loadgenArgs(w, srv.url, srv.state.child.pid), limit)
+        const r = await runLoadgen(loadgenArgs(w, srv.url, srv.state.child.pid, srv.bearer), limit)
         if (busy !== null) r.cpu_busy_before = busy
         if (srv.state.exited) {
           r.fatal = `server exited (${srv.state.exited.code ?? srv.state.exited.signal}): ${srv.state.stderr.slice(-300)}`
@@ -562,6 +575,21 @@ function render(started, results, runsAll, wrk, hub, failures) {
     return `${w.title} ${cost >= 0 ? '−' : '+'}${Math.abs(cost).toFixed(1)}%`
   })
   if (metricsCost.length) notes.push(`Metrics on (\`metrics: true\`) vs off, req/s of the best rounds: ${metricsCost.join(', ')} (budget: at most 3% lower).`)
+  for (const mode of ['js', 'jwt']) {
+    const key = `addon-auth-${mode}`
+    const authCost = WORKLOADS.filter((w) => {
+      const r = results[w.key] || {}
+      return r.addon && r[key] && !r.addon.na && !r.addon.fatal && !r[key].na && !r[key].fatal && r.addon.rps
+    }).map((w) => {
+      const r = results[w.key]
+      const cost = (1 - r[key].rps / r.addon.rps) * 100
+      return `${w.title} ${cost >= 0 ? '−' : '+'}${Math.abs(cost).toFixed(1)}%`
+    })
+    if (authCost.length) {
+      const how = mode === 'js' ? 'a JS `verify` (cached after the first request of the token)' : '`jwt` (RS256, verified in Rust, then cached)'
+      notes.push(`Authorization on with ${how} vs off, req/s of the best rounds: ${authCost.join(', ')} (budget: at most 10% lower).`)
+    }
+  }
   if (notes.length) lines.push('', ...notes.map((n) => `- ${n}`))
   lines.push('', ...targets(results))
   // hub-bench.js prints its own heading; add one only when it does not.

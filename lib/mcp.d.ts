@@ -226,6 +226,11 @@ export interface ResourceTemplateDefinition {
   annotations?: Annotations
   icons?: Icon[]
   _meta?: MetaObject
+  /**
+   * Scopes a caller's token must hold to read a URI this template describes (unless the URI is
+   * itself a listed resource, whose own `requiredScopes` apply) and to see the template listed.
+   */
+  requiredScopes?: string[]
 }
 
 export interface PromptArgument {

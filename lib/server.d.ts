@@ -286,6 +286,13 @@ export interface ConnectionStats {
   /** Connections ever opened by this server. */
   totalConnections: number
   connections: ConnectionInfo[]
+  /**
+   * Open connections per authorized subject (`auth`, or handler mode's host-given principal), the
+   * 100 subjects holding the most; absent when no open connection has a principal.
+   */
+  bySubject?: Record<string, number>
+  /** The subjects past those 100 and their connections; absent when `bySubject` names every subject. */
+  otherSubjects?: { subjects: number; connections: number }
   lastUpdated: Date
 }
 

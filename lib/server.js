@@ -31,6 +31,8 @@ function toStats(json) {
     activeConnections: raw.activeConnections,
     totalConnections: raw.totalConnections,
     connections: raw.connections.map(toInfo),
+    ...(raw.bySubject ? { bySubject: raw.bySubject } : {}),
+    ...(raw.otherSubjects ? { otherSubjects: raw.otherSubjects } : {}),
     lastUpdated: new Date(raw.lastUpdated),
   }
 }

@@ -26,6 +26,13 @@ if ! command -v redis-server >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v
   echo "== installing redis-server"
   apt-get install -y redis-server >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y redis-server >/dev/null; }
 fi
+# __test__/cors-browser.test.js drives Debian's chromium (headless, through playwright-core),
+# installed here when missing; without it that test is skipped with a warning.
+if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "== installing chromium"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; } >/dev/null 2>&1 \
+    || echo "WARNING: apt-get could not install chromium; the CORS browser test will be skipped"
+fi
 part docs bash scripts/check-docs.sh
 part cargo cargo test --no-default-features
 # The shared store's own unit tests (the cluster view's merge, the bus messages); the Redis side

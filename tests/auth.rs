@@ -323,6 +323,44 @@ async fn scopes_server_wide_and_per_item() {
     assert!(a.check_item(&info, &["mcp:admin".into()]).is_ok());
 }
 
+/// Concurrent first requests of one token share one verification: the verifier runs once per
+/// token even when a client opens many connections at once.
+#[tokio::test]
+async fn concurrent_first_requests_share_one_verification() {
+    let now = now_secs();
+    let table = Arc::new(Table {
+        calls: AtomicUsize::new(0),
+        tokens: Mutex::new(vec![(
+            "good".into(),
+            Ok(Some(info(
+                "alice",
+                Some(RESOURCE),
+                Some(now + 600),
+                &["mcp:read"],
+            ))),
+        )]),
+    });
+    let cfg = config(Verifier::Js, &[]);
+    let a = Authenticator::new(
+        Policy::new(&cfg, "/mcp", ("127.0.0.1", PORT)).expect("policy"),
+        table.clone(),
+    );
+    let all = futures_util::future::join_all((0..16).map(|_| bearer(&a, "good"))).await;
+    assert!(all
+        .iter()
+        .all(|r| r.as_ref().is_ok_and(|i| i.subject == "alice")));
+    // Unknown tokens are shared the same way, and not cached afterwards.
+    let unknown = futures_util::future::join_all((0..8).map(|_| bearer(&a, "nobody"))).await;
+    assert!(unknown.iter().all(Result::is_err));
+    assert_eq!(table.calls.load(Ordering::SeqCst), 2, "one call per token");
+    assert!(bearer(&a, "nobody").await.is_err());
+    assert_eq!(
+        table.calls.load(Ordering::SeqCst),
+        3,
+        "a refusal is not cached"
+    );
+}
+
 type Answer = Result<Option<AuthInfo>, AuthError>;
 
 /// A host verifier that counts its calls and answers from a table.
@@ -354,6 +392,7 @@ fn info(sub: &str, aud: Option<&str>, exp: Option<u64>, scopes: &[&str]) -> Auth
         expires_at: exp,
         audience: aud.map(|a| Audience::One(a.into())),
         extra: None,
+        rendered: Default::default(),
     }
 }
 

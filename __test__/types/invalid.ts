@@ -130,3 +130,12 @@ const v1: StreamableServerOptions = { validation: { arguments: 'yes' } }
 // @ts-expect-error an unknown validation side
 const v2: StreamableServerOptions = { validation: { input: true } }
 console.log(v1, v2)
+
+// Authorization: per-subject counts are numbers; a template's scopes are strings.
+import type { ConnectionStats as Stats14, ResourceTemplateDefinition } from 'mcp-swagger-native'
+declare const stats14: Stats14
+// @ts-expect-error bySubject may be absent (no principal)
+const a1: Record<string, number> = stats14.bySubject
+// @ts-expect-error requiredScopes are strings
+const a2: ResourceTemplateDefinition = { uriTemplate: 'x://{id}', name: 'x', requiredScopes: [1] }
+console.log(a1, a2)

@@ -255,3 +255,18 @@ async function handlerMode() {
   await handler.close()
 }
 void handlerMode
+
+// Authorization (docs/authorization.md): per-subject counts and scoped resource templates.
+import type { ConnectionStats } from 'mcp-swagger-native'
+async function authorization() {
+  // valid: a resource template guarded by scopes
+  const scoped: ResourceTemplateDefinition = { uriTemplate: 'users://{id}/profile', name: 'profile', requiredScopes: ['mcp:admin'] }
+  const server = await startStreamableMcpServer({ port: 0, resourceTemplates: [scoped], auth: { authorizationServers: ['https://idp.example.com'], jwt: { issuer: 'https://idp.example.com', jwksUri: 'https://idp.example.com/jwks' } } })
+  // valid: connections per subject, and the rest summed
+  const stats: ConnectionStats = server.getConnectionStats()
+  const alice: number | undefined = stats.bySubject?.['alice']
+  const others: number = stats.otherSubjects ? stats.otherSubjects.connections + stats.otherSubjects.subjects : 0
+  console.log(alice, others)
+  await server.close()
+}
+void authorization

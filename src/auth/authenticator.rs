@@ -1,5 +1,6 @@
 //! The per-request check: bearer extraction, cache, verification, audience, expiry, scopes.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -23,10 +24,16 @@ pub trait TokenVerifier: Send + Sync {
     fn verify<'a>(&'a self, token: &'a str, peer: RequestPeer<'a>) -> VerifyFuture<'a>;
 }
 
+/// One verification's outcome, shared by every request that presented the token meanwhile.
+type Verdict = Result<Option<Arc<AuthInfo>>, AuthError>;
+
 pub struct Authenticator {
     policy: Policy,
     verifier: Arc<dyn TokenVerifier>,
     cache: TokenCache,
+    /// Verifications under way, by token hash: concurrent first requests of one token wait for
+    /// the same verification instead of each calling the verifier.
+    inflight: parking_lot::Mutex<HashMap<[u8; 32], Arc<tokio::sync::OnceCell<Verdict>>>>,
 }
 
 impl Authenticator {
@@ -43,7 +50,37 @@ impl Authenticator {
             policy,
             verifier,
             cache,
+            inflight: parking_lot::Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The verifier's answer for `token`, joined with any verification of it already under way.
+    /// If the request running it goes away, a waiting one runs it (tokio's `OnceCell`).
+    async fn verify_once(&self, token: &str, peer: RequestPeer<'_>) -> Verdict {
+        let key = super::cache::key(token);
+        let cell = {
+            let mut inflight = self.inflight.lock();
+            // Entries whose requests all went away before finishing are dropped here, so
+            // cancelled verifications cannot pile up.
+            if inflight.len() >= 1024 {
+                inflight.retain(|_, c| Arc::strong_count(c) > 1);
+            }
+            inflight.entry(key).or_default().clone()
+        };
+        let verdict = cell
+            .get_or_init(|| async {
+                self.verifier
+                    .verify(token, peer)
+                    .await
+                    .map(|o| o.map(Arc::new))
+            })
+            .await
+            .clone();
+        let mut inflight = self.inflight.lock();
+        if inflight.get(&key).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
+            inflight.remove(&key);
+        }
+        verdict
     }
 
     pub fn policy(&self) -> &Policy {
@@ -98,7 +135,7 @@ impl Authenticator {
         let info = match self.cache.get(token, now) {
             Some(info) => info,
             None => {
-                let info = match self.verifier.verify(token, peer).await {
+                let info = match self.verify_once(token, peer).await {
                     Ok(Some(info)) => info,
                     Ok(None) => return Err(self.invalid("unknown token")),
                     Err(e) => return Err(self.refusal(&e)),
@@ -116,7 +153,6 @@ impl Authenticator {
                 if !aud_ok {
                     return Err(self.refusal(&AuthError::WrongAudience));
                 }
-                let info = Arc::new(info);
                 self.cache.insert(token, info.clone(), now);
                 info
             }

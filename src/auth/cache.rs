@@ -25,7 +25,7 @@ pub struct TokenCache {
     default_ttl: u64,
 }
 
-fn key(token: &str) -> [u8; 32] {
+pub(crate) fn key(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
@@ -94,6 +94,7 @@ mod tests {
             expires_at: exp,
             audience: None,
             extra: None,
+            rendered: Default::default(),
         })
     }
 

@@ -1,5 +1,7 @@
 //! The verified principal a request carries.
 
+use std::sync::OnceLock;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -37,9 +39,33 @@ pub struct AuthInfo {
     pub audience: Option<Audience>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extra: Option<Map<String, Value>>,
+    /// This principal as JSON, rendered on first use: a cached token's principal is shared by
+    /// every request that presents it, so `ctx.auth` costs one rendering per token, not one per
+    /// request.
+    #[serde(skip)]
+    pub rendered: Rendered,
+}
+
+/// A memo that takes no part in comparisons or copies' identity.
+#[derive(Debug, Clone, Default)]
+pub struct Rendered(OnceLock<Box<str>>);
+
+impl PartialEq for Rendered {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 impl AuthInfo {
+    /// The JSON the callbacks see as `ctx.auth` (the serde rendering of `self`).
+    pub fn json(&self) -> &str {
+        self.rendered.0.get_or_init(|| {
+            serde_json::to_string(self)
+                .unwrap_or_else(|_| "null".to_owned())
+                .into_boxed_str()
+        })
+    }
+
     pub fn has_scope(&self, scope: &str) -> bool {
         self.scopes.iter().any(|s| s == scope)
     }

@@ -308,6 +308,7 @@ fn to_info(claims: Map<String, Value>) -> AuthInfo {
         expires_at: claims.get("exp").and_then(Value::as_u64),
         audience,
         extra: Some(claims),
+        rendered: Default::default(),
     }
 }
 

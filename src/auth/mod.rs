@@ -16,6 +16,7 @@ pub mod fetch;
 pub mod jwt;
 pub mod metadata;
 pub mod scope;
+pub mod uri_template;
 
 mod authenticator;
 mod info;

@@ -106,8 +106,9 @@ pub trait MonitorSink: Send + Sync + 'static {
 #[derive(Debug, Clone)]
 pub struct TrackerConfig {
     pub max_connections: u64,
-    /// Connections one client (one IP, as `trustProxy` resolves it) may hold; 0: no cap of
-    /// its own (`max_connections` still applies).
+    /// Connections one client may hold: one authorized subject, or one IP (as `trustProxy`
+    /// resolves it) for a connection without a principal; 0: no cap of its own
+    /// (`max_connections` still applies).
     pub max_per_client: u64,
     /// A connection must have been silent this long to be evicted for another client.
     pub evict_min_idle: Duration,
@@ -140,6 +141,10 @@ fn label(s: &str) -> &str {
     }
     &s[..end]
 }
+
+/// Subjects named in `ConnectionStats.bySubject`; the rest are summed in `otherSubjects`, so
+/// stats stay small whatever the number of users.
+pub const MAX_SUBJECTS_IN_STATS: usize = 100;
 
 /// Why a connection was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -184,29 +189,92 @@ struct Table {
     records: HashMap<Arc<str>, Box<Record>>,
     /// (ip, user agent, client name, client version) → record id, for sessionless clients.
     modern_keys: HashMap<String, Arc<str>>,
-    /// Client IP → its records.
+    /// Client IP → its records without a principal.
     per_client: HashMap<Arc<str>, u64>,
+    /// Authorized subject → its records: with authorization on, the subject is the client
+    /// (one user behind a shared NAT is not everyone behind it).
+    per_subject: HashMap<Arc<str>, u64>,
+}
+
+/// Who a connection counts against for fairness and per-client caps.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ClientKey<'a> {
+    Ip(&'a str),
+    Subject(&'a str),
+}
+
+impl<'a> ClientKey<'a> {
+    fn of(ip: &'a str, auth: Option<&'a ConnectionAuth>) -> Self {
+        match auth {
+            Some(a) => ClientKey::Subject(a.subject.as_str()),
+            None => ClientKey::Ip(ip),
+        }
+    }
+
+    fn of_info(info: &'a ConnectionInfo) -> Self {
+        Self::of(&info.client_ip, info.auth.as_deref())
+    }
 }
 
 impl Table {
-    fn count_of(&self, ip: &str) -> u64 {
-        self.per_client.get(ip).copied().unwrap_or(0)
+    fn counts_for(&self, key: ClientKey<'_>) -> &HashMap<Arc<str>, u64> {
+        match key {
+            ClientKey::Ip(_) => &self.per_client,
+            ClientKey::Subject(_) => &self.per_subject,
+        }
     }
 
-    /// The least recently active idle record of the client holding the most, when that client
-    /// holds more than `ip` would after admission.
-    fn victim_for(&self, ip: &str, now: Instant, min_idle: Duration) -> Option<Arc<str>> {
+    fn count_of(&self, key: ClientKey<'_>) -> u64 {
+        let (ClientKey::Ip(k) | ClientKey::Subject(k)) = key;
+        self.counts_for(key).get(k).copied().unwrap_or(0)
+    }
+
+    fn add(&mut self, key: ClientKey<'_>, strings: &Interner) {
+        let (map, k) = match key {
+            ClientKey::Ip(k) => (&mut self.per_client, k),
+            ClientKey::Subject(k) => (&mut self.per_subject, k),
+        };
+        match map.get_mut(k) {
+            Some(n) => *n += 1,
+            None => {
+                map.insert(strings.intern(k), 1);
+            }
+        }
+    }
+
+    fn remove(&mut self, key: ClientKey<'_>) {
+        let (map, k) = match key {
+            ClientKey::Ip(k) => (&mut self.per_client, k),
+            ClientKey::Subject(k) => (&mut self.per_subject, k),
+        };
+        if let Some(n) = map.get_mut(k) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(k);
+            }
+        }
+    }
+
+    /// The least recently active idle record of the client holding the most (of the
+    /// newcomer's kind: subjects with subjects, addresses with addresses), when that client
+    /// holds more than the newcomer would after admission.
+    fn victim_for(&self, key: ClientKey<'_>, now: Instant, min_idle: Duration) -> Option<Arc<str>> {
         let (heavy, n) = self
-            .per_client
+            .counts_for(key)
             .iter()
             .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))?;
-        if &**heavy == ip || *n <= self.count_of(ip) + 1 {
+        let (ClientKey::Ip(k) | ClientKey::Subject(k)) = key;
+        if &**heavy == k || *n <= self.count_of(key) + 1 {
             return None;
         }
+        let heavy = match key {
+            ClientKey::Ip(_) => ClientKey::Ip(heavy),
+            ClientKey::Subject(_) => ClientKey::Subject(heavy),
+        };
         self.records
             .values()
             .filter(|r| {
-                r.info.client_ip == *heavy
+                ClientKey::of_info(&r.info) == heavy
                     && r.streams == 0
                     && now.saturating_duration_since(r.last_seen) >= min_idle
             })
@@ -295,14 +363,15 @@ impl Tracker {
     pub fn admit(&self, id: Arc<str>, c: NewConnection<'_>) -> Result<(), Refused> {
         let mut table = self.table.lock();
         let cap = self.cfg.max_per_client;
-        if cap > 0 && table.count_of(c.client_ip) >= cap {
+        let client = ClientKey::of(c.client_ip, c.auth.as_deref());
+        if cap > 0 && table.count_of(client) >= cap {
             return Err(self.refuse(&table, Refused::MaxPerClient(cap), c.client_ip));
         }
         if table.records.len() as u64 >= self.cfg.max_connections {
             let evictor = self.evictor.lock().clone();
-            let victim = evictor.as_ref().and_then(|_| {
-                table.victim_for(c.client_ip, Instant::now(), self.cfg.evict_min_idle)
-            });
+            let victim = evictor
+                .as_ref()
+                .and_then(|_| table.victim_for(client, Instant::now(), self.cfg.evict_min_idle));
             if let (Some(evictor), Some(victim)) = (evictor, victim) {
                 // The evictor ends the session and closes the record, which takes the lock.
                 drop(table);
@@ -331,7 +400,7 @@ impl Tracker {
             protocol_version: c.protocol_version.map(|v| s.intern(label(v))),
             auth: c.auth.clone(),
         };
-        *table.per_client.entry(info.client_ip.clone()).or_insert(0) += 1;
+        table.add(ClientKey::of_info(&info), s);
         let t = Instant::now();
         table.records.insert(
             id,
@@ -442,16 +511,12 @@ impl Tracker {
         if r.info.era == Era::Modern {
             table.modern_keys.retain(|_, v| &**v != id);
         }
-        if let Some(n) = table.per_client.get_mut(&r.info.client_ip) {
-            *n -= 1;
-            if *n == 0 {
-                table.per_client.remove(&r.info.client_ip);
-            }
-        }
+        table.remove(ClientKey::of_info(&r.info));
         if table.records.is_empty() {
             table.records.shrink_to_fit();
             table.modern_keys.shrink_to_fit();
             table.per_client.shrink_to_fit();
+            table.per_subject.shrink_to_fit();
         }
         let duration_ms = r.opened.elapsed().as_millis() as u64;
         let r = *r;
@@ -507,11 +572,23 @@ impl Tracker {
     pub fn stats_json(&self) -> String {
         #[derive(Serialize)]
         #[serde(rename_all = "camelCase")]
+        struct Others {
+            subjects: u64,
+            connections: u64,
+        }
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
         struct Stats<'a> {
             active_connections: u64,
             total_connections: u64,
             max_connections: u64,
             connections: Vec<&'a ConnectionInfo>,
+            /// The largest `MAX_SUBJECTS_IN_STATS` subjects; absent when no connection has a
+            /// principal, so stats without authorization look as they always did.
+            #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+            by_subject: std::collections::BTreeMap<&'a str, u64>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            other_subjects: Option<Others>,
             last_updated: u64,
         }
         let table = self.table.lock();
@@ -523,11 +600,22 @@ impl Tracker {
                 .cmp(&b.connected_at)
                 .then_with(|| a.session_id.cmp(&b.session_id))
         });
+        let mut subjects: Vec<(&str, u64)> =
+            table.per_subject.iter().map(|(k, n)| (&**k, *n)).collect();
+        subjects.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+        let rest = subjects.split_off(subjects.len().min(MAX_SUBJECTS_IN_STATS));
+        let other_subjects = (!rest.is_empty()).then(|| Others {
+            subjects: rest.len() as u64,
+            connections: rest.iter().map(|(_, n)| n).sum(),
+        });
+        let by_subject = subjects.into_iter().collect();
         let stats = Stats {
             active_connections: counts.active_connections,
             total_connections: counts.total_connections,
             max_connections: counts.max_connections,
             connections,
+            by_subject,
+            other_subjects,
             last_updated: now_ms(),
         };
         serde_json::to_string(&stats).unwrap_or_else(|_| "{}".to_owned())
@@ -712,6 +800,106 @@ mod tests {
         assert!(
             t.info(&streaming).is_some(),
             "a streaming record is never evicted"
+        );
+    }
+
+    fn as_subject(ip: &'static str, subject: &str, era: Era) -> NewConnection<'static> {
+        NewConnection {
+            auth: Some(Arc::new(ConnectionAuth {
+                subject: subject.into(),
+                client_id: None,
+                scopes: vec![],
+            })),
+            ..from(ip, era)
+        }
+    }
+
+    #[test]
+    fn with_a_principal_the_subject_is_the_client_in_both_eras() {
+        let (t, _rec) = fair_tracker(100, 2);
+        // Two users behind one address: each has its own share.
+        assert!(t
+            .admit("a1".into(), as_subject("10.0.0.1", "alice", Era::Legacy))
+            .is_ok());
+        assert!(t
+            .admit_modern(as_subject("10.0.0.1", "alice", Era::Modern))
+            .is_ok());
+        assert_eq!(
+            t.admit("a3".into(), as_subject("10.0.0.1", "alice", Era::Legacy)),
+            Err(Refused::MaxPerClient(2))
+        );
+        assert!(t
+            .admit("b1".into(), as_subject("10.0.0.1", "bob", Era::Legacy))
+            .is_ok());
+        // One user from two addresses is still one client.
+        assert_eq!(
+            t.admit("a4".into(), as_subject("10.0.0.2", "alice", Era::Legacy)),
+            Err(Refused::MaxPerClient(2))
+        );
+        // Connections without a principal still count per address.
+        assert!(t.admit("n1".into(), from("10.0.0.1", Era::Legacy)).is_ok());
+        assert!(t.admit("n2".into(), from("10.0.0.1", Era::Legacy)).is_ok());
+        let stats: serde_json::Value = serde_json::from_str(&t.stats_json()).unwrap();
+        assert_eq!(
+            stats["bySubject"],
+            serde_json::json!({ "alice": 2, "bob": 1 })
+        );
+        assert!(stats.get("otherSubjects").is_none());
+        t.close("a1", CloseReason::Deleted);
+        assert!(t
+            .admit("a5".into(), as_subject("10.0.0.2", "alice", Era::Legacy))
+            .is_ok());
+        t.close("b1", CloseReason::Deleted);
+        let stats: serde_json::Value = serde_json::from_str(&t.stats_json()).unwrap();
+        assert_eq!(stats["bySubject"], serde_json::json!({ "alice": 2 }));
+        for id in t.ids(Era::Legacy).into_iter().chain(t.ids(Era::Modern)) {
+            t.close(&id, CloseReason::Deleted);
+        }
+        let stats: serde_json::Value = serde_json::from_str(&t.stats_json()).unwrap();
+        assert!(
+            stats.get("bySubject").is_none(),
+            "no principal, no bySubject"
+        );
+    }
+
+    #[test]
+    fn a_full_table_evicts_the_heaviest_subject_not_the_busiest_address() {
+        let (t, _rec) = fair_tracker(3, 0);
+        for id in ["h1", "h2"] {
+            assert!(t
+                .admit(id.into(), as_subject("10.0.0.9", "heavy", Era::Legacy))
+                .is_ok());
+        }
+        assert!(t
+            .admit("l1".into(), as_subject("10.0.0.9", "light", Era::Legacy))
+            .is_ok());
+        // The address holds all three, but "heavy" is the one user with more than its share.
+        assert!(t
+            .admit("n1".into(), as_subject("10.0.0.9", "new", Era::Legacy))
+            .is_ok());
+        assert!(t.info("h1").is_none() && t.info("l1").is_some());
+    }
+
+    #[test]
+    fn stats_name_the_largest_subjects_and_sum_the_rest() {
+        let t = Tracker::new(TrackerConfig::new(1_000));
+        let n = MAX_SUBJECTS_IN_STATS + 5;
+        for i in 0..n {
+            let sub = format!("user-{i:04}");
+            assert!(t.open(
+                format!("s{i}").into(),
+                as_subject("10.0.0.1", &sub, Era::Legacy)
+            ));
+        }
+        // user-0000 holds two, so it is among the named ones whatever the order of the rest.
+        assert!(t.open("x".into(), as_subject("10.0.0.1", "user-0000", Era::Legacy)));
+        let stats: serde_json::Value = serde_json::from_str(&t.stats_json()).unwrap();
+        let named = stats["bySubject"].as_object().unwrap();
+        assert_eq!(named.len(), MAX_SUBJECTS_IN_STATS);
+        assert_eq!(named["user-0000"], 2);
+        assert_eq!(
+            stats["otherSubjects"],
+            serde_json::json!({ "subjects": 5, "connections": 5 })
         );
     }
 

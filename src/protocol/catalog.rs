@@ -74,6 +74,11 @@ impl Listing {
         self.index.get(key).map(|&i| &*self.items[i])
     }
 
+    /// The definitions, in the host's order.
+    pub fn items(&self) -> impl Iterator<Item = &RawValue> {
+        self.items.iter().map(|b| &**b)
+    }
+
     pub fn contains(&self, key: &str) -> bool {
         self.index.contains_key(key)
     }

@@ -13,6 +13,7 @@ use super::core::Core;
 use super::http::{self, header, Resp};
 use super::pipeline::{self, RequestAuth};
 use crate::auth::cors::CorsPolicy;
+use crate::auth::uri_template::UriTemplate;
 use crate::auth::{scope, AuthInfo, Authenticator, Challenge, Policy, RequestPeer};
 use crate::protocol::jsonrpc::{Body, Message};
 use crate::protocol::Routed;
@@ -158,10 +159,8 @@ pub fn request_auth(
     }
     let mut members = String::new();
     if let Some(i) = &info {
-        if let Ok(json) = serde_json::to_string(&**i) {
-            members.push_str(",\"auth\":");
-            members.push_str(&json);
-        }
+        members.push_str(",\"auth\":");
+        members.push_str(i.json());
     }
     if !expose.is_empty() {
         let h = exposed_headers(expose, headers);
@@ -174,8 +173,25 @@ pub fn request_auth(
     }))
 }
 
+/// An item definition's own `requiredScopes` (empty when it has none).
+fn scopes_of(raw: &serde_json::value::RawValue) -> Vec<String> {
+    if !raw.get().contains("\"requiredScopes\"") {
+        return Vec::new();
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Scoped {
+        #[serde(default)]
+        required_scopes: Vec<String>,
+    }
+    serde_json::from_str::<Scoped>(raw.get())
+        .map(|s| s.required_scopes)
+        .unwrap_or_default()
+}
+
 /// The `requiredScopes` of the item a request names (`tools/call`, `prompts/get`,
-/// `resources/read`), from its definition.
+/// `resources/read`), from its definition. A URI that is not a listed resource needs the
+/// scopes of every resource template it could be an expansion of.
 fn item_scopes(
     core: &Core,
     method: &str,
@@ -187,25 +203,54 @@ fn item_scopes(
         "resources/read" => (2, "uri"),
         _ => return Vec::new(),
     };
-    let Some(p) = params.and_then(|p| serde_json::from_str::<Value>(p.get()).ok()) else {
+    // Only the name or URI is read: the arguments are skipped, not built.
+    #[derive(serde::Deserialize)]
+    struct Named<'a> {
+        #[serde(borrow, default)]
+        name: Option<std::borrow::Cow<'a, str>>,
+        #[serde(borrow, default)]
+        uri: Option<std::borrow::Cow<'a, str>>,
+    }
+    let Some(p) = params.and_then(|p| serde_json::from_str::<Named<'_>>(p.get()).ok()) else {
         return Vec::new();
     };
-    let Some(name) = p.get(key).and_then(Value::as_str) else {
+    let Some(name) = (if key == "uri" { p.uri } else { p.name }) else {
         return Vec::new();
     };
+    let name: &str = &name;
     let catalog = core.dispatcher.catalog();
     let listing = match kind {
         0 => &catalog.tools,
         1 => &catalog.prompts,
         _ => &catalog.resources,
     };
-    listing
-        .get(name)
-        .filter(|raw| raw.get().contains("\"requiredScopes\""))
-        .and_then(|raw| serde_json::from_str::<Value>(raw.get()).ok())
-        .and_then(|v| v.get("requiredScopes").cloned())
-        .and_then(|v| serde_json::from_value::<Vec<String>>(v).ok())
-        .unwrap_or_default()
+    if let Some(raw) = listing.get(name) {
+        return scopes_of(raw);
+    }
+    if kind != 2 {
+        return Vec::new();
+    }
+    let mut needed: Vec<String> = Vec::new();
+    for raw in catalog.resource_templates.items() {
+        let scopes = scopes_of(raw);
+        if scopes.is_empty() {
+            continue;
+        }
+        let matched = serde_json::from_str::<Value>(raw.get())
+            .ok()
+            .and_then(|v| v.get("uriTemplate")?.as_str().map(str::to_owned))
+            .and_then(|t| UriTemplate::parse(&t))
+            // A template that cannot be parsed guards everything: fail closed.
+            .is_none_or(|t| t.matches(name));
+        if matched {
+            for s in scopes {
+                if !needed.contains(&s) {
+                    needed.push(s);
+                }
+            }
+        }
+    }
+    needed
 }
 
 /// 403 `insufficient_scope` when the caller lacks an item's own required scopes.
@@ -239,6 +284,7 @@ pub fn filter_listed(method: &str, routed: Routed) -> Routed {
         "tools/list" => "tools",
         "prompts/list" => "prompts",
         "resources/list" => "resources",
+        "resources/templates/list" => "resourceTemplates",
         _ => return routed,
     };
     let Routed::Answer(text) = routed else {
