@@ -5,6 +5,28 @@
 const native = require('../native.js')
 
 const CALLBACKS = ['callTool', 'readResource', 'getPrompt', 'complete']
+
+// Answers at least this large count against maxResponseBytesInFlight (src/protocol/held.rs).
+const LARGE_ANSWER = 64 * 1024
+// A cheap lower bound of a result's JSON size: the text of its content items (tool results,
+// prompts) and resource contents, where large answers carry their bulk. Other shapes count 0
+// and are checked once serialized.
+function answerSize(value) {
+  if (value === null || typeof value !== 'object') return 0
+  let n = 0
+  for (const list of [value.content, value.contents, value.messages]) {
+    if (!Array.isArray(list)) continue
+    for (let i = 0; i < list.length; i++) {
+      const item = list[i]
+      if (item === null || typeof item !== 'object') continue
+      const c = item.content !== null && typeof item.content === 'object' ? item.content : item
+      if (typeof c.text === 'string') n += c.text.length
+      if (typeof c.blob === 'string') n += c.blob.length
+      if (typeof c.data === 'string') n += c.data.length
+    }
+  }
+  return n
+}
 const CHANGE_SPACING_MS = 50
 const LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency']
 
@@ -258,6 +280,13 @@ async function startServer(opts, monitor, Wrapper) {
     contexts.delete(callId)
     if (!server) return
     if (ok) {
+      // A large answer that cannot be held now (maxResponseBytesInFlight) is refused before it
+      // is serialized: no copy of it is made (docs/hardening.md, "Answers in flight").
+      const size = answerSize(value)
+      if (size >= LARGE_ANSWER && !server.answerFits(size)) {
+        server.resolveCall(callId, false, JSON.stringify({ answersInFlight: size }))
+        return
+      }
       let json
       try {
         json = JSON.stringify(value)

@@ -351,7 +351,9 @@ impl NativeServer {
             Ok(payload)
         } else {
             let v: Value = serde_json::from_str(&payload).unwrap_or(Value::Null);
-            if v.get("badResult").and_then(Value::as_bool) == Some(true) {
+            if let Some(bytes) = v.get("answersInFlight").and_then(Value::as_u64) {
+                Err(self.server.core().calls.answer_refused(bytes))
+            } else if v.get("badResult").and_then(Value::as_bool) == Some(true) {
                 Err(CallError::BadResult(
                     v.get("message")
                         .and_then(Value::as_str)
@@ -371,6 +373,13 @@ impl NativeServer {
             }
         };
         self.server.core().calls.resolve(call_id as u64, outcome)
+    }
+
+    /// Whether a large answer of about `bytes` would fit under `maxResponseBytesInFlight` now:
+    /// lib/server.js asks before it serializes one, so a refused answer costs no copy.
+    #[napi(catch_unwind)]
+    pub fn answer_fits(&self, bytes: f64) -> bool {
+        self.server.core().calls.answer_fits(bytes as u64)
     }
 
     #[napi(catch_unwind)]

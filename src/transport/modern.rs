@@ -450,6 +450,7 @@ async fn callback(
         tx: (!json_mode).then(|| tx.clone()),
         backlog: Arc::default(),
         log_level: env.log_level,
+        client: client.clone(),
     };
     let (call_id, reply) = core
         .calls
