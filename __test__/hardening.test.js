@@ -376,7 +376,12 @@ function rawSocket(port, { read = true } = {}) {
   return { sock, connected, closed, text: () => text, bytes: () => bytes }
 }
 
-const within = (p, ms) => Promise.race([p.then(() => true), new Promise((r) => setTimeout(() => r(false), ms))])
+// The timer is cleared once `p` settles: a pending one kept Jest from exiting.
+const within = (p, ms) => {
+  let timer
+  const late = new Promise((r) => (timer = setTimeout(() => r(false), ms)))
+  return Promise.race([p.then(() => true), late]).finally(() => clearTimeout(timer))
+}
 
 describe('timeouts and sockets', () => {
   test('a body that never finishes: 408 after requestBodyIdleTimeoutMs and the connection closes', async () => {
