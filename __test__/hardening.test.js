@@ -512,6 +512,35 @@ describe('timeouts and sockets', () => {
     }
   })
 
+  test('a large answer is handed to Rust in parts and arrives exactly (quotes, escapes, control characters, non-ASCII; both eras)', async () => {
+    const unit = 'a"b\\c\n\t\u0001é😀\u2028</script>'
+    const big = unit.repeat(Math.ceil((100 * 1024) / unit.length))
+    const result = {
+      content: [
+        { type: 'text', text: big },
+        { type: 'text', text: 'small' },
+        { type: 'resource', resource: { uri: 'mem://x', text: big.slice(0, 5000) } },
+      ],
+      structuredContent: { n: 1, s: big.slice(0, 100) },
+    }
+    const s = await startServer({
+      tools: [{ name: 'big', inputSchema: { type: 'object', properties: {} } }],
+      callTool: async () => result,
+    })
+    try {
+      const modern = await modernPost(s.url, 'tools/call', { name: 'big', arguments: {} })
+      expect(modern.status).toBe(200)
+      const { resultType, ...rest } = modern.json.result
+      expect(resultType).toBe('complete')
+      expect(rest).toEqual(result)
+      const session = await openSession(s.url, V)
+      const legacy = await post(s.url, req(2, 'tools/call', { name: 'big', arguments: {} }), { session, version: V })
+      expect(legacy.json.result).toEqual(result)
+    } finally {
+      await s.close()
+    }
+  })
+
   test('a keep-alive connection with no request in flight is closed after keepAliveTimeoutMs', async () => {
     const s = await startServer({ keepAliveTimeoutMs: 200 })
     try {

@@ -27,6 +27,45 @@ function answerSize(value) {
   }
   return n
 }
+
+// Strings of a large answer at least this long are handed to Rust apart from the rest.
+const PART_MIN = 4096
+// Stands for a string handed apart; the nonce keeps it from matching anything a callback sends.
+const PART_MARKER = `\u0000mcp-part-${require('node:crypto').randomBytes(6).toString('hex')}:`
+const PART_MARKER_JSON = JSON.stringify(PART_MARKER).slice(1, -1)
+
+// A shallow copy of a result with the long strings of its items (the fields answerSize counts)
+// replaced by markers, the strings pushed on `parts`. The callback's own objects are untouched.
+function withoutParts(value, parts) {
+  const shell = { ...value }
+  for (const key of ['content', 'contents', 'messages']) {
+    const list = value[key]
+    if (!Array.isArray(list)) continue
+    shell[key] = list.map((item) => {
+      if (item === null || typeof item !== 'object' || typeof item.toJSON === 'function') return item
+      const c = item.content
+      if (c !== null && typeof c === 'object' && !Array.isArray(c) && typeof c.toJSON !== 'function') {
+        const cut = cutParts(c, parts)
+        if (cut !== c) return { ...cutParts(item, parts), content: cut }
+      }
+      return cutParts(item, parts)
+    })
+  }
+  return shell
+}
+
+function cutParts(item, parts) {
+  let out = item
+  for (const f of ['text', 'blob', 'data']) {
+    const v = item[f]
+    if (typeof v === 'string' && v.length >= PART_MIN) {
+      if (out === item) out = { ...item }
+      out[f] = PART_MARKER + parts.length
+      parts.push(v)
+    }
+  }
+  return out
+}
 const CHANGE_SPACING_MS = 50
 const LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency']
 
@@ -283,9 +322,25 @@ async function startServer(opts, monitor, Wrapper) {
       // A large answer that cannot be held now (maxResponseBytesInFlight) is refused before it
       // is serialized: no copy of it is made (docs/hardening.md, "Answers in flight").
       const size = answerSize(value)
-      if (size >= LARGE_ANSWER && !server.answerFits(size)) {
-        server.resolveCall(callId, false, JSON.stringify({ answersInFlight: size }))
-        return
+      if (size >= LARGE_ANSWER) {
+        if (!server.answerFits(size)) {
+          server.resolveCall(callId, false, JSON.stringify({ answersInFlight: size }))
+          return
+        }
+        // Its large strings go to Rust as they are and are spliced in there: V8 makes no
+        // serialized copy of them.
+        if (typeof value.toJSON !== 'function') {
+          const parts = []
+          let shell
+          try {
+            shell = JSON.stringify(withoutParts(value, parts))
+          } catch (e) {
+            server.resolveCall(callId, false, JSON.stringify({ badResult: true, message: `result is not serializable: ${e.message}` }))
+            return
+          }
+          server.resolveCallParts(callId, shell, PART_MARKER_JSON, parts)
+          return
+        }
       }
       let json
       try {

@@ -375,6 +375,22 @@ impl NativeServer {
         self.server.core().calls.resolve(call_id as u64, outcome)
     }
 
+    /// A large answer as `shell` (the result serialized with each large string replaced by
+    /// `<marker><index>`; `marker` as it appears in JSON) and those strings: spliced in Rust,
+    /// so V8 never makes a copy of them (docs/hardening.md, "Answers in flight").
+    #[napi(catch_unwind)]
+    pub fn resolve_call_parts(
+        &self,
+        call_id: f64,
+        shell: String,
+        marker: String,
+        parts: Vec<String>,
+    ) -> bool {
+        let json = crate::protocol::held::splice_parts(&shell, &marker, &parts);
+        drop(parts);
+        self.server.core().calls.resolve(call_id as u64, Ok(json))
+    }
+
     /// Whether a large answer of about `bytes` would fit under `maxResponseBytesInFlight` now:
     /// lib/server.js asks before it serializes one, so a refused answer costs no copy.
     #[napi(catch_unwind)]

@@ -15,10 +15,11 @@ pub const LARGE: usize = 64 * 1024;
 /// Process-wide: the memory is the process's, whichever server holds it.
 static HELD: AtomicU64 = AtomicU64::new(0);
 
-/// Bytes of large frames freed since the allocator was last asked to give memory back.
+/// Bytes of large answers released (reservations and frames) since the allocator was last
+/// asked to give memory back.
 static RELEASED: AtomicU64 = AtomicU64::new(0);
 
-/// Frees of large frames that add up to this ask the allocator to give memory back.
+/// Releases that add up to this ask the allocator to give memory back.
 const TRIM_AFTER: u64 = 4 * 1024 * 1024;
 
 /// How to give freed memory back to the OS (the addon's allocator sets it; none in tests).
@@ -29,7 +30,7 @@ pub fn set_trim(trim: fn()) {
     let _ = TRIM.set(trim);
 }
 
-/// Gives memory back to the OS when large frames were freed since the last call. Called from a
+/// Gives memory back to the OS when large answers were released since the last call. Called from a
 /// periodic task, not from the frame's drop: a burst of frees costs one trim.
 pub fn trim_if_released() -> bool {
     if RELEASED.load(Ordering::Relaxed) < TRIM_AFTER {
@@ -69,6 +70,8 @@ impl Reservation {
 impl Drop for Reservation {
     fn drop(&mut self) {
         HELD.fetch_sub(self.0, Ordering::AcqRel);
+        // The answer's copies before framing are freed about now too.
+        RELEASED.fetch_add(self.0, Ordering::Relaxed);
     }
 }
 
@@ -76,12 +79,6 @@ impl Drop for Reservation {
 struct Counted {
     data: Vec<u8>,
     _count: Reservation,
-}
-
-impl Drop for Counted {
-    fn drop(&mut self) {
-        RELEASED.fetch_add(self.data.len() as u64, Ordering::Relaxed);
-    }
 }
 
 impl AsRef<[u8]> for Counted {
@@ -103,10 +100,61 @@ pub fn track(data: Vec<u8>) -> Bytes {
     })
 }
 
+/// A serialized answer whose large strings were left out (`lib/server.js` replaces each by a
+/// string `<marker><index>`, so V8 never copies them) with those strings put back, escaped as
+/// JSON, in one buffer. `marker` is as it appears inside the JSON text. An index with no part,
+/// or a marker not followed by `<digits>"`, stays as it is.
+pub fn splice_parts(shell: &str, marker: &str, parts: &[String]) -> String {
+    let needle = format!("\"{marker}");
+    let extra: usize = parts.iter().map(|p| p.len() + p.len() / 16 + 2).sum();
+    let mut out: Vec<u8> = Vec::with_capacity(shell.len() + extra);
+    let mut rest = shell;
+    while let Some(at) = rest.find(&needle) {
+        out.extend_from_slice(&rest.as_bytes()[..at]);
+        let after = &rest[at + needle.len()..];
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        let part = after[..digits]
+            .parse::<usize>()
+            .ok()
+            .filter(|_| after.as_bytes().get(digits) == Some(&b'"'))
+            .and_then(|i| parts.get(i));
+        match part {
+            Some(p) => {
+                // Writing a str into a Vec cannot fail.
+                let _ = serde_json::to_writer(&mut out, p.as_str());
+                rest = &after[digits + 1..];
+            }
+            None => {
+                out.extend_from_slice(needle.as_bytes());
+                rest = after;
+            }
+        }
+    }
+    out.extend_from_slice(rest.as_bytes());
+    // Only whole UTF-8 strings were joined at ASCII boundaries.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parts_are_spliced_back_escaped() {
+        let m = "\\u0000part-x:";
+        let shell = format!(
+            r#"{{"content":[{{"type":"text","text":"{m}0"}},{{"text":"{m}1"}},{{"text":"{m}7"}},{{"text":"{m}z"}}]}}"#
+        );
+        let parts = vec!["a\"b\n\u{1}é".to_owned(), String::new()];
+        let out = splice_parts(&shell, m, &parts);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["content"][0]["text"], "a\"b\n\u{1}é");
+        assert_eq!(v["content"][1]["text"], "");
+        // No such part, or no index: left alone.
+        assert_eq!(v["content"][2]["text"], "\u{0}part-x:7");
+        assert_eq!(v["content"][3]["text"], "\u{0}part-x:z");
+    }
 
     // One test: the counter is process-wide, so concurrent tests would see each other.
     #[test]
