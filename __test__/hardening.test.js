@@ -322,6 +322,42 @@ describe('bounded queues', () => {
   })
 })
 
+describe('bounded queues (2026-07-28)', () => {
+  test('a 2026 request stream never read while its callback sends progress: slow_consumer names the client IP', async () => {
+    const rejected = []
+    let sent = 0
+    const s = await startServer(
+      {
+        maxStreamBacklogBytes: 128 * 1024,
+        tools: [{ name: 'chatty', inputSchema: { type: 'object', properties: {} } }],
+        callTool: async (call, ctx) => {
+          for (let i = 0; i < 20_000 && !ctx.signal.aborted; i++) {
+            ctx.sendProgress(i, 20_000, 'p'.repeat(1000))
+            sent++
+            if (i % 500 === 499) await new Promise((r) => setImmediate(r))
+          }
+          return { content: [{ type: 'text', text: 'done' }] }
+        },
+      },
+      { onConnectionRejected: (r) => rejected.push(r) },
+    )
+    const r = rawSocket(s.port, { read: false })
+    try {
+      await r.connected
+      const params = { name: 'chatty', arguments: {}, _meta: meta({ progressToken: 'p1' }) }
+      const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params })
+      const head = Object.entries(modernHeaders('tools/call', params)).map(([k, v]) => `${k}: ${v}\r\n`).join('')
+      r.sock.write(`POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:${s.port}\r\n${head}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
+      await waitFor(() => rejected.some((x) => x.reason === 'slow_consumer'), 'the slow_consumer report')
+      expect(rejected.find((x) => x.reason === 'slow_consumer').clientIP).toBe('127.0.0.1')
+      expect(sent).toBeGreaterThan(0)
+    } finally {
+      r.sock.destroy()
+      await s.close()
+    }
+  })
+})
+
 // A raw loopback socket; `text()` is what it has read so far, `closed` resolves on close.
 function rawSocket(port, { read = true } = {}) {
   const sock = net.connect({ host: '127.0.0.1', port })
@@ -340,7 +376,12 @@ function rawSocket(port, { read = true } = {}) {
   return { sock, connected, closed, text: () => text, bytes: () => bytes }
 }
 
-const within = (p, ms) => Promise.race([p.then(() => true), new Promise((r) => setTimeout(() => r(false), ms))])
+// The timer is cleared once `p` settles: a pending one kept Jest from exiting.
+const within = (p, ms) => {
+  let timer
+  const late = new Promise((r) => (timer = setTimeout(() => r(false), ms)))
+  return Promise.race([p.then(() => true), late]).finally(() => clearTimeout(timer))
+}
 
 describe('timeouts and sockets', () => {
   test('a body that never finishes: 408 after requestBodyIdleTimeoutMs and the connection closes', async () => {
@@ -391,6 +432,8 @@ describe('timeouts and sockets', () => {
     const big = 'x'.repeat(8 * 1024 * 1024)
     const s = await startServer({
       writeTimeoutMs: 300,
+      // Room for every answer: this test is about the write timeout, not the bytes-in-flight cap.
+      maxResponseBytesInFlight: 1024 * 1024 * 1024,
       tools: [{ name: 'big', inputSchema: { type: 'object', properties: {} } }],
       callTool: async () => ({ content: [{ type: 'text', text: big }] }),
     })
@@ -416,6 +459,83 @@ describe('timeouts and sockets', () => {
         expect(await within(r.closed, 5000)).toBe(true)
         expect(n).toBeLessThan(big.length)
       }
+    } finally {
+      await s.close()
+    }
+  })
+
+  test('answers in flight are capped: of 6 never-read 8 MB answers under maxResponseBytesInFlight 20 MiB at most two are held, the others get -32000, and the room comes back', async () => {
+    const big = 'x'.repeat(8 * 1024 * 1024)
+    const s = await startServer({
+      maxResponseBytesInFlight: 20 * 1024 * 1024,
+      tools: [{ name: 'big', inputSchema: { type: 'object', properties: {} } }],
+      callTool: async () => ({ content: [{ type: 'text', text: big }] }),
+    })
+    try {
+      const params = { name: 'big', arguments: {}, _meta: meta() }
+      const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params })
+      const head = Object.entries(modernHeaders('tools/call', params)).map(([k, v]) => `${k}: ${v}\r\n`).join('')
+      const socks = []
+      for (let i = 0; i < 6; i++) {
+        const r = rawSocket(s.port, { read: false })
+        await r.connected
+        r.sock.write(`POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:${s.port}\r\n${head}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
+        socks.push(r)
+      }
+      await new Promise((r) => setTimeout(r, 1500))
+      // Now read everything each socket gets within 3 s.
+      const got = await Promise.all(
+        socks.map(
+          (r) =>
+            new Promise((resolve) => {
+              const chunks = []
+              r.sock.on('data', (c) => chunks.push(c))
+              r.sock.resume()
+              setTimeout(() => resolve(Buffer.concat(chunks).toString('latin1')), 3000)
+            }),
+        ),
+      )
+      const served = got.filter((t) => t.length > big.length)
+      const refused = got.filter((t) => t.includes('maxResponseBytesInFlight'))
+      expect(served.length).toBeGreaterThanOrEqual(1)
+      expect(served.length).toBeLessThanOrEqual(2)
+      expect(refused.length).toBe(6 - served.length)
+      for (const t of refused) expect(t).toMatch(/"code":-32000/)
+      for (const r of socks) r.sock.destroy()
+      // The readers are gone: the room is back and a big answer goes out whole.
+      await new Promise((r) => setTimeout(r, 200))
+      const again = await modernPost(s.url, 'tools/call', { name: 'big', arguments: {} })
+      expect(again.status).toBe(200)
+      expect(again.json.result.content[0].text.length).toBe(big.length)
+    } finally {
+      await s.close()
+    }
+  })
+
+  test('a large answer is handed to Rust in parts and arrives exactly (quotes, escapes, control characters, non-ASCII; both eras)', async () => {
+    const unit = 'a"b\\c\n\t\u0001é😀\u2028</script>'
+    const big = unit.repeat(Math.ceil((100 * 1024) / unit.length))
+    const result = {
+      content: [
+        { type: 'text', text: big },
+        { type: 'text', text: 'small' },
+        { type: 'resource', resource: { uri: 'mem://x', text: big.slice(0, 5000) } },
+      ],
+      structuredContent: { n: 1, s: big.slice(0, 100) },
+    }
+    const s = await startServer({
+      tools: [{ name: 'big', inputSchema: { type: 'object', properties: {} } }],
+      callTool: async () => result,
+    })
+    try {
+      const modern = await modernPost(s.url, 'tools/call', { name: 'big', arguments: {} })
+      expect(modern.status).toBe(200)
+      const { resultType, ...rest } = modern.json.result
+      expect(resultType).toBe('complete')
+      expect(rest).toEqual(result)
+      const session = await openSession(s.url, V)
+      const legacy = await post(s.url, req(2, 'tools/call', { name: 'big', arguments: {} }), { session, version: V })
+      expect(legacy.json.result).toEqual(result)
     } finally {
       await s.close()
     }

@@ -4,7 +4,9 @@
 //   slowloris headers, stalled request bodies, SSE streams that never read while the server
 //   pushes notifications, 8 MB answers never read, 1 MB resources/subscribe floods, and one
 //   client grabbing slots from one IP.
-// Meanwhile a well-behaved client (127.0.0.2, both eras) measures its latency. It fails when:
+// Meanwhile a well-behaved client (127.0.0.2, both eras, its own process) measures its latency;
+// its quiet baseline is measured before and after the mix (both runs together), and the
+// attackers run at a lower CPU priority (they stand for clients on other machines). It fails when:
 //   p99 during the mix > 3 × its quiet p99 (floor 1 ms), or a good request fails;
 //   server RSS during the mix > quiet RSS + 64 MiB;
 //   after the mix, descriptors, sessions or RSS do not return within 10% of their start.
@@ -349,8 +351,7 @@ async function main() {
     const { latencies: quietLat } = await good.run('quiet', SHORT ? 2000 : 4000)
     await sleep(200)
     const start = { rss: rssBytes(pid), fds: fdCount(pid), sessions: (await stats(port)).activeConnections }
-    const quietP99 = p99(quietLat)
-    console.log(`quiet: p50 ${p50(quietLat).toFixed(2)} ms, p99 ${quietP99.toFixed(2)} ms over ${quietLat.length} requests; RSS ${(start.rss / MiB).toFixed(1)} MiB, ${start.fds} fds, ${start.sessions} connections`)
+    console.log(`quiet: p50 ${p50(quietLat).toFixed(2)} ms, p99 ${p99(quietLat).toFixed(2)} ms over ${quietLat.length} requests; RSS ${(start.rss / MiB).toFixed(1)} MiB, ${start.fds} fds, ${start.sessions} connections`)
 
     // The mix.
     let peakRss = start.rss
@@ -362,6 +363,12 @@ async function main() {
       } catch {}
     }, 100)
     const t0 = Date.now()
+    // The attackers stand for clients on other machines: their own CPU (building 1 MB bodies,
+    // holding sockets) runs at a lower priority so that it does not count as server latency.
+    // The server and the good client keep the default priority.
+    try {
+      require('node:os').setPriority(10)
+    } catch {}
     const attack = attackers(port)
     const { latencies: mixLat, failures: mixFail } = await good.run('mix', MIX_S * 1000)
     // Attack set-up that has not finished by now is cut short by stop().
@@ -385,6 +392,12 @@ async function main() {
       if (within(after.fds, start.fds, 2) && within(after.sessions, start.sessions, 1) && within(after.rss, start.rss, 0)) break
     }
     console.log(`after: RSS ${(after.rss / MiB).toFixed(1)} MiB, ${after.fds} fds, ${after.sessions} connections`)
+    // Quiet again: the baseline is both quiet runs together, so one noisy moment of a shared
+    // machine before the mix does not set the bound alone (the bound stays 3x).
+    const { latencies: quietAfter } = await good.run('quiet', SHORT ? 2000 : 4000)
+    const quietAll = quietLat.concat(quietAfter)
+    const quietP99 = p99(quietAll)
+    console.log(`quiet after: p50 ${p50(quietAfter).toFixed(2)} ms, p99 ${p99(quietAfter).toFixed(2)} ms over ${quietAfter.length} requests; baseline p99 ${quietP99.toFixed(2)} ms over ${quietAll.length}`)
 
     const floor = Math.max(quietP99, 1)
     check('good client kept working', mixFail.length === 0 && mixLat.length > 0, `${mixLat.length} ok, ${mixFail.length} failed${mixFail.length ? ` (first: ${mixFail[0]})` : ''}`)

@@ -5,6 +5,67 @@
 const native = require('../native.js')
 
 const CALLBACKS = ['callTool', 'readResource', 'getPrompt', 'complete']
+
+// Answers at least this large count against maxResponseBytesInFlight (src/protocol/held.rs).
+const LARGE_ANSWER = 64 * 1024
+// A cheap lower bound of a result's JSON size: the text of its content items (tool results,
+// prompts) and resource contents, where large answers carry their bulk. Other shapes count 0
+// and are checked once serialized.
+function answerSize(value) {
+  if (value === null || typeof value !== 'object') return 0
+  let n = 0
+  for (const list of [value.content, value.contents, value.messages]) {
+    if (!Array.isArray(list)) continue
+    for (let i = 0; i < list.length; i++) {
+      const item = list[i]
+      if (item === null || typeof item !== 'object') continue
+      const c = item.content !== null && typeof item.content === 'object' ? item.content : item
+      if (typeof c.text === 'string') n += c.text.length
+      if (typeof c.blob === 'string') n += c.blob.length
+      if (typeof c.data === 'string') n += c.data.length
+    }
+  }
+  return n
+}
+
+// Strings of a large answer at least this long are handed to Rust apart from the rest.
+const PART_MIN = 4096
+// Stands for a string handed apart; the nonce keeps it from matching anything a callback sends.
+const PART_MARKER = `\u0000mcp-part-${require('node:crypto').randomBytes(6).toString('hex')}:`
+const PART_MARKER_JSON = JSON.stringify(PART_MARKER).slice(1, -1)
+
+// A shallow copy of a result with the long strings of its items (the fields answerSize counts)
+// replaced by markers, the strings pushed on `parts`. The callback's own objects are untouched.
+function withoutParts(value, parts) {
+  const shell = { ...value }
+  for (const key of ['content', 'contents', 'messages']) {
+    const list = value[key]
+    if (!Array.isArray(list)) continue
+    shell[key] = list.map((item) => {
+      if (item === null || typeof item !== 'object' || typeof item.toJSON === 'function') return item
+      const c = item.content
+      if (c !== null && typeof c === 'object' && !Array.isArray(c) && typeof c.toJSON !== 'function') {
+        const cut = cutParts(c, parts)
+        if (cut !== c) return { ...cutParts(item, parts), content: cut }
+      }
+      return cutParts(item, parts)
+    })
+  }
+  return shell
+}
+
+function cutParts(item, parts) {
+  let out = item
+  for (const f of ['text', 'blob', 'data']) {
+    const v = item[f]
+    if (typeof v === 'string' && v.length >= PART_MIN) {
+      if (out === item) out = { ...item }
+      out[f] = PART_MARKER + parts.length
+      parts.push(v)
+    }
+  }
+  return out
+}
 const CHANGE_SPACING_MS = 50
 const LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency']
 
@@ -260,6 +321,29 @@ async function startServer(opts, monitor, Wrapper) {
     contexts.delete(callId)
     if (!server) return
     if (ok) {
+      // A large answer that cannot be held now (maxResponseBytesInFlight) is refused before it
+      // is serialized: no copy of it is made (docs/hardening.md, "Answers in flight").
+      const size = answerSize(value)
+      if (size >= LARGE_ANSWER) {
+        if (!server.answerFits(size)) {
+          server.resolveCall(callId, false, JSON.stringify({ answersInFlight: size }))
+          return
+        }
+        // Its large strings go to Rust as they are and are spliced in there: V8 makes no
+        // serialized copy of them.
+        if (typeof value.toJSON !== 'function') {
+          const parts = []
+          let shell
+          try {
+            shell = JSON.stringify(withoutParts(value, parts))
+          } catch (e) {
+            server.resolveCall(callId, false, JSON.stringify({ badResult: true, message: `result is not serializable: ${e.message}` }))
+            return
+          }
+          server.resolveCallParts(callId, shell, PART_MARKER_JSON, parts)
+          return
+        }
+      }
       let json
       try {
         json = JSON.stringify(value)

@@ -15,6 +15,7 @@ pub mod telemetry;
 /// Fewer workers than cores means fewer cross-thread wake-ups per request.
 #[napi_derive::module_init]
 fn init_runtime() {
+    crate::protocol::held::set_trim(give_memory_back);
     let workers = std::env::var("MCP_NATIVE_WORKER_THREADS")
         .ok()
         .and_then(|v| v.parse::<usize>().ok())
@@ -32,5 +33,24 @@ fn init_runtime() {
     {
         Ok(rt) => napi::bindgen_prelude::create_custom_tokio_runtime(rt),
         Err(e) => tracing::warn!(error = %e, "custom runtime unavailable; using napi's default"),
+    }
+}
+
+// mimalloc (the addon's allocator) keeps freed pages for reuse; after large answers were
+// freed, `mi_collect(true)` (and glibc's `malloc_trim`) return them to the OS so RSS comes back (docs/hardening.md,
+// "Answers in flight").
+extern "C" {
+    fn mi_collect(force: bool);
+}
+
+fn give_memory_back() {
+    // SAFETY: mi_collect takes no pointers and may be called from any thread at any time.
+    unsafe { mi_collect(true) }
+    // Node's own side of a large answer (V8 and N-API buffers) is glibc's: give its free
+    // pages back too.
+    // SAFETY: malloc_trim takes no pointers and is thread-safe.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    unsafe {
+        libc::malloc_trim(0);
     }
 }

@@ -110,6 +110,7 @@ pub struct JsOptions {
     pub max_uri_bytes: Option<usize>,
     pub max_client_info_bytes: Option<usize>,
     pub max_stream_backlog_bytes: Option<usize>,
+    pub max_response_bytes_in_flight: Option<u64>,
     pub max_sockets: Option<usize>,
     pub request_body_idle_timeout_ms: Option<u64>,
     pub request_body_timeout_ms: Option<u64>,
@@ -266,6 +267,9 @@ pub fn parse(json: &str) -> Result<Parsed, String> {
     }
     if let Some(n) = o.max_stream_backlog_bytes {
         cfg.session.max_stream_backlog = n;
+    }
+    if let Some(n) = o.max_response_bytes_in_flight {
+        cfg.max_response_bytes_in_flight = n;
     }
     let positive = |name: &str, v: Option<u64>| -> Result<Option<Duration>, String> {
         match v {

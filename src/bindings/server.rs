@@ -351,7 +351,9 @@ impl NativeServer {
             Ok(payload)
         } else {
             let v: Value = serde_json::from_str(&payload).unwrap_or(Value::Null);
-            if v.get("badResult").and_then(Value::as_bool) == Some(true) {
+            if let Some(bytes) = v.get("answersInFlight").and_then(Value::as_u64) {
+                Err(self.server.core().calls.answer_refused(bytes))
+            } else if v.get("badResult").and_then(Value::as_bool) == Some(true) {
                 Err(CallError::BadResult(
                     v.get("message")
                         .and_then(Value::as_str)
@@ -371,6 +373,29 @@ impl NativeServer {
             }
         };
         self.server.core().calls.resolve(call_id as u64, outcome)
+    }
+
+    /// A large answer as `shell` (the result serialized with each large string replaced by
+    /// `<marker><index>`; `marker` as it appears in JSON) and those strings: spliced in Rust,
+    /// so V8 never makes a copy of them (docs/hardening.md, "Answers in flight").
+    #[napi(catch_unwind)]
+    pub fn resolve_call_parts(
+        &self,
+        call_id: f64,
+        shell: String,
+        marker: String,
+        parts: Vec<String>,
+    ) -> bool {
+        let json = crate::protocol::held::splice_parts(&shell, &marker, &parts);
+        drop(parts);
+        self.server.core().calls.resolve(call_id as u64, Ok(json))
+    }
+
+    /// Whether a large answer of about `bytes` would fit under `maxResponseBytesInFlight` now:
+    /// lib/server.js asks before it serializes one, so a refused answer costs no copy.
+    #[napi(catch_unwind)]
+    pub fn answer_fits(&self, bytes: f64) -> bool {
+        self.server.core().calls.answer_fits(bytes as u64)
     }
 
     #[napi(catch_unwind)]

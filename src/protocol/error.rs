@@ -107,6 +107,10 @@ pub enum CallError {
     /// The client did not answer a server→client request within the callback timeout.
     #[error("the client did not answer in time")]
     ClientTimedOut,
+    /// A large answer arrived while the answers already held for their readers were near
+    /// `maxResponseBytesInFlight`; it was dropped.
+    #[error("the answer ({bytes} bytes) was not sent: {held} bytes of answers are waiting for their readers and maxResponseBytesInFlight is {cap}; try again later")]
+    AnswersInFlight { bytes: u64, held: u64, cap: u64 },
 }
 
 impl CallError {
@@ -114,7 +118,9 @@ impl CallError {
     pub fn code(&self) -> i32 {
         match self {
             CallError::Failed { code, .. } => code.unwrap_or(INTERNAL_ERROR),
-            CallError::SessionClosed | CallError::Cancelled => SERVER_ERROR,
+            CallError::SessionClosed | CallError::Cancelled | CallError::AnswersInFlight { .. } => {
+                SERVER_ERROR
+            }
             CallError::TimedOut | CallError::ClientTimedOut => -32001,
             CallError::BadResult(_)
             | CallError::Unavailable

@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod dispatch;
 pub mod error;
 pub mod headers;
+pub mod held;
 pub mod input;
 pub mod json;
 pub mod jsonrpc;

@@ -19,7 +19,7 @@ pub fn message(id: Option<(u64, u64)>, json: &str) -> Bytes {
         s.push('\n');
     }
     s.push('\n');
-    Bytes::from(s)
+    super::held::track(s.into_bytes())
 }
 
 /// The priming event of a resumable stream: an id to resume from and the `retry` hint.

@@ -34,6 +34,8 @@ pub struct ServerConfig {
     pub sockets: super::sockets::SocketLimits,
     /// How long `close()` lets calls in flight finish before aborting them.
     pub shutdown_grace: Duration,
+    /// Bytes of large answers held for their readers before new ones are refused.
+    pub max_response_bytes_in_flight: u64,
     pub session_idle: Duration,
     pub client_idle: Duration,
     pub max_body: usize,
@@ -100,6 +102,7 @@ impl Default for ServerConfig {
             max_connections_per_client: 0,
             sockets: Default::default(),
             shutdown_grace: Duration::from_secs(3),
+            max_response_bytes_in_flight: super::calls::DEFAULT_MAX_RESPONSE_BYTES_IN_FLIGHT,
             session_idle: Duration::from_millis(1_800_000),
             client_idle: Duration::from_millis(300_000),
             max_body: 4 * 1024 * 1024,

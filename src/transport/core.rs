@@ -210,12 +210,13 @@ impl Core {
         }
         let state_keys = StateKeys::from_base64(&cfg.request_state_keys)
             .map_err(|e| StartError::Option(e.to_string()))?;
+        let calls = Calls::new(cfg.max_response_bytes_in_flight);
         let core = Arc::new(Core {
             cfg,
             dispatcher,
             sessions: stores.sessions,
             tracker,
-            calls: Calls::default(),
+            calls,
             listeners: Listeners::default(),
             host: RwLock::new(Some(host)),
             closing: AtomicBool::new(false),
@@ -305,7 +306,12 @@ impl Core {
                 stream,
                 json_mode,
             } => !*json_mode && session.send(&self.cfg.session, *stream, message),
-            Route::Direct { tx, backlog, .. } => match tx {
+            Route::Direct {
+                tx,
+                backlog,
+                client,
+                ..
+            } => match tx {
                 Some(_) if backlog.is_tripped() => false,
                 Some(tx) => {
                     let frame = sse::message(None, message);
@@ -314,7 +320,9 @@ impl Core {
                         // still goes out, and the write timeout drops it if it never reads.
                         if backlog.trip() {
                             backlog.set_end(crate::session::backlog::EndCause::SlowConsumer);
-                            self.tracker.reject("slow_consumer", "");
+                            let ip = self.tracker.info(client).map(|i| i.client_ip);
+                            self.tracker
+                                .reject("slow_consumer", ip.as_deref().unwrap_or(""));
                         }
                         return false;
                     }

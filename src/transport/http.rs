@@ -14,7 +14,9 @@ pub const VERSION_HEADER: &str = "mcp-protocol-version";
 pub const LAST_EVENT_ID: &str = "last-event-id";
 
 pub fn json(status: StatusCode, body: String) -> Resp {
-    let mut r = Response::new(OutBody::full(body));
+    let mut r = Response::new(OutBody::full(crate::protocol::held::track(
+        body.into_bytes(),
+    )));
     *r.status_mut() = status;
     r.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));

@@ -457,6 +457,7 @@ async fn callback(
         tx: (!json_mode).then(|| tx.clone()),
         backlog: backlog.clone(),
         log_level: env.log_level,
+        client: client.clone(),
     };
     let (call_id, reply) = core
         .calls

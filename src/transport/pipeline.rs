@@ -205,7 +205,7 @@ pub fn context_json(
 pub async fn run_callback(
     core: &Core,
     call_id: u64,
-    rx: oneshot::Receiver<CallOutcome>,
+    rx: oneshot::Receiver<super::calls::Reply>,
     kind: CallbackKind,
     params: String,
     context: String,
@@ -221,7 +221,7 @@ pub async fn run_callback(
     }
     match core.cfg.callback_timeout {
         Some(limit) => match tokio::time::timeout(limit, rx).await {
-            Ok(r) => r.unwrap_or(Err(CallError::Unavailable)),
+            Ok(r) => r.map_or(Err(CallError::Unavailable), |(outcome, _room)| outcome),
             Err(_) => {
                 core.calls.forget(call_id);
                 if let Some(m) = &core.cfg.metrics {
@@ -232,7 +232,9 @@ pub async fn run_callback(
                 Err(CallError::TimedOut)
             }
         },
-        None => rx.await.unwrap_or(Err(CallError::Unavailable)),
+        None => rx
+            .await
+            .map_or(Err(CallError::Unavailable), |(outcome, _room)| outcome),
     }
 }
 

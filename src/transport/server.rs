@@ -314,6 +314,8 @@ async fn accept_loop(core: Arc<Core>, listener: TcpListener, mut shutdown: watch
                 if swept != Default::default() {
                     tracing::debug!(?swept, "closed idle or stalled sockets");
                 }
+                // Large answers were freed: give their pages back rather than keep them.
+                crate::protocol::held::trim_if_released();
             }
             accepted = listener.accept() => {
                 let (stream, peer) = match accepted {

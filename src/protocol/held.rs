@@ -1,0 +1,186 @@
+//! Bytes of large answers the process holds for their readers: counted from the moment a
+//! callback's answer reaches Rust until its framed response has been written (or dropped), so
+//! that readers who never read cannot make the server hold unbounded memory
+//! (docs/hardening.md, "Answers in flight"). Small frames are not counted: they cannot add up
+//! to much before the socket and stream caps act, and counting them would cost every request.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+use bytes::Bytes;
+
+/// Frames at least this large are counted.
+pub const LARGE: usize = 64 * 1024;
+
+/// Process-wide: the memory is the process's, whichever server holds it.
+static HELD: AtomicU64 = AtomicU64::new(0);
+
+/// Bytes of large answers released (reservations and frames) since the allocator was last
+/// asked to give memory back.
+static RELEASED: AtomicU64 = AtomicU64::new(0);
+
+/// Releases that add up to this ask the allocator to give memory back.
+const TRIM_AFTER: u64 = 4 * 1024 * 1024;
+
+/// How to give freed memory back to the OS (the addon's allocator sets it; none in tests).
+static TRIM: OnceLock<fn()> = OnceLock::new();
+
+/// Sets how freed memory is given back to the OS; the first call wins.
+pub fn set_trim(trim: fn()) {
+    let _ = TRIM.set(trim);
+}
+
+/// Gives memory back to the OS when large answers were released since the last call. Called from a
+/// periodic task, not from the frame's drop: a burst of frees costs one trim.
+pub fn trim_if_released() -> bool {
+    if RELEASED.load(Ordering::Relaxed) < TRIM_AFTER {
+        return false;
+    }
+    RELEASED.store(0, Ordering::Relaxed);
+    match TRIM.get() {
+        Some(trim) => {
+            trim();
+            true
+        }
+        None => false,
+    }
+}
+
+/// Bytes of large answers held now (reserved, framed and not yet written).
+pub fn held() -> u64 {
+    HELD.load(Ordering::Relaxed)
+}
+
+/// Room for `len` bytes, taken while the total stays within `cap`; released on drop.
+#[derive(Debug)]
+pub struct Reservation(u64);
+
+impl Reservation {
+    /// `None` when holding `len` more bytes would pass `cap`.
+    pub fn try_take(len: usize, cap: u64) -> Option<Self> {
+        let len = len as u64;
+        HELD.fetch_update(Ordering::AcqRel, Ordering::Relaxed, |cur| {
+            cur.checked_add(len).filter(|total| *total <= cap)
+        })
+        .ok()
+        .map(|_| Reservation(len))
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        HELD.fetch_sub(self.0, Ordering::AcqRel);
+        // The answer's copies before framing are freed about now too.
+        RELEASED.fetch_add(self.0, Ordering::Relaxed);
+    }
+}
+
+/// A framed response's bytes, counted in `held()` until the last `Bytes` of them is dropped.
+struct Counted {
+    data: Vec<u8>,
+    _count: Reservation,
+}
+
+impl AsRef<[u8]> for Counted {
+    fn as_ref(&self) -> &[u8] {
+        &self.data
+    }
+}
+
+/// `Bytes` over `data` without a copy; a large one counts in `held()` while it lives.
+pub fn track(data: Vec<u8>) -> Bytes {
+    if data.len() < LARGE {
+        return Bytes::from(data);
+    }
+    let len = data.len() as u64;
+    HELD.fetch_add(len, Ordering::AcqRel);
+    Bytes::from_owner(Counted {
+        data,
+        _count: Reservation(len),
+    })
+}
+
+/// A serialized answer whose large strings were left out (`lib/server.js` replaces each by a
+/// string `<marker><index>`, so V8 never copies them) with those strings put back, escaped as
+/// JSON, in one buffer. `marker` is as it appears inside the JSON text. An index with no part,
+/// or a marker not followed by `<digits>"`, stays as it is.
+pub fn splice_parts(shell: &str, marker: &str, parts: &[String]) -> String {
+    let needle = format!("\"{marker}");
+    let extra: usize = parts.iter().map(|p| p.len() + p.len() / 16 + 2).sum();
+    let mut out: Vec<u8> = Vec::with_capacity(shell.len() + extra);
+    let mut rest = shell;
+    while let Some(at) = rest.find(&needle) {
+        out.extend_from_slice(&rest.as_bytes()[..at]);
+        let after = &rest[at + needle.len()..];
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        let part = after[..digits]
+            .parse::<usize>()
+            .ok()
+            .filter(|_| after.as_bytes().get(digits) == Some(&b'"'))
+            .and_then(|i| parts.get(i));
+        match part {
+            Some(p) => {
+                // Writing a str into a Vec cannot fail.
+                let _ = serde_json::to_writer(&mut out, p.as_str());
+                rest = &after[digits + 1..];
+            }
+            None => {
+                out.extend_from_slice(needle.as_bytes());
+                rest = after;
+            }
+        }
+    }
+    out.extend_from_slice(rest.as_bytes());
+    // Only whole UTF-8 strings were joined at ASCII boundaries.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_are_spliced_back_escaped() {
+        let m = "\\u0000part-x:";
+        let shell = format!(
+            r#"{{"content":[{{"type":"text","text":"{m}0"}},{{"text":"{m}1"}},{{"text":"{m}7"}},{{"text":"{m}z"}}]}}"#
+        );
+        let parts = vec!["a\"b\n\u{1}é".to_owned(), String::new()];
+        let out = splice_parts(&shell, m, &parts);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["content"][0]["text"], "a\"b\n\u{1}é");
+        assert_eq!(v["content"][1]["text"], "");
+        // No such part, or no index: left alone.
+        assert_eq!(v["content"][2]["text"], "\u{0}part-x:7");
+        assert_eq!(v["content"][3]["text"], "\u{0}part-x:z");
+    }
+
+    // One test: the counter is process-wide, so concurrent tests would see each other.
+    #[test]
+    fn large_frames_count_until_dropped_and_reservations_respect_the_cap() {
+        let before = held();
+        let small = track(vec![b'x'; 10]);
+        assert_eq!(held(), before);
+        let big = track(vec![b'x'; LARGE]);
+        assert_eq!(held(), before + LARGE as u64);
+        let part = big.slice(10..20);
+        drop(big);
+        assert_eq!(
+            held(),
+            before + LARGE as u64,
+            "a slice keeps the frame alive"
+        );
+        drop(part);
+        assert_eq!(held(), before);
+        drop(small);
+
+        let cap = before + 100;
+        let r = Reservation::try_take(60, cap).unwrap();
+        assert!(Reservation::try_take(60, cap).is_none());
+        let r2 = Reservation::try_take(40, cap).unwrap();
+        drop(r);
+        drop(r2);
+        assert_eq!(held(), before);
+    }
+}
