@@ -55,6 +55,8 @@ addon
     enableJsonResponse: opts.json,
     ...(opts.eventStore ? {} : { eventStore: false }),
     maxConnections: 50_000, // the memory workloads hold 10,000 sessions
+    // BENCH_EXTRA='{"validation":false}' and the like: extra server options, for A/B runs of one build.
+    ...(process.env.BENCH_EXTRA ? JSON.parse(process.env.BENCH_EXTRA) : {}),
     ...(auth ? { auth } : {}),
     ...(opts.metrics ? { metrics: true } : {}),
     // BENCH_SHARED_REDIS=redis://…: the same server joined to a cluster (docs/deployment.md), to

@@ -341,12 +341,14 @@ async fn accept_loop(core: Arc<Core>, listener: TcpListener, mut shutdown: watch
                 }
                 let svc = McpService::new(core.clone(), peer);
                 let sock = socket.clone();
-                // Unboxed: the service's future is polled in place.
+                // The service_fn future itself stays small (see below); hyper polls it in place.
                 let svc = service_fn(move |req| {
                     let svc = svc.clone();
                     let in_flight = sock.begin();
                     async move {
-                        let resp = svc.handle(req).await;
+                        // Boxed: hyper moves the future it stores, and the request's whole
+                        // state machine is kilobytes; only this small shell moves.
+                        let resp = Box::pin(svc.handle(req)).await;
                         Ok::<_, std::convert::Infallible>(resp.map(|b| Tracked::new(b, in_flight)))
                     }
                     .in_current_span()

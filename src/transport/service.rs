@@ -149,7 +149,7 @@ where
     }
     // After the Host/Origin checks: a rebound or cross-site page cannot read the stats.
     if is_stats {
-        return internal_stats(core, &parts).await;
+        return Box::pin(internal_stats(core, &parts)).await;
     }
     if let (Some(c), &Method::OPTIONS) = (cors, &parts.method) {
         return auth::preflight(c, headers);
@@ -173,8 +173,14 @@ where
         // The host vouched for the caller: its principal stands in for a bearer token.
         (_, Some(principal)) => Some(principal),
         (Some(a), None) => {
-            match auth::authenticate(a, headers, parts.uri.query(), &peer.ip, &peer.user_agent)
-                .await
+            match Box::pin(auth::authenticate(
+                a,
+                headers,
+                parts.uri.query(),
+                &peer.ip,
+                &peer.user_agent,
+            ))
+            .await
             {
                 Ok(info) => Some(info),
                 Err((mut refusal, reason)) => {
@@ -217,13 +223,13 @@ where
             if modern::is_modern_get(core, headers) {
                 return http::method_not_allowed("POST");
             }
-            legacy::get(core, &peer, headers).await
+            Box::pin(legacy::get(core, &peer, headers)).await
         }
         Method::DELETE => {
             if modern::is_modern_get(core, headers) {
                 return http::method_not_allowed("POST");
             }
-            legacy::delete(core, &peer, headers).await
+            Box::pin(legacy::delete(core, &peer, headers)).await
         }
         _ => http::method_not_allowed(if core.cfg.legacy {
             "GET, POST, DELETE"
@@ -352,7 +358,14 @@ where
             if let Some(m) = meter.as_deref_mut() {
                 m.note_body(&body, header(headers, VERSION_HEADER), None);
             }
-            return modern::post(core.clone(), peer, headers, body, Default::default()).await;
+            return Box::pin(modern::post(
+                core.clone(),
+                peer,
+                headers,
+                body,
+                Default::default(),
+            ))
+            .await;
         }
     }
     if let Body::Single(Message::Request { params, .. } | Message::Notification { params, .. }) =
@@ -373,7 +386,14 @@ where
                     .or_else(|| header(headers, VERSION_HEADER));
                 m.note_body(&body, version, header(headers, "mcp-name"));
             }
-            return modern::post(core.clone(), peer, headers, body, meta.unwrap_or_default()).await;
+            return Box::pin(modern::post(
+                core.clone(),
+                peer,
+                headers,
+                body,
+                meta.unwrap_or_default(),
+            ))
+            .await;
         }
     }
     if !core.cfg.legacy {
@@ -386,7 +406,7 @@ where
         let session = header(headers, http::SESSION_HEADER).and_then(|id| core.sessions.get(id));
         m.note_body(&body, session.map(|s| s.version.as_str()), None);
     }
-    legacy::post(core.clone(), peer, headers, body).await
+    Box::pin(legacy::post(core.clone(), peer, headers, body)).await
 }
 
 /// `GET <metrics path>`: the OpenMetrics text, behind the internalStats token when one is set.

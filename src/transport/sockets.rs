@@ -22,7 +22,6 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, SizeHint};
 use parking_lot::Mutex;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -521,6 +520,12 @@ pub enum BodyReadError {
 
 /// Reads a whole request body, at most `max` bytes, with no gap between frames longer than
 /// `idle` and no more than `total` in all.
+///
+/// The common request is one frame that hyper already holds when the service first asks: it is
+/// returned as is (no copy), and no timer is armed for it. The first time the body is not ready
+/// the task is woken once more instead of arming the timer, because hyper hands over buffered
+/// body bytes on its next turn; only a body that is still missing then arms one deadline (the
+/// earlier of the idle and the total limit), so a slow or stalled peer is still timed out.
 pub async fn read_body<B>(
     mut body: B,
     max: usize,
@@ -531,27 +536,76 @@ where
     B: Body<Data = Bytes> + Unpin,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let collect = async {
-        let mut out = bytes::BytesMut::new();
-        loop {
-            match tokio::time::timeout(idle, body.frame()).await {
-                Err(_) => return Err(BodyReadError::Idle(idle)),
-                Ok(None) => return Ok(out.freeze()),
-                Ok(Some(Err(e))) => return Err(BodyReadError::Read(e.into().to_string())),
-                Ok(Some(Ok(f))) => {
-                    if let Some(d) = f.data_ref() {
-                        if out.len() + d.len() > max {
-                            return Err(BodyReadError::TooLarge(max));
-                        }
-                        out.extend_from_slice(d);
-                    }
+    let started = tokio::time::Instant::now();
+    let total_end = started + total;
+    let mut idle_end = started + idle;
+    let mut deadline: Option<Pin<Box<tokio::time::Sleep>>> = None;
+    let mut spared_timer = false;
+    // The first data frame, kept as is until a second one arrives.
+    let mut first: Option<Bytes> = None;
+    let mut rest: Option<bytes::BytesMut> = None;
+    loop {
+        let frame = std::future::poll_fn(|cx| {
+            if let Poll::Ready(f) = Pin::new(&mut body).poll_frame(cx) {
+                return Poll::Ready(Ok(f));
+            }
+            let end = idle_end.min(total_end);
+            match deadline.as_mut() {
+                None if !spared_timer => {
+                    spared_timer = true;
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
                 }
+                None => deadline = Some(Box::pin(tokio::time::sleep_until(end))),
+                Some(d) if d.deadline() != end => d.as_mut().reset(end),
+                Some(_) => {}
+            }
+            match deadline.as_mut().map(|d| d.as_mut().poll(cx)) {
+                Some(Poll::Ready(())) => Poll::Ready(Err(())),
+                _ => Poll::Pending,
+            }
+        })
+        .await;
+        match frame {
+            Err(()) if idle_end <= total_end => return Err(BodyReadError::Idle(idle)),
+            Err(()) => return Err(BodyReadError::Total(total)),
+            Ok(None) => {
+                return Ok(match (first, rest) {
+                    (_, Some(all)) => all.freeze(),
+                    (Some(one), None) => one,
+                    (None, None) => Bytes::new(),
+                })
+            }
+            Ok(Some(Err(e))) => return Err(BodyReadError::Read(e.into().to_string())),
+            Ok(Some(Ok(f))) => {
+                let Ok(d) = f.into_data() else { continue };
+                let held =
+                    first.as_ref().map_or(0, Bytes::len) + rest.as_ref().map_or(0, |r| r.len());
+                if held + d.len() > max {
+                    return Err(BodyReadError::TooLarge(max));
+                }
+                match (&mut first, &mut rest) {
+                    (None, None) => first = Some(d),
+                    (Some(one), None) => {
+                        let mut all = bytes::BytesMut::with_capacity(one.len() + d.len());
+                        all.extend_from_slice(one);
+                        all.extend_from_slice(&d);
+                        first = None;
+                        rest = Some(all);
+                    }
+                    (_, Some(all)) => all.extend_from_slice(&d),
+                }
+                if body.is_end_stream() {
+                    return Ok(match (first, rest) {
+                        (_, Some(all)) => all.freeze(),
+                        (Some(one), None) => one,
+                        (None, None) => Bytes::new(),
+                    });
+                }
+                idle_end = tokio::time::Instant::now() + idle;
             }
         }
-    };
-    tokio::time::timeout(total, collect)
-        .await
-        .unwrap_or(Err(BodyReadError::Total(total)))
+    }
 }
 
 #[cfg(test)]
@@ -737,6 +791,35 @@ mod tests {
         .await;
         assert!(matches!(total, Err(BodyReadError::Total(_))));
         feeder.abort();
+        // Frames are joined in order; a body that never sends a byte still times out (the
+        // first pending poll spares the timer, the next one arms it).
+        let (tx, rx) =
+            tokio::sync::mpsc::channel::<Result<Frame<Bytes>, std::convert::Infallible>>(4);
+        for part in [&b"{\"a\""[..], b":1", b"}"] {
+            tx.send(Ok(Frame::data(Bytes::copy_from_slice(part))))
+                .await
+                .unwrap();
+        }
+        drop(tx);
+        let joined = read_body(
+            StreamBody::new(tokio_stream_from(rx)),
+            100,
+            Duration::from_secs(1),
+            Duration::from_secs(1),
+        )
+        .await
+        .unwrap();
+        assert_eq!(&joined[..], b"{\"a\":1}");
+        let (_silent, rx) =
+            tokio::sync::mpsc::channel::<Result<Frame<Bytes>, std::convert::Infallible>>(1);
+        let silent = read_body(
+            StreamBody::new(tokio_stream_from(rx)),
+            100,
+            Duration::from_millis(100),
+            Duration::from_secs(5),
+        )
+        .await;
+        assert!(matches!(silent, Err(BodyReadError::Idle(_))));
     }
 
     /// A `Stream` over an mpsc receiver (no tokio-stream dependency).
