@@ -200,3 +200,36 @@ test('options.auth: the host-authenticated principal reaches ctx.auth and the mo
   await waitFor(() => established.some((c) => c.auth && c.auth.subject === 'alice'), 'alice in the monitor')
   expect(established.find((c) => c.auth && c.auth.subject === 'alice').auth.clientId).toBe('host-app')
 })
+
+test('auth option: handle() checks bearer tokens, and answers the protected-resource metadata only on its well-known paths', async () => {
+  const issuer = 'https://idp.example.test'
+  const { privateKey, publicKey } = require('node:crypto').generateKeyPairSync('ec', { namedCurve: 'P-256' })
+  const jwk = { ...publicKey.export({ format: 'jwk' }), kid: 'k1', alg: 'ES256' }
+  // The host mounts the endpoint at /api/mcp (the handler's endpoint stays /mcp): the resource says so.
+  const { handler, server } = await serve({
+    auth: { authorizationServers: [issuer], resource: 'http://127.0.0.1:1/api/mcp', jwt: { issuer, jwks: { keys: [jwk] } } },
+  })
+  const base = `http://127.0.0.1:${server.address().port}`
+  const expected = { resource: 'http://127.0.0.1:1/api/mcp', authorization_servers: [issuer], bearer_methods_supported: ['header'] }
+  for (const path of ['/.well-known/oauth-protected-resource/api/mcp', '/.well-known/oauth-protected-resource', '/.well-known/oauth-protected-resource/mcp?x=1']) {
+    const res = await fetch(`${base}${path}`)
+    expect(res.status).toBe(200)
+    expect(res.headers.get('cache-control')).toBe('public, max-age=3600')
+    expect(await res.json()).toEqual(expected)
+  }
+  // Any other path is the endpoint's (the host routed it here): the bearer check answers.
+  for (const path of ['/.well-known/oauth-protected-resource/other', '/api/mcp', '/anything']) {
+    const res = await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: '{}' })
+    expect(res.status).toBe(401)
+    expect(res.headers.get('www-authenticate')).toBe('Bearer resource_metadata="http://127.0.0.1:1/.well-known/oauth-protected-resource/api/mcp"')
+  }
+  // A valid token for the resource passes.
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url')
+  const now = Math.floor(Date.now() / 1000)
+  const input = `${b64({ alg: 'ES256', kid: 'k1' })}.${b64({ iss: issuer, sub: 'bob', aud: 'http://127.0.0.1:1/api/mcp', iat: now, exp: now + 60 })}`
+  const sig = require('node:crypto').sign('sha256', Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url')
+  const ok = await modernPost(`${base}/api/mcp`, 'tools/call', { name: 'echo', arguments: { text: 'hi' } }, { headers: { authorization: `Bearer ${input}.${sig}` } })
+  expect(ok.status).toBe(200)
+  expect(ok.json.result.content[0].text).toBe('hi')
+  expect(handler.endpoint).toBe('/mcp')
+})

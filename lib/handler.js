@@ -109,7 +109,11 @@ class StreamableMcpHandler extends StreamableMcpServer {
     let head
     try {
       const auth = options && options.auth ? JSON.stringify(options.auth) : undefined
-      head = await this._native.serve(ticket, req.method, req.rawHeaders, body, socket.remoteAddress || '', socket.remotePort || 0, auth)
+      // Every request is the endpoint's except the OAuth metadata paths (RFC 9728), which the
+      // host routes here too: only those pass their real path.
+      const url = req.originalUrl || req.url
+      const path = typeof url === 'string' && url.startsWith('/.well-known/') ? url.split('?')[0] : undefined
+      head = await this._native.serve(ticket, req.method, req.rawHeaders, body, socket.remoteAddress || '', socket.remotePort || 0, auth, path)
     } catch (e) {
       if (state.phase === WAITING) {
         state.phase = DONE

@@ -1,6 +1,7 @@
 // mcp-swagger-native/nestjs: the NestJS module (docs/nestjs.md).
 import type { DynamicModule, InjectionToken, ModuleMetadata, OnModuleDestroy, OnModuleInit, OptionalFactoryDependency } from '@nestjs/common'
 import type {
+  AuthOptions,
   CallToolResult,
   ConnectionInfo,
   ConnectionMonitor,
@@ -50,6 +51,14 @@ export interface McpNativeModuleOptions extends Omit<StreamableServerOptions, 'p
   monitor?: ConnectionMonitor
   /** With mount 'app': the principal of a request (default: `req.auth` when a guard set it), handed to handle() as options.auth. */
   auth?: (req: any) => McpAuthInfo | undefined | Promise<McpAuthInfo | undefined>
+  /**
+   * OAuth 2.1 resource server: bearer tokens checked before any MCP handling (401/403 with
+   * WWW-Authenticate), the protected-resource metadata (RFC 9728) served. Passed to the server
+   * as its `auth` option. With mount 'app', `resource` (the endpoint's public URL) is required and
+   * the module routes `/.well-known/oauth-protected-resource` (+ the resource's path, and bare) on
+   * the HTTP adapter itself, outside the global prefix.
+   */
+  oauth?: AuthOptions
   /** Registers the module globally (default true). */
   global?: boolean
 }

@@ -30,7 +30,9 @@ const EVENTS = {
   rejected: 'mcp.connection.rejected',
 }
 // Module options that are not server options.
-const MODULE_KEYS = ['path', 'mount', 'monitor', 'auth', 'global']
+const MODULE_KEYS = ['path', 'mount', 'monitor', 'auth', 'oauth', 'global']
+// RFC 9728: where a protected resource's metadata is served.
+const WELL_KNOWN = '/.well-known/oauth-protected-resource'
 
 // ---- decorators --------------------------------------------------------------------------
 
@@ -214,7 +216,13 @@ class McpNativeService {
     const monitor = this._monitor()
     const mount = this.mount
     if (mount === 'app') {
+      const oauth = this._options.oauth
+      // No listener to derive the public URL from: the token audience and the metadata need it.
+      if (oauth && (typeof oauth.resource !== 'string' || !oauth.resource)) {
+        throw new TypeError("McpNativeModule: oauth.resource (the MCP endpoint's public URL, e.g. https://api.example.com/api/mcp) is required with mount 'app'")
+      }
       this._server = await createStreamableMcpHandler({ ...opts, endpoint: this._endpoint() }, monitor)
+      if (oauth) this._routeMetadata(oauth.resource)
       this._logger.log(`MCP endpoint ${this.path} on the app's server (${this._tools.size} tools)`)
     } else if (mount && typeof mount === 'object' && Number.isInteger(mount.port)) {
       const listen = { ...opts, port: mount.port, endpoint: this._endpoint() }
@@ -316,6 +324,34 @@ class McpNativeService {
     return '/' + this.path.replace(/^\/+/, '')
   }
 
+  // mount 'app' with oauth: the protected-resource metadata paths (the resource's, and the
+  // bare one) as routes of the HTTP adapter itself, so the global prefix does not move them off
+  // /.well-known; handle() answers them from the auth policy.
+  _routeMetadata(resource) {
+    let host
+    try {
+      host = this._moduleRef.get(core.HttpAdapterHost, { strict: false })
+    } catch {
+      host = null
+    }
+    const adapter = host && host.httpAdapter
+    if (!adapter || typeof adapter.get !== 'function') {
+      this._logger.warn(`no HTTP adapter: serve ${WELL_KNOWN} yourself (handle() answers it)`)
+      return
+    }
+    const rpath = new URL(resource).pathname.replace(/\/+$/, '')
+    const paths = [...new Set([WELL_KNOWN + rpath, WELL_KNOWN])]
+    const serve = (req, res) => {
+      // Fastify gives its own request and reply: the raw Node objects are what handle() takes.
+      if (res && res.raw && typeof res.hijack === 'function') {
+        res.hijack()
+        return this.handle(req.raw, res.raw)
+      }
+      return this.handle(req, res)
+    }
+    for (const p of paths) adapter.get(p, serve)
+  }
+
   // -- discovery --
 
   _explore() {
@@ -388,6 +424,8 @@ class McpNativeService {
   _serverOptions() {
     const o = {}
     for (const [k, v] of Object.entries(this._options)) if (!MODULE_KEYS.includes(k)) o[k] = v
+    // The module's `auth` is a principal function; the server's `auth` is the OAuth option.
+    if (this._options.oauth) o.auth = this._options.oauth
     const fallback = {
       callTool: this._options.callTool,
       readResource: this._options.readResource,

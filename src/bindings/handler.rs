@@ -185,6 +185,9 @@ pub struct HostRequest {
     pub remote_port: u32,
     /// `options.auth` as JSON: the principal the host authenticated.
     pub auth: Option<String>,
+    /// The request's real path, passed only for `/.well-known/…` requests: the host routes the
+    /// protected-resource metadata (RFC 9728) paths here too (docs/nestjs.md).
+    pub path: Option<String>,
 }
 
 /// Serves one request through the server's service; resolves with the response head (and the
@@ -203,10 +206,16 @@ pub fn serve<'env>(
         remote_ip,
         remote_port,
         auth,
+        path,
     } = request;
-    let mut builder = Request::builder()
-        .method(method.as_str())
-        .uri(server.core().cfg.endpoint.as_str());
+    // Every request is the endpoint's, whatever path the host mounted it on; the one exception
+    // is a metadata path of the auth policy, which the service answers by path.
+    let core = server.core();
+    let uri = match (&path, &core.auth) {
+        (Some(p), Some(a)) if a.policy().is_metadata_path(p) => p.as_str(),
+        _ => core.cfg.endpoint.as_str(),
+    };
+    let mut builder = Request::builder().method(method.as_str()).uri(uri);
     for pair in raw_headers.chunks_exact(2) {
         builder = builder.header(pair[0].as_str(), pair[1].as_str());
     }

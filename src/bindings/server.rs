@@ -531,7 +531,8 @@ impl NativeServer {
     }
 
     /// Handler mode: serves one request of the host's HTTP server (`rawHeaders` as Node gives
-    /// them, the whole body, the socket's remote address); `ticket` names it for `cancelServe`.
+    /// them, the whole body, the socket's remote address); `ticket` names it for `cancelServe`;
+    /// `path` is the real path, given only for `/.well-known/…` requests.
     #[napi(catch_unwind, ts_return_type = "Promise<ServedHead>")]
     #[allow(clippy::too_many_arguments)]
     pub fn serve<'env>(
@@ -544,6 +545,7 @@ impl NativeServer {
         remote_ip: String,
         remote_port: u32,
         auth: Option<String>,
+        path: Option<String>,
     ) -> Result<PromiseRaw<'env, crate::bindings::handler::ServedHead>> {
         let request = crate::bindings::handler::HostRequest {
             ticket,
@@ -553,6 +555,7 @@ impl NativeServer {
             remote_ip,
             remote_port,
             auth,
+            path,
         };
         crate::bindings::handler::serve(env, &self.server, &self.handler, request)
     }

@@ -4,6 +4,7 @@ import type { CoreLogLevel } from 'mcp-swagger-native'
 import { McpNativeModule } from 'mcp-swagger-native/nestjs'
 import { DashboardController } from './dashboard/dashboard.controller'
 import { HostConfig, HostConfigModule } from './host-config'
+import { mcpAuthOption } from './mcp/mcp-auth.config'
 import { MCPModule } from './mcp/mcp.module'
 import { MonitoringModule } from './monitoring/monitoring.module'
 import { PetstoreModule } from './petstore/petstore.module'
@@ -41,6 +42,8 @@ const connections = new Logger('MCPConnections')
         metrics: true,
         logLevel: 'info' as const,
         logger: coreLogger(),
+        // OAuth 2.1 resource server when MCP_AUTH_ISSUER is set (README › Authorization).
+        ...mcpAuthOption(),
         monitor: {
           onConnectionEstablished: (c) => connections.log(`MCP client connected: ${c.sessionId} from ${c.clientIP} (${c.userAgent})`),
           onConnectionClosed: (sessionId, duration) => connections.log(`MCP client disconnected: ${sessionId} after ${Math.round(duration / 1000)}s`),

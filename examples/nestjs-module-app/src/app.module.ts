@@ -2,6 +2,7 @@ import { DynamicModule, Injectable, Module } from '@nestjs/common'
 import { APP_GUARD } from '@nestjs/core'
 import { EventEmitterModule } from '@nestjs/event-emitter'
 import { TerminusModule } from '@nestjs/terminus'
+import type { AuthOptions } from 'mcp-swagger-native'
 import { McpNativeModule, type McpMount } from 'mcp-swagger-native/nestjs'
 import { ApiKeyGuard } from './api-key.guard'
 import { HealthController } from './health.controller'
@@ -26,9 +27,10 @@ export class SettingsModule {}
 export class AppModule {
   /**
    * `mount` as the test wants it; the guard only matters on the app's own server. `async`
-   * configures the module through forRootAsync with an injected provider.
+   * configures the module through forRootAsync with an injected provider; `oauth` makes the
+   * endpoint an OAuth 2.1 resource server.
    */
-  static register(mount: McpMount, { guard = false, async = false } = {}): DynamicModule {
+  static register(mount: McpMount, { guard = false, async = false, oauth }: { guard?: boolean; async?: boolean; oauth?: AuthOptions } = {}): DynamicModule {
     const mcp = async
       ? McpNativeModule.forRootAsync({
           imports: [SettingsModule],
@@ -36,7 +38,7 @@ export class AppModule {
           useFactory: (s: McpSettings) => ({ serverInfo: { name: s.serverName, version: '1.0.0' }, maxConnections: s.maxConnections }),
           mount,
         })
-      : McpNativeModule.forRoot({ serverInfo: { name: 'pets', version: '1.0.0' }, mount })
+      : McpNativeModule.forRoot({ serverInfo: { name: 'pets', version: '1.0.0' }, mount, ...(oauth ? { oauth } : {}) })
     return {
       module: AppModule,
       imports: [EventEmitterModule.forRoot(), TerminusModule, PetsModule, mcp],
