@@ -541,9 +541,7 @@ where
     let mut idle_end = started + idle;
     let mut deadline: Option<Pin<Box<tokio::time::Sleep>>> = None;
     let mut spared_timer = false;
-    // The first data frame, kept as is until a second one arrives.
-    let mut first: Option<Bytes> = None;
-    let mut rest: Option<bytes::BytesMut> = None;
+    let mut got = Collected::Empty;
     loop {
         let frame = std::future::poll_fn(|cx| {
             if let Poll::Ready(f) = Pin::new(&mut body).poll_frame(cx) {
@@ -569,41 +567,60 @@ where
         match frame {
             Err(()) if idle_end <= total_end => return Err(BodyReadError::Idle(idle)),
             Err(()) => return Err(BodyReadError::Total(total)),
-            Ok(None) => {
-                return Ok(match (first, rest) {
-                    (_, Some(all)) => all.freeze(),
-                    (Some(one), None) => one,
-                    (None, None) => Bytes::new(),
-                })
-            }
+            Ok(None) => return Ok(got.finish()),
             Ok(Some(Err(e))) => return Err(BodyReadError::Read(e.into().to_string())),
             Ok(Some(Ok(f))) => {
                 let Ok(d) = f.into_data() else { continue };
-                let held =
-                    first.as_ref().map_or(0, Bytes::len) + rest.as_ref().map_or(0, |r| r.len());
-                if held + d.len() > max {
+                if got.len() + d.len() > max {
                     return Err(BodyReadError::TooLarge(max));
                 }
-                match (&mut first, &mut rest) {
-                    (None, None) => first = Some(d),
-                    (Some(one), None) => {
-                        let mut all = bytes::BytesMut::with_capacity(one.len() + d.len());
-                        all.extend_from_slice(one);
-                        all.extend_from_slice(&d);
-                        first = None;
-                        rest = Some(all);
-                    }
-                    (_, Some(all)) => all.extend_from_slice(&d),
-                }
+                got = got.push(d);
                 if body.is_end_stream() {
-                    return Ok(match (first, rest) {
-                        (_, Some(all)) => all.freeze(),
-                        (Some(one), None) => one,
-                        (None, None) => Bytes::new(),
-                    });
+                    return Ok(got.finish());
                 }
                 idle_end = tokio::time::Instant::now() + idle;
             }
+        }
+    }
+}
+
+/// The body bytes read so far: the first frame is kept as is (no copy) until a second arrives.
+enum Collected {
+    Empty,
+    One(Bytes),
+    Many(bytes::BytesMut),
+}
+
+impl Collected {
+    fn len(&self) -> usize {
+        match self {
+            Self::Empty => 0,
+            Self::One(b) => b.len(),
+            Self::Many(b) => b.len(),
+        }
+    }
+
+    fn push(self, data: Bytes) -> Self {
+        match self {
+            Self::Empty => Self::One(data),
+            Self::One(first) => {
+                let mut all = bytes::BytesMut::with_capacity(first.len() + data.len());
+                all.extend_from_slice(&first);
+                all.extend_from_slice(&data);
+                Self::Many(all)
+            }
+            Self::Many(mut all) => {
+                all.extend_from_slice(&data);
+                Self::Many(all)
+            }
+        }
+    }
+
+    fn finish(self) -> Bytes {
+        match self {
+            Self::Empty => Bytes::new(),
+            Self::One(b) => b,
+            Self::Many(b) => b.freeze(),
         }
     }
 }
