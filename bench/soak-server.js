@@ -5,7 +5,9 @@
 // come back within its bounded time.
 const { startStreamableMcpServer } = require('..')
 
-const BIG = 'x'.repeat(8 * 1024 * 1024)
+// A flat string from the start: `repeat` makes a rope that V8 flattens (an 8 MiB copy kept for
+// good) on first use, which would count as memory the mix left behind.
+const BIG = Buffer.alloc(8 * 1024 * 1024, 'x').toString('latin1')
 const TOKEN = process.env.SOAK_TOKEN || 'soak-token'
 
 async function main() {
@@ -63,6 +65,12 @@ async function main() {
   process.stdout.write(`READY ${server.port}\n`)
   // With --expose-gc (bench/soak.js passes it), a full GC every 2 s: RSS then shows what is
   // retained, not garbage V8 has not collected yet.
+  if (process.env.SOAK_TRACE_MEM) {
+    setInterval(() => {
+      const m = process.memoryUsage()
+      process.stderr.write(`mem rss ${m.rss >> 20} heapUsed ${m.heapUsed >> 20} heapTotal ${m.heapTotal >> 20} external ${m.external >> 20} ab ${m.arrayBuffers >> 20}\n`)
+    }, 250).unref()
+  }
   const gc = typeof global.gc === 'function' ? setInterval(() => global.gc(), 2000) : null
   const stop = async () => {
     if (gc) clearInterval(gc)

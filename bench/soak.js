@@ -11,8 +11,11 @@
 //   server RSS during the mix > quiet RSS + 64 MiB;
 //   after the mix, descriptors, sessions or RSS do not return within 10% of their start.
 // Everything is loopback and bounded in time and count. `SOAK_SECONDS` (default 20) sets the
-// mix length; `--short` runs the few-second version of `npm test`. The last lines are the
-// figures and `soak: N passed, M failed`.
+// mix length; `--short` runs the few-second version. The last lines are the figures and
+// `soak: N passed, M failed`. Diagnostics: `SOAK_SMAPS=<dir>` saves the server's
+// /proc/PID/smaps at start, at each new peak and after the mix (which mapping grew: the
+// allocator's arena, glibc, V8, code); `SOAK_TRACE_MEM=1` makes the server print
+// process.memoryUsage() every 250 ms.
 const { spawn } = require('node:child_process')
 const fs = require('node:fs')
 const http = require('node:http')
@@ -333,6 +336,35 @@ function startGood(port) {
   }
 }
 
+// --- the tour -------------------------------------------------------------------------------------
+// Before the baseline, one well-behaved client uses each feature the attackers will abuse, and
+// reads every answer: a large answer in both eras, a notification burst, a subscribed GET stream
+// under resource updates, a refused oversized subscribe. "Start" is then a server that has done
+// each kind of work once (its code paged in, its allocator's first large pages taken), so the
+// after-mix gate measures what the hostile clients left behind, not first use.
+async function tour(port) {
+  const agent = new http.Agent({ keepAlive: true, localAddress: GOOD_ADDR })
+  const o = await openSession(agent, port, 'tour')
+  const h = { 'mcp-session-id': o.sid, 'mcp-protocol-version': LEGACY }
+  await rpc(agent, port, { jsonrpc: '2.0', id: 1, method: 'resources/subscribe', params: { uri: 'mem://a' } }, h)
+  await rpc(agent, port, { jsonrpc: '2.0', id: 2, method: 'resources/subscribe', params: { uri: 'mem://' + 'u'.repeat(MiB) } }, h)
+  const get = http.get({ host: '127.0.0.1', port, path: '/mcp', agent: false, localAddress: GOOD_ADDR, headers: { accept: 'text/event-stream', ...h } })
+  get.on('error', () => {})
+  get.on('response', (res) => res.resume())
+  await modernCall(agent, port, 3, 'pump', { ms: 300 })
+  await rpc(agent, port, { jsonrpc: '2.0', id: 4, method: 'tools/call', params: { name: 'notify', arguments: { n: 30_000 } } }, h)
+  await rpc(agent, port, { jsonrpc: '2.0', id: 5, method: 'tools/call', params: { name: 'big', arguments: {} } }, h)
+  await modernCall(agent, port, 6, 'big', {})
+  await sleep(400)
+  get.destroy()
+  await new Promise((resolve) => {
+    const rq = http.request({ host: '127.0.0.1', port, path: '/mcp', method: 'DELETE', agent, headers: h }, (res) => res.resume().on('end', resolve))
+    rq.on('error', resolve)
+    rq.end()
+  })
+  agent.destroy()
+}
+
 // --- the run -------------------------------------------------------------------------------------
 
 async function main() {
@@ -348,9 +380,13 @@ async function main() {
   try {
     // Quiet: warm up, then the baseline.
     await good.run('warm', 1000)
+    await tour(port)
+    // Past the server's 2 s full GC, so the tour's garbage is gone from the baseline.
+    await sleep(2500)
     const { latencies: quietLat } = await good.run('quiet', SHORT ? 2000 : 4000)
     await sleep(200)
     const start = { rss: rssBytes(pid), fds: fdCount(pid), sessions: (await stats(port)).activeConnections }
+    if (process.env.SOAK_SMAPS) fs.writeFileSync(`${process.env.SOAK_SMAPS}/start.smaps`, fs.readFileSync(`/proc/${pid}/smaps`))
     console.log(`quiet: p50 ${p50(quietLat).toFixed(2)} ms, p99 ${p99(quietLat).toFixed(2)} ms over ${quietLat.length} requests; RSS ${(start.rss / MiB).toFixed(1)} MiB, ${start.fds} fds, ${start.sessions} connections`)
 
     // The mix.
@@ -358,7 +394,9 @@ async function main() {
     let peakFds = start.fds
     const sampler = setInterval(() => {
       try {
-        peakRss = Math.max(peakRss, rssBytes(pid))
+        const r = rssBytes(pid)
+        if (r > peakRss && process.env.SOAK_SMAPS) fs.writeFileSync(`${process.env.SOAK_SMAPS}/peak.smaps`, fs.readFileSync(`/proc/${pid}/smaps`))
+        peakRss = Math.max(peakRss, r)
         peakFds = Math.max(peakFds, fdCount(pid))
       } catch {}
     }, 100)
@@ -392,6 +430,7 @@ async function main() {
       if (within(after.fds, start.fds, 2) && within(after.sessions, start.sessions, 1) && within(after.rss, start.rss, 0)) break
     }
     console.log(`after: RSS ${(after.rss / MiB).toFixed(1)} MiB, ${after.fds} fds, ${after.sessions} connections`)
+    if (process.env.SOAK_SMAPS) fs.writeFileSync(`${process.env.SOAK_SMAPS}/after.smaps`, fs.readFileSync(`/proc/${pid}/smaps`))
     // Quiet again: the baseline is both quiet runs together, so one noisy moment of a shared
     // machine before the mix does not set the bound alone (the bound stays 3x).
     const { latencies: quietAfter } = await good.run('quiet', SHORT ? 2000 : 4000)

@@ -28,6 +28,8 @@ fn init_runtime() {
     match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .thread_name("mcp-native")
+        // A worker that idles gives back the pages a trim asked for (protocol/held.rs).
+        .on_thread_park(crate::protocol::held::trim_here_if_due)
         .enable_all()
         .build()
     {
@@ -43,9 +45,12 @@ extern "C" {
     fn mi_collect(force: bool);
 }
 
-fn give_memory_back() {
+fn give_memory_back(whole_process: bool) {
     // SAFETY: mi_collect takes no pointers and may be called from any thread at any time.
     unsafe { mi_collect(true) }
+    if !whole_process {
+        return;
+    }
     // Node's own side of a large answer (V8 and N-API buffers) is glibc's: give its free
     // pages back too.
     // SAFETY: malloc_trim takes no pointers and is thread-safe.

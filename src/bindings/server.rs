@@ -340,6 +340,8 @@ impl NativeServer {
     /// Every waiting invocation, as `[[callId, kind, params, context], …]` JSON.
     #[napi(catch_unwind)]
     pub fn take_invocations(&self) -> String {
+        // Large answers are built on this thread: its pages go back here (protocol/held.rs).
+        crate::protocol::held::trim_here_if_due();
         self.queue.take_json()
     }
 

@@ -509,6 +509,19 @@ fn insert_members(object: String, extra: &str) -> String {
         return object;
     };
     let rest_trim = rest.trim_start();
+    if object.len() >= super::held::LARGE {
+        // A large answer gets its members in its own buffer rather than a second copy.
+        let at = object.len() - rest.len();
+        let mut members = String::with_capacity(extra.len() + 1);
+        members.push_str(extra);
+        if !rest_trim.starts_with('}') {
+            members.push(',');
+        }
+        let mut out = object;
+        out.reserve(members.len() + 64 + super::sse::FRAME_ROOM);
+        out.insert_str(at, &members);
+        return out;
+    }
     let mut out = String::with_capacity(object.len() + extra.len() + 2);
     out.push('{');
     out.push_str(extra);
@@ -715,6 +728,18 @@ mod tests {
         assert_eq!(
             insert_members("{\"b\":2}".into(), "\"a\":1"),
             "{\"a\":1,\"b\":2}"
+        );
+        // A large object takes them in its own buffer (leading white space kept).
+        let big = format!(
+            " {{\"t\":\"{}\"}}",
+            "x".repeat(crate::protocol::held::LARGE)
+        );
+        let inserted = insert_members(big.clone(), "\"a\":1");
+        assert_eq!(inserted, format!(" {{\"a\":1,{}", &big[2..]));
+        let empty = format!("{{{}}}", " ".repeat(crate::protocol::held::LARGE));
+        assert_eq!(
+            insert_members(empty.clone(), "\"a\":1"),
+            format!("{{\"a\":1{}", &empty[1..])
         );
     }
 }

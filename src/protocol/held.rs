@@ -23,26 +23,59 @@ static RELEASED: AtomicU64 = AtomicU64::new(0);
 const TRIM_AFTER: u64 = 4 * 1024 * 1024;
 
 /// How to give freed memory back to the OS (the addon's allocator sets it; none in tests).
-static TRIM: OnceLock<fn()> = OnceLock::new();
+/// `whole_process` is true once per trim (the caller also returns the process-wide heap's
+/// pages); every other thread then gives back only its own heap's pages.
+static TRIM: OnceLock<fn(bool)> = OnceLock::new();
+
+/// Bumped by each trim: a thread that has not given back its pages since then does so the next
+/// time it idles (`trim_here_if_due`). The allocator keeps a freed page with the heap of the
+/// thread that allocated it (a large answer is built on the JS thread and freed on a tokio
+/// worker), so one thread's collect cannot return another's pages.
+static TRIM_EPOCH: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    static SEEN_EPOCH: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
 
 /// Sets how freed memory is given back to the OS; the first call wins.
-pub fn set_trim(trim: fn()) {
+pub fn set_trim(trim: fn(bool)) {
     let _ = TRIM.set(trim);
 }
 
-/// Gives memory back to the OS when large answers were released since the last call. Called from a
-/// periodic task, not from the frame's drop: a burst of frees costs one trim.
+/// Gives memory back to the OS when large answers were released since the last call, and asks
+/// every other thread to give back its own pages when it next idles. Called from a periodic
+/// task, not from the frame's drop: a burst of frees costs one trim.
 pub fn trim_if_released() -> bool {
     if RELEASED.load(Ordering::Relaxed) < TRIM_AFTER {
         return false;
     }
+    trim_now()
+}
+
+/// Gives memory back now, on this thread and (when they next idle) on the others. The sweep
+/// also calls it every few seconds: sessions, sockets and queues a burst of clients left
+/// behind are freed outside any large answer, and the allocator otherwise keeps their pages.
+pub fn trim_now() -> bool {
     RELEASED.store(0, Ordering::Relaxed);
     match TRIM.get() {
         Some(trim) => {
-            trim();
+            let epoch = TRIM_EPOCH.fetch_add(1, Ordering::AcqRel) + 1;
+            SEEN_EPOCH.with(|seen| seen.set(epoch));
+            trim(true);
             true
         }
         None => false,
+    }
+}
+
+/// This thread's share of the last trim, if it has not given it yet: one atomic load when there
+/// is nothing to do, so it can run each time a worker parks and on each JS-thread drain.
+pub fn trim_here_if_due() {
+    let epoch = TRIM_EPOCH.load(Ordering::Acquire);
+    if SEEN_EPOCH.with(|seen| seen.replace(epoch)) != epoch {
+        if let Some(trim) = TRIM.get() {
+            trim(false);
+        }
     }
 }
 
@@ -107,7 +140,9 @@ pub fn track(data: Vec<u8>) -> Bytes {
 pub fn splice_parts(shell: &str, marker: &str, parts: &[String]) -> String {
     let needle = format!("\"{marker}");
     let extra: usize = parts.iter().map(|p| p.len() + p.len() / 16 + 2).sum();
-    let mut out: Vec<u8> = Vec::with_capacity(shell.len() + extra);
+    // Room for what the answer is wrapped in later (result tags, envelope, SSE frame), so that
+    // is done in this buffer instead of a copy of it.
+    let mut out: Vec<u8> = Vec::with_capacity(shell.len() + extra + 256);
     let mut rest = shell;
     while let Some(at) = rest.find(&needle) {
         out.extend_from_slice(&rest.as_bytes()[..at]);

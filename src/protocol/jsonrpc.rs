@@ -227,6 +227,22 @@ pub fn result_response(id: &RequestId, result_json: &str) -> String {
     out
 }
 
+/// `result_response` for an answer the caller owns: a large one gets its envelope in its own
+/// buffer (one move of its bytes, no second copy held beside it); a small one is copied, which
+/// is cheaper than growing it in place.
+pub fn into_result_response(id: &RequestId, result_json: String) -> String {
+    if result_json.len() < super::held::LARGE {
+        return result_response(id, &result_json);
+    }
+    let head = format!("{{\"jsonrpc\":\"2.0\",\"id\":{},\"result\":", id.as_json());
+    let mut out = result_json;
+    // Room for the envelope and the SSE frame around it, so neither reallocates.
+    out.reserve(head.len() + 1 + super::sse::FRAME_ROOM);
+    out.insert_str(0, &head);
+    out.push('}');
+    out
+}
+
 /// An error response; `id` is `null` when the request's id could not be read.
 pub fn error_response(id: Option<&RequestId>, error: &RpcError) -> String {
     let err = serde_json::to_string(error).unwrap_or_else(|_| {
@@ -272,6 +288,18 @@ mod tests {
 
     fn code(r: Result<Body, BodyError>) -> i32 {
         r.err().unwrap().into_rpc().code
+    }
+
+    #[test]
+    fn owned_results_get_the_same_envelope() {
+        let id = RequestId::from_number(7);
+        let large = format!("{{\"t\":\"{}\"}}", "x".repeat(crate::protocol::held::LARGE));
+        for r in ["{}".to_owned(), large] {
+            assert_eq!(
+                into_result_response(&id, r.clone()),
+                result_response(&id, &r)
+            );
+        }
     }
 
     #[test]

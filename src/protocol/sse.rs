@@ -22,6 +22,28 @@ pub fn message(id: Option<(u64, u64)>, json: &str) -> Bytes {
     super::held::track(s.into_bytes())
 }
 
+/// Bytes `message_owned` adds around a message (with an event id): what a buffer that will be
+/// framed in place should keep free.
+pub const FRAME_ROOM: usize = 64;
+
+/// `message` for a message the caller owns: a large one without line breaks (what serializers
+/// write) is framed in its own buffer instead of copied, so a large answer is not held twice.
+pub fn message_owned(id: Option<(u64, u64)>, json: String) -> Bytes {
+    if json.len() < super::held::LARGE || memchr::memchr(b'\n', json.as_bytes()).is_some() {
+        return message(id, &json);
+    }
+    let mut head = String::with_capacity(FRAME_ROOM);
+    if let Some((stream, seq)) = id {
+        let _ = writeln!(head, "id: {stream}-{seq}");
+    }
+    head.push_str("event: message\ndata: ");
+    let mut out = json;
+    out.reserve(head.len() + 2);
+    out.insert_str(0, &head);
+    out.push_str("\n\n");
+    super::held::track(out.into_bytes())
+}
+
 /// The priming event of a resumable stream: an id to resume from and the `retry` hint.
 pub fn priming((stream, seq): (u64, u64), retry_ms: u64) -> Bytes {
     Bytes::from(format!("id: {stream}-{seq}\nretry: {retry_ms}\ndata: \n\n"))
@@ -47,6 +69,18 @@ mod tests {
             "id: 3-7\nevent: message\ndata: a\ndata: b\n\n"
         );
         assert_eq!(priming((1, 0), 500), "id: 1-0\nretry: 500\ndata: \n\n");
+        // Owned messages, large or small, with or without line breaks: the same frames.
+        let large = format!("{{\"t\":\"{}\"}}", "x".repeat(crate::protocol::held::LARGE));
+        for json in [
+            "{}".to_owned(),
+            "a\nb".to_owned(),
+            large.clone(),
+            format!("{large}\n{large}"),
+        ] {
+            for id in [None, Some((2, 9))] {
+                assert_eq!(message_owned(id, json.clone()), message(id, &json));
+            }
+        }
         assert_eq!(
             join(
                 Some(Bytes::from_static(b"a")),

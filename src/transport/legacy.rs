@@ -668,7 +668,7 @@ async fn session_callback(
             .dispatcher
             .finish_callback(Era::Legacy, kind, params, outcome)
         {
-            Ok(result) => jsonrpc::result_response(id, &result),
+            Ok(result) => jsonrpc::into_result_response(id, result),
             Err(e) => jsonrpc::error_response(Some(id), &e),
         },
     )

@@ -488,7 +488,7 @@ struct OnResponse(mpsc::UnboundedSender<Bytes>);
 impl Deliver for OnResponse {
     fn deliver(self, answer: Option<String>) {
         if let Some(text) = answer {
-            let _ = self.0.send(sse::message(None, &text));
+            let _ = self.0.send(sse::message_owned(None, text));
         }
     }
 }
@@ -502,7 +502,7 @@ enum Final {
 impl Final {
     fn into_response_text(self, id: &RequestId) -> String {
         match self {
-            Final::Result(r) => jsonrpc::result_response(id, &r),
+            Final::Result(r) => jsonrpc::into_result_response(id, r),
             Final::Error(e) => jsonrpc::error_response(Some(id), &e),
         }
     }

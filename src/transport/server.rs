@@ -305,6 +305,9 @@ async fn accept_loop(core: Arc<Core>, listener: TcpListener, mut shutdown: watch
     let sockets = Arc::new(Sockets::new(core.cfg.sockets));
     let limits = *sockets.limits();
     let mut sweep = tokio::time::interval(Duration::from_millis(250));
+    // 5 s of 250 ms ticks.
+    const TRIM_EVERY_TICKS: u32 = 20;
+    let mut ticks: u32 = 0;
     sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
@@ -314,8 +317,14 @@ async fn accept_loop(core: Arc<Core>, listener: TcpListener, mut shutdown: watch
                 if swept != Default::default() {
                     tracing::debug!(?swept, "closed idle or stalled sockets");
                 }
-                // Large answers were freed: give their pages back rather than keep them.
-                crate::protocol::held::trim_if_released();
+                // Large answers were freed: give their pages back rather than keep them; and
+                // every few seconds whatever else was freed.
+                ticks = ticks.wrapping_add(1);
+                if ticks.is_multiple_of(TRIM_EVERY_TICKS) {
+                    crate::protocol::held::trim_now();
+                } else {
+                    crate::protocol::held::trim_if_released();
+                }
             }
             accepted = listener.accept() => {
                 let (stream, peer) = match accepted {
