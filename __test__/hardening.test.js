@@ -322,6 +322,72 @@ describe('bounded queues', () => {
   })
 })
 
+describe('bounded queues: the process-wide total', () => {
+  test('non-reading streams under a large per-stream cap are closed at maxStreamBacklogBytesTotal, while a stream that keeps reading goes on', async () => {
+    const rejected = []
+    const uri = 'mem://' + 'u'.repeat(2000)
+    const s = await startServer(
+      {
+        maxStreamBacklogBytes: 64 * 1024 * 1024,
+        maxStreamBacklogBytesTotal: 512 * 1024,
+        resources: [{ uri, name: 'u' }],
+        readResource: async (u) => ({ contents: [{ uri: u, text: '' }] }),
+      },
+      { onConnectionRejected: (r) => rejected.push(r) },
+    )
+    const socks = []
+    const ctl = new AbortController()
+    try {
+      const openGet = async (session) => {
+        const sock = net.connect({ host: '127.0.0.1', port: s.port })
+        sock.on('error', () => {})
+        await new Promise((r) => sock.once('connect', r))
+        sock.write(`GET /mcp HTTP/1.1\r\nHost: 127.0.0.1:${s.port}\r\nAccept: text/event-stream\r\nMcp-Session-Id: ${session}\r\nMcp-Protocol-Version: ${V}\r\n\r\n`)
+        sock.pause() // never read
+        socks.push(sock)
+      }
+      for (let i = 0; i < 3; i++) {
+        const session = await openSession(s.url, V)
+        expect((await post(s.url, req(1, 'resources/subscribe', { uri }), { session, version: V })).json.result).toEqual({})
+        await openGet(session)
+      }
+      // The reader: its own session and GET stream, read as it comes.
+      const good = await openSession(s.url, V)
+      await post(s.url, req(1, 'resources/subscribe', { uri }), { session: good, version: V })
+      const g = await fetch(s.url, { headers: { accept: 'text/event-stream', 'mcp-session-id': good, 'mcp-protocol-version': V }, signal: ctl.signal })
+      expect(g.status).toBe(200)
+      let seen = 0
+      const reading = (async () => {
+        const dec = new TextDecoder()
+        let carry = ''
+        for await (const chunk of g.body) {
+          carry += dec.decode(chunk, { stream: true })
+          const events = carry.split('\n\n')
+          carry = events.pop()
+          seen += events.filter((e) => e.includes('notifications/resources/updated')).length
+        }
+      })().catch(() => {})
+      await new Promise((r) => setTimeout(r, 100))
+      // ~2 KB a notification, 40 MB to each stream; a pause every 10 so the reader (on this
+      // same JS thread) keeps up.
+      const N = 20_000
+      for (let i = 0; i < N; i++) {
+        s.notifyResourceUpdated(uri)
+        if (i % 10 === 9) await new Promise((r) => setTimeout(r, 1))
+      }
+      await waitFor(() => rejected.filter((r) => r.reason === 'slow_consumer').length >= 3, 'three slow_consumer reports')
+      await waitFor(() => seen >= N, 'the reader to get every notification', { tries: 3000 }).catch(() => {})
+      expect(seen).toBe(N)
+      // Exactly the three that never read were closed.
+      expect(rejected.filter((r) => r.reason === 'slow_consumer').length).toBe(3)
+    } finally {
+      ctl.abort()
+      for (const sock of socks) sock.destroy()
+      await s.close()
+    }
+  })
+})
+
 describe('bounded queues (2026-07-28)', () => {
   test('a 2026 request stream never read while its callback sends progress: slow_consumer names the client IP', async () => {
     const rejected = []

@@ -192,6 +192,8 @@ export interface StreamableServerOptions {
   maxClientInfoBytes?: number
   /** Bytes an SSE response may have queued for a reader that does not keep up; past it the stream is closed (onConnectionRejected / stdout reason 'slow_consumer') and stays resumable. Default 1 MiB. */
   maxStreamBacklogBytes?: number
+  /** Bytes all SSE responses of the process may have queued together for readers that do not keep up; when it is reached, a stream at least 64 KiB behind is closed like one past maxStreamBacklogBytes (a reader that keeps up is never closed for others). Default 16 MiB. */
+  maxStreamBacklogBytesTotal?: number
   /** Bytes of large answers (64 KiB and more) the process may hold for their readers at once, from the callback's return until the answer is written. A large answer that would pass it is dropped and answered with -32000 (the callback is not retried). Default 32 MiB. */
   maxResponseBytesInFlight?: number
   /** Sockets open at once; over it the oldest idle or stalled socket is closed first. Default: the fd limit less a quarter (at least 32 spare). */

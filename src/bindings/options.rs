@@ -110,6 +110,7 @@ pub struct JsOptions {
     pub max_uri_bytes: Option<usize>,
     pub max_client_info_bytes: Option<usize>,
     pub max_stream_backlog_bytes: Option<usize>,
+    pub max_stream_backlog_bytes_total: Option<usize>,
     pub max_response_bytes_in_flight: Option<u64>,
     pub max_sockets: Option<usize>,
     pub request_body_idle_timeout_ms: Option<u64>,
@@ -266,7 +267,10 @@ pub fn parse(json: &str) -> Result<Parsed, String> {
         inputs.max_client_info_bytes = n;
     }
     if let Some(n) = o.max_stream_backlog_bytes {
-        cfg.session.max_stream_backlog = n;
+        cfg.session.max_stream_backlog.per_stream = n;
+    }
+    if let Some(n) = o.max_stream_backlog_bytes_total {
+        cfg.session.max_stream_backlog.total = n;
     }
     if let Some(n) = o.max_response_bytes_in_flight {
         cfg.max_response_bytes_in_flight = n;

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot};
 
-use super::backlog::{Backlog, EndCause};
+use super::backlog::{Backlog, BacklogLimits, EndCause};
 use super::event_store::{EventId, EventStore, EventStoreProvider, Purged};
 use crate::protocol::{sse, CallError, LegacyVersion};
 
@@ -36,13 +36,13 @@ pub struct SessionConfig {
     pub inputs: InputLimits,
     /// Bytes one SSE response may have queued for a reader that does not keep up; past it
     /// the response is detached (the stream stays resumable from the event store).
-    pub max_stream_backlog: usize,
+    pub max_stream_backlog: BacklogLimits,
     /// Told when a stream is detached for a slow reader (session id, stream).
     pub on_slow_consumer: SlowConsumerHook,
 }
 
 /// Default of `SessionConfig::max_stream_backlog`.
-pub const DEFAULT_MAX_STREAM_BACKLOG: usize = 1024 * 1024;
+pub const DEFAULT_MAX_STREAM_BACKLOG: BacklogLimits = super::backlog::DEFAULT_BACKLOG_LIMITS;
 
 /// A callback for slow consumers (the transport reports them to the monitor).
 #[derive(Clone, Default)]
@@ -865,7 +865,10 @@ mod tests {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let seen2 = seen.clone();
         let cfg = SessionConfig {
-            max_stream_backlog: 1000,
+            max_stream_backlog: BacklogLimits {
+                per_stream: 1000,
+                total: usize::MAX,
+            },
             on_slow_consumer: SlowConsumerHook(Some(Arc::new(move |sid: &str, stream| {
                 seen2.lock().push((sid.to_owned(), stream));
             }))),

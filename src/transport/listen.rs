@@ -10,7 +10,7 @@ use parking_lot::Mutex;
 use tokio::sync::mpsc;
 
 use crate::protocol::sse;
-use crate::session::backlog::{Backlog, EndCause};
+use crate::session::backlog::{Backlog, BacklogLimits, EndCause};
 
 /// What a listen stream asked for.
 #[derive(Debug, Default, Clone)]
@@ -29,7 +29,7 @@ struct Listener {
     /// The final result sent when the server closes the stream.
     final_message: String,
     backlog: Arc<Backlog>,
-    max_backlog: usize,
+    max_backlog: BacklogLimits,
 }
 
 #[derive(Default)]
@@ -47,7 +47,7 @@ impl Listeners {
         interests: Interests,
         tx: mpsc::UnboundedSender<Bytes>,
         final_message: String,
-        max_backlog: usize,
+        max_backlog: BacklogLimits,
         backlog: Arc<Backlog>,
     ) -> u64 {
         let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
