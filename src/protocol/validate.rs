@@ -113,6 +113,8 @@ struct ToolSchemas {
 pub struct SchemaSet {
     tools: Arc<HashMap<String, ToolSchemas>>,
     policy: Option<ValidationPolicy>,
+    /// Some tool has an `outputSchema` (found once, at compile time).
+    any_output: bool,
 }
 
 impl std::fmt::Debug for SchemaSet {
@@ -172,15 +174,22 @@ impl SchemaSet {
                 }
             }
         }
+        let any_output = map.values().any(|t| t.output.is_some());
         Ok(Self {
             tools: Arc::new(map),
             policy: Some(policy),
+            any_output,
         })
     }
 
     /// Whether any tool has a schema to check.
     pub fn is_empty(&self) -> bool {
         self.tools.is_empty()
+    }
+
+    /// Whether any tool has an `outputSchema`: without one, results need no look at all.
+    pub fn checks_results(&self) -> bool {
+        self.any_output
     }
 
     /// The policy these schemas were compiled under (the default when never compiled).
