@@ -5,128 +5,31 @@
 // (@modelcontextprotocol/client 2.x) and a 2025 session's GET stream (@modelcontextprotocol/sdk
 // 1.x) on another exactly once; that a 2025 session opened on one instance is served by another
 // and a DELETE there ends it (and its GET stream) everywhere; that getClusterStats() on either shows both instances and every
-// client once; that kill -9 of an instance removes it within its heartbeat TTL; and that Redis
+// client once; that kill -9 of an instance removes it within its heartbeat TTL, the other
+// reporting its connections closed with reason instance_lost (once on the shared event stream);
+// and that Redis
 // stopped and restarted mid-run crashes nothing, flags the view meanwhile and heals by itself.
-const fs = require('node:fs')
-const net = require('node:net')
-const path = require('node:path')
 const crypto = require('node:crypto')
-const readline = require('node:readline')
-const { spawn } = require('node:child_process')
+const { execFileSync } = require('node:child_process')
 const v2 = require('@modelcontextprotocol/client')
 const { Client: LegacyClient } = require('@modelcontextprotocol/sdk/client/index.js')
 const { StreamableHTTPClientTransport: LegacyTransport } = require('@modelcontextprotocol/sdk/client/streamableHttp.js')
 const { ToolListChangedNotificationSchema, ResourceUpdatedNotificationSchema } = require('@modelcontextprotocol/sdk/types.js')
 const { sleep } = require('./helpers/mcp.js')
+const cluster = require('./helpers/cluster.js')
+const { REDIS, waitFor, freePort, redisCmd, startRedis, stopProcess } = cluster
 // The children's internalStats token (fixtures/cluster-child.js).
 const STATS_AUTH = { authorization: 'Bearer cluster-test' }
 
-// Polls `pred` every 25 ms until it is truthy or `ms` passed (then throws, naming `what`).
-async function waitFor(pred, what, ms = 5_000) {
-  const deadline = Date.now() + ms
-  for (let i = 0; i < 100_000; i++) {
-    const v = await pred()
-    if (v) return v
-    if (Date.now() > deadline) break
-    await sleep(25)
-  }
-  throw new Error(`timed out waiting for ${what}`)
-}
-
 jest.setTimeout(60_000)
 
-const REDIS = ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find((p) => fs.existsSync(p))
 const HEARTBEAT_MS = 500
 const TTL_MS = 3 * HEARTBEAT_MS
-const CHILD = path.join(__dirname, 'fixtures', 'cluster-child.js')
 const PREFIX = `t${crypto.randomBytes(4).toString('hex')}`
 const KEYS = JSON.stringify([crypto.randomBytes(32).toString('base64')])
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address()
-      s.close(() => resolve(port))
-    })
-  })
-}
-
-// PING over a raw socket: true once Redis answers +PONG.
-function ping(port) {
-  return new Promise((resolve) => {
-    const sock = net.connect(port, '127.0.0.1')
-    const done = (v) => {
-      sock.destroy()
-      resolve(v)
-    }
-    sock.setTimeout(500, () => done(false))
-    sock.once('error', () => done(false))
-    sock.once('connect', () => sock.write('PING\r\n'))
-    sock.once('data', (d) => done(d.toString().startsWith('+PONG')))
-  })
-}
-
-function redisCmd(port, cmd) {
-  return new Promise((resolve) => {
-    const sock = net.connect(port, '127.0.0.1', () => sock.write(cmd + '\r\n'))
-    sock.once('data', (d) => { sock.destroy(); resolve(d.toString().trim()) })
-  })
-}
-
-async function startRedis(port) {
-  const proc = spawn(REDIS, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
-  await waitFor(() => ping(port), 'redis-server answering PING', 10_000)
-  return proc
-}
-
-function stopProcess(proc, signal = 'SIGTERM') {
-  if (!proc || proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve()
-  return new Promise((resolve) => {
-    proc.once('exit', () => resolve())
-    proc.kill(signal)
-  })
-}
-
-// One instance in a child process; `cmd` sends a command and resolves with its reply.
-async function startInstance(id, redisPort) {
-  const proc = spawn(process.execPath, [CHILD], {
-    env: { ...process.env, REDIS_URL: `redis://127.0.0.1:${redisPort}`, PREFIX, INSTANCE_ID: id, KEYS, HEARTBEAT_MS: String(HEARTBEAT_MS) },
-    stdio: ['pipe', 'pipe', 'inherit'],
-  })
-  const waiting = new Map()
-  let next = 0
-  let url
-  const listening = new Promise((resolve, reject) => {
-    readline.createInterface({ input: proc.stdout }).on('line', (line) => {
-      if (line.startsWith('LISTENING ')) {
-        url = line.slice(10)
-        resolve()
-      } else if (line.startsWith('START_FAILED')) reject(new Error(line))
-      else if (line.startsWith('REPLY ')) {
-        const r = JSON.parse(line.slice(6))
-        const w = waiting.get(r.id)
-        waiting.delete(r.id)
-        if (w) w(r)
-      }
-    })
-    proc.once('exit', (code, signal) => reject(new Error(`instance ${id} exited (${code ?? signal})`)))
-  })
-  await listening
-  const cmd = (name, arg) =>
-    new Promise((resolve) => {
-      const i = ++next
-      waiting.set(i, resolve)
-      proc.stdin.write(`${JSON.stringify({ id: i, cmd: name, arg })}\n`)
-    })
-  const clusterStats = async () => {
-    const r = await cmd('clusterStats')
-    if (!r.ok) throw new Error(r.error)
-    return r.value
-  }
-  return { id, proc, url, cmd, clusterStats }
-}
+// One instance of this file's fleet (one prefix, one key set) in a child process.
+const startInstance = (id, redisPort) => cluster.startInstance(id, redisPort, { prefix: PREFIX, keys: KEYS, heartbeatMs: HEARTBEAT_MS })
 
 async function modernClient(url, name) {
   const client = new v2.Client({ name, version: '2.0.0' }, { capabilities: {}, versionNegotiation: { mode: 'auto' } })
@@ -188,6 +91,7 @@ describeIf('several instances on one Redis', () => {
 
   let modernA
   let legacyA
+  let legacyB
 
   test('setTools on B reaches a listen stream and a 2025 GET stream on A, once each', async () => {
     modernA = await modernClient(a.url, 'modern-a')
@@ -225,7 +129,7 @@ describeIf('several instances on one Redis', () => {
     const modernB = await modernClient(b.url, 'modern-a')
     clients.push(modernB.client)
     await modernB.client.listTools()
-    const legacyB = await legacyClient(b.url, 'legacy-b')
+    legacyB = await legacyClient(b.url, 'legacy-b')
     clients.push(legacyB.client)
     const expected = (s) => {
       const ids = s.instances.map((i) => i.instanceId).join(',')
@@ -302,10 +206,19 @@ describeIf('several instances on one Redis', () => {
     expect(res.status).toBe(404)
   })
 
-  test('kill -9 of an instance removes it and its clients from the view within the heartbeat TTL', async () => {
+  const lostOn = (inst) => inst.events.filter((e) => e.kind === 'closed' && e.reason === 'instance_lost')
+
+  test('kill -9 of an instance removes it and its clients from the view within the heartbeat TTL, reported as instance_lost', async () => {
     const only = await modernClient(b.url, 'only-on-b')
     await only.client.listTools()
-    await waitFor(async () => (await a.clusterStats()).connections.some((x) => x.clientName === 'only-on-b'), 'the B-only client in the view')
+    let before
+    await waitFor(async () => (before = await a.clusterStats()).connections.some((x) => x.clientName === 'only-on-b'), 'the B-only client in the view')
+    // B's own clients: its 2025 session and its sessionless client. The sessionless client
+    // named modern-a is also A's (one client in the view), so it stays and is not reported.
+    const onlyId = before.connections.find((x) => x.clientName === 'only-on-b').sessionId
+    const expected = [legacyB.transport.sessionId, onlyId].sort()
+    for (const id of expected) expect(before.connections.find((x) => x.sessionId === id).instanceId).toBe('b')
+    expect(lostOn(a)).toEqual([])
     const killedAt = Date.now()
     await stopProcess(b.proc, 'SIGKILL')
     await only.client.close().catch(() => {})
@@ -314,6 +227,20 @@ describeIf('several instances on one Redis', () => {
     expect(Date.now() - killedAt).toBeLessThan(TTL_MS + HEARTBEAT_MS + 1_500)
     expect(s.instances.map((i) => i.instanceId)).toEqual(['a'])
     expect(s.connections.some((x) => x.clientName === 'only-on-b' || x.clientName === 'legacy-b')).toBe(false)
+    expect(s.connections.some((x) => x.clientName === 'modern-a')).toBe(true)
+    await waitFor(() => lostOn(a).length >= 2, "A's instance_lost events", TTL_MS + 3_000)
+    expect(Date.now() - killedAt).toBeLessThan(TTL_MS + 2 * HEARTBEAT_MS + 1_500)
+    await sleep(2 * HEARTBEAT_MS)
+    expect(lostOn(a).map((e) => e.sessionId).sort()).toEqual(expected)
+    for (const e of lostOn(a)) expect(e.durationMs).toBeGreaterThan(0)
+    // On the cluster's event stream once each, as B's connections.
+    const lines = execFileSync('redis-cli', ['-p', String(redisPort), '--raw', 'XRANGE', `${PREFIX}:connections`, '-', '+'])
+      .toString()
+      .split('\n')
+      .filter((l) => l.includes('instance_lost'))
+      .map((l) => JSON.parse(l.slice(l.indexOf('{'))))
+    expect(lines.map((e) => e.clientInfo.id).sort()).toEqual(expected)
+    expect(lines.every((e) => e.eventType === 'disconnected' && e.serverId === 'b' && e.reason === 'instance_lost')).toBe(true)
   })
 
   test('Redis stopped and restarted: no crash, a flagged view meanwhile, full service after', async () => {
@@ -350,6 +277,10 @@ describeIf('several instances on one Redis', () => {
     expect((await c.cmd('setTools', [{ name: 'after', inputSchema: { type: 'object' } }])).ok).toBe(true)
     await waitFor(() => modernA.listChanged.length === n + 1, 'list_changed from C on A after the outage')
     expect(await toolNames(modernA.client)).toEqual(['after'])
+    // Nobody live was taken for lost: the outage lost every heartbeat key, yet A reported only B's.
+    expect(lostOn(a).every((e) => e.sessionId !== modernC.client.sessionId)).toBe(true)
+    expect(lostOn(a)).toHaveLength(2)
+    expect(lostOn(c)).toEqual([])
   })
 })
 

@@ -298,10 +298,14 @@ export interface ConnectionStats {
   lastUpdated: Date
 }
 
+/** Why a connection ended (onConnectionClosed, the `disconnected` line's `reason`). */
+export type CloseReason = 'deleted' | 'idle_timeout' | 'closed' | 'shutdown' | 'evicted' | 'instance_lost'
+
 export interface ConnectionMonitor {
   onConnectionChange?: (stats: ConnectionStats) => void
   onConnectionEstablished?: (connection: ConnectionInfo) => void
-  onConnectionClosed?: (sessionId: string, durationMs: number) => void
+  /** `reason` says why; `instance_lost` reports another instance's connection (the shared option) whose instance stopped heartbeating. */
+  onConnectionClosed?: (sessionId: string, durationMs: number, reason: CloseReason) => void
   onConnectionRejected?: (info: { reason: string; clientIP: string; at: Date }) => void
 }
 
