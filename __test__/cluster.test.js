@@ -7,8 +7,8 @@
 // and a DELETE there ends it (and its GET stream) everywhere; that getClusterStats() on either shows both instances and every
 // client once; that kill -9 of an instance removes it within its heartbeat TTL, the other
 // reporting its connections closed with reason instance_lost (once on the shared event stream);
-// and that Redis
-// stopped and restarted mid-run crashes nothing, flags the view meanwhile and heals by itself.
+// that Redis stopped and restarted mid-run crashes nothing, flags the view meanwhile and heals by
+// itself; and that rediss:// works against redis-server --tls-port with a CA openssl makes here.
 const crypto = require('node:crypto')
 const { execFileSync } = require('node:child_process')
 const v2 = require('@modelcontextprotocol/client')
@@ -329,5 +329,104 @@ describe('the shared option, without a Redis', () => {
     } finally {
       await server.close()
     }
+  })
+})
+
+// TLS to Redis (`rediss://`): Debian's redis-server with --tls-port and a CA made here with openssl.
+describe('the shared option over TLS (rediss://)', () => {
+  const os = require('node:os')
+  const fs = require('node:fs')
+  const path = require('node:path')
+  const { spawn } = require('node:child_process')
+  const { startStreamableMcpServer } = require('..')
+  let dir
+  let redis
+  let tlsPort
+  let skip = null
+
+  // A CA, and a certificate it signed for 127.0.0.1; a second CA that signed nothing here.
+  function makeCerts() {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcp-redis-tls-'))
+    const run = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' })
+    run('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=mcp-test-ca')
+    run('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'other.key', '-out', 'other.crt', '-days', '2', '-subj', '/CN=other-ca')
+    run('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'srv.key', '-out', 'srv.csr', '-subj', '/CN=localhost')
+    fs.writeFileSync(path.join(dir, 'ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n')
+    run('x509', '-req', '-in', 'srv.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'srv.crt', '-days', '2', '-extfile', 'ext')
+  }
+
+  beforeAll(async () => {
+    if (!REDIS) return
+    makeCerts()
+    const plain = await freePort()
+    tlsPort = await freePort()
+    const f = (n) => path.join(dir, n)
+    redis = spawn(REDIS, ['--port', String(plain), '--tls-port', String(tlsPort), '--bind', '127.0.0.1', '--tls-cert-file', f('srv.crt'), '--tls-key-file', f('srv.key'), '--tls-ca-cert-file', f('ca.crt'), '--tls-auth-clients', 'no', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    redis.stdout.on('data', (d) => (out += d))
+    redis.stderr.on('data', (d) => (out += d))
+    try {
+      await waitFor(async () => redis.exitCode !== null || (await cluster.ping(plain)), 'redis-server with TLS', 10_000)
+    } catch {}
+    if (redis.exitCode !== null) skip = `this redis-server has no TLS support: ${out.trim().split('\n').pop()}`
+  })
+
+  afterAll(async () => {
+    await stopProcess(redis)
+    if (dir) fs.rmSync(dir, { recursive: true, force: true })
+  })
+
+  const start = (id, tls) =>
+    startStreamableMcpServer({
+      port: 0,
+      // A server with no tools has no tools/list: start with one, so B's listing shows on A.
+      tools: [{ name: 'first', inputSchema: { type: 'object' } }],
+      callTool: async () => ({ content: [] }),
+      shared: { redisUrl: `rediss://127.0.0.1:${tlsPort}`, prefix: 'tls', instanceId: id, heartbeatIntervalMs: 200, tls },
+    })
+
+  test('instances reach Redis over TLS with a CA of their own, and see each other', async () => {
+    if (!REDIS || skip) return console.warn(`skipped: ${skip || 'no redis-server'}`)
+    const caFile = path.join(dir, 'ca.crt')
+    const [a, b] = await Promise.all([start('tls-a', { caFile }), start('tls-b', { caFile })])
+    try {
+      const s = await waitFor(async () => {
+        const v = await a.getClusterStats()
+        return !v.degraded && v.instances.length === 2 && v
+      }, 'both instances in the view over TLS', 10_000)
+      expect(s.instances.map((i) => i.instanceId)).toEqual(['tls-a', 'tls-b'])
+      b.setTools([{ name: 'over_tls', inputSchema: { type: 'object' } }])
+      const m = await modernClient(a.url, 'over-tls')
+      try {
+        await waitFor(async () => (await toolNames(m.client)).includes('over_tls'), "B's tools on A, over the TLS bus", 10_000)
+      } finally {
+        await m.client.close()
+      }
+    } finally {
+      await Promise.all([a.close(), b.close()])
+    }
+  })
+
+  test('a certificate no trusted CA signed is refused (a degraded view); insecure: true accepts it', async () => {
+    if (!REDIS || skip) return console.warn(`skipped: ${skip || 'no redis-server'}`)
+    const wrong = await start('tls-wrong', { caFile: path.join(dir, 'other.crt') })
+    const webpki = await start('tls-webpki', undefined)
+    const insecure = await start('tls-insecure', { insecure: true })
+    try {
+      await sleep(1_000)
+      for (const s of [wrong, webpki]) {
+        const v = await s.getClusterStats()
+        expect(v.degraded).toBe(true)
+        expect(typeof v.error).toBe('string')
+      }
+      await waitFor(async () => !(await insecure.getClusterStats()).degraded, 'the insecure instance connected', 10_000)
+    } finally {
+      await Promise.all([wrong.close(), webpki.close(), insecure.close()])
+    }
+  })
+
+  test('an unreadable caFile fails the start, naming the option', async () => {
+    await expect(startStreamableMcpServer({ port: 0, shared: { redisUrl: 'rediss://127.0.0.1:1', tls: { caFile: '/nonexistent/ca.pem' } } })).rejects.toThrow(/shared\.tls\.caFile/)
+    await expect(startStreamableMcpServer({ port: 0, shared: { redisUrl: 'redis://127.0.0.1:1', tls: { insecure: true } } })).rejects.toThrow(/shared\.tls/)
   })
 })

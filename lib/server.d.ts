@@ -229,7 +229,7 @@ export interface StreamableServerOptions {
 }
 
 export interface SharedOptions {
-  /** `redis://host:port/db` (no TLS in this build). */
+  /** `redis://host:port/db`, or `rediss://…` for TLS. */
   redisUrl: string
   /** Prefix of every key and channel; instances sharing it form one cluster. Default 'mcp'. */
   prefix?: string
@@ -237,6 +237,8 @@ export interface SharedOptions {
   instanceId?: string
   /** Heartbeat period; an instance leaves the view 3 periods after its last beat. Default 2_000. */
   heartbeatIntervalMs?: number
+  /** `rediss://` only: trust the CA certificates (PEM) in `caFile` instead of the bundled Mozilla roots; `insecure` accepts any certificate (tests only). */
+  tls?: { caFile?: string; insecure?: boolean }
 }
 
 export interface ClusterInstance {

@@ -214,11 +214,31 @@ async fn bounded_raw<T>(f: impl Future<Output = redis::RedisResult<T>>) -> Resul
     }
 }
 
-/// Whether `url` is a Redis URL this build can use (checked before the server starts).
-pub fn check_url(url: &str) -> Result<(), StartError> {
-    redis::Client::open(url)
-        .map(|_| ())
-        .map_err(|e| StartError::Option(format!("shared.redisUrl: {e}")))
+/// Whether the configured Redis URL (and TLS settings) can be used (checked before the server
+/// starts).
+pub fn check_url(cfg: &SharedConfig) -> Result<(), StartError> {
+    client(cfg).map(|_| ())
+}
+
+/// The Redis client: `rediss://` verifies the server against `tls.caFile`'s CAs when given,
+/// else the webpki roots, unless `tls.insecure`.
+fn client(cfg: &SharedConfig) -> Result<redis::Client, StartError> {
+    let bad = |e: redis::RedisError| StartError::Option(format!("shared.redisUrl: {e}"));
+    let mut url = cfg.redis_url.clone();
+    if cfg.tls_insecure && !url.contains('#') {
+        url.push_str("#insecure");
+    }
+    match &cfg.tls_ca {
+        Some(ca) => redis::Client::build_with_tls(
+            url.as_str(),
+            redis::TlsCertificates {
+                client_tls: None,
+                root_cert: Some(ca.clone()),
+            },
+        )
+        .map_err(|e| StartError::Option(format!("shared.tls.caFile: {e}"))),
+        None => redis::Client::open(url.as_str()).map_err(bad),
+    }
 }
 
 impl Cluster {
@@ -229,8 +249,7 @@ impl Cluster {
         shutdown: watch::Receiver<bool>,
         tasks: &mut Vec<JoinHandle<()>>,
     ) -> Result<Arc<Self>, StartError> {
-        let client = redis::Client::open(cfg.redis_url.as_str())
-            .map_err(|e| StartError::Option(format!("shared.redisUrl: {e}")))?;
+        let client = client(&cfg)?;
         let (outgoing, rx) = mpsc::unbounded_channel();
         let (log, log_rx) = mpsc::unbounded_channel();
         let stop = shutdown.clone();
