@@ -2,7 +2,9 @@
 // Two instances on one Redis behind a round-robin HTTP proxy (no sticky routing; issue 16,
 // docs/deployment.md). Real clients through the proxy: a 2025 session (@modelcontextprotocol/sdk
 // 1.x) opened on one instance works on the other; a slow tool's stream dropped on A is resumed on
-// B from the shared event log (every event once, then the result); a 2026-07-28 client
+// B from the shared event log (every event once, then the result); a 2025 session's GET stream cut
+// on A and resumed on B replays what it missed and then carries live notifications, once each; a
+// log level or subscription changed on B holds for the copy of the session A already serves; a 2026-07-28 client
 // (@modelcontextprotocol/client 2.x) completes a multi round-trip tool whose retry lands on the
 // other instance; an elicitation answer and a notifications/cancelled sent to the other instance
 // reach the call waiting on the first; every instance's [MCP_CONNECTION] events are on one Redis
@@ -12,6 +14,8 @@ const crypto = require('node:crypto')
 const v2 = require('@modelcontextprotocol/client')
 const { Client: LegacyClient } = require('@modelcontextprotocol/sdk/client/index.js')
 const { StreamableHTTPClientTransport: LegacyTransport } = require('@modelcontextprotocol/sdk/client/streamableHttp.js')
+const { ToolListChangedNotificationSchema, ResourceUpdatedNotificationSchema, LoggingMessageNotificationSchema } = require('@modelcontextprotocol/sdk/types.js')
+const { sleep } = require('./helpers/mcp.js')
 const { REDIS, waitFor, freePort, redisCmd, startRedis, stopProcess, startInstance, startProxy } = require('./helpers/cluster.js')
 
 jest.setTimeout(60_000)
@@ -25,6 +29,10 @@ const INIT = {
   method: 'initialize',
   params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
 }
+// The children's tools (fixtures/cluster-child.js), for a setTools that changes nothing else.
+const OBJ = { type: 'object', properties: {} }
+const TOOLS = ['echo', 'slow', 'ask', 'logs'].map((name) => ({ name, inputSchema: OBJ }))
+const RECONNECT = { initialReconnectionDelay: 50, maxReconnectionDelay: 100, reconnectionDelayGrowFactor: 1, maxRetries: 5 }
 const HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }
 
 async function legacyClient(url, name) {
@@ -126,6 +134,112 @@ describeIf('two instances behind a round-robin proxy', () => {
     const resumes = proxy.log.filter(([m, , , last]) => m === 'GET' && last && /^[1-9]\d*-\d+$/.test(last) && !last.startsWith('0-'))
     expect(resumes.length).toBeGreaterThanOrEqual(1)
     expect(resumes.every(([, at, st]) => at === 'b' && st === 200)).toBe(true)
+  })
+
+  test('a GET stream cut on A and resumed on B: what it missed, then live notifications, once each', async () => {
+    // A fresh GET and every POST to A; the GET that resumes (Last-Event-ID) to B.
+    proxy.pick = (req) => (req.method === 'GET' && req.headers['last-event-id'] ? 'b' : 'a')
+    // The client's resume waits until the test let it go, so an event is surely missed first.
+    let release
+    const gate = new Promise((resolve) => (release = resolve))
+    const fetchImpl = async (u, init = {}) => {
+      if ((init.method || 'GET') === 'GET' && new Headers(init.headers).get('last-event-id')) await gate
+      return fetch(u, init)
+    }
+    // Each GET response through the proxy, its text kept and a way to cut it.
+    const gets = []
+    proxy.tap = (req, res, upRes, entry) => {
+      if (req.method !== 'GET' || upRes.statusCode !== 200) return false
+      const g = { at: entry[1], last: entry[3], text: '', cut: () => (res.end(), upRes.destroy()) }
+      gets.push(g)
+      upRes.on('data', (c) => {
+        g.text += c.toString()
+        res.write(c)
+      })
+      upRes.on('end', () => res.end())
+      res.on('close', () => upRes.destroy())
+      return true
+    }
+    const client = new LegacyClient({ name: 'get-resumer', version: '1.0.0' }, { capabilities: {} })
+    const listChanged = []
+    const updated = []
+    client.setNotificationHandler(ToolListChangedNotificationSchema, (n) => listChanged.push(n))
+    client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => updated.push(n.params.uri))
+    await client.connect(new LegacyTransport(new URL(proxy.url), { fetch: fetchImpl, reconnectionOptions: RECONNECT }))
+    clients.push(client)
+    await client.subscribeResource({ uri: 'mem://a' })
+    await waitFor(() => gets.length === 1, 'the GET stream on A')
+    expect((await a.cmd('setTools', TOOLS)).ok).toBe(true)
+    await waitFor(() => listChanged.length === 1, 'list_changed on the GET stream on A')
+    gets[0].cut()
+    // Sent while no GET stream is open: the resume must replay it.
+    expect((await a.cmd('setTools', TOOLS)).ok).toBe(true)
+    await sleep(300)
+    release()
+    await waitFor(() => listChanged.length === 2, 'the missed list_changed, replayed on B')
+    expect(gets).toHaveLength(2)
+    const resumed = gets[1]
+    expect(resumed.at).toBe('b')
+    expect(resumed.last).toMatch(/^0-\d+$/)
+    // Live now: changes made on B and on A reach the stream held on B.
+    expect((await b.cmd('setTools', TOOLS)).ok).toBe(true)
+    await waitFor(() => listChanged.length === 3, 'list_changed from B on the resumed stream')
+    expect((await a.cmd('notifyResourceUpdated', 'mem://a')).ok).toBe(true)
+    await waitFor(() => updated.length === 1, 'resources/updated on the resumed stream')
+    await sleep(500)
+    expect(listChanged).toHaveLength(3)
+    expect(updated).toEqual(['mem://a'])
+    // The resumed stream goes on with the ids of the copy that wrote them, after the resume point.
+    const ids = resumed.text.match(/^id: \S+$/gm).map((l) => l.slice(4))
+    expect(ids).toHaveLength(3)
+    const seq = (id) => Number(id.split('-')[1])
+    expect(ids.every((id) => id.startsWith('0-') && seq(id) > seq(resumed.last))).toBe(true)
+    expect(new Set(ids).size).toBe(3)
+    expect(gets[0].text).not.toMatch(/resources\/updated/)
+  })
+
+  test('a log level and a subscription changed on B hold for the copy of the session A already serves', async () => {
+    // Initialize and the GET stream on A, then each request where `to` says.
+    let to = 'a'
+    const fetchImpl = (u, init = {}) => fetch(to === 'a' ? a.url : b.url, init)
+    const client = new LegacyClient({ name: 'levels', version: '1.0.0' }, { capabilities: {} })
+    const logged = []
+    const updated = []
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => logged.push(n.params.data))
+    client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => updated.push(n.params.uri))
+    const transport = new LegacyTransport(new URL(a.url), { fetch: fetchImpl, reconnectionOptions: RECONNECT })
+    await client.connect(transport)
+    clients.push(client)
+    to = 'b'
+    await client.listTools() // B holds a copy now too
+    to = 'a'
+    const logsOnA = async () => {
+      logged.length = 0
+      expect(textOf(await client.callTool({ name: 'logs', arguments: {} }))).toBe('a:logged')
+      await sleep(50)
+      return logged.join(',')
+    }
+    expect(await logsOnA()).toBe('a:info,a:error')
+    to = 'b'
+    await client.setLoggingLevel('error')
+    to = 'a'
+    await waitFor(async () => (await logsOnA()) === 'a:error', 'A honouring the level set on B')
+    expect(await logsOnA()).toBe('a:error')
+
+    to = 'b'
+    await client.subscribeResource({ uri: 'mem://a' })
+    to = 'a'
+    const notifyOnA = async () => {
+      updated.length = 0
+      expect((await a.cmd('notifyResourceUpdated', 'mem://a')).ok).toBe(true)
+      await sleep(150)
+      return updated.length
+    }
+    await waitFor(async () => (await notifyOnA()) === 1, "A honouring B's subscribe")
+    to = 'b'
+    await client.unsubscribeResource({ uri: 'mem://a' })
+    await waitFor(async () => (await notifyOnA()) === 0, "A honouring B's unsubscribe")
+    expect(await notifyOnA()).toBe(0)
   })
 
   test('a resume on another instance past what the log still holds is refused (410), never partial', async () => {

@@ -5,128 +5,31 @@
 // (@modelcontextprotocol/client 2.x) and a 2025 session's GET stream (@modelcontextprotocol/sdk
 // 1.x) on another exactly once; that a 2025 session opened on one instance is served by another
 // and a DELETE there ends it (and its GET stream) everywhere; that getClusterStats() on either shows both instances and every
-// client once; that kill -9 of an instance removes it within its heartbeat TTL; and that Redis
-// stopped and restarted mid-run crashes nothing, flags the view meanwhile and heals by itself.
-const fs = require('node:fs')
-const net = require('node:net')
-const path = require('node:path')
+// client once; that kill -9 of an instance removes it within its heartbeat TTL, the other
+// reporting its connections closed with reason instance_lost (once on the shared event stream);
+// that Redis stopped and restarted mid-run crashes nothing, flags the view meanwhile and heals by
+// itself; and that rediss:// works against redis-server --tls-port with a CA openssl makes here.
 const crypto = require('node:crypto')
-const readline = require('node:readline')
-const { spawn } = require('node:child_process')
+const { execFileSync } = require('node:child_process')
 const v2 = require('@modelcontextprotocol/client')
 const { Client: LegacyClient } = require('@modelcontextprotocol/sdk/client/index.js')
 const { StreamableHTTPClientTransport: LegacyTransport } = require('@modelcontextprotocol/sdk/client/streamableHttp.js')
 const { ToolListChangedNotificationSchema, ResourceUpdatedNotificationSchema } = require('@modelcontextprotocol/sdk/types.js')
 const { sleep } = require('./helpers/mcp.js')
+const cluster = require('./helpers/cluster.js')
+const { REDIS, waitFor, freePort, redisCmd, startRedis, stopProcess } = cluster
 // The children's internalStats token (fixtures/cluster-child.js).
 const STATS_AUTH = { authorization: 'Bearer cluster-test' }
 
-// Polls `pred` every 25 ms until it is truthy or `ms` passed (then throws, naming `what`).
-async function waitFor(pred, what, ms = 5_000) {
-  const deadline = Date.now() + ms
-  for (let i = 0; i < 100_000; i++) {
-    const v = await pred()
-    if (v) return v
-    if (Date.now() > deadline) break
-    await sleep(25)
-  }
-  throw new Error(`timed out waiting for ${what}`)
-}
-
 jest.setTimeout(60_000)
 
-const REDIS = ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find((p) => fs.existsSync(p))
 const HEARTBEAT_MS = 500
 const TTL_MS = 3 * HEARTBEAT_MS
-const CHILD = path.join(__dirname, 'fixtures', 'cluster-child.js')
 const PREFIX = `t${crypto.randomBytes(4).toString('hex')}`
 const KEYS = JSON.stringify([crypto.randomBytes(32).toString('base64')])
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address()
-      s.close(() => resolve(port))
-    })
-  })
-}
-
-// PING over a raw socket: true once Redis answers +PONG.
-function ping(port) {
-  return new Promise((resolve) => {
-    const sock = net.connect(port, '127.0.0.1')
-    const done = (v) => {
-      sock.destroy()
-      resolve(v)
-    }
-    sock.setTimeout(500, () => done(false))
-    sock.once('error', () => done(false))
-    sock.once('connect', () => sock.write('PING\r\n'))
-    sock.once('data', (d) => done(d.toString().startsWith('+PONG')))
-  })
-}
-
-function redisCmd(port, cmd) {
-  return new Promise((resolve) => {
-    const sock = net.connect(port, '127.0.0.1', () => sock.write(cmd + '\r\n'))
-    sock.once('data', (d) => { sock.destroy(); resolve(d.toString().trim()) })
-  })
-}
-
-async function startRedis(port) {
-  const proc = spawn(REDIS, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
-  await waitFor(() => ping(port), 'redis-server answering PING', 10_000)
-  return proc
-}
-
-function stopProcess(proc, signal = 'SIGTERM') {
-  if (!proc || proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve()
-  return new Promise((resolve) => {
-    proc.once('exit', () => resolve())
-    proc.kill(signal)
-  })
-}
-
-// One instance in a child process; `cmd` sends a command and resolves with its reply.
-async function startInstance(id, redisPort) {
-  const proc = spawn(process.execPath, [CHILD], {
-    env: { ...process.env, REDIS_URL: `redis://127.0.0.1:${redisPort}`, PREFIX, INSTANCE_ID: id, KEYS, HEARTBEAT_MS: String(HEARTBEAT_MS) },
-    stdio: ['pipe', 'pipe', 'inherit'],
-  })
-  const waiting = new Map()
-  let next = 0
-  let url
-  const listening = new Promise((resolve, reject) => {
-    readline.createInterface({ input: proc.stdout }).on('line', (line) => {
-      if (line.startsWith('LISTENING ')) {
-        url = line.slice(10)
-        resolve()
-      } else if (line.startsWith('START_FAILED')) reject(new Error(line))
-      else if (line.startsWith('REPLY ')) {
-        const r = JSON.parse(line.slice(6))
-        const w = waiting.get(r.id)
-        waiting.delete(r.id)
-        if (w) w(r)
-      }
-    })
-    proc.once('exit', (code, signal) => reject(new Error(`instance ${id} exited (${code ?? signal})`)))
-  })
-  await listening
-  const cmd = (name, arg) =>
-    new Promise((resolve) => {
-      const i = ++next
-      waiting.set(i, resolve)
-      proc.stdin.write(`${JSON.stringify({ id: i, cmd: name, arg })}\n`)
-    })
-  const clusterStats = async () => {
-    const r = await cmd('clusterStats')
-    if (!r.ok) throw new Error(r.error)
-    return r.value
-  }
-  return { id, proc, url, cmd, clusterStats }
-}
+// One instance of this file's fleet (one prefix, one key set) in a child process.
+const startInstance = (id, redisPort) => cluster.startInstance(id, redisPort, { prefix: PREFIX, keys: KEYS, heartbeatMs: HEARTBEAT_MS })
 
 async function modernClient(url, name) {
   const client = new v2.Client({ name, version: '2.0.0' }, { capabilities: {}, versionNegotiation: { mode: 'auto' } })
@@ -188,6 +91,7 @@ describeIf('several instances on one Redis', () => {
 
   let modernA
   let legacyA
+  let legacyB
 
   test('setTools on B reaches a listen stream and a 2025 GET stream on A, once each', async () => {
     modernA = await modernClient(a.url, 'modern-a')
@@ -225,7 +129,7 @@ describeIf('several instances on one Redis', () => {
     const modernB = await modernClient(b.url, 'modern-a')
     clients.push(modernB.client)
     await modernB.client.listTools()
-    const legacyB = await legacyClient(b.url, 'legacy-b')
+    legacyB = await legacyClient(b.url, 'legacy-b')
     clients.push(legacyB.client)
     const expected = (s) => {
       const ids = s.instances.map((i) => i.instanceId).join(',')
@@ -302,10 +206,19 @@ describeIf('several instances on one Redis', () => {
     expect(res.status).toBe(404)
   })
 
-  test('kill -9 of an instance removes it and its clients from the view within the heartbeat TTL', async () => {
+  const lostOn = (inst) => inst.events.filter((e) => e.kind === 'closed' && e.reason === 'instance_lost')
+
+  test('kill -9 of an instance removes it and its clients from the view within the heartbeat TTL, reported as instance_lost', async () => {
     const only = await modernClient(b.url, 'only-on-b')
     await only.client.listTools()
-    await waitFor(async () => (await a.clusterStats()).connections.some((x) => x.clientName === 'only-on-b'), 'the B-only client in the view')
+    let before
+    await waitFor(async () => (before = await a.clusterStats()).connections.some((x) => x.clientName === 'only-on-b'), 'the B-only client in the view')
+    // B's own clients: its 2025 session and its sessionless client. The sessionless client
+    // named modern-a is also A's (one client in the view), so it stays and is not reported.
+    const onlyId = before.connections.find((x) => x.clientName === 'only-on-b').sessionId
+    const expected = [legacyB.transport.sessionId, onlyId].sort()
+    for (const id of expected) expect(before.connections.find((x) => x.sessionId === id).instanceId).toBe('b')
+    expect(lostOn(a)).toEqual([])
     const killedAt = Date.now()
     await stopProcess(b.proc, 'SIGKILL')
     await only.client.close().catch(() => {})
@@ -314,6 +227,20 @@ describeIf('several instances on one Redis', () => {
     expect(Date.now() - killedAt).toBeLessThan(TTL_MS + HEARTBEAT_MS + 1_500)
     expect(s.instances.map((i) => i.instanceId)).toEqual(['a'])
     expect(s.connections.some((x) => x.clientName === 'only-on-b' || x.clientName === 'legacy-b')).toBe(false)
+    expect(s.connections.some((x) => x.clientName === 'modern-a')).toBe(true)
+    await waitFor(() => lostOn(a).length >= 2, "A's instance_lost events", TTL_MS + 3_000)
+    expect(Date.now() - killedAt).toBeLessThan(TTL_MS + 2 * HEARTBEAT_MS + 1_500)
+    await sleep(2 * HEARTBEAT_MS)
+    expect(lostOn(a).map((e) => e.sessionId).sort()).toEqual(expected)
+    for (const e of lostOn(a)) expect(e.durationMs).toBeGreaterThan(0)
+    // On the cluster's event stream once each, as B's connections.
+    const lines = execFileSync('redis-cli', ['-p', String(redisPort), '--raw', 'XRANGE', `${PREFIX}:connections`, '-', '+'])
+      .toString()
+      .split('\n')
+      .filter((l) => l.includes('instance_lost'))
+      .map((l) => JSON.parse(l.slice(l.indexOf('{'))))
+    expect(lines.map((e) => e.clientInfo.id).sort()).toEqual(expected)
+    expect(lines.every((e) => e.eventType === 'disconnected' && e.serverId === 'b' && e.reason === 'instance_lost')).toBe(true)
   })
 
   test('Redis stopped and restarted: no crash, a flagged view meanwhile, full service after', async () => {
@@ -350,6 +277,10 @@ describeIf('several instances on one Redis', () => {
     expect((await c.cmd('setTools', [{ name: 'after', inputSchema: { type: 'object' } }])).ok).toBe(true)
     await waitFor(() => modernA.listChanged.length === n + 1, 'list_changed from C on A after the outage')
     expect(await toolNames(modernA.client)).toEqual(['after'])
+    // Nobody live was taken for lost: the outage lost every heartbeat key, yet A reported only B's.
+    expect(lostOn(a).every((e) => e.sessionId !== modernC.client.sessionId)).toBe(true)
+    expect(lostOn(a)).toHaveLength(2)
+    expect(lostOn(c)).toEqual([])
   })
 })
 
@@ -398,5 +329,104 @@ describe('the shared option, without a Redis', () => {
     } finally {
       await server.close()
     }
+  })
+})
+
+// TLS to Redis (`rediss://`): Debian's redis-server with --tls-port and a CA made here with openssl.
+describe('the shared option over TLS (rediss://)', () => {
+  const os = require('node:os')
+  const fs = require('node:fs')
+  const path = require('node:path')
+  const { spawn } = require('node:child_process')
+  const { startStreamableMcpServer } = require('..')
+  let dir
+  let redis
+  let tlsPort
+  let skip = null
+
+  // A CA, and a certificate it signed for 127.0.0.1; a second CA that signed nothing here.
+  function makeCerts() {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcp-redis-tls-'))
+    const run = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' })
+    run('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=mcp-test-ca')
+    run('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'other.key', '-out', 'other.crt', '-days', '2', '-subj', '/CN=other-ca')
+    run('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'srv.key', '-out', 'srv.csr', '-subj', '/CN=localhost')
+    fs.writeFileSync(path.join(dir, 'ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n')
+    run('x509', '-req', '-in', 'srv.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'srv.crt', '-days', '2', '-extfile', 'ext')
+  }
+
+  beforeAll(async () => {
+    if (!REDIS) return
+    makeCerts()
+    const plain = await freePort()
+    tlsPort = await freePort()
+    const f = (n) => path.join(dir, n)
+    redis = spawn(REDIS, ['--port', String(plain), '--tls-port', String(tlsPort), '--bind', '127.0.0.1', '--tls-cert-file', f('srv.crt'), '--tls-key-file', f('srv.key'), '--tls-ca-cert-file', f('ca.crt'), '--tls-auth-clients', 'no', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    redis.stdout.on('data', (d) => (out += d))
+    redis.stderr.on('data', (d) => (out += d))
+    try {
+      await waitFor(async () => redis.exitCode !== null || (await cluster.ping(plain)), 'redis-server with TLS', 10_000)
+    } catch {}
+    if (redis.exitCode !== null) skip = `this redis-server has no TLS support: ${out.trim().split('\n').pop()}`
+  })
+
+  afterAll(async () => {
+    await stopProcess(redis)
+    if (dir) fs.rmSync(dir, { recursive: true, force: true })
+  })
+
+  const start = (id, tls) =>
+    startStreamableMcpServer({
+      port: 0,
+      // A server with no tools has no tools/list: start with one, so B's listing shows on A.
+      tools: [{ name: 'first', inputSchema: { type: 'object' } }],
+      callTool: async () => ({ content: [] }),
+      shared: { redisUrl: `rediss://127.0.0.1:${tlsPort}`, prefix: 'tls', instanceId: id, heartbeatIntervalMs: 200, tls },
+    })
+
+  test('instances reach Redis over TLS with a CA of their own, and see each other', async () => {
+    if (!REDIS || skip) return console.warn(`skipped: ${skip || 'no redis-server'}`)
+    const caFile = path.join(dir, 'ca.crt')
+    const [a, b] = await Promise.all([start('tls-a', { caFile }), start('tls-b', { caFile })])
+    try {
+      const s = await waitFor(async () => {
+        const v = await a.getClusterStats()
+        return !v.degraded && v.instances.length === 2 && v
+      }, 'both instances in the view over TLS', 10_000)
+      expect(s.instances.map((i) => i.instanceId)).toEqual(['tls-a', 'tls-b'])
+      b.setTools([{ name: 'over_tls', inputSchema: { type: 'object' } }])
+      const m = await modernClient(a.url, 'over-tls')
+      try {
+        await waitFor(async () => (await toolNames(m.client)).includes('over_tls'), "B's tools on A, over the TLS bus", 10_000)
+      } finally {
+        await m.client.close()
+      }
+    } finally {
+      await Promise.all([a.close(), b.close()])
+    }
+  })
+
+  test('a certificate no trusted CA signed is refused (a degraded view); insecure: true accepts it', async () => {
+    if (!REDIS || skip) return console.warn(`skipped: ${skip || 'no redis-server'}`)
+    const wrong = await start('tls-wrong', { caFile: path.join(dir, 'other.crt') })
+    const webpki = await start('tls-webpki', undefined)
+    const insecure = await start('tls-insecure', { insecure: true })
+    try {
+      await sleep(1_000)
+      for (const s of [wrong, webpki]) {
+        const v = await s.getClusterStats()
+        expect(v.degraded).toBe(true)
+        expect(typeof v.error).toBe('string')
+      }
+      await waitFor(async () => !(await insecure.getClusterStats()).degraded, 'the insecure instance connected', 10_000)
+    } finally {
+      await Promise.all([wrong.close(), webpki.close(), insecure.close()])
+    }
+  })
+
+  test('an unreadable caFile fails the start, naming the option', async () => {
+    await expect(startStreamableMcpServer({ port: 0, shared: { redisUrl: 'rediss://127.0.0.1:1', tls: { caFile: '/nonexistent/ca.pem' } } })).rejects.toThrow(/shared\.tls\.caFile/)
+    await expect(startStreamableMcpServer({ port: 0, shared: { redisUrl: 'redis://127.0.0.1:1', tls: { insecure: true } } })).rejects.toThrow(/shared\.tls/)
   })
 })

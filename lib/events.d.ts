@@ -1,7 +1,8 @@
 /// <reference types="node" />
 // The [MCP_CONNECTION] stdout event protocol, parent side (docs/api.md; docs/monitoring.md, "The [MCP_CONNECTION] line").
 
-export type DisconnectReason = 'deleted' | 'idle_timeout' | 'closed' | 'shutdown'
+/** Why a connection ended; `evicted` and `instance_lost` (another instance of a fleet stopped heartbeating; docs/deployment.md) come from this package's servers. */
+export type DisconnectReason = 'deleted' | 'idle_timeout' | 'closed' | 'shutdown' | 'evicted' | 'instance_lost'
 
 /** `clientInfo` of an event; times are ISO-8601 strings, as on the wire. */
 export interface ConnectionEventClientInfo {

@@ -231,7 +231,7 @@ export interface StreamableServerOptions {
 }
 
 export interface SharedOptions {
-  /** `redis://host:port/db` (no TLS in this build). */
+  /** `redis://host:port/db`, or `rediss://…` for TLS. */
   redisUrl: string
   /** Prefix of every key and channel; instances sharing it form one cluster. Default 'mcp'. */
   prefix?: string
@@ -239,6 +239,8 @@ export interface SharedOptions {
   instanceId?: string
   /** Heartbeat period; an instance leaves the view 3 periods after its last beat. Default 2_000. */
   heartbeatIntervalMs?: number
+  /** `rediss://` only: trust the CA certificates (PEM) in `caFile` instead of the bundled Mozilla roots; `insecure` accepts any certificate (tests only). */
+  tls?: { caFile?: string; insecure?: boolean }
 }
 
 export interface ClusterInstance {
@@ -300,10 +302,14 @@ export interface ConnectionStats {
   lastUpdated: Date
 }
 
+/** Why a connection ended (onConnectionClosed, the `disconnected` line's `reason`). */
+export type CloseReason = 'deleted' | 'idle_timeout' | 'closed' | 'shutdown' | 'evicted' | 'instance_lost'
+
 export interface ConnectionMonitor {
   onConnectionChange?: (stats: ConnectionStats) => void
   onConnectionEstablished?: (connection: ConnectionInfo) => void
-  onConnectionClosed?: (sessionId: string, durationMs: number) => void
+  /** `reason` says why; `instance_lost` reports another instance's connection (the shared option) whose instance stopped heartbeating. */
+  onConnectionClosed?: (sessionId: string, durationMs: number, reason: CloseReason) => void
   onConnectionRejected?: (info: { reason: string; clientIP: string; at: Date }) => void
 }
 

@@ -429,8 +429,8 @@ async function startServer(opts, monitor, Wrapper) {
         if (monitor.onConnectionEstablished) safely('onConnectionEstablished', monitor.onConnectionEstablished, toInfo(JSON.parse(payload)))
         break
       case 'closed': {
-        const { sessionId, durationMs } = JSON.parse(payload)
-        if (monitor.onConnectionClosed) safely('onConnectionClosed', monitor.onConnectionClosed, sessionId, durationMs)
+        const { sessionId, durationMs, reason } = JSON.parse(payload)
+        if (monitor.onConnectionClosed) safely('onConnectionClosed', monitor.onConnectionClosed, sessionId, durationMs, reason)
         break
       }
       case 'rejected': {

@@ -84,6 +84,8 @@ async function startInstance(id, redisPort, { prefix, keys, heartbeatMs = 500 })
     stdio: ['pipe', 'pipe', 'inherit'],
   })
   const waiting = new Map()
+  // The instance's monitor events, in order (EVENT lines).
+  const events = []
   let next = 0
   let url
   const listening = new Promise((resolve, reject) => {
@@ -92,6 +94,7 @@ async function startInstance(id, redisPort, { prefix, keys, heartbeatMs = 500 })
         url = line.slice(10)
         resolve()
       } else if (line.startsWith('START_FAILED')) reject(new Error(line))
+      else if (line.startsWith('EVENT ')) events.push(JSON.parse(line.slice(6)))
       else if (line.startsWith('REPLY ')) {
         const r = JSON.parse(line.slice(6))
         const w = waiting.get(r.id)
@@ -113,7 +116,7 @@ async function startInstance(id, redisPort, { prefix, keys, heartbeatMs = 500 })
     if (!r.ok) throw new Error(r.error)
     return r.value
   }
-  return { id, proc, url, cmd, clusterStats }
+  return { id, proc, url, cmd, clusterStats, events }
 }
 
 // A round-robin HTTP proxy over `upstreams` ({id, url}). `pick(req, n)` may choose an upstream

@@ -14,6 +14,7 @@ import type {
   ToolDefinition,
   Implementation,
   CompleteReference,
+  CloseReason,
 } from 'mcp-swagger-native'
 
 declare const ctx: RequestContext
@@ -138,4 +139,6 @@ declare const stats14: Stats14
 const a1: Record<string, number> = stats14.bySubject
 // @ts-expect-error requiredScopes are strings
 const a2: ResourceTemplateDefinition = { uriTemplate: 'x://{id}', name: 'x', requiredScopes: [1] }
-console.log(a1, a2)
+// @ts-expect-error a close reason is one of the documented ones
+const a3: CloseReason = 'crashed'
+console.log(a1, a2, a3)

@@ -231,7 +231,11 @@ const fromSdk: StreamableServerOptions = { tools: [sdkTool], complete: () => sdk
 
 async function main(): Promise<void> {
   // valid: the server and the hub
-  const server = await startStreamableMcpServer(opts, { onConnectionEstablished: (c) => console.log(c.clientName) })
+  const server = await startStreamableMcpServer(opts, {
+    onConnectionEstablished: (c) => console.log(c.clientName),
+    // valid: the close reason, a fleet's instance_lost included
+    onConnectionClosed: (id, ms, reason) => console.log(id, ms, reason === 'instance_lost'),
+  })
   server.setTools([tool, sdkTool])
   const hub = new ConnectionEventHub({ onEvent: (_id, e) => console.log(e.eventType === 'connected' ? e.clientInfo.id : e.connectionStats) })
   const e = parseConnectionEventLine('x')

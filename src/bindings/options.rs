@@ -167,6 +167,14 @@ pub struct SharedOptions {
     pub prefix: Option<String>,
     pub instance_id: Option<String>,
     pub heartbeat_interval_ms: Option<u64>,
+    pub tls: Option<SharedTlsOptions>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SharedTlsOptions {
+    pub ca_file: Option<String>,
+    pub insecure: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]
@@ -359,7 +367,20 @@ pub fn parse(json: &str) -> Result<Parsed, String> {
                 .map(|hex| hex[..16].to_owned())
                 .map_err(|e| format!("shared.instanceId: {e}"))?,
         };
+        let tls = sh.tls.unwrap_or_default();
+        if (tls.ca_file.is_some() || tls.insecure.is_some()) && !sh.redis_url.starts_with("rediss:")
+        {
+            return Err("shared.tls needs a rediss:// redisUrl".into());
+        }
+        let tls_ca = match &tls.ca_file {
+            Some(path) => {
+                Some(std::fs::read(path).map_err(|e| format!("shared.tls.caFile: {path}: {e}"))?)
+            }
+            None => None,
+        };
         cfg.shared = Some(crate::transport::config::SharedConfig {
+            tls_ca,
+            tls_insecure: tls.insecure.unwrap_or(false),
             redis_url: sh.redis_url,
             prefix: sh.prefix.unwrap_or_else(|| "mcp".into()),
             instance_id,

@@ -53,6 +53,7 @@ fn reason(r: CloseReason) -> DisconnectReason {
         CloseReason::Closed => DisconnectReason::Closed,
         CloseReason::Shutdown => DisconnectReason::Shutdown,
         CloseReason::Evicted => DisconnectReason::Other("evicted".into()),
+        CloseReason::InstanceLost => DisconnectReason::Other("instance_lost".into()),
     }
 }
 

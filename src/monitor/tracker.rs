@@ -27,6 +27,9 @@ pub enum CloseReason {
     /// Made room for another client while the table was full (the heaviest client's least
     /// recently active idle connection goes first).
     Evicted,
+    /// Another instance sharing the store stopped heartbeating (it crashed): its connections
+    /// left the cluster view (docs/deployment.md).
+    InstanceLost,
 }
 
 impl CloseReason {
@@ -37,6 +40,7 @@ impl CloseReason {
             CloseReason::Closed => "closed",
             CloseReason::Shutdown => "shutdown",
             CloseReason::Evicted => "evicted",
+            CloseReason::InstanceLost => "instance_lost",
         }
     }
 }
@@ -342,6 +346,13 @@ impl Tracker {
         for sink in self.sinks.lock().iter() {
             sink.event(&event, counts);
         }
+    }
+
+    /// Reports an event about a connection this tracker does not hold (another instance's,
+    /// seen in the cluster view) to the sinks; the counts stay this instance's own.
+    pub fn report_foreign(&self, event: MonitorEvent) {
+        let table = self.table.lock();
+        self.emit(&table, event);
     }
 
     pub fn counts_now(&self) -> Counts {

@@ -26,6 +26,11 @@ pub trait EventStore: Send + Sync + Debug {
     }
     /// A request stream ended: nothing more will be stored for it.
     fn finish(&mut self, _stream: u64) {}
+    /// Keeps an event that no other instance can be asked for (a GET stream event of a copy
+    /// that never had a GET stream: no client holds its ids): here only.
+    fn push_unshared(&mut self, id: EventId, data: Arc<str>, now: Instant) {
+        self.push(id, data, now);
+    }
 }
 
 /// Told of every stored event and every finished stream, to copy them where another instance
@@ -88,12 +93,10 @@ impl MirroredEventStore {
 
 impl EventStore for MirroredEventStore {
     fn push(&mut self, id: EventId, data: Arc<str>, now: Instant) {
-        // The GET stream is not copied: every instance holding the session writes its own,
-        // so its ids are only meaningful where it was opened.
-        if id.stream != 0 {
-            if let Some(m) = self.mirror() {
-                m.stored(&self.session, id, &data);
-            }
+        // The GET stream too: each copy of the session numbers it apart (its sequences' high
+        // half), so a resume elsewhere finds the copy that wrote it.
+        if let Some(m) = self.mirror() {
+            m.stored(&self.session, id, &data);
         }
         self.inner.push(id, data, now);
     }
@@ -108,6 +111,9 @@ impl EventStore for MirroredEventStore {
     }
     fn len(&self) -> usize {
         self.inner.len()
+    }
+    fn push_unshared(&mut self, id: EventId, data: Arc<str>, now: Instant) {
+        self.inner.push(id, data, now);
     }
     fn finish(&mut self, stream: u64) {
         if stream != 0 {
@@ -476,7 +482,7 @@ mod tests {
     }
 
     #[test]
-    fn a_mirrored_store_keeps_events_here_and_copies_request_streams() {
+    fn a_mirrored_store_keeps_events_here_and_copies_what_a_client_may_resume() {
         let slot = MirrorSlot::default();
         let stores = MirroredEventStores {
             inner: Arc::new(InMemoryEventStores::default()),
@@ -491,11 +497,13 @@ mod tests {
         let _ = slot.set(Arc::downgrade(&bound));
         s.push(id(1, 2), "b".into(), t0);
         s.push(id(0, 1), "get".into(), t0);
+        // A GET stream event no client can hold the id of stays here.
+        s.push_unshared(id(0, 2), "unseen".into(), t0);
         s.finish(1);
         s.finish(0);
-        assert_eq!(s.len(), 3);
+        assert_eq!(s.len(), 4);
         assert_eq!(s.replay_complete(id(1, 0)).unwrap().len(), 2);
-        assert_eq!(*copies.0.lock(), ["s1 1-2 b", "s1 end 1"]);
+        assert_eq!(*copies.0.lock(), ["s1 1-2 b", "s1 0-1 get", "s1 end 1"]);
         assert_eq!(stores.limits().max_events, 1000);
     }
 

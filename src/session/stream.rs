@@ -147,11 +147,14 @@ struct Slot {
     /// What `tx`'s reader has not taken yet; a fresh one with every new `tx`.
     backlog: Arc<Backlog>,
     next_seq: u64,
+    /// A response was attached once: a client may hold this stream's ids.
+    attached: bool,
 }
 
 impl Slot {
     fn new(tx: Option<mpsc::UnboundedSender<Frame>>, next_seq: u64) -> Self {
         Self {
+            attached: tx.is_some(),
             tx,
             backlog: Arc::default(),
             next_seq,
@@ -159,9 +162,16 @@ impl Slot {
     }
 
     fn attach(&mut self, tx: mpsc::UnboundedSender<Frame>) {
+        self.attached = true;
         self.tx = Some(tx);
         self.backlog = Arc::default();
     }
+}
+
+/// The first sequence of this copy's GET stream: its epoch (the high half of the copy's
+/// first stream id) and 1, so events of copies on different instances never share an id.
+fn standalone_start(first_stream: StreamId) -> u64 {
+    ((first_stream >> 32) << 32) + 1
 }
 
 /// A server→client request's answer: the result as JSON text, or why there is none.
@@ -274,6 +284,12 @@ impl Session {
         self
     }
 
+    /// Which copy of the session numbered a GET stream event: the high half of its sequence
+    /// (0 where the session was opened, the adopted base's otherwise).
+    pub fn standalone_epoch(&self) -> u64 {
+        self.state.lock().first_stream >> 32
+    }
+
     /// Whether a stream id was handed out by this copy of the session (the GET stream
     /// always is).
     pub fn knows_stream(&self, stream: StreamId) -> bool {
@@ -371,11 +387,12 @@ impl Session {
             return Err(StandaloneBusy);
         }
         let primes = self.primes(cfg);
+        let first = st.first_stream;
         let slot = st
             .busy()
             .streams
             .entry(STANDALONE)
-            .or_insert_with(|| Slot::new(None, 1));
+            .or_insert_with(|| Slot::new(None, standalone_start(first)));
         if slot.tx.as_ref().is_some_and(|t| !t.is_closed()) {
             return Err(StandaloneBusy);
         }
@@ -458,6 +475,7 @@ impl Session {
         if st.closed {
             return false;
         }
+        let first = st.first_stream;
         let Busy {
             streams, events, ..
         } = st.busy();
@@ -465,7 +483,7 @@ impl Session {
             Some(s) => s,
             None if stream == STANDALONE => streams
                 .entry(STANDALONE)
-                .or_insert_with(|| Slot::new(None, 1)),
+                .or_insert_with(|| Slot::new(None, standalone_start(first))),
             None => return false,
         };
         let id = EventId {
@@ -474,11 +492,14 @@ impl Session {
         };
         slot.next_seq += 1;
         if let Some(provider) = &cfg.event_store {
-            events.get_or_insert_with(|| provider.open(&self.id)).push(
-                id,
-                Arc::from(json),
-                Instant::now(),
-            );
+            let store = events.get_or_insert_with(|| provider.open(&self.id));
+            if slot.attached {
+                store.push(id, Arc::from(json), Instant::now());
+            } else {
+                // A GET stream no client ever opened on this copy: nobody can resume it
+                // elsewhere, so it is not copied to a shared store.
+                store.push_unshared(id, Arc::from(json), Instant::now());
+            }
         }
         if let Some(tx) = &slot.tx {
             let id = cfg.event_store.is_some().then_some(id);
@@ -743,6 +764,24 @@ mod tests {
         assert!(!s.is_closed());
         s.close();
         assert!(s.is_closed());
+    }
+
+    #[test]
+    fn each_copy_numbers_its_get_stream_in_its_own_epoch() {
+        let cfg = cfg();
+        let opener = session(LegacyVersion::V2025_06_18);
+        assert_eq!(opener.standalone_epoch(), 0);
+        let copy = session(LegacyVersion::V2025_06_18).with_first_stream(7u64 << 32);
+        assert_eq!(copy.standalone_epoch(), 7);
+        for s in [&opener, &copy] {
+            let (mut rx, _) = s.attach_standalone(&cfg).unwrap();
+            s.send(&cfg, STANDALONE, "{}");
+            let text = drain(&mut rx);
+            let want = format!("id: 0-{}", (s.standalone_epoch() << 32) + 1);
+            assert!(text.contains(&want), "{text}");
+            // The copy resumes its own GET stream from its store.
+            assert!(s.resume(&cfg, &want[4..]).is_ok());
+        }
     }
 
     #[test]

@@ -63,6 +63,14 @@ enum BusMessage {
     },
     #[serde(rename_all = "camelCase")]
     ResourceUpdated { from: String, uri: String },
+    /// A 2025 session's log level or subscriptions changed (the record, as text): copies
+    /// held elsewhere follow, so their notifications honour it.
+    #[serde(rename_all = "camelCase")]
+    SessionChanged {
+        from: String,
+        id: String,
+        record: String,
+    },
     /// A 2025 session was deleted: every instance that holds a copy ends it.
     #[serde(rename_all = "camelCase")]
     SessionEnded { from: String, id: String },
@@ -113,6 +121,14 @@ pub struct Cluster {
     tails: Mutex<HashMap<String, Vec<Weak<Notify>>>>,
     me: Weak<Cluster>,
     shutdown: watch::Receiver<bool>,
+    /// The other instances' rows as last seen, to tell their connections that they are gone
+    /// when their heartbeat expires.
+    seen: Mutex<HashMap<String, Value>>,
+    /// Since when Redis has answered without a break: a heartbeat missing right after an
+    /// outage (or a Redis restart) is not yet a lost instance.
+    reachable_since: Mutex<Option<std::time::Instant>>,
+    /// No outage yet: the grace above does not apply.
+    steady_from_start: AtomicBool,
 }
 
 /// One write of the ordered log task.
@@ -136,6 +152,10 @@ enum LogOp {
     },
 }
 
+/// What an instance that closed leaves under its row's key (for the row's lifetime), so the
+/// others do not take its missing heartbeat for a crash.
+const LEFT: &str = "left";
+
 /// Entries kept in `{prefix}:connections` (about: `MAXLEN ~`).
 const CONNECTION_EVENTS_KEPT: usize = 10_000;
 
@@ -145,6 +165,15 @@ struct ConnectionEventsSink(Weak<Cluster>);
 
 impl crate::monitor::MonitorSink for ConnectionEventsSink {
     fn event(&self, event: &crate::monitor::MonitorEvent, counts: crate::monitor::Counts) {
+        // A lost instance's connections are put on the stream once, by whichever observer
+        // claims the loss (`Cluster::report_lost`), not by every instance that noticed it.
+        if let crate::monitor::MonitorEvent::Closed {
+            reason: CloseReason::InstanceLost,
+            ..
+        } = event
+        {
+            return;
+        }
         if let Some(c) = self.0.upgrade() {
             let line = crate::monitor::stdout::event_line(&c.cfg.instance_id, event, counts);
             let _ = c.log.send(LogOp::Connection {
@@ -185,11 +214,31 @@ async fn bounded_raw<T>(f: impl Future<Output = redis::RedisResult<T>>) -> Resul
     }
 }
 
-/// Whether `url` is a Redis URL this build can use (checked before the server starts).
-pub fn check_url(url: &str) -> Result<(), StartError> {
-    redis::Client::open(url)
-        .map(|_| ())
-        .map_err(|e| StartError::Option(format!("shared.redisUrl: {e}")))
+/// Whether the configured Redis URL (and TLS settings) can be used (checked before the server
+/// starts).
+pub fn check_url(cfg: &SharedConfig) -> Result<(), StartError> {
+    client(cfg).map(|_| ())
+}
+
+/// The Redis client: `rediss://` verifies the server against `tls.caFile`'s CAs when given,
+/// else the webpki roots, unless `tls.insecure`.
+fn client(cfg: &SharedConfig) -> Result<redis::Client, StartError> {
+    let bad = |e: redis::RedisError| StartError::Option(format!("shared.redisUrl: {e}"));
+    let mut url = cfg.redis_url.clone();
+    if cfg.tls_insecure && !url.contains('#') {
+        url.push_str("#insecure");
+    }
+    match &cfg.tls_ca {
+        Some(ca) => redis::Client::build_with_tls(
+            url.as_str(),
+            redis::TlsCertificates {
+                client_tls: None,
+                root_cert: Some(ca.clone()),
+            },
+        )
+        .map_err(|e| StartError::Option(format!("shared.tls.caFile: {e}"))),
+        None => redis::Client::open(url.as_str()).map_err(bad),
+    }
 }
 
 impl Cluster {
@@ -200,8 +249,7 @@ impl Cluster {
         shutdown: watch::Receiver<bool>,
         tasks: &mut Vec<JoinHandle<()>>,
     ) -> Result<Arc<Self>, StartError> {
-        let client = redis::Client::open(cfg.redis_url.as_str())
-            .map_err(|e| StartError::Option(format!("shared.redisUrl: {e}")))?;
+        let client = client(&cfg)?;
         let (outgoing, rx) = mpsc::unbounded_channel();
         let (log, log_rx) = mpsc::unbounded_channel();
         let stop = shutdown.clone();
@@ -222,6 +270,10 @@ impl Cluster {
             tails: Mutex::new(HashMap::new()),
             me: me.clone(),
             shutdown: stop,
+            seen: Mutex::new(HashMap::new()),
+            // No grace at start: nothing seen yet can be missing.
+            reachable_since: Mutex::new(None),
+            steady_from_start: AtomicBool::new(true),
         });
         cluster
             .core
@@ -412,6 +464,29 @@ impl Cluster {
                     Err(e) => tracing::warn!(from = %from, error = %e, "remote listing refused"),
                 }
             }
+            BusMessage::SessionChanged { from, id, record } => {
+                if from == self.cfg.instance_id {
+                    return;
+                }
+                let (Some(s), Ok(r)) = (
+                    self.core.sessions.get(&id),
+                    serde_json::from_str::<SessionRecord>(&record),
+                ) else {
+                    return;
+                };
+                if let Some(level) = r.log_level {
+                    s.set_log_level(level);
+                }
+                for uri in s.subscriptions() {
+                    if !r.subscriptions.contains(&uri) {
+                        s.unsubscribe(&uri);
+                    }
+                }
+                for uri in &r.subscriptions {
+                    // Checked against the caps where it was subscribed.
+                    let _ = s.subscribe(&self.core.cfg.session.inputs, uri);
+                }
+            }
             BusMessage::SessionEnded { from, id } => {
                 if from != self.cfg.instance_id {
                     if let Some(s) = self.core.sessions.remove(&id) {
@@ -589,18 +664,30 @@ impl Cluster {
             tokio::select! {
                 _ = shutdown.changed() => break,
                 _ = tick.tick() => {
-                    let outcome = self.beat().await;
+                    let mut outcome = self.beat().await;
+                    if outcome.is_ok() {
+                        outcome = self.observe().await;
+                    }
+                    if outcome.is_err() {
+                        self.reachable_since.lock().take();
+                        self.steady_from_start.store(false, Ordering::Relaxed);
+                    }
                     self.note(&outcome, "heartbeat");
                 }
             }
         }
-        // Leave the view at once instead of after the TTL.
+        // Leave the view at once instead of after the TTL, leaving a tombstone for its
+        // lifetime so the others know this was no crash.
         let leave = async {
             let mut c = self.conn().await?;
             let mut pipe = redis::pipe();
             pipe.srem(self.key("instances"), &self.cfg.instance_id)
                 .ignore()
-                .del(self.key(&format!("instance:{}", self.cfg.instance_id)))
+                .pset_ex(
+                    self.key(&format!("instance:{}", self.cfg.instance_id)),
+                    LEFT,
+                    self.ttl().as_millis() as u64,
+                )
                 .ignore();
             self.bounded(pipe.query_async::<()>(&mut c)).await
         };
@@ -610,13 +697,13 @@ impl Cluster {
         self.conn.lock().take();
     }
 
-    /// Every live instance's row, this one's fresh; instances whose heartbeat expired are
+    /// The other live instances' rows; instances whose heartbeat expired (or that left) are
     /// dropped from the set on the way.
-    async fn rows(&self) -> Result<Vec<Value>, SharedError> {
+    async fn other_rows(&self) -> Result<HashMap<String, Value>, SharedError> {
         let mut c = self.conn().await?;
         let ids: Vec<String> = self.bounded(c.smembers(self.key("instances"))).await?;
         let others: Vec<&String> = ids.iter().filter(|i| **i != self.cfg.instance_id).collect();
-        let mut rows = vec![self.local_row()];
+        let mut rows = HashMap::new();
         if others.is_empty() {
             return Ok(rows);
         }
@@ -627,8 +714,13 @@ impl Cluster {
         let found: Vec<Option<String>> = self.bounded(c.mget(&keys)).await?;
         let mut gone = Vec::new();
         for (id, text) in others.into_iter().zip(found) {
-            match text.and_then(|t| serde_json::from_str::<Value>(&t).ok()) {
-                Some(row) => rows.push(row),
+            match text
+                .filter(|t| t != LEFT)
+                .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+            {
+                Some(row) => {
+                    rows.insert(id.clone(), row);
+                }
                 None => gone.push(id.clone()),
             }
         }
@@ -637,6 +729,150 @@ impl Cluster {
                 .await?;
         }
         Ok(rows)
+    }
+
+    /// Every live instance's row, this one's fresh.
+    async fn rows(&self) -> Result<Vec<Value>, SharedError> {
+        let mut rows = vec![self.local_row()];
+        rows.extend(self.other_rows().await?.into_values());
+        Ok(rows)
+    }
+
+    /// Called each heartbeat: remembers the others' rows and reports the connections of an
+    /// instance whose heartbeat expired as `disconnected` (`instance_lost`).
+    async fn observe(&self) -> Result<(), SharedError> {
+        let rows = self.other_rows().await?;
+        let steady = {
+            let mut since = self.reachable_since.lock();
+            let at = *since.get_or_insert_with(std::time::Instant::now);
+            // Right after an outage (a Redis restart loses every key) the others need a beat
+            // and a reconnect before a missing heartbeat means anything.
+            self.steady_from_start.load(Ordering::Relaxed)
+                || at.elapsed() >= self.ttl() + Duration::from_secs(2)
+        };
+        let lost: Vec<(String, Value)> = {
+            let mut seen = self.seen.lock();
+            let mut lost = Vec::new();
+            if steady {
+                let gone: Vec<String> = seen
+                    .keys()
+                    .filter(|id| !rows.contains_key(*id))
+                    .cloned()
+                    .collect();
+                for id in gone {
+                    if let Some(row) = seen.remove(&id) {
+                        lost.push((id, row));
+                    }
+                }
+            }
+            // Not steady yet: a missing row stays remembered and counts once it is.
+            seen.extend(rows.iter().map(|(k, v)| (k.clone(), v.clone())));
+            lost
+        };
+        if lost.is_empty() {
+            return Ok(());
+        }
+        // Which ones left rather than crashed: their tombstone says so.
+        let mut c = self.conn().await?;
+        let keys: Vec<String> = lost
+            .iter()
+            .map(|(id, _)| self.key(&format!("instance:{id}")))
+            .collect();
+        let now: Vec<Option<String>> = self.bounded(c.mget(&keys)).await?;
+        // A client still held by a live instance stays in the view: no event for it.
+        let mut live: std::collections::HashSet<String> = std::collections::HashSet::new();
+        for row in rows.values().chain(std::iter::once(&self.local_row())) {
+            for conn in row
+                .get("connections")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                live.insert(client_key(conn));
+            }
+        }
+        for ((id, row), text) in lost.into_iter().zip(now) {
+            if text.as_deref() == Some(LEFT) {
+                continue;
+            }
+            self.report_lost(&id, &row, &live).await;
+        }
+        Ok(())
+    }
+
+    /// Tells this instance's monitor that `row`'s connections are gone, and puts the events on
+    /// the cluster's event stream once (the first observer to claim the loss writes them).
+    async fn report_lost(&self, id: &str, row: &Value, live: &std::collections::HashSet<String>) {
+        let conns: Vec<&Value> = row
+            .get("connections")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|c| !live.contains(&client_key(c)))
+            .collect();
+        tracing::warn!(instance = %id, connections = conns.len(), "an instance stopped heartbeating; its connections left the cluster view");
+        let now = now_ms();
+        let n = |k: &str| row.get(k).and_then(Value::as_u64).unwrap_or(0);
+        let mut active = n("active");
+        let mut lines = Vec::with_capacity(conns.len());
+        for conn in conns {
+            let Some(info) = connection_info(conn) else {
+                continue;
+            };
+            let event = crate::monitor::MonitorEvent::Closed {
+                duration_ms: now.saturating_sub(info.connected_at),
+                info,
+                reason: CloseReason::InstanceLost,
+            };
+            active = active.saturating_sub(1);
+            let counts = crate::monitor::Counts {
+                active_connections: active,
+                total_connections: n("total"),
+                max_connections: n("max"),
+            };
+            lines.push(crate::monitor::stdout::event_line(id, &event, counts));
+            self.core.tracker.report_foreign(event);
+        }
+        if lines.is_empty() {
+            return;
+        }
+        let claim = self.key(&format!("lost:{id}:{}", n("startedAt")));
+        let outcome = async {
+            let mut c = self.conn().await?;
+            let claimed: Option<String> = self
+                .bounded(
+                    redis::cmd("SET")
+                        .arg(&claim)
+                        .arg(&self.cfg.instance_id)
+                        .arg("NX")
+                        .arg("PX")
+                        .arg(self.ttl().as_millis() as u64 * 20)
+                        .query_async(&mut c),
+                )
+                .await?;
+            if claimed.is_some() {
+                let mut pipe = redis::pipe();
+                for line in &lines {
+                    pipe.cmd("XADD")
+                        .arg(self.key("connections"))
+                        .arg("MAXLEN")
+                        .arg("~")
+                        .arg(CONNECTION_EVENTS_KEPT)
+                        .arg("*")
+                        .arg("instance")
+                        .arg(id)
+                        .arg("line")
+                        .arg(line.trim_end())
+                        .ignore();
+                }
+                self.bounded(pipe.query_async::<()>(&mut c)).await?;
+            }
+            Ok::<_, SharedError>(())
+        }
+        .await;
+        if let Err(e) = outcome {
+            tracing::debug!(error = %e, "lost connections not put on the event stream");
+        }
     }
 
     pub async fn stats(&self) -> Value {
@@ -807,6 +1043,11 @@ impl SessionDirectory for Cluster {
 
     fn update(&self, id: &str, record: SessionRecord) {
         let text = serde_json::to_string(&record).unwrap_or_default();
+        let _ = self.outgoing.send(BusMessage::SessionChanged {
+            from: self.cfg.instance_id.clone(),
+            id: id.to_owned(),
+            record: text.clone(),
+        });
         let _ = self.log.send(LogOp::Record {
             session: id.to_owned(),
             text,
@@ -851,12 +1092,14 @@ impl EventMirror for Cluster {
 /// `0-<seq>` so a resume point maps onto `XRANGE` directly, trimmed by `MAXLEN ~` and expired
 /// with the event store's ttl; a wake-up channel per stream for those who follow it.
 impl Cluster {
-    fn log_key(&self, session: &str, stream: u64) -> String {
-        self.key(&format!("events:{session}:{stream}"))
+    /// A request stream's log; the GET stream's (stream 0) is one per copy of the session,
+    /// told apart by the high half of its sequences (`Session::standalone_epoch`).
+    fn log_key(&self, session: &str, stream: u64, seq: u64) -> String {
+        self.key(&format!("events:{session}:{}", log_name(stream, seq)))
     }
 
-    fn wake_channel(&self, session: &str, stream: u64) -> String {
-        self.key(&format!("wake:{session}:{stream}"))
+    fn wake_channel(&self, session: &str, stream: u64, seq: u64) -> String {
+        self.key(&format!("wake:{session}:{}", log_name(stream, seq)))
     }
 
     fn event_limits(&self) -> crate::session::EventStoreLimits {
@@ -899,13 +1142,13 @@ impl Cluster {
                 match op {
                     LogOp::Event { session, id, data } => {
                         let p = prev
-                            .insert((session.clone(), id.stream), id.seq)
+                            .insert((session.clone(), log_stream(id)), id.seq)
                             .unwrap_or(0);
                         if data.len() > limits.max_bytes {
                             // Not kept (as in memory); the next entry's `prev` shows the gap.
                             continue;
                         }
-                        let key = self.log_key(&session, id.stream);
+                        let key = self.log_key(&session, id.stream, id.seq);
                         pipe.cmd("XADD")
                             .arg(&key)
                             .arg("MAXLEN")
@@ -919,14 +1162,14 @@ impl Cluster {
                             .ignore()
                             .pexpire(&key, ttl_ms as i64)
                             .ignore();
-                        let ch = self.wake_channel(&session, id.stream);
+                        let ch = self.wake_channel(&session, id.stream, id.seq);
                         if !wakes.contains(&ch) {
                             wakes.push(ch);
                         }
                     }
                     LogOp::Finished { session, stream } => {
                         let p = prev.remove(&(session.clone(), stream)).unwrap_or(0);
-                        let key = self.log_key(&session, stream);
+                        let key = self.log_key(&session, stream, 0);
                         pipe.cmd("XADD")
                             .arg(&key)
                             .arg(format!("0-{END_SEQ}"))
@@ -937,7 +1180,7 @@ impl Cluster {
                             .ignore()
                             .pexpire(&key, ttl_ms as i64)
                             .ignore();
-                        let ch = self.wake_channel(&session, stream);
+                        let ch = self.wake_channel(&session, stream, 0);
                         if !wakes.contains(&ch) {
                             wakes.push(ch);
                         }
@@ -987,7 +1230,7 @@ impl Cluster {
                 while let Ok(op) = rx.try_recv() {
                     match op {
                         LogOp::Event { session, id, .. } => {
-                            prev.insert((session, id.stream), id.seq);
+                            prev.insert((session, log_stream(id)), id.seq);
                         }
                         LogOp::Finished { session, stream } => {
                             prev.remove(&(session, stream));
@@ -1088,8 +1331,8 @@ impl Cluster {
         last: EventId,
     ) -> Result<FrameReceiver, RemoteResumeError> {
         let me = self.me.upgrade().ok_or(RemoteResumeError::Unavailable)?;
-        let key = self.log_key(&session.id, last.stream);
-        let channel = self.wake_channel(&session.id, last.stream);
+        let key = self.log_key(&session.id, last.stream, last.seq);
+        let channel = self.wake_channel(&session.id, last.stream, last.seq);
         let notify = Arc::new(Notify::new());
         // Followed before the first read: nothing written in between is missed.
         self.follow_channel(&channel, &notify).await;
@@ -1114,7 +1357,9 @@ impl Cluster {
                     held = self.exists(&key).await.unwrap_or(false);
                     entries = self.read_after(&key, last.seq).await.unwrap_or_default();
                 }
-                if !held {
+                // A GET stream's log exists only once the copy that wrote it sent an event:
+                // resuming from its priming id, nothing was missed.
+                if !held && last.stream != 0 {
                     return purged;
                 }
             }
@@ -1169,6 +1414,25 @@ impl Cluster {
             }
         });
         Ok(rx)
+    }
+}
+
+/// The part of a log's key after the session: the stream, and for the GET stream the copy.
+fn log_name(stream: u64, seq: u64) -> String {
+    if stream == 0 {
+        format!("0.{}", seq >> 32)
+    } else {
+        stream.to_string()
+    }
+}
+
+/// Which log of a session an event goes to, as one number (request streams are below 2^53;
+/// the GET stream's logs are told apart by the copy, above that).
+fn log_stream(id: EventId) -> u64 {
+    if id.stream == 0 {
+        (1 << 63) | (id.seq >> 32)
+    } else {
+        id.stream
     }
 }
 
@@ -1273,6 +1537,43 @@ fn client_key(c: &Value) -> String {
     } else {
         format!("s\u{1}{}", s("sessionId"))
     }
+}
+
+/// A connection record of another instance's row, as this instance's monitor reports it.
+fn connection_info(c: &Value) -> Option<crate::monitor::ConnectionInfo> {
+    let s = |k: &str| c.get(k).and_then(Value::as_str);
+    let arc = |k: &str| s(k).map(Arc::<str>::from);
+    let n = |k: &str| c.get(k).and_then(Value::as_u64).unwrap_or(0);
+    let auth = c.get("auth").and_then(|a| {
+        Some(Arc::new(crate::monitor::tracker::ConnectionAuth {
+            subject: a.get("subject")?.as_str()?.to_owned(),
+            client_id: a.get("clientId").and_then(Value::as_str).map(str::to_owned),
+            scopes: a
+                .get("scopes")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect(),
+        }))
+    });
+    Some(crate::monitor::ConnectionInfo {
+        session_id: arc("sessionId")?,
+        era: match s("era")? {
+            "modern" => crate::protocol::Era::Modern,
+            _ => crate::protocol::Era::Legacy,
+        },
+        client_ip: arc("clientIP").unwrap_or_else(|| Arc::from("")),
+        user_agent: arc("userAgent").unwrap_or_else(|| Arc::from("")),
+        connected_at: n("connectedAt"),
+        last_activity: n("lastActivity"),
+        request_count: n("requestCount"),
+        client_name: arc("clientName"),
+        client_version: arc("clientVersion"),
+        protocol_version: arc("protocolVersion"),
+        auth,
+    })
 }
 
 /// Rows into `ClusterStats`: per-instance counts, and every client once.
@@ -1388,6 +1689,35 @@ mod tests {
         assert_eq!(shared["requestCount"], 7);
         assert_eq!(shared["connectedAt"], 90);
         assert_eq!(shared["lastActivity"], 101);
+    }
+
+    #[test]
+    fn a_row_connection_becomes_the_record_it_was() {
+        let c = json!({ "sessionId": "client-1", "era": "modern", "clientIP": "10.0.0.1",
+            "userAgent": "ua", "connectedAt": 5, "lastActivity": 9, "requestCount": 3,
+            "clientName": "n", "clientVersion": "1", "auth": { "subject": "alice", "scopes": ["a"] } });
+        let info = connection_info(&c).unwrap();
+        assert_eq!(&*info.session_id, "client-1");
+        assert_eq!(info.request_count, 3);
+        assert_eq!(info.auth.as_ref().unwrap().subject, "alice");
+        // Serialized again, it is the same client for the cluster view.
+        let back = serde_json::to_value(&info).unwrap();
+        assert_eq!(client_key(&back), client_key(&c));
+        assert_eq!(back["era"], "modern");
+        assert!(connection_info(&json!({ "era": "legacy" })).is_none());
+    }
+
+    #[test]
+    fn get_stream_logs_are_one_per_copy() {
+        let copy = EventId {
+            stream: 0,
+            seq: (7 << 32) + 3,
+        };
+        assert_eq!(log_name(0, copy.seq), "0.7");
+        assert_eq!(log_name(0, 3), "0.0");
+        assert_eq!(log_name(12, 3), "12");
+        assert_ne!(log_stream(copy), log_stream(EventId { stream: 0, seq: 3 }));
+        assert_ne!(log_stream(EventId { stream: 0, seq: 3 }), 0);
     }
 
     #[test]

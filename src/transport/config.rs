@@ -77,6 +77,10 @@ pub struct SharedConfig {
     pub instance_id: String,
     /// Period of the heartbeat; its key lives three periods.
     pub heartbeat: Duration,
+    /// `rediss://` only: the CA certificates (PEM) to trust instead of the webpki roots.
+    pub tls_ca: Option<Vec<u8>>,
+    /// `rediss://` only: accept any certificate (tests, private networks).
+    pub tls_insecure: bool,
 }
 
 impl Default for ServerConfig {

@@ -848,7 +848,13 @@ fn foreign_stream(core: &Core, session: &Session, last: &str) -> Option<EventId>
     core.cfg.session.event_store.as_ref()?;
     core.directory()?;
     let id = EventId::parse(last)?;
-    (id.stream != STANDALONE && !session.knows_stream(id.stream)).then_some(id)
+    let foreign = if id.stream == STANDALONE {
+        // Another copy's GET stream (docs/deployment.md): its log is shared too.
+        id.seq >> 32 != session.standalone_epoch()
+    } else {
+        !session.knows_stream(id.stream)
+    };
+    foreign.then_some(id)
 }
 
 fn conflict() -> Resp {

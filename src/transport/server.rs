@@ -293,7 +293,7 @@ fn check_shared(cfg: &ServerConfig) -> Result<(), StartError> {
     match &cfg.shared {
         None => Ok(()),
         #[cfg(feature = "shared")]
-        Some(shared) => super::cluster::check_url(&shared.redis_url),
+        Some(shared) => super::cluster::check_url(shared),
         #[cfg(not(feature = "shared"))]
         Some(_) => Err(StartError::Option(
             "shared: this build has no shared-store support (cargo feature `shared`)".into(),
