@@ -139,3 +139,16 @@ const a1: Record<string, number> = stats14.bySubject
 // @ts-expect-error requiredScopes are strings
 const a2: ResourceTemplateDefinition = { uriTemplate: 'x://{id}', name: 'x', requiredScopes: [1] }
 console.log(a1, a2)
+
+// Coalesced quiet mode: lines come as an array, sizes are numbers, writeQuiet returns nothing.
+import type { ConnectionEventHubOptions, ConnectionEventHub as Hub17 } from 'mcp-swagger-native'
+declare const hub17: Hub17
+// @ts-expect-error onLines receives an array of lines, not one string
+const h1: ConnectionEventHubOptions = { onLines: (_id: string, line: string) => line.length }
+// @ts-expect-error coalesceBytes is a number
+const h2: ConnectionEventHubOptions = { coalesceBytes: '64k' }
+// @ts-expect-error writeQuiet hands its lines to onLines: it returns nothing to iterate
+for (const l of hub17.writeQuiet('s', 'x')) console.log(l)
+// @ts-expect-error chunks are bytes or text
+hub17.writeQuiet('s', 42)
+console.log(h1, h2)
