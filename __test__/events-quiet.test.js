@@ -193,3 +193,173 @@ test('quiet-mode argument checks; push() and pushQuiet() can share a hub', () =>
   hub.remove('s')
   expect(hub.drainEvents()).toEqual([])
 })
+
+// ---- writeQuiet: coalesced quiet mode ------------------------------------------------------
+
+// Collects what a hub hands out through onLines, per server, in order.
+function linesSink() {
+  const got = new Map()
+  const onLines = (id, lines) => {
+    if (!got.has(id)) got.set(id, [])
+    got.get(id).push(...lines)
+  }
+  return { got, onLines }
+}
+
+test('writeQuiet finds what pushQuiet finds: any cuts, any flush size, reads in between', () => {
+  const ids = ['srv-a', 'srv-ü']
+  const texts = ids.map((id, i) => stream(21 + i, id))
+  const ref = new ConnectionEventHub(OPTS)
+  const want = new Map(ids.map((id, i) => [id, [...ref.pushQuiet(id, texts[i]), ...ref.endQuiet(id)]]))
+  const wantEvents = ref.drainEvents()
+  expect(wantEvents.length).toBeGreaterThan(1000)
+
+  // Flush sizes from 1 byte (every write is pushed, lines and characters cut across pushes) to
+  // larger than the stream (pushed only when something reads).
+  for (const [seed, coalesceBytes] of [[1, 1], [2, 5], [3, 97], [4, 4096], [5, 1 << 20], [6, 64 * 1024]]) {
+    const rand = rng(seed)
+    const asString = seed % 3 === 0
+    const sink = linesSink()
+    const hub = new ConnectionEventHub({ ...OPTS, coalesceBytes, eventCapacity: 100_000, onLines: sink.onLines })
+    const queues = ids.map((id, i) => cuts(texts[i], rand, asString))
+    const drained = []
+    while (queues.some((q) => q.length > 0)) {
+      const i = Math.floor(rand() * ids.length)
+      const c = queues[i].shift()
+      if (c === undefined) continue
+      hub.writeQuiet(ids[i], c)
+      const r = rand()
+      if (r < 0.02) drained.push(...hub.drainEvents(rand() < 0.5 ? ids[i] : undefined))
+      else if (r < 0.03) hub.getAllStats()
+      else if (r < 0.04) expect(hub.getStats(ids[i]).parseErrorCount).toBe(hub.parseErrors(ids[i]))
+    }
+    for (const id of ids) {
+      const tail = hub.endQuiet(id)
+      sink.got.get(id).push(...tail)
+    }
+    drained.push(...hub.drainEvents())
+    for (const id of ids) {
+      expect({ seed, id, lines: sink.got.get(id) }).toEqual({ seed, id, lines: want.get(id) })
+      expect(hub.getStats(id)).toEqual(ref.getStats(id))
+    }
+    const order = (es) => ids.flatMap((id) => es.filter((e) => e.serverId === id))
+    expect(order(drained)).toEqual(order(wantEvents))
+  }
+})
+
+test('writeQuiet: a read never sees stale state, and the lines come out before it returns', () => {
+  const ev = formatConnectionEvent({ type: 'MCP_CONNECTION_EVENT', eventType: 'stats_update', connectionStats: { totalConnections: 7, activeConnections: 2 }, timestamp: ts(1) })
+  const calls = []
+  const hub = new ConnectionEventHub({ onLines: (id, lines) => calls.push([id, lines]) })
+  // One event cut in two writes, then a log line: nothing is pushed yet.
+  hub.writeQuiet('s', Buffer.from(ev.slice(0, 20)))
+  hub.writeQuiet('s', Buffer.from(ev.slice(20) + 'log one\n'))
+  expect(calls).toEqual([])
+  expect(hub.getStats('s')).toMatchObject({ eventCount: 1, activeConnections: 2, pendingEvents: 1 })
+  expect(calls).toEqual([['s', ['log one']]])
+
+  hub.writeQuiet('s', 'log two\n' + ev)
+  expect(hub.drainEvents().map((e) => e.event.connectionStats.totalConnections)).toEqual([7, 7])
+  expect(calls.at(-1)).toEqual(['s', ['log two']])
+
+  hub.writeQuiet('t', '[MCP_CONNECTION] {nope\n')
+  expect(hub.parseErrors('t')).toBe(1)
+  expect(calls.at(-1)).toEqual(['t', ['[MCP_CONNECTION] {nope']])
+
+  hub.writeQuiet('t', 'x\n')
+  expect(hub.getAllStats().map((s) => s.serverId)).toEqual(['s', 't'])
+  expect(calls.at(-1)).toEqual(['t', ['x']])
+
+  // push() and pushQuiet() after writeQuiet keep the stream's order: what was written first is
+  // delivered first.
+  hub.writeQuiet('s', 'before\n')
+  expect(hub.pushQuiet('s', 'after\n')).toEqual(['after'])
+  expect(calls.at(-1)).toEqual(['s', ['before']])
+  hub.writeQuiet('s', 'before push\n')
+  expect(hub.push('s', 'after push\n').map((o) => o.line)).toEqual(['after push'])
+  expect(calls.at(-1)).toEqual(['s', ['before push']])
+})
+
+test('writeQuiet: multibyte characters and lines split across writes and across pushes', () => {
+  const text = 'ü工😀 first\n' + '工'.repeat(40) + '\n[MCP_CONNECTION] {"ü":1}\nlast 😀'
+  const bytes = Buffer.from(text)
+  for (const coalesceBytes of [1, 2, 3, 5, 64]) {
+    const sink = linesSink()
+    const hub = new ConnectionEventHub({ coalesceBytes, onLines: sink.onLines })
+    // One byte per write: every character and line is cut, and (small coalesceBytes) pushed in
+    // pieces, so the native side reassembles them.
+    for (let i = 0; i < bytes.length; i++) hub.writeQuiet('s', bytes.subarray(i, i + 1))
+    const tail = hub.endQuiet('s')
+    expect({ coalesceBytes, lines: [...(sink.got.get('s') ?? []), ...tail] }).toEqual({
+      coalesceBytes,
+      lines: ['ü工😀 first', '工'.repeat(40), '[MCP_CONNECTION] {"ü":1}', 'last 😀'],
+    })
+    expect(hub.getStats('s')).toMatchObject({ parseErrorCount: 1, eventCount: 0 })
+  }
+})
+
+test('writeQuiet copies the chunk, pushes on its own at the end of the turn, and endQuiet/remove flush', async () => {
+  const sink = linesSink()
+  const hub = new ConnectionEventHub({ onLines: sink.onLines })
+  const buf = Buffer.from('one\ntwo\n')
+  hub.writeQuiet('s', buf)
+  buf.fill(0x41) // the caller reuses its buffer: what was written is already copied
+  expect(sink.got.size).toBe(0)
+  await new Promise((resolve) => setImmediate(resolve))
+  expect(sink.got.get('s')).toEqual(['one', 'two'])
+
+  // A chunk bigger than coalesceBytes is pushed at once, after what was buffered before it.
+  const small = new ConnectionEventHub({ coalesceBytes: 8, onLines: sink.onLines })
+  small.writeQuiet('b', 'a\n')
+  small.writeQuiet('b', Buffer.from('bb\n'))
+  small.writeQuiet('b', new Uint8Array(Buffer.from('a long line\nover the size\n')))
+  expect(sink.got.get('b')).toEqual(['a', 'bb', 'a long line', 'over the size'])
+
+  // endQuiet: the buffered text and the unterminated line come out.
+  hub.writeQuiet('s', 'three\nfour')
+  expect(hub.endQuiet('s')).toEqual(['four'])
+  expect(sink.got.get('s')).toEqual(['one', 'two', 'three'])
+
+  // remove: what was written is read (lines delivered) before the server is forgotten.
+  hub.writeQuiet('r', 'bye\n')
+  hub.remove('r')
+  expect(sink.got.get('r')).toEqual(['bye'])
+  expect(hub.getStats('r')).toBeNull()
+  // Nothing left to push: the timer armed above finds nothing.
+  await new Promise((resolve) => setImmediate(resolve))
+  expect(sink.got.get('r')).toEqual(['bye'])
+
+  // Without onLines the lines are dropped, the stats still count.
+  const statsOnly = new ConnectionEventHub({ eventCapacity: 0 })
+  statsOnly.writeQuiet('s', formatConnectionEvent({ type: 'MCP_CONNECTION_EVENT', eventType: 'stats_update', connectionStats: { totalConnections: 3, activeConnections: 1 }, timestamp: ts(2) }) + 'log\n')
+  expect(statsOnly.getStats('s')).toMatchObject({ eventCount: 1, activeConnections: 1 })
+})
+
+test('writeQuiet argument checks; a throwing onLines loses no lines', () => {
+  expect(() => new ConnectionEventHub({ onLines: 1 })).toThrow(TypeError)
+  for (const coalesceBytes of [0, -1, 1.5, NaN, '64', 2 ** 31]) {
+    expect(() => new ConnectionEventHub({ coalesceBytes })).toThrow(TypeError)
+  }
+  const hub = new ConnectionEventHub()
+  expect(() => hub.writeQuiet('s', 42)).toThrow(TypeError)
+  expect(() => hub.writeQuiet(1, 'x')).toThrow(TypeError)
+  expect(() => hub.flush(1)).toThrow(TypeError)
+  hub.flush() // nothing written: a no-op
+
+  // A plain Node process: Jest intercepts uncaught errors itself.
+  const script = `
+    const { ConnectionEventHub } = require(${JSON.stringify(path.join(__dirname, '..'))})
+    const seen = []
+    const errors = []
+    process.on('uncaughtException', (e) => errors.push(e.message))
+    const hub = new ConnectionEventHub({ onLines: (id, lines) => { seen.push(...lines); throw new Error('boom ' + id) } })
+    hub.writeQuiet('s', 'a\\n')
+    hub.writeQuiet('t', 'b\\n')
+    hub.flush()
+    const after = hub.getAllStats().length
+    setImmediate(() => console.log(JSON.stringify({ seen, errors, after })))
+  `
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' })
+  expect(r.stderr).toBe('')
+  expect(JSON.parse(r.stdout)).toEqual({ seen: ['a', 'b'], errors: ['boom s', 'boom t'], after: 2 })
+})

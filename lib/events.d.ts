@@ -119,6 +119,15 @@ export interface ConnectionEventHubOptions {
    *  how many it dropped. Without it, the hub emits one process warning per server
    *  (code `MCP_CONNECTION_EVENTS_DROPPED`) */
   onEventsDropped?: (serverId: string, dropped: number) => void
+  /** coalesced quiet mode: receives, in order, the lines `writeQuiet` would have returned (the
+   *  lines that are not valid events), a batch at a time, when what was written is pushed.
+   *  Without it those lines are dropped (the stats and the event queue still get everything).
+   *  A throwing callback does not lose lines: the error is rethrown in a microtask. */
+  onLines?: (serverId: string, lines: string[]) => void
+  /** coalesced quiet mode: bytes `writeQuiet` buffers per server before it pushes them
+   *  (default 65536, 1 to 2^30); the buffer is allocated on the server's first write and kept
+   *  until `remove` */
+  coalesceBytes?: number
 }
 
 /**
@@ -169,6 +178,43 @@ export declare class ConnectionEventHub {
   pushQuiet(serverId: string, chunk: Buffer | Uint8Array | string): string[]
   /** quiet mode's `end`: handles a final unterminated line, returns it if it is not an event */
   endQuiet(serverId: string): string[]
+  /**
+   * Coalesced quiet mode, for streams that arrive in many small chunks: a call into the addon
+   * costs about a microsecond whatever the chunk's size, so the chunk is copied into a buffer
+   * per server (the caller may reuse its own at once) and the buffer is pushed as by
+   * `pushQuiet` when it holds `coalesceBytes`, at the end of the current event-loop turn
+   * (`setImmediate`), or before anything reads or feeds that server: `getStats`, `getAllStats`,
+   * `parseErrors`, `drainEvents`, `push`, `pushQuiet`, `end`, `endQuiet`, `remove` and `flush`
+   * push what was written first, so no read ever sees stale state and the stream's order is
+   * kept. The lines come to `onLines`. Cuts anywhere (inside a line or a UTF-8 character) are
+   * reassembled as by `pushQuiet`. End the stream with `endQuiet` (it returns the last,
+   * unterminated line; the lines before it go to `onLines` first).
+   *
+   * @example
+   * ```js
+   * const { spawn } = require('node:child_process')
+   * const { ConnectionEventHub } = require('mcp-swagger-native')
+   *
+   * const hub = new ConnectionEventHub({
+   *   eventCapacity: 0, // stats only: no event objects are queued
+   *   onLines: (id, lines) => { for (const line of lines) console.log(`[${id}] ${line}`) }, // "[pets] starting"
+   * })
+   * const child = spawn(process.execPath, ['-e', `
+   *   console.log('starting')
+   *   console.log('[MCP_CONNECTION] ' + JSON.stringify({ type: 'MCP_CONNECTION_EVENT',
+   *     eventType: 'stats_update', serverId: 'pets', timestamp: new Date().toISOString(),
+   *     connectionStats: { totalConnections: 3, activeConnections: 1 } }))`])
+   * child.stdout.on('data', (chunk) => hub.writeQuiet('pets', chunk))
+   * child.on('close', () => {
+   *   for (const line of hub.endQuiet('pets')) console.log(`[pets] ${line}`)
+   *   console.log(hub.getStats('pets').activeConnections) // 1
+   *   hub.remove('pets')
+   * })
+   * ```
+   */
+  writeQuiet(serverId: string, chunk: Buffer | Uint8Array | string): void
+  /** pushes what `writeQuiet` buffered, of one server or of all (its lines go to `onLines`) */
+  flush(serverId?: string): void
   /**
    * Takes queued quiet-mode events, oldest first: of one server, or of every server (server by
    * server, in the order first seen) when `serverId` is undefined; at most `max` (default all).

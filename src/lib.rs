@@ -14,6 +14,7 @@ pub mod protocol;
 pub mod session;
 pub mod telemetry;
 pub mod transport;
+pub mod util;
 
 #[cfg(feature = "node")]
 mod bindings;

@@ -1,5 +1,5 @@
 //! The layering rule of docs/architecture.md, checked on the source: bindings > transport >
-//! monitor > session > protocol, events. A file may import from its own layer or below, never
+//! monitor > session > protocol, events > util. A file may import from its own layer or below, never
 //! from above, and the files of one layer must not import each other in a circle. Imports are
 //! read from `crate::…` and `super::…` paths outside comments and test modules; a module's
 //! `pub use` re-exports are its facade, not dependencies.
@@ -9,11 +9,12 @@ use std::path::{Path, PathBuf};
 
 fn rank(layer: &str) -> Option<u8> {
     match layer {
-        "protocol" | "events" | "auth" | "telemetry" => Some(0),
-        "session" => Some(1),
-        "monitor" => Some(2),
-        "transport" => Some(3),
-        "bindings" => Some(4),
+        "util" => Some(0),
+        "protocol" | "events" | "auth" | "telemetry" => Some(1),
+        "session" => Some(2),
+        "monitor" => Some(3),
+        "transport" => Some(4),
+        "bindings" => Some(5),
         _ => None,
     }
 }
@@ -30,6 +31,7 @@ struct Source {
 fn sources(root: &Path) -> Vec<Source> {
     let mut out = Vec::new();
     for layer in [
+        "util",
         "protocol",
         "events",
         "auth",

@@ -142,3 +142,16 @@ const a2: ResourceTemplateDefinition = { uriTemplate: 'x://{id}', name: 'x', req
 // @ts-expect-error a close reason is one of the documented ones
 const a3: CloseReason = 'crashed'
 console.log(a1, a2, a3)
+
+// Coalesced quiet mode: lines come as an array, sizes are numbers, writeQuiet returns nothing.
+import type { ConnectionEventHubOptions, ConnectionEventHub as Hub17 } from 'mcp-swagger-native'
+declare const hub17: Hub17
+// @ts-expect-error onLines receives an array of lines, not one string
+const h1: ConnectionEventHubOptions = { onLines: (_id: string, line: string) => line.length }
+// @ts-expect-error coalesceBytes is a number
+const h2: ConnectionEventHubOptions = { coalesceBytes: '64k' }
+// @ts-expect-error writeQuiet hands its lines to onLines: it returns nothing to iterate
+for (const l of hub17.writeQuiet('s', 'x')) console.log(l)
+// @ts-expect-error chunks are bytes or text
+hub17.writeQuiet('s', 42)
+console.log(h1, h2)

@@ -239,6 +239,15 @@ async function main(): Promise<void> {
   server.setTools([tool, sdkTool])
   const hub = new ConnectionEventHub({ onEvent: (_id, e) => console.log(e.eventType === 'connected' ? e.clientInfo.id : e.connectionStats) })
   const e = parseConnectionEventLine('x')
+  // valid: coalesced quiet mode
+  const coalesced = new ConnectionEventHub({ coalesceBytes: 16384, eventCapacity: 0, onLines: (id: string, lines: string[]) => console.log(id, lines.join('\n')) })
+  coalesced.writeQuiet('pets', Buffer.from('a\n'))
+  coalesced.writeQuiet('pets', new Uint8Array(2))
+  coalesced.writeQuiet('pets', 'b\n')
+  coalesced.flush('pets')
+  coalesced.flush()
+  const flushed: void = coalesced.writeQuiet('pets', 'c')
+  console.log(flushed, coalesced.endQuiet('pets').length)
   console.log(e?.type, hub.getAllStats().length, result, read, upstream, caps, isInput, fromSdk, [t1, t2, t3, t4, t5, t6, t7, t8, t9, t10, t11, t12])
   await server.close()
 }

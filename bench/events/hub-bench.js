@@ -22,8 +22,12 @@
 //                       as objects with drainEvents() every 16 chunks, so JS still gets them all
 //   (e) hub quiet,      the same with eventCapacity 0: JS asks for the log lines and the stats
 //       stats only      snapshot only (getAllStats() every 64 chunks), never an event object
-// Every row is checked against (c): same events found (events handed to JS for (a) and (d), the
-// native stats' eventCount for (e)), same log lines, same parse errors, none dropped.
+//   (f) hub coalesced,  (e) through writeQuiet(serverId, buffer): chunks are copied into one
+//       stats only      buffer and pushed together (at 64 KiB, or when getAllStats() reads the
+//                       state), the log lines come to an onLines callback
+//   (g) hub coalesced   (d) through writeQuiet: drainEvents() every 16 chunks
+// Every row is checked against (c): same events found (events handed to JS for (a), (d) and (g),
+// the native stats' eventCount for (e) and (f)), same log lines, same parse errors, none dropped.
 // The stream is also replayed re-cut into 256-byte chunks (many small crossings).
 const { spawn } = require('node:child_process')
 const { StringDecoder } = require('node:string_decoder')
@@ -138,6 +142,33 @@ function runQuiet(addon, chunks, drain) {
   if (drain) drained += hub.drainEvents().length
   const st = hub.getStats('srv-bench')
   if (dropped || st.droppedEvents !== 0) throw new Error('quiet mode dropped events')
+  const events = drain ? drained : st.eventCount
+  if (events !== st.eventCount) throw new Error(`drained ${drained} of ${st.eventCount} events`)
+  return { events, lines: lines + st.eventCount, active: st.activeConnections, errors: st.parseErrorCount, polls }
+}
+
+// (f) / (g) coalesced quiet mode: the same reads as (d) / (e), the lines through onLines
+function runCoalesced(addon, chunks, drain) {
+  let dropped = false
+  let lines = 0
+  const hub = new addon.ConnectionEventHub({
+    eventCapacity: drain ? 4096 : 0,
+    onEventsDropped: () => (dropped = true),
+    onLines: (_id, l) => (lines += l.length),
+  })
+  let drained = 0
+  let polls = 0
+  for (let k = 0; k < chunks.length; k++) {
+    hub.writeQuiet('srv-bench', chunks[k])
+    if (drain && (k & 15) === 15) drained += hub.drainEvents().length
+    else if ((k & 63) === 63) polls += hub.getAllStats().length
+  }
+  // (endQuiet first delivers what is still buffered to onLines, which adds to `lines`)
+  const tail = hub.endQuiet('srv-bench')
+  lines += tail.length
+  if (drain) drained += hub.drainEvents().length
+  const st = hub.getStats('srv-bench')
+  if (dropped || st.droppedEvents !== 0) throw new Error('coalesced quiet mode dropped events')
   const events = drain ? drained : st.eventCount
   if (events !== st.eventCount) throw new Error(`drained ${drained} of ${st.eventCount} events`)
   return { events, lines: lines + st.eventCount, active: st.activeConnections, errors: st.parseErrorCount, polls }
@@ -260,6 +291,10 @@ async function main() {
     ['hub', hubCheck],
     ['hub quiet', runQuiet(addon, chunks, true)],
     ['hub quiet, stats only', runQuiet(addon, chunks, false)],
+    ['hub coalesced, stats only', runCoalesced(addon, chunks, false)],
+    ['hub coalesced', runCoalesced(addon, chunks, true)],
+    ['hub coalesced, 256-byte chunks', runCoalesced(addon, recut(chunks, 256), false)],
+    ['hub coalesced, 7-byte chunks', runCoalesced(addon, recut(chunks, 7), true)],
   ]) {
     if (check.events !== truth.events || check.lines !== truth.lines || check.errors !== truth.errors || check.active !== truth.active) {
       throw new Error(`${name} disagrees with the reference reading: ${JSON.stringify({ check, truth })}`)
@@ -277,13 +312,15 @@ async function main() {
   }
   const captured = `captured (${chunks.length} chunks, avg ${(bytes / chunks.length / 1024).toFixed(1)} KiB)`
   const cut256 = `256-byte chunks (${small.length})`
-  const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : 'abcde'
+  const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : 'abcdefg'
   for (const [feed, cs] of [[captured, chunks], [cut256, small]]) {
     if (only.includes('a')) row('(a) hub (native)', feed, () => runHub(addon, cs))
     if (only.includes('b')) row('(b) seed: per-chunk JSON.parse', feed, () => runSeed(cs))
     if (only.includes('c')) row('(c) pure JS line splitter + JSON.parse', feed, () => runPureJs(cs))
     if (only.includes('d')) row('(d) hub quiet: pushQuiet + drainEvents() every 16 chunks', feed, () => runQuiet(addon, cs, true))
     if (only.includes('e')) row('(e) hub quiet, stats only: pushQuiet + getAllStats()', feed, () => runQuiet(addon, cs, false))
+    if (only.includes('f')) row('(f) hub coalesced, stats only: writeQuiet + getAllStats()', feed, () => runCoalesced(addon, cs, false))
+    if (only.includes('g')) row('(g) hub coalesced: writeQuiet + drainEvents() every 16 chunks', feed, () => runCoalesced(addon, cs, true))
   }
 
   const mb = bytes / (1 << 20)
@@ -313,7 +350,14 @@ async function main() {
     const rounds = SMOKE ? 3 : 7
     const paired = []
     for (const [feed, cs] of [[captured, chunks], [cut256, small]]) {
-      const fns = { c: () => runPureJs(cs), a: () => runHub(addon, cs), d: () => runQuiet(addon, cs, true), e: () => runQuiet(addon, cs, false) }
+      const fns = {
+        c: () => runPureJs(cs),
+        a: () => runHub(addon, cs),
+        d: () => runQuiet(addon, cs, true),
+        e: () => runQuiet(addon, cs, false),
+        f: () => runCoalesced(addon, cs, false),
+        g: () => runCoalesced(addon, cs, true),
+      }
       const best = {}
       for (let r = 0; r < rounds; r++) {
         for (const k of Object.keys(fns)) {

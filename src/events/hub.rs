@@ -2,12 +2,12 @@
 
 use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasherDefault, Hasher};
 
 use super::event::{ClientInfo, ConnectionEvent, EventType};
 use super::line_splitter::{LineSplitter, Piece};
 use super::parser::{event_payload, excerpt, parse_event_ref_fast, ConnectionEventRef, ParseError};
 use super::timestamp::Timestamp;
+use crate::util::FnvMap;
 
 /// Default `maxLineBytes`: 1 MiB.
 pub const DEFAULT_MAX_LINE_BYTES: usize = 1 << 20;
@@ -264,34 +264,12 @@ impl ServerState {
     }
 }
 
-/// FNV-1a for the server table: it is looked up on every push, its keys are the host's own
-/// (few, short) server ids, so SipHash's flood resistance buys nothing there.
-#[derive(Default)]
-struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for &b in bytes {
-            h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
-        }
-        self.0 = h;
-    }
-}
-
 /// Reads `[MCP_CONNECTION]` lines from many servers' stdout and keeps per-server stats.
 #[derive(Debug, Default)]
 pub struct ConnectionEventHub {
     opts: HubOptions,
-    servers: HashMap<String, ServerState, BuildHasherDefault<IdHasher>>,
+    // FNV: looked up on every push; the keys are the host's own few, short server ids.
+    servers: FnvMap<String, ServerState>,
     next_order: u64,
 }
 
@@ -320,7 +298,7 @@ impl ConnectionEventHub {
     pub fn new(opts: HubOptions) -> Self {
         Self {
             opts,
-            servers: HashMap::default(),
+            servers: FnvMap::default(),
             next_order: 0,
         }
     }

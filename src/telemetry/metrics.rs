@@ -13,9 +13,8 @@
 //! the tool or prompt resolved against a [`Catalog`] snapshot), so recording it is one
 //! integer-keyed lookup of an already resolved histogram and an observe, with no allocation.
 
-use std::collections::HashMap;
 use std::fmt;
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,6 +31,7 @@ use prometheus_client::registry::{Registry, Unit};
 
 use crate::protocol::error as codes;
 use crate::protocol::version::{Era, LEGACY_VERSIONS, MODERN_VERSIONS};
+use crate::util::FnvMap;
 
 /// The conventions' low-cardinality stand-in for a value outside the known set.
 pub const OTHER: &str = "_OTHER";
@@ -382,34 +382,7 @@ impl EncodeLabelSet for SessionLabels {
 type OneLabel = [(&'static str, &'static str); 1];
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
-/// FNV-1a: catalog names are short and looked up once per operation; SipHash would cost more
-/// than the rest of the recording.
-#[derive(Default)]
-struct Fnv(u64);
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for b in bytes {
-            h ^= u64::from(*b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-        self.0 = h;
-    }
-    fn write_u64(&mut self, n: u64) {
-        // Cache keys are already well spread in their low bits once mixed.
-        self.0 = n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    }
-}
-
-type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
+type FastMap<K, V> = FnvMap<K, V>;
 
 /// The catalog's names with their indices, and the histograms already resolved for a
 /// compact key, so the usual operation costs one name lookup and one integer lookup instead
@@ -525,12 +498,6 @@ impl OpKey {
                 | outcome << 18
                 | u64::from(index) << 26,
         )
-    }
-}
-
-impl fmt::Debug for Fnv {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Fnv")
     }
 }
 
