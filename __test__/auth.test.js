@@ -229,6 +229,10 @@ describe('auth with a JS verifier', () => {
     expect(call.json.result.content[0].text).toBe('alice:mcp:read')
     expect(ctx.calls[0].auth).toMatchObject({ subject: 'alice', clientId: 'cli-alice', scopes: ['mcp:read'] })
     expect(ctx.calls[0].headers).toEqual({ 'x-tenant': 't1' })
+    // ctx.auth is parsed once per principal: the token's calls share one frozen object.
+    await modernPost(url, 'tools/call', { name: 'whoami', arguments: {} }, { headers: { authorization: 'Bearer alice' } })
+    expect(ctx.calls[1].auth).toBe(ctx.calls[0].auth)
+    expect(Object.isFrozen(ctx.calls[0].auth) && Object.isFrozen(ctx.calls[0].auth.scopes)).toBe(true)
     const denied = await modernPost(url, 'tools/call', { name: 'admin_only', arguments: {} }, { headers: { authorization: 'Bearer alice' } })
     expect(denied.status).toBe(403)
     const p = challengeParams(denied.headers.get('www-authenticate'))

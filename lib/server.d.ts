@@ -108,7 +108,7 @@ export interface RequestContext {
   /** End this request's SSE stream now; the client resumes with GET + Last-Event-ID (SEP-1699). */
   closeStream(): void
   /** The caller's verified principal when `auth` is on. */
-  readonly auth?: AuthInfo
+  readonly auth?: Readonly<AuthInfo>
   /** The request headers named in `exposeHeaders` (lowercase names; never Authorization). */
   readonly headers?: Record<string, string>
   /** W3C `traceparent` from the request's `params._meta`, when valid: continue the client's trace with it. */

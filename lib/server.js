@@ -466,9 +466,37 @@ async function startServer(opts, monitor, Wrapper) {
   return wrapper
 }
 
-for (const name of ['sessionId', 'era', 'protocolVersion', 'clientInfo', 'clientCapabilities', 'inputResponses', 'requestState', 'requestId', 'auth', 'headers', 'traceparent', 'tracestate']) {
+for (const name of ['sessionId', 'era', 'protocolVersion', 'clientInfo', 'clientCapabilities', 'inputResponses', 'requestState', 'requestId', 'headers', 'traceparent', 'tracestate']) {
   Object.defineProperty(RequestContext.prototype, name, lazy(name))
 }
+
+// ctx.auth arrives as the principal's JSON text, parsed only when a callback reads it and then
+// kept by that text (bounded): the calls of one token share one frozen object, so a principal
+// costs one parse per token rather than one per call, and no callback can alter another's.
+const principals = new Map()
+function deepFreeze(v) {
+  if (v && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v)
+    for (const k of Object.keys(v)) deepFreeze(v[k])
+  }
+  return v
+}
+function principal(text) {
+  let p = principals.get(text)
+  if (p === undefined) {
+    p = deepFreeze(JSON.parse(text))
+    if (principals.size >= 1000) principals.clear()
+    principals.set(text, p)
+  }
+  return p
+}
+Object.defineProperty(RequestContext.prototype, 'auth', {
+  get() {
+    const a = this._data().auth
+    return typeof a === 'string' ? principal(a) : a
+  },
+  enumerable: true,
+})
 
 module.exports = { startStreamableMcpServer, StreamableMcpServer }
 // Not part of the public API (index.js spreads the enumerable exports).

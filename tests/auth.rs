@@ -639,3 +639,41 @@ async fn timing() {
         "auth timing: cached check {cached:?}/request, RS256 JWT verification {verify:?}/token"
     );
 }
+
+#[tokio::test]
+async fn a_cached_jwt_is_one_principal_until_it_expires() {
+    let a = static_auth(&["mcp:read"]);
+    let t = sign(
+        RSA,
+        Algorithm::RS256,
+        Some("k1"),
+        &claims("carol", "mcp:read", json!(RESOURCE), 2),
+    );
+    let first = bearer(&a, &t).await.expect("ok");
+    let again = bearer(&a, &t).await.expect("cached");
+    assert!(
+        Arc::ptr_eq(&first, &again),
+        "the cached token's requests share its verified principal"
+    );
+    // The monitor's record and ctx.auth's text are built once per principal.
+    let rec = first.connection();
+    assert!(Arc::ptr_eq(&rec, &again.connection()));
+    assert_eq!(rec.subject, "carol");
+    assert_eq!(rec.client_id.as_deref(), Some("cli-1"));
+    assert_eq!(rec.scopes, vec!["mcp:read".to_string()]);
+    let text: String = serde_json::from_str(first.json_literal()).expect("a JSON string");
+    assert_eq!(text, first.json());
+    let v: Value = serde_json::from_str(&text).expect("the principal's JSON");
+    assert_eq!(v["subject"], "carol");
+    // The b64token syntax is checked on a cache miss only; a malformed variant of a cached token
+    // misses, so it is still refused.
+    for bad in [format!("{t} x"), format!("{t}ä"), format!("{t},")] {
+        let c = bearer(&a, &bad).await.expect_err("malformed");
+        assert_eq!(c.status, 400, "{bad}");
+        assert_eq!(param(&c, "error").as_deref(), Some("invalid_request"));
+    }
+    // At exp the cached entry is gone and the token itself is refused as expired.
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    let c = assert_invalid_token(bearer(&a, &t).await);
+    assert_eq!(c.reason, "expired_token");
+}

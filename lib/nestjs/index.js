@@ -590,9 +590,17 @@ function mcpController(path, authOf) {
       else if (req.auth && typeof req.auth === 'object') auth = req.auth
       const options = {}
       if (auth) options.auth = auth
-      // Express' JSON parser may have consumed the body already.
       if (req.rawBody && Buffer.isBuffer(req.rawBody)) options.body = req.rawBody
-      else if (req.body !== undefined && req.readableEnded) options.body = req.body
+      // Fastify gives its own request and reply: handle() takes the raw Node objects, and the
+      // reply is hijacked so Fastify does not answer too. Its parser has read the body already.
+      if (res && res.raw && typeof res.hijack === 'function' && req && req.raw) {
+        if (options.body === undefined && req.body !== undefined && req.body !== null) options.body = req.body
+        res.hijack()
+        await this._service.handle(req.raw, res.raw, options)
+        return
+      }
+      // Express' JSON parser may have consumed the body already.
+      if (options.body === undefined && req.body !== undefined && req.readableEnded) options.body = req.body
       await this._service.handle(req, res, options)
     }
   }

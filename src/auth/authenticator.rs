@@ -113,7 +113,7 @@ impl Authenticator {
                 "access tokens are not accepted in the query string",
             ));
         }
-        let token = match bearer::extract(authorization) {
+        let token = match bearer::extract_unchecked(authorization) {
             Ok(t) => t,
             Err(BearerError::Missing) => {
                 return Err(challenge::missing(md, &self.policy.required_scopes))
@@ -135,6 +135,12 @@ impl Authenticator {
         let info = match self.cache.get(token, now) {
             Some(info) => info,
             None => {
+                if !bearer::is_b64token(token) {
+                    return Err(challenge::invalid_request(
+                        md,
+                        "malformed Authorization header",
+                    ));
+                }
                 let info = match self.verify_once(token, peer).await {
                     Ok(Some(info)) => info,
                     Ok(None) => return Err(self.invalid("unknown token")),

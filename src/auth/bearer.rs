@@ -12,7 +12,8 @@ pub enum BearerError {
     InQuery,
 }
 
-fn is_b64token(t: &str) -> bool {
+/// Whether `t` has the b64token syntax.
+pub fn is_b64token(t: &str) -> bool {
     // b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
     let body = t.trim_end_matches('=');
     !body.is_empty()
@@ -23,6 +24,20 @@ fn is_b64token(t: &str) -> bool {
 
 /// The token of the one `Authorization: Bearer <token>` header among `values`.
 pub fn extract<'a, I>(values: I) -> Result<&'a str, BearerError>
+where
+    I: IntoIterator<Item = &'a [u8]>,
+{
+    let token = extract_unchecked(values)?;
+    if !is_b64token(token) {
+        return Err(BearerError::Malformed);
+    }
+    Ok(token)
+}
+
+/// [`extract`] without the b64token syntax check: the caller checks it with [`is_b64token`]
+/// unless the token is one it already verified (the cache keeps only tokens that passed it),
+/// which spares a cached token's every request a scan of its bytes.
+pub fn extract_unchecked<'a, I>(values: I) -> Result<&'a str, BearerError>
 where
     I: IntoIterator<Item = &'a [u8]>,
 {
@@ -42,11 +57,7 @@ where
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Err(BearerError::Missing);
     }
-    let token = rest.trim_start_matches([' ', '\t']);
-    if !is_b64token(token) {
-        return Err(BearerError::Malformed);
-    }
-    Ok(token)
+    Ok(rest.trim_start_matches([' ', '\t']))
 }
 
 /// Whether a query string (without `?`) carries an `access_token` parameter.

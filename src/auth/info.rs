@@ -1,6 +1,6 @@
 //! The verified principal a request carries.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -21,6 +21,17 @@ impl Audience {
         };
         s.iter().map(String::as_str)
     }
+}
+
+/// Who a connection is, as its bearer token says: what the monitor records of a principal
+/// (docs/authorization.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionAuth {
+    pub subject: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    pub scopes: Vec<String>,
 }
 
 /// What a verifier says about a token; the shape JS sees as `ctx.auth`.
@@ -46,9 +57,14 @@ pub struct AuthInfo {
     pub rendered: Rendered,
 }
 
-/// A memo that takes no part in comparisons or copies' identity.
+/// Memos that take no part in comparisons or copies' identity: the JSON, and the record the
+/// monitor keeps of the principal (a 2026 request hands it to the tracker on every request).
 #[derive(Debug, Clone, Default)]
-pub struct Rendered(OnceLock<Box<str>>);
+pub struct Rendered {
+    json: OnceLock<Box<str>>,
+    literal: OnceLock<Box<str>>,
+    connection: OnceLock<Arc<ConnectionAuth>>,
+}
 
 impl PartialEq for Rendered {
     fn eq(&self, _: &Self) -> bool {
@@ -59,11 +75,36 @@ impl PartialEq for Rendered {
 impl AuthInfo {
     /// The JSON the callbacks see as `ctx.auth` (the serde rendering of `self`).
     pub fn json(&self) -> &str {
-        self.rendered.0.get_or_init(|| {
+        self.rendered.json.get_or_init(|| {
             serde_json::to_string(self)
                 .unwrap_or_else(|_| "null".to_owned())
                 .into_boxed_str()
         })
+    }
+
+    /// [`Self::json`] as a JSON string literal: how a callback context carries `ctx.auth`, so
+    /// the JS side parses it only when a callback reads it, once per principal (lib/server.js).
+    pub fn json_literal(&self) -> &str {
+        self.rendered.literal.get_or_init(|| {
+            serde_json::to_string(self.json())
+                .unwrap_or_else(|_| "null".to_owned())
+                .into_boxed_str()
+        })
+    }
+
+    /// The principal as the monitor records it, built once per principal: a cached token's
+    /// requests share one record instead of copying the subject and scopes each time.
+    pub fn connection(&self) -> Arc<ConnectionAuth> {
+        self.rendered
+            .connection
+            .get_or_init(|| {
+                Arc::new(ConnectionAuth {
+                    subject: self.subject.clone(),
+                    client_id: self.client_id.clone(),
+                    scopes: self.scopes.clone(),
+                })
+            })
+            .clone()
     }
 
     pub fn has_scope(&self, scope: &str) -> bool {

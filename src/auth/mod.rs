@@ -24,7 +24,7 @@ mod info;
 pub use authenticator::{Authenticator, RequestPeer, TokenVerifier, VerifyFuture};
 pub use challenge::Challenge;
 pub use config::{AuthConfig, AuthOptions, ConfigError, JwtConfig, OptionsError, Verifier};
-pub use info::{Audience, AuthInfo};
+pub use info::{Audience, AuthInfo, ConnectionAuth};
 pub use metadata::Policy;
 
 /// Why a presented token was not accepted. Everything but [`AuthError::Unavailable`] and

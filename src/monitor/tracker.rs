@@ -69,15 +69,8 @@ pub struct ConnectionInfo {
     pub auth: Option<Arc<ConnectionAuth>>,
 }
 
-/// Who a connection is, as its bearer token says (docs/authorization.md).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ConnectionAuth {
-    pub subject: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub client_id: Option<String>,
-    pub scopes: Vec<String>,
-}
+/// Who a connection is, as its bearer token says: defined with the principal it is taken from.
+pub use crate::auth::ConnectionAuth;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -158,10 +158,6 @@ pub fn request_auth(
         return None;
     }
     let mut members = String::new();
-    if let Some(i) = &info {
-        members.push_str(",\"auth\":");
-        members.push_str(i.json());
-    }
     if !expose.is_empty() {
         let h = exposed_headers(expose, headers);
         members.push_str(",\"headers\":");

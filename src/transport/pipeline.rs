@@ -38,7 +38,7 @@ pub struct Peer {
 #[derive(Debug, Clone, Default)]
 pub struct RequestAuth {
     pub info: Option<Arc<crate::auth::AuthInfo>>,
-    /// `,"auth":{…},"headers":{…}` (JSON members), or empty.
+    /// `,"headers":{…}` (a JSON member), or empty; `,"auth":…` comes from `info`'s memo.
     pub context_members: String,
 }
 
@@ -81,13 +81,10 @@ pub fn state_binding(name: &str) -> std::borrow::Cow<'_, str> {
 
 /// The principal as the monitor records it.
 pub fn connection_auth() -> Option<Arc<crate::monitor::tracker::ConnectionAuth>> {
-    request_subject().map(|i| {
-        Arc::new(crate::monitor::tracker::ConnectionAuth {
-            subject: i.subject.clone(),
-            client_id: i.client_id.clone(),
-            scopes: i.scopes.clone(),
-        })
-    })
+    REQUEST_AUTH
+        .try_with(|a| a.info.as_ref().map(|i| i.connection()))
+        .ok()
+        .flatten()
 }
 
 /// `tokio::spawn` that keeps the request's authorization in scope.
@@ -196,7 +193,13 @@ pub fn context_json(
         out.push_str(",\"requestState\":");
         push_string(&mut out, s);
     }
-    let _ = REQUEST_AUTH.try_with(|a| out.push_str(&a.context_members));
+    let _ = REQUEST_AUTH.try_with(|a| {
+        if let Some(i) = &a.info {
+            out.push_str(",\"auth\":");
+            out.push_str(i.json_literal());
+        }
+        out.push_str(&a.context_members);
+    });
     out.push('}');
     out
 }
