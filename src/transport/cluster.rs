@@ -294,6 +294,21 @@ impl Cluster {
         &self.cfg.instance_id
     }
 
+    /// One `[MCP_CONNECTION]` line on the `{prefix}:connections` stream, as `instance` wrote it.
+    fn append_connection_event(&self, pipe: &mut redis::Pipeline, instance: &str, line: &str) {
+        pipe.cmd("XADD")
+            .arg(self.key("connections"))
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(CONNECTION_EVENTS_KEPT)
+            .arg("*")
+            .arg("instance")
+            .arg(instance)
+            .arg("line")
+            .arg(line)
+            .ignore();
+    }
+
     fn key(&self, tail: &str) -> String {
         format!("{}:{}", self.cfg.prefix, tail)
     }
@@ -853,17 +868,7 @@ impl Cluster {
             if claimed.is_some() {
                 let mut pipe = redis::pipe();
                 for line in &lines {
-                    pipe.cmd("XADD")
-                        .arg(self.key("connections"))
-                        .arg("MAXLEN")
-                        .arg("~")
-                        .arg(CONNECTION_EVENTS_KEPT)
-                        .arg("*")
-                        .arg("instance")
-                        .arg(id)
-                        .arg("line")
-                        .arg(line.trim_end())
-                        .ignore();
+                    self.append_connection_event(&mut pipe, id, line.trim_end());
                 }
                 self.bounded(pipe.query_async::<()>(&mut c)).await?;
             }
@@ -1186,17 +1191,7 @@ impl Cluster {
                         }
                     }
                     LogOp::Connection { line } => {
-                        pipe.cmd("XADD")
-                            .arg(self.key("connections"))
-                            .arg("MAXLEN")
-                            .arg("~")
-                            .arg(CONNECTION_EVENTS_KEPT)
-                            .arg("*")
-                            .arg("instance")
-                            .arg(&self.cfg.instance_id)
-                            .arg("line")
-                            .arg(line)
-                            .ignore();
+                        self.append_connection_event(&mut pipe, &self.cfg.instance_id, &line);
                     }
                     LogOp::Record { session, text } => {
                         // XX: a record updated after the session ended is not brought back.

@@ -5,52 +5,12 @@
 // client over loopback; app.close() lets a process exit on its own.
 const { spawn } = require('node:child_process')
 const path = require('node:path')
-const { generateKeyPairSync, randomUUID, sign } = require('node:crypto')
-const { createServer } = require('node:http')
-const { Client } = require('@modelcontextprotocol/sdk/client/index.js')
-const { StreamableHTTPClientTransport } = require('@modelcontextprotocol/sdk/client/streamableHttp.js')
 const { McpNativeService } = require('mcp-swagger-native/nestjs')
 const { PetsRepository } = require('../dist/pets.repository')
 const { startFastifyApp } = require('./fixtures/fastify-app')
+const { ISSUER, createIssuer, freePort, listAndCall } = require('./helpers')
 
-const ISSUER = 'https://idp.example.test/realms/mcp'
-const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
-const KID = `k-${randomUUID().slice(0, 8)}`
-const JWKS = { keys: [{ ...publicKey.export({ format: 'jwk' }), kid: KID, alg: 'RS256', use: 'sig' }] }
-
-function mint({ sub, aud, scope }) {
-  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url')
-  const now = Math.floor(Date.now() / 1000)
-  const input = `${b64({ alg: 'RS256', typ: 'at+jwt', kid: KID })}.${b64({ iss: ISSUER, sub, aud, scope, client_id: 'fastify-test', iat: now, exp: now + 600 })}`
-  return `${input}.${sign('sha256', Buffer.from(input), privateKey).toString('base64url')}`
-}
-
-async function freePort() {
-  const s = createServer()
-  await new Promise((r) => s.listen(0, '127.0.0.1', r))
-  const { port } = s.address()
-  await new Promise((r) => s.close(r))
-  return port
-}
-
-// initialize, tools/list, tools/call with an SDK 1.x client; returns the session id it had.
-async function listAndCall(url, headers = {}) {
-  const client = new Client({ name: 'sdk1-fastify', version: '1.0.0' })
-  const transport = new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers } })
-  await client.connect(transport)
-  try {
-    const { tools } = await client.listTools()
-    expect(tools.map((t) => t.name).sort()).toEqual(['get_pet', 'list_pets'])
-    const ok = await client.callTool({ name: 'get_pet', arguments: { id: 1 } })
-    expect(ok.structuredContent).toEqual({ id: 1, name: 'Rex', tag: 'dog' })
-    const bad = await client.callTool({ name: 'get_pet', arguments: { id: 'one' } })
-    expect(bad.isError).toBe(true)
-    return transport.sessionId
-  } finally {
-    await transport.terminateSession()
-    await client.close()
-  }
-}
+const { jwks: JWKS, mint } = createIssuer('fastify-test')
 
 describe("mount: 'app' on the Fastify adapter", () => {
   test('without oauth: SDK 1.x initialize, tools/list, tools/call through the Fastify route; no metadata routes', async () => {
@@ -59,7 +19,13 @@ describe("mount: 'app' on the Fastify adapter", () => {
     const repo = app.get(PetsRepository)
     try {
       const before = repo.lookups.length
-      const sessionId = await listAndCall(url)
+      const sessionId = await listAndCall(url, {
+        name: 'sdk1-fastify',
+        id: 1,
+        pet: { id: 1, name: 'Rex', tag: 'dog' },
+        // A call that fails validation never reaches the repository.
+        inSession: async (_sid, client) => expect((await client.callTool({ name: 'get_pet', arguments: { id: 'one' } })).isError).toBe(true),
+      })
       expect(sessionId).toMatch(/\S/)
       // The valid call reached the injected repository; the invalid one never did.
       expect(repo.lookups.slice(before)).toEqual([1])
@@ -98,19 +64,13 @@ describe("mount: 'app' on the Fastify adapter", () => {
       expect(mcp.getConnectionStats().totalConnections).toBe(0)
 
       const token = mint({ sub: 'alice', aud: url, scope: 'pets:read' })
-      const client = new Client({ name: 'sdk1-fastify', version: '1.0.0' })
-      const transport = new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { authorization: `Bearer ${token}` } } })
-      await client.connect(transport)
-      try {
-        const { tools } = await client.listTools()
-        expect(tools.map((t) => t.name).sort()).toEqual(['get_pet', 'list_pets'])
-        const ok = await client.callTool({ name: 'get_pet', arguments: { id: 2 } })
-        expect(ok.structuredContent).toEqual({ id: 2, name: 'Tom', tag: 'cat' })
-        expect(mcp.getConnectionInfo(transport.sessionId).auth).toEqual({ subject: 'alice', clientId: 'fastify-test', scopes: ['pets:read'] })
-      } finally {
-        await transport.terminateSession()
-        await client.close()
-      }
+      await listAndCall(url, {
+        name: 'sdk1-fastify',
+        headers: { authorization: `Bearer ${token}` },
+        id: 2,
+        pet: { id: 2, name: 'Tom', tag: 'cat' },
+        inSession: (sid) => expect(mcp.getConnectionInfo(sid).auth).toEqual({ subject: 'alice', clientId: 'fastify-test', scopes: ['pets:read'] }),
+      })
     } finally {
       await app.close()
     }

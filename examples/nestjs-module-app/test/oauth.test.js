@@ -4,34 +4,12 @@
 // (RFC 9728) served at the well-known paths the module routes on the HTTP adapter, outside the
 // global prefix. A real SDK 1.x client over loopback.
 require('reflect-metadata')
-const { createServer } = require('node:http')
-const { generateKeyPairSync, randomUUID, sign } = require('node:crypto')
 const { NestFactory } = require('@nestjs/core')
-const { Client } = require('@modelcontextprotocol/sdk/client/index.js')
-const { StreamableHTTPClientTransport } = require('@modelcontextprotocol/sdk/client/streamableHttp.js')
 const { McpNativeService } = require('mcp-swagger-native/nestjs')
 const { AppModule } = require('../dist/app.module')
+const { ISSUER, createIssuer, freePort, listAndCall } = require('./helpers')
 
-const ISSUER = 'https://idp.example.test/realms/mcp'
-const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
-const KID = `k-${randomUUID().slice(0, 8)}`
-const JWKS = { keys: [{ ...publicKey.export({ format: 'jwk' }), kid: KID, alg: 'RS256', use: 'sig' }] }
-
-function mint({ sub, aud, scope = '', iss = ISSUER }) {
-  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url')
-  const now = Math.floor(Date.now() / 1000)
-  const input = `${b64({ alg: 'RS256', typ: 'at+jwt', kid: KID })}.${b64({ iss, sub, aud, scope, client_id: 'module-test', iat: now, exp: now + 600 })}`
-  return `${input}.${sign('sha256', Buffer.from(input), privateKey).toString('base64url')}`
-}
-
-// The resource URL (the tokens' audience) is fixed before the app listens: a port free right now.
-async function freePort() {
-  const s = createServer()
-  await new Promise((r) => s.listen(0, '127.0.0.1', r))
-  const { port } = s.address()
-  await new Promise((r) => s.close(r))
-  return port
-}
+const { jwks: JWKS, mint } = createIssuer('module-test')
 
 const oauthFor = (resource) => ({
   authorizationServers: [ISSUER],
@@ -90,19 +68,13 @@ describe("mount: 'app' with oauth", () => {
       expect(mcp.getConnectionStats().totalConnections).toBe(0)
 
       const token = mint({ sub: 'alice', aud: url, scope: 'pets:read' })
-      const client = new Client({ name: 'sdk1', version: '1.0.0' })
-      const transport = new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { authorization: `Bearer ${token}` } } })
-      await client.connect(transport)
-      try {
-        const { tools } = await client.listTools()
-        expect(tools.map((t) => t.name).sort()).toEqual(['get_pet', 'list_pets'])
-        const ok = await client.callTool({ name: 'get_pet', arguments: { id: 1 } })
-        expect(ok.structuredContent).toEqual({ id: 1, name: 'Rex', tag: 'dog' })
-        expect(mcp.getConnectionInfo(transport.sessionId).auth).toEqual({ subject: 'alice', clientId: 'module-test', scopes: ['pets:read'] })
-      } finally {
-        await transport.terminateSession()
-        await client.close()
-      }
+      await listAndCall(url, {
+        name: 'sdk1',
+        headers: { authorization: `Bearer ${token}` },
+        id: 1,
+        pet: { id: 1, name: 'Rex', tag: 'dog' },
+        inSession: (sid) => expect(mcp.getConnectionInfo(sid).auth).toEqual({ subject: 'alice', clientId: 'module-test', scopes: ['pets:read'] }),
+      })
     } finally {
       await app.close()
     }
