@@ -11,6 +11,8 @@
 //   BENCH_CONNECTIONS,
 //   BENCH_REQUESTS (cap per cell), BENCH_IDLE_SESSIONS, BENCH_SSE_STREAMS,
 //   BENCH_ONLY=ping,tools-call,...  (workload keys), BENCH_SERVERS=addon,sdk,node,handler,hyper,
+//   addon-metrics, addon-auth-js, addon-auth-jwt, addon-redis, addon-cluster (the last two need
+//   redis-server, which the run starts on a free loopback port; not in --smoke),
 //   BENCH_JSON=1 (2025-era POSTs answered as application/json instead of SSE, every server),
 //   BENCH_PIN=0 (do not pin server and load generator to separate CPUs), BENCH_OUT (results file).
 const { spawn, spawnSync } = require('node:child_process')
@@ -85,6 +87,21 @@ const SERVERS = [
     env: { BENCH_AUTH: mode },
     cmd: () => ['node', [path.join(BENCH, 'servers', 'addon.js'), ...nodeFlags()]],
   })),
+  // The shared store (docs/deployment.md): one instance joined to Redis, and two instances on
+  // Redis behind the round-robin proxy of scripts/rr-proxy.js (a Node process, so that row
+  // measures the proxy too). Full runs only, when redis-server is installed: main() starts one
+  // on a free loopback port.
+  ...[
+    ['addon-redis', 'this addon, shared on Redis', 'addon.js'],
+    ['addon-cluster', '2 instances on Redis, proxied', 'cluster.js'],
+  ].map(([key, label, script]) => ({
+    key,
+    label,
+    only: ['ping', 'tools-list', 'tools-call', 'modern-tools-list', 'modern-tools-call'],
+    redis: true,
+    env: () => ({ BENCH_SHARED_REDIS: redisUrl }),
+    cmd: () => ['node', [path.join(BENCH, 'servers', script), ...nodeFlags()]],
+  })),
   {
     key: 'sdk',
     label: 'TS SDK',
@@ -98,7 +115,8 @@ const SERVERS = [
     label: 'hyper (ceiling)',
     cmd: () => [CEILING, ['--port', '0', '--tools', TOOLS_JSON, ...(cfg.json ? [] : ['--sse'])]],
   },
-].filter((s) => !env.BENCH_SERVERS || env.BENCH_SERVERS.split(',').includes(s.key))
+].filter((s) => (!env.BENCH_SERVERS || env.BENCH_SERVERS.split(',').includes(s.key)) && !(smoke && s.redis))
+let redisUrl = null
 function nodeFlags() {
   return ['--port', '0', ...(cfg.json ? ['--json'] : [])]
 }
@@ -175,7 +193,7 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
 function startServer(server, era) {
   const [cmd, args] = server.cmd(era)
   const [c, a] = pinned(SERVER_CPUS, cmd, args)
-  const child = track(spawn(c, a, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, UV_THREADPOOL_SIZE: '2', ...(server.env || {}) } }))
+  const child = track(spawn(c, a, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, UV_THREADPOOL_SIZE: '2', ...(typeof server.env === 'function' ? server.env() : server.env || {}) } }))
   const state = { child, exited: null, stderr: '', stdout: '' }
   child.stderr.on('data', (d) => {
     state.stderr = (state.stderr + d).slice(-4000)
@@ -201,6 +219,36 @@ function startServer(server, era) {
       else if (unavailable) finish({ unavailable: unavailable[1].trim() })
     })
     child.on('exit', (code, signal) => finish({ error: `exited (${code ?? signal}) before listening: ${state.stderr.slice(-500)}` }))
+  })
+}
+
+// A throwaway redis-server on a free loopback port for the shared-store rows (no persistence);
+// stopped with the other children. Returns why it could not start, or null.
+async function startRedis() {
+  const port = await new Promise((resolve) => {
+    const s = require('node:net').createServer()
+    s.listen(0, '127.0.0.1', () => {
+      const p = s.address().port
+      s.close(() => resolve(p))
+    })
+  })
+  const child = track(spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'ignore'] }))
+  return new Promise((resolve) => {
+    let out = ''
+    const timer = setTimeout(() => resolve('redis-server did not start in 10 s'), 10_000)
+    child.on('error', (e) => {
+      clearTimeout(timer)
+      resolve(e.code === 'ENOENT' ? 'redis-server is not installed' : e.message)
+    })
+    child.stdout.on('data', (d) => {
+      out += d
+      if (/Ready to accept connections/.test(out)) {
+        clearTimeout(timer)
+        child.stdout.resume()
+        redisUrl = `redis://127.0.0.1:${port}`
+        resolve(null)
+      }
+    })
   })
 }
 
@@ -257,6 +305,10 @@ async function main() {
   const failures = []
   const cache = new Map() // smoke: `${server}:${era}` -> started server
   const unavailable = {}
+  if (SERVERS.some((s) => s.redis)) {
+    const why = await startRedis()
+    if (why) for (const s of SERVERS.filter((s) => s.redis)) unavailable[s.key] = `not available: ${why}`
+  }
 
   const runs = {} // runs[workload][server] = [loadgen JSON, one per round]
   for (const w of WORKLOADS) {
@@ -633,6 +685,12 @@ function targets(results) {
     row(`${w} (handler mode): ≥ 5x the SDK's req/s`, get(w, 'handler'), get(w, 'sdk'), (a, b) => a.rps / b.rps, x, (v) => v >= 5)
   }
   row('tools-call (handler mode): ≥ 0.8x node:http req/s', get('tools-call', 'handler'), get('tools-call', 'node'), (a, b) => a.rps / b.rps, x, (v) => v >= 0.8)
+  // The shared store (issue 16): Rust-answered 2025 methods at least half of in-memory, stateless
+  // 2026 requests unchanged within 5%.
+  for (const w of ['ping', 'tools-list']) {
+    row(`${w} (2025) on Redis: ≥ 0.5x in-memory req/s`, get(w, 'addon-redis'), get(w, 'addon'), (a, b) => a.rps / b.rps, x, (v) => v >= 0.5)
+  }
+  row('modern-tools-list on Redis: ≥ 0.95x in-memory req/s', get('modern-tools-list', 'addon-redis'), get('modern-tools-list', 'addon'), (a, b) => a.rps / b.rps, x, (v) => v >= 0.95)
   for (const w of WORKLOADS.filter((w) => w.rust)) {
     row(`${w.key} (guide, Rust-answered): ≥ 0.7x hyper req/s`, get(w.key, 'addon'), get(w.key, 'hyper'), (a, b) => a.rps / b.rps, x, (v) => v >= 0.7)
   }
