@@ -281,6 +281,21 @@ describe('stored input caps', () => {
   })
 })
 
+// `count` raw sockets, each sending a 2026 tools/call of the `big` tool and then never reading.
+async function unreadBigCalls(port, count) {
+  const params = { name: 'big', arguments: {}, _meta: meta() }
+  const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params })
+  const head = Object.entries(modernHeaders('tools/call', params)).map(([k, v]) => `${k}: ${v}\r\n`).join('')
+  const socks = []
+  for (let i = 0; i < count; i++) {
+    const r = rawSocket(port, { read: false })
+    await r.connected
+    r.sock.write(`POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${head}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
+    socks.push(r)
+  }
+  return socks
+}
+
 describe('bounded queues', () => {
   test('an SSE stream that is never read while the server sends notifications: closed as slow_consumer, memory bounded, the session goes on', async () => {
     const rejected = []
@@ -504,16 +519,7 @@ describe('timeouts and sockets', () => {
       callTool: async () => ({ content: [{ type: 'text', text: big }] }),
     })
     try {
-      const params = { name: 'big', arguments: {}, _meta: meta() }
-      const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params })
-      const head = Object.entries(modernHeaders('tools/call', params)).map(([k, v]) => `${k}: ${v}\r\n`).join('')
-      const socks = []
-      for (let i = 0; i < 20; i++) {
-        const r = rawSocket(s.port, { read: false })
-        await r.connected
-        r.sock.write(`POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:${s.port}\r\n${head}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
-        socks.push(r)
-      }
+      const socks = await unreadBigCalls(s.port, 20)
       // The answers are built (20 × 8 MB on the JS thread), written until the sockets stall, and
       // dropped writeTimeoutMs later; generous for a loaded machine.
       await new Promise((r) => setTimeout(r, 5000))
@@ -538,16 +544,7 @@ describe('timeouts and sockets', () => {
       callTool: async () => ({ content: [{ type: 'text', text: big }] }),
     })
     try {
-      const params = { name: 'big', arguments: {}, _meta: meta() }
-      const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params })
-      const head = Object.entries(modernHeaders('tools/call', params)).map(([k, v]) => `${k}: ${v}\r\n`).join('')
-      const socks = []
-      for (let i = 0; i < 6; i++) {
-        const r = rawSocket(s.port, { read: false })
-        await r.connected
-        r.sock.write(`POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:${s.port}\r\n${head}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
-        socks.push(r)
-      }
+      const socks = await unreadBigCalls(s.port, 6)
       await new Promise((r) => setTimeout(r, 1500))
       // Now read everything each socket gets within 3 s.
       const got = await Promise.all(
