@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mcp_swagger_native::protocol::headers::{self, decode_header_value, Mirrored};
+use mcp_swagger_native::protocol::held;
 use mcp_swagger_native::protocol::jsonrpc::{parse_body, Body, Message};
 use mcp_swagger_native::session::{EventId, EventStore, EventStoreLimits, InMemoryEventStore};
 use mcp_swagger_native::transport::http::parse_origin;
@@ -249,5 +250,28 @@ proptest! {
                 Message::Response { .. } => prop_assert!(false, "no result or error was sent"),
             }
         }
+    }
+
+    /// A large answer put back together from its parts (written raw, escaped in place) is,
+    /// byte for byte, the JSON serde_json writes for the same strings, whatever they hold.
+    #[test]
+    fn spliced_parts_are_the_json_of_the_strings(
+        parts in prop::collection::vec(any::<String>(), 1..4),
+        filler in "[a-z\"\\\\]{0,8}",
+    ) {
+        let marker = "\\u0000mcp-part-abc:";
+        let item = |i: usize| format!("\"{marker}{i}\"");
+        let shell = format!(
+            "{{\"f\":{},\"items\":[{}]}}",
+            json!(filler),
+            (0..=parts.len()).map(item).collect::<Vec<_>>().join(",")
+        );
+        let out = held::splice_parts(&shell, marker, &parts);
+        // Each part's marker becomes the part's JSON; the index past the last part stays as is.
+        let mut expected = shell.clone();
+        for (i, p) in parts.iter().enumerate() {
+            expected = expected.replacen(&item(i), &serde_json::to_string(p).unwrap(), 1);
+        }
+        prop_assert_eq!(out, expected);
     }
 }

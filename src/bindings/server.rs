@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::{JsString, JsValue};
 use napi_derive::napi;
 use serde_json::{json, Value};
 
@@ -380,17 +381,37 @@ impl NativeServer {
     /// A large answer as `shell` (the result serialized with each large string replaced by
     /// `<marker><index>`; `marker` as it appears in JSON) and those strings: spliced in Rust,
     /// so V8 never makes a copy of them (docs/hardening.md, "Answers in flight").
+    ///
+    /// Each string is written by V8 straight into the answer's buffer (then escaped there), so
+    /// the answer exists once in Rust while it is put together, not as parts plus a splice.
     #[napi(catch_unwind)]
     pub fn resolve_call_parts(
         &self,
+        env: &Env,
         call_id: f64,
         shell: String,
         marker: String,
-        parts: Vec<String>,
+        parts: Vec<JsString<'_>>,
     ) -> bool {
-        let json = crate::protocol::held::splice_parts(&shell, &marker, &parts);
-        drop(parts);
-        self.server.core().calls.resolve(call_id as u64, Ok(json))
+        let calls = &self.server.core().calls;
+        let sizes = match parts
+            .iter()
+            .map(JsString::utf8_len)
+            .collect::<Result<Vec<_>>>()
+        {
+            Ok(sizes) => sizes,
+            Err(e) => return calls.resolve(call_id as u64, Err(unreadable(&e))),
+        };
+        let mut failed = None;
+        let json = crate::protocol::held::splice_parts_with(&shell, &marker, &sizes, |i, out| {
+            if let Err(e) = write_utf8_into(env, &parts[i], sizes[i], out) {
+                failed.get_or_insert(e);
+            }
+        });
+        match failed {
+            Some(e) => calls.resolve(call_id as u64, Err(unreadable(&e))),
+            None => calls.resolve(call_id as u64, Ok(json)),
+        }
     }
 
     /// Whether a large answer of about `bytes` would fit under `maxResponseBytesInFlight` now:
@@ -604,5 +625,39 @@ impl NativeServer {
             send_event(&events, "drained", String::new());
         }
         Ok(())
+    }
+}
+
+/// A large answer whose strings napi could not read: the client gets a bad-result error.
+fn unreadable(e: &Error) -> CallError {
+    CallError::BadResult(format!("a string of the result could not be read: {e}"))
+}
+
+/// Appends `s`'s UTF-8 (`len` bytes, as `utf8_len` gave) to `out` without an intermediate copy.
+fn write_utf8_into(env: &Env, s: &JsString<'_>, len: usize, out: &mut Vec<u8>) -> Result<()> {
+    // napi writes a terminating NUL after the text: room for it too.
+    out.reserve(len + 1);
+    let start = out.len();
+    let mut written = 0usize;
+    // SAFETY: the pointer is to `out`'s spare capacity, at least `len + 1` bytes long, which is
+    // the size napi is told; napi writes at most that many bytes (the text, then a NUL) and
+    // reports in `written` how many bytes of text it wrote, which become part of `out`. The
+    // text is valid UTF-8 (napi replaces lone surrogates).
+    let status = unsafe {
+        let dst = out.as_mut_ptr().add(start).cast::<std::ffi::c_char>();
+        let status =
+            napi::sys::napi_get_value_string_utf8(env.raw(), s.raw(), dst, len + 1, &mut written);
+        if status == napi::sys::Status::napi_ok {
+            out.set_len(start + written.min(len));
+        }
+        status
+    };
+    if status == napi::sys::Status::napi_ok {
+        Ok(())
+    } else {
+        Err(Error::new(
+            Status::from(status),
+            "a large answer's string could not be read",
+        ))
     }
 }

@@ -138,8 +138,25 @@ pub fn track(data: Vec<u8>) -> Bytes {
 /// JSON, in one buffer. `marker` is as it appears inside the JSON text. An index with no part,
 /// or a marker not followed by `<digits>"`, stays as it is.
 pub fn splice_parts(shell: &str, marker: &str, parts: &[String]) -> String {
+    let sizes: Vec<usize> = parts.iter().map(String::len).collect();
+    splice_parts_with(shell, marker, &sizes, |i, out| {
+        out.extend_from_slice(parts[i].as_bytes());
+    })
+}
+
+/// [`splice_parts`] with the parts written by `write_raw(index, out)`: it appends part
+/// `index`'s UTF-8 bytes, unescaped, to `out` (room for `sizes[index]` bytes is reserved
+/// first). The bindings write a V8 string straight into the answer's buffer this way, so a
+/// large answer is never held twice while it is put together; the escaping is then done in
+/// place.
+pub fn splice_parts_with(
+    shell: &str,
+    marker: &str,
+    sizes: &[usize],
+    mut write_raw: impl FnMut(usize, &mut Vec<u8>),
+) -> String {
     let needle = format!("\"{marker}");
-    let extra: usize = parts.iter().map(|p| p.len() + p.len() / 16 + 2).sum();
+    let extra: usize = sizes.iter().map(|len| len + len / 16 + 2).sum();
     // Room for what the answer is wrapped in later (result tags, envelope, SSE frame), so that
     // is done in this buffer instead of a copy of it.
     let mut out: Vec<u8> = Vec::with_capacity(shell.len() + extra + 256);
@@ -148,15 +165,18 @@ pub fn splice_parts(shell: &str, marker: &str, parts: &[String]) -> String {
         out.extend_from_slice(&rest.as_bytes()[..at]);
         let after = &rest[at + needle.len()..];
         let digits = after.bytes().take_while(u8::is_ascii_digit).count();
-        let part = after[..digits]
+        let index = after[..digits]
             .parse::<usize>()
             .ok()
-            .filter(|_| after.as_bytes().get(digits) == Some(&b'"'))
-            .and_then(|i| parts.get(i));
-        match part {
-            Some(p) => {
-                // Writing a str into a Vec cannot fail.
-                let _ = serde_json::to_writer(&mut out, p.as_str());
+            .filter(|i| after.as_bytes().get(digits) == Some(&b'"') && *i < sizes.len());
+        match index {
+            Some(i) => {
+                out.push(b'"');
+                let from = out.len();
+                out.reserve(sizes[i] + 1);
+                write_raw(i, &mut out);
+                escape_in_place(&mut out, from);
+                out.push(b'"');
                 rest = &after[digits + 1..];
             }
             None => {
@@ -168,6 +188,64 @@ pub fn splice_parts(shell: &str, marker: &str, parts: &[String]) -> String {
     out.extend_from_slice(rest.as_bytes());
     // Only whole UTF-8 strings were joined at ASCII boundaries.
     String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// How a byte is written inside a JSON string, as serde_json writes it: `None` for itself.
+fn escape_of(b: u8) -> Option<&'static [u8]> {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    static CONTROL: [[u8; 6]; 32] = {
+        let mut t = [[0u8; 6]; 32];
+        let mut i = 0;
+        while i < 32 {
+            t[i] = [b'\\', b'u', b'0', b'0', HEX[i >> 4], HEX[i & 15]];
+            i += 1;
+        }
+        t
+    };
+    match b {
+        b'"' => Some(b"\\\""),
+        b'\\' => Some(b"\\\\"),
+        b'\n' => Some(b"\\n"),
+        b'\r' => Some(b"\\r"),
+        b'\t' => Some(b"\\t"),
+        0x08 => Some(b"\\b"),
+        0x0c => Some(b"\\f"),
+        0..=0x1f => Some(&CONTROL[b as usize]),
+        _ => None,
+    }
+}
+
+/// Escapes `buf[from..]` as the contents of a JSON string, in place: grown once by what the
+/// escapes add, then rewritten from the back, so no second buffer is needed. Text that needs
+/// no escape (the common case for large answers) is only scanned.
+fn escape_in_place(buf: &mut Vec<u8>, from: usize) {
+    let grow: usize = buf[from..]
+        .iter()
+        .map(|&b| escape_of(b).map_or(0, |e| e.len() - 1))
+        .sum();
+    if grow == 0 {
+        return;
+    }
+    let old = buf.len();
+    buf.resize(old + grow, 0);
+    let mut write = old + grow;
+    let mut read = old;
+    // Every escape moves what is left of the text further right, so the write position stays
+    // ahead of the read position until they meet at the first byte that needed nothing.
+    while read > from && write > read {
+        read -= 1;
+        let b = buf[read];
+        match escape_of(b) {
+            Some(e) => {
+                write -= e.len();
+                buf[write..write + e.len()].copy_from_slice(e);
+            }
+            None => {
+                write -= 1;
+                buf[write] = b;
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -189,6 +267,29 @@ mod tests {
         // No such part, or no index: left alone.
         assert_eq!(v["content"][2]["text"], "\u{0}part-x:7");
         assert_eq!(v["content"][3]["text"], "\u{0}part-x:z");
+    }
+
+    #[test]
+    fn in_place_escaping_matches_serde_json() {
+        // Every byte that needs an escape, at the start, middle and end, around multi-byte text.
+        let mut cases: Vec<String> = (0u8..0x20)
+            .map(|b| format!("{}x\"y\\{}é{}", b as char, b as char, b as char))
+            .collect();
+        cases.push("plain text needs nothing".repeat(100));
+        cases.push(String::new());
+        cases.push("\"\"\\\n".repeat(1000));
+        let m = "\\u0000part-y:";
+        for text in &cases {
+            let shell = format!(r#"{{"a":"{m}0","b":["{m}0","{m}1"]}}"#);
+            let parts = vec![text.clone(), "é\u{7f}/".to_owned()];
+            let out = splice_parts(&shell, m, &parts);
+            let expected = format!(
+                r#"{{"a":{0},"b":[{0},{1}]}}"#,
+                serde_json::to_string(text).unwrap(),
+                serde_json::to_string(&parts[1]).unwrap()
+            );
+            assert_eq!(out, expected);
+        }
     }
 
     // One test: the counter is process-wide, so concurrent tests would see each other.
