@@ -328,18 +328,15 @@ async fn scopes_server_wide_and_per_item() {
 #[tokio::test]
 async fn concurrent_first_requests_share_one_verification() {
     let now = now_secs();
-    let table = Arc::new(Table {
-        calls: AtomicUsize::new(0),
-        tokens: Mutex::new(vec![(
-            "good".into(),
-            Ok(Some(info(
-                "alice",
-                Some(RESOURCE),
-                Some(now + 600),
-                &["mcp:read"],
-            ))),
-        )]),
-    });
+    let table = Table::new(vec![(
+        "good".into(),
+        Ok(Some(info(
+            "alice",
+            Some(RESOURCE),
+            Some(now + 600),
+            &["mcp:read"],
+        ))),
+    )]);
     let cfg = config(Verifier::Js, &[]);
     let a = Authenticator::new(
         Policy::new(&cfg, "/mcp", ("127.0.0.1", PORT)).expect("policy"),
@@ -367,6 +364,15 @@ type Answer = Result<Option<AuthInfo>, AuthError>;
 struct Table {
     calls: AtomicUsize,
     tokens: Mutex<Vec<(String, Answer)>>,
+}
+
+impl Table {
+    fn new(tokens: Vec<(String, Answer)>) -> Arc<Self> {
+        Arc::new(Table {
+            calls: AtomicUsize::new(0),
+            tokens: Mutex::new(tokens),
+        })
+    }
 }
 
 impl TokenVerifier for Table {
@@ -399,48 +405,45 @@ fn info(sub: &str, aud: Option<&str>, exp: Option<u64>, scopes: &[&str]) -> Auth
 #[tokio::test]
 async fn host_verifier_is_cached_and_checked() {
     let now = now_secs();
-    let table = Arc::new(Table {
-        calls: AtomicUsize::new(0),
-        tokens: Mutex::new(vec![
-            (
-                "good".into(),
-                Ok(Some(info(
-                    "alice",
-                    Some(RESOURCE),
-                    Some(now + 600),
-                    &["mcp:read"],
-                ))),
-            ),
-            (
-                "short".into(),
-                Ok(Some(info(
-                    "bob",
-                    Some(RESOURCE),
-                    Some(now + 2),
-                    &["mcp:read"],
-                ))),
-            ),
-            (
-                "expired".into(),
-                Ok(Some(info("bob", Some(RESOURCE), Some(now - 1), &[]))),
-            ),
-            (
-                "elsewhere".into(),
-                Ok(Some(info(
-                    "bob",
-                    Some("https://other.example/mcp"),
-                    None,
-                    &[],
-                ))),
-            ),
-            ("noaud".into(), Ok(Some(info("bob", None, None, &[])))),
-            (
-                "nosub".into(),
-                Ok(Some(info("", Some(RESOURCE), None, &[]))),
-            ),
-            ("boom".into(), Err(AuthError::Verifier("threw".into()))),
-        ]),
-    });
+    let table = Table::new(vec![
+        (
+            "good".into(),
+            Ok(Some(info(
+                "alice",
+                Some(RESOURCE),
+                Some(now + 600),
+                &["mcp:read"],
+            ))),
+        ),
+        (
+            "short".into(),
+            Ok(Some(info(
+                "bob",
+                Some(RESOURCE),
+                Some(now + 2),
+                &["mcp:read"],
+            ))),
+        ),
+        (
+            "expired".into(),
+            Ok(Some(info("bob", Some(RESOURCE), Some(now - 1), &[]))),
+        ),
+        (
+            "elsewhere".into(),
+            Ok(Some(info(
+                "bob",
+                Some("https://other.example/mcp"),
+                None,
+                &[],
+            ))),
+        ),
+        ("noaud".into(), Ok(Some(info("bob", None, None, &[])))),
+        (
+            "nosub".into(),
+            Ok(Some(info("", Some(RESOURCE), None, &[]))),
+        ),
+        ("boom".into(), Err(AuthError::Verifier("threw".into()))),
+    ]);
     let cfg = config(Verifier::Js, &[]);
     let a = Authenticator::new(
         Policy::new(&cfg, "/mcp", ("127.0.0.1", PORT)).expect("policy"),

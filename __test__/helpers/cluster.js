@@ -4,11 +4,11 @@
 // HTTP proxy in front of them, as a load balancer without sticky routing would be.
 const fs = require('node:fs')
 const net = require('node:net')
-const http = require('node:http')
 const path = require('node:path')
 const readline = require('node:readline')
 const { spawn } = require('node:child_process')
 const { sleep } = require('./mcp.js')
+const { createProxy } = require('../../scripts/rr-proxy.js')
 
 const REDIS = ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find((p) => fs.existsSync(p))
 const CHILD = path.join(__dirname, '..', 'fixtures', 'cluster-child.js')
@@ -119,33 +119,14 @@ async function startInstance(id, redisPort, { prefix, keys, heartbeatMs = 500 })
   return { id, proc, url, cmd, clusterStats, events }
 }
 
-// A round-robin HTTP proxy over `upstreams` ({id, url}). `pick(req, n)` may choose an upstream
-// id instead (for a test that needs one hop to land on a given instance); `log` records
-// [method, upstream id, status] per request; `tap(req, res)` may wrap the response stream.
+// A round-robin HTTP proxy over `upstreams` ({id, url}): scripts/rr-proxy.js's. `pick(req, n)`
+// may choose an upstream id instead (for a test that needs one hop to land on a given instance);
+// `log` records [method, upstream id, status, Last-Event-ID] per request; `tap(req, res, upRes,
+// entry)` may take over the response stream. `close()` also ends the connections it holds.
 async function startProxy(upstreams) {
-  let n = 0
-  const proxy = { log: [], pick: null, tap: null }
+  const proxy = createProxy(upstreams)
+  const { server } = proxy
   const sockets = new Set()
-  const server = http.createServer((req, res) => {
-    const chosen = (proxy.pick && proxy.pick(req, n)) || upstreams[n % upstreams.length].id
-    n++
-    const up = upstreams.find((u) => u.id === chosen)
-    const target = new URL(up.url)
-    // The client's Host goes on unchanged, as a load balancer passes it.
-    const out = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (upRes) => {
-      const entry = [req.method, chosen, upRes.statusCode, req.headers['last-event-id'] || null]
-      proxy.log.push(entry)
-      res.writeHead(upRes.statusCode, upRes.headers)
-      if (proxy.tap && proxy.tap(req, res, upRes, entry)) return
-      upRes.pipe(res)
-      res.on('close', () => upRes.destroy())
-    })
-    out.on('error', () => {
-      if (!res.headersSent) res.writeHead(502)
-      res.end()
-    })
-    req.pipe(out)
-  })
   server.on('connection', (s) => {
     sockets.add(s)
     s.on('close', () => sockets.delete(s))
