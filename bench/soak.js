@@ -23,6 +23,10 @@ const net = require('node:net')
 const path = require('node:path')
 
 const SHORT = process.argv.includes('--short')
+// `npm test` runs the short soak with `--no-latency-gate`: timing goals belong to benchmarks, so
+// there the good client's p99 is reported, not asserted; it must still get every answer, and the
+// memory, descriptor and session checks hold as in `npm run soak`.
+const LATENCY_GATE = !process.argv.includes('--no-latency-gate')
 const MIX_S = Number(process.env.SOAK_SECONDS || (SHORT ? 6 : 20))
 const SETTLE_S = Number(process.env.SOAK_SETTLE_SECONDS || (SHORT ? 12 : 20))
 const NOFILE = Number(process.env.SOAK_NOFILE || 256)
@@ -440,7 +444,8 @@ async function main() {
 
     const floor = Math.max(quietP99, 1)
     check('good client kept working', mixFail.length === 0 && mixLat.length > 0, `${mixLat.length} ok, ${mixFail.length} failed${mixFail.length ? ` (first: ${mixFail[0]})` : ''}`)
-    check('p99 within 3x of quiet', mixP99 <= 3 * floor, `${mixP99.toFixed(2)} ms vs 3 × ${floor.toFixed(2)} ms`)
+    if (LATENCY_GATE) check('p99 within 3x of quiet', mixP99 <= 3 * floor, `${mixP99.toFixed(2)} ms vs 3 × ${floor.toFixed(2)} ms`)
+    else console.log(`info p99 ${mixP99.toFixed(2)} ms vs 3 × ${floor.toFixed(2)} ms (not gated: --no-latency-gate)`)
     check('RSS within quiet + 64 MiB', peakRss <= start.rss + 64 * MiB, `peak ${(peakRss / MiB).toFixed(1)} MiB vs ${(start.rss / MiB).toFixed(1)} + 64 MiB`)
     check('descriptors back within 10%', within(after.fds, start.fds, 2), `${after.fds} vs ${start.fds} at start`)
     check('sessions back within 10%', within(after.sessions, start.sessions, 1), `${after.sessions} vs ${start.sessions} at start`)
