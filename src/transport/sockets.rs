@@ -536,6 +536,12 @@ where
     B: Body<Data = Bytes> + Unpin,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    // A body that announced its length gets its buffer at that size once it spans frames, so a
+    // large body is not grown (and copied) by doubling; at most `max`, whatever it announced.
+    let announced = body
+        .size_hint()
+        .exact()
+        .map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX).min(max));
     let started = tokio::time::Instant::now();
     let total_end = started + total;
     let mut idle_end = started + idle;
@@ -574,7 +580,7 @@ where
                 if got.len() + d.len() > max {
                     return Err(BodyReadError::TooLarge(max));
                 }
-                got = got.push(d);
+                got = got.push(d, announced);
                 if body.is_end_stream() {
                     return Ok(got.finish());
                 }
@@ -600,11 +606,13 @@ impl Collected {
         }
     }
 
-    fn push(self, data: Bytes) -> Self {
+    /// Adds a frame; `announced` is the body's announced length (0 if unknown).
+    fn push(self, data: Bytes, announced: usize) -> Self {
         match self {
             Self::Empty => Self::One(data),
             Self::One(first) => {
-                let mut all = bytes::BytesMut::with_capacity(first.len() + data.len());
+                let mut all =
+                    bytes::BytesMut::with_capacity((first.len() + data.len()).max(announced));
                 all.extend_from_slice(&first);
                 all.extend_from_slice(&data);
                 Self::Many(all)
