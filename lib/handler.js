@@ -56,14 +56,12 @@ function badRequest(res, message) {
 }
 
 class StreamableMcpHandler extends StreamableMcpServer {
-  constructor(nativeServer, opts, drain) {
+  constructor(nativeServer, opts) {
     super(nativeServer)
     // No listener: `url` is the endpoint path and `port` 0.
     this.endpoint = nativeServer.url
     this._maxBody = Number.isInteger(opts && opts.maxBodyBytes) ? opts.maxBodyBytes : DEFAULT_MAX_BODY
     this._streams = new Map()
-    // Requests serve() left pending, by ticket: their heads arrive through the done sink.
-    this._waiting = new Map()
     this._tickets = 0
     nativeServer.setChunkSink((id, chunk) => {
       const res = this._streams.get(id)
@@ -75,18 +73,6 @@ class StreamableMcpHandler extends StreamableMcpServer {
         res.write(chunk)
       }
     })
-    // The request is polled on this thread (docs/handler-mode.md): serve() answers at once
-    // when it can, otherwise the head comes to `done` from the call that completed it.
-    nativeServer.setInlineSinks(
-      (ticket, head, error) => {
-        const w = this._waiting.get(ticket)
-        if (w === undefined) return
-        this._waiting.delete(ticket)
-        w.settle(head, error)
-      },
-      () => nativeServer.pollReady(),
-      drain,
-    )
   }
 
   /**
@@ -106,6 +92,20 @@ class StreamableMcpHandler extends StreamableMcpServer {
     }
     const socket = req.socket || {}
     const ticket = (this._tickets = (this._tickets + 1) >>> 0)
+    // One 'close' listener for the whole exchange (no removal on the hot path): before the head
+    // the client going away drops the request, as the listener drops a closed connection's;
+    // during a stream it cancels the stream; after a whole answer it does nothing.
+    const state = { phase: WAITING, stream: 0, ended: null }
+    res.on('close', () => {
+      if (state.phase === WAITING) {
+        state.phase = GONE
+        this._native.cancelServe(ticket)
+      } else if (state.phase === STREAMING) {
+        state.phase = DONE
+        if (this._streams.delete(state.stream)) this._native.cancelStream(state.stream)
+        state.ended()
+      }
+    })
     let head
     try {
       const auth = options && options.auth ? JSON.stringify(options.auth) : undefined
@@ -113,70 +113,43 @@ class StreamableMcpHandler extends StreamableMcpServer {
       // host routes here too: only those pass their real path.
       const url = req.originalUrl || req.url
       const path = typeof url === 'string' && url.startsWith('/.well-known/') ? url.split('?')[0] : undefined
-      head = this._native.serve(ticket, req.method, req.rawHeaders.join('\n'), body, socket.remoteAddress || '', socket.remotePort || 0, auth, path)
+      head = await this._native.serve(ticket, req.method, req.rawHeaders, body, socket.remoteAddress || '', socket.remotePort || 0, auth, path)
     } catch (e) {
-      return badRequest(res, e.message)
+      if (state.phase === WAITING) {
+        state.phase = DONE
+        badRequest(res, e.message)
+      }
+      return
     }
-    if (head === null) {
-      // Pending (a callback runs): the client going away drops the request, as the listener
-      // drops a closed connection's.
-      head = await new Promise((resolve) => {
-        const w = {
-          settle: (h, error) => {
-            res.off('close', onClose)
-            if (error != null) {
-              badRequest(res, error)
-              resolve(null)
-            } else resolve(h)
-          },
-        }
-        const onClose = () => {
-          if (this._waiting.get(ticket) !== w) return
-          this._waiting.delete(ticket)
-          this._native.cancelServe(ticket)
-          resolve(null)
-        }
-        this._waiting.set(ticket, w)
-        res.on('close', onClose)
-      })
-      if (head === null) return
-    }
-    // head: [status, headers, body | null, stream | null].
-    const stream = head[3]
-    if (res.writableEnded || res.destroyed) {
-      if (stream !== null) this._native.cancelStream(stream)
+    if (state.phase !== WAITING || res.writableEnded || res.destroyed) {
+      if (head.stream != null) this._native.cancelStream(head.stream)
       return
     }
     // The head in one call, headers as the flat [name, value, …] list Rust made (merged with
     // any the host set before).
-    res.writeHead(head[0], head[1])
-    if (stream === null) {
-      res.end(head[2] === null ? undefined : head[2])
+    res.writeHead(head.status, head.headers)
+    if (head.stream == null) {
+      state.phase = DONE
+      res.end(head.body == null ? undefined : head.body)
       return
     }
-    const id = stream
+    const id = head.stream
     this._streams.set(id, res)
     if (typeof res.flushHeaders === 'function') res.flushHeaders()
+    state.stream = id
     await new Promise((resolve) => {
-      // Node closing the response before the stream ended cancels it.
-      res.on('close', () => {
-        if (this._streams.delete(id)) this._native.cancelStream(id)
-        resolve()
-      })
+      state.ended = resolve
+      state.phase = STREAMING
       this._native.startStream(id)
     })
   }
-
-  close() {
-    return super.close().then(() => {
-      // Requests still pending when the server closed get an answer rather than none.
-      for (const [ticket, w] of this._waiting) {
-        this._waiting.delete(ticket)
-        w.settle(null, 'the server closed')
-      }
-    })
-  }
 }
+
+// handle()'s phases.
+const WAITING = 0
+const STREAMING = 1
+const DONE = 2
+const GONE = 3
 
 async function createStreamableMcpHandler(opts = {}, monitor = {}) {
   return startServer(opts, monitor, StreamableMcpHandler)

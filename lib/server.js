@@ -462,8 +462,7 @@ async function startServer(opts, monitor, Wrapper) {
 
   server = await native.startNativeServer(JSON.stringify(wire), drain, events, verify)
   if (drainPending) drain()
-  // Handler mode runs the drain itself, on the JS thread, when a request it serves queued one.
-  wrapper = Wrapper ? new Wrapper(server, opts, drain) : new StreamableMcpServer(server)
+  wrapper = Wrapper ? new Wrapper(server, opts) : new StreamableMcpServer(server)
   return wrapper
 }
 

@@ -1,20 +1,14 @@
 //! Handler mode: a Node `IncomingMessage`/`ServerResponse` pair served by the same service the
 //! listener feeds. The request crosses once (method, raw headers, body bytes, peer address);
 //! the response comes back as one object when its body is whole (JSON, errors) or as a head
-//! plus chunks through one threadsafe function per server when it is an SSE stream. The
-//! request's future is polled on the JS thread (see `Exec` below and docs/handler-mode.md). Node
+//! plus chunks through one threadsafe function per server when it is an SSE stream. Node
 //! closing the response aborts the stream's pump, which drops the body: the core sees it as
 //! a dropped connection (cancellation, resumability).
 
-use std::cell::Cell;
-use std::collections::{HashMap, VecDeque};
-use std::future::Future;
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
-use std::sync::{Arc, Weak};
-use std::task::{Context, Poll, Wake, Waker};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -22,6 +16,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::Request;
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi_derive::napi;
 use parking_lot::Mutex;
 use tokio::task::JoinHandle;
 
@@ -36,6 +31,7 @@ const DRAIN_BOUND: Duration = Duration::from_secs(5);
 
 /// The response to a served request: status and headers, then either the whole body or the
 /// id of a stream whose chunks arrive through the chunk sink (`null` text ends it).
+#[napi(object)]
 pub struct ServedHead {
     pub status: u32,
     /// `[name, value, name, value, …]`.
@@ -44,42 +40,15 @@ pub struct ServedHead {
     pub stream: Option<u32>,
 }
 
-/// JS sees `[status, headers, body | null, stream | null]`: an array is set by index, where an
-/// object's named properties each cost a key lookup (it crosses once per request).
-impl ToNapiValue for ServedHead {
-    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
-        let items = unsafe {
-            [
-                u32::to_napi_value(env, val.status)?,
-                Vec::<String>::to_napi_value(env, val.headers)?,
-                Option::<String>::to_napi_value(env, val.body)?,
-                Option::<u32>::to_napi_value(env, val.stream)?,
-            ]
-        };
-        let mut arr = std::ptr::null_mut();
-        check_status!(unsafe { sys::napi_create_array_with_length(env, items.len(), &mut arr) })?;
-        for (i, v) in items.into_iter().enumerate() {
-            check_status!(unsafe { sys::napi_set_element(env, arr, i as u32, v) })?;
-        }
-        Ok(arr)
-    }
-}
-
-impl TypeName for ServedHead {
-    fn type_name() -> &'static str {
-        "ServedHead"
-    }
-
-    fn value_type() -> ValueType {
-        ValueType::Object
-    }
-}
-
 #[derive(Default)]
 struct Inner {
     sink: Mutex<Option<Arc<ChunkTsfn>>>,
     next: AtomicU32,
     pumps: Mutex<HashMap<u32, Pump>>,
+    /// Requests still being served, by the ticket JS gave them: dropping the sender (Node
+    /// reports the client gone before the head) drops the service future, as hyper drops a
+    /// closed connection's.
+    requests: Mutex<HashMap<u32, tokio::sync::oneshot::Sender<()>>>,
 }
 
 struct Pump {
@@ -196,16 +165,21 @@ impl HandlerStreams {
         *self.inner.sink.lock() = Some(Arc::new(tsfn));
         Ok(())
     }
+
+    /// The client went away before the response head: the request is dropped, as a closed
+    /// connection's is on the listener.
+    pub fn cancel_serve(&self, ticket: u32) -> bool {
+        self.inner.requests.lock().remove(&ticket).is_some()
+    }
 }
 
 /// A request of the host's HTTP server, as it crosses N-API once.
 pub struct HostRequest {
-    /// Names the request for `cancel_serve` and the done sink.
+    /// Names the request for `cancel_serve`.
     pub ticket: u32,
     pub method: String,
-    /// Node's `rawHeaders` joined by `\n` (one string crosses, not one per name and value;
-    /// Node's parser admits no line feed in either).
-    pub raw_headers: String,
+    /// `[name, value, …]`, as Node's `rawHeaders`.
+    pub raw_headers: Vec<String>,
     pub body: Bytes,
     pub remote_ip: String,
     pub remote_port: u32,
@@ -216,16 +190,16 @@ pub struct HostRequest {
     pub path: Option<String>,
 }
 
-type ServeFuture = Pin<Box<dyn Future<Output = Result<ServedHead>> + Send>>;
-
-/// Builds the future that serves one request and turns its response into a `ServedHead`.
-fn serve_future(
+/// Serves one request through the server's service; resolves with the response head (and the
+/// whole body, or a stream id).
+pub fn serve<'env>(
+    env: &'env Env,
     server: &McpServer,
     streams: &HandlerStreams,
     request: HostRequest,
-) -> Result<ServeFuture> {
+) -> Result<PromiseRaw<'env, ServedHead>> {
     let HostRequest {
-        ticket: _,
+        ticket,
         method,
         raw_headers,
         body,
@@ -242,11 +216,8 @@ fn serve_future(
         _ => core.cfg.endpoint.as_str(),
     };
     let mut builder = Request::builder().method(method.as_str()).uri(uri);
-    if !raw_headers.is_empty() {
-        let mut parts = raw_headers.split('\n');
-        while let (Some(name), Some(value)) = (parts.next(), parts.next()) {
-            builder = builder.header(name, value);
-        }
+    for pair in raw_headers.chunks_exact(2) {
+        builder = builder.header(pair[0].as_str(), pair[1].as_str());
     }
     if let Some(json) = auth {
         let info: crate::auth::AuthInfo = serde_json::from_str(&json).map_err(|e| {
@@ -255,7 +226,9 @@ fn serve_future(
                 format!("options.auth must be an AuthInfo ({{ subject, scopes, … }}): {e}"),
             )
         })?;
-        builder = builder.extension(crate::transport::pipeline::HostPrincipal(Arc::new(info)));
+        builder = builder.extension(crate::transport::pipeline::HostPrincipal(
+            std::sync::Arc::new(info),
+        ));
     }
     let req = builder.body(Full::new(body)).map_err(err)?;
     let ip = remote_ip
@@ -263,329 +236,49 @@ fn serve_future(
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     let service = server.service(SocketAddr::new(ip, u16::try_from(remote_port).unwrap_or(0)));
     let pumps = streams.clone();
-    Ok(Box::pin(async move {
-        let resp = service.handle(req).await;
-        let (parts, mut body) = resp.into_parts();
-        let mut headers = Vec::with_capacity(parts.headers.len() * 2);
-        for (name, value) in &parts.headers {
-            headers.push(name.as_str().to_owned());
-            headers.push(String::from_utf8_lossy(value.as_bytes()).into_owned());
-        }
-        let status = u32::from(parts.status.as_u16());
-        match body.take_whole() {
-            Some(b) => Ok(ServedHead {
-                status,
-                headers,
-                body: b.map(|b| String::from_utf8_lossy(&b).into_owned()),
-                stream: None,
-            }),
-            None => pumps
-                .start(body)
-                .map(|id| ServedHead {
+    // One task serves the request and resolves the promise (no second task and channel hop on
+    // the hot path); `cancel_serve` dropping the sender ends it, dropping the service future.
+    let (cancel_tx, cancel_rx) = tokio::sync::oneshot::channel::<()>();
+    let requests = streams.clone();
+    requests.inner.requests.lock().insert(ticket, cancel_tx);
+    env.spawn_future(async move {
+        let serve = async move {
+            let resp = service.handle(req).await;
+            let (parts, mut body) = resp.into_parts();
+            let mut headers = Vec::with_capacity(parts.headers.len() * 2);
+            for (name, value) in &parts.headers {
+                headers.push(name.as_str().to_owned());
+                headers.push(String::from_utf8_lossy(value.as_bytes()).into_owned());
+            }
+            let status = u32::from(parts.status.as_u16());
+            match body.take_whole() {
+                Some(b) => Some(ServedHead {
+                    status,
+                    headers,
+                    body: b.map(|b| String::from_utf8_lossy(&b).into_owned()),
+                    stream: None,
+                }),
+                None => pumps.start(body).map(|id| ServedHead {
                     status,
                     headers,
                     body: None,
                     stream: Some(id),
-                })
-                .ok_or_else(|| Error::new(Status::GenericFailure, "no chunk sink registered")),
-        }
-    }))
-}
-
-// ---- The JS-thread executor ------------------------------------------------------------------
-//
-// A request served in handler mode arrives on the JS thread, and its tool callback runs there
-// too. Its future is therefore polled on the JS thread, not on a tokio worker: `serve` polls it
-// at once (a `tools/list` is answered before `serve` returns), an invocation it makes is handed
-// to the JS drain in the same call (no threadsafe-function hop), and the callback's answer
-// (`resolveCall`, itself on the JS thread) polls it again and hands the head to the done sink.
-// Only a wake from another thread (a timer, a tokio task, another server) costs a hop: it queues
-// the task and schedules one `pollReady` through a threadsafe function. Tokio's timers and
-// spawns work from here because every poll runs inside the runtime's context.
-
-pub type DoneArgs = FnArgs<(u32, Option<ServedHead>, Option<String>)>;
-type DoneRef = FunctionRef<DoneArgs, Unknown<'static>>;
-type DrainRef = FunctionRef<(), Unknown<'static>>;
-type PollTsfn = ThreadsafeFunction<(), Unknown<'static>, (), Status, false>;
-
-thread_local! {
-    /// The executor whose entry runs on this thread (0: none).
-    static CURRENT: Cell<usize> = const { Cell::new(0) };
-    /// An invocation was queued during the current entry: the entry runs the JS drain.
-    static NEEDS_DRAIN: Cell<bool> = const { Cell::new(false) };
-}
-
-static NEXT_EXEC_ID: AtomicUsize = AtomicUsize::new(1);
-
-/// An id for a server's executor, shared with its callback host so `invoke` can tell it is
-/// running inside that executor's entry.
-pub fn next_exec_id() -> usize {
-    NEXT_EXEC_ID.fetch_add(1, Ordering::Relaxed)
-}
-
-/// Called by the callback host when it queued an invocation: true when this thread is inside
-/// executor `id`'s entry, which then runs the drain itself before it returns.
-pub fn drain_inline(id: usize) -> bool {
-    if CURRENT.with(Cell::get) == id {
-        NEEDS_DRAIN.with(|n| n.set(true));
-        true
-    } else {
-        false
-    }
-}
-
-struct Task {
-    ticket: u32,
-    fut: Mutex<Option<ServeFuture>>,
-    /// In the ready queue already.
-    queued: AtomicBool,
-    exec: Weak<Exec>,
-}
-
-impl Wake for Task {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        let Some(exec) = self.exec.upgrade() else {
-            return;
-        };
-        if self.queued.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        exec.ready.lock().push_back(self.clone());
-        // Inside this executor's entry the entry polls it before returning.
-        if CURRENT.with(Cell::get) != exec.id {
-            exec.schedule_poll();
-        }
-    }
-}
-
-/// The requests one handler-mode server is serving, polled on the JS thread.
-pub struct Exec {
-    id: usize,
-    rt: tokio::runtime::Handle,
-    ready: Mutex<VecDeque<Arc<Task>>>,
-    tasks: Mutex<HashMap<u32, Arc<Task>>>,
-    poll: Mutex<Option<PollTsfn>>,
-    poll_scheduled: AtomicBool,
-    done: Mutex<Option<Arc<DoneRef>>>,
-    drain: Mutex<Option<Arc<DrainRef>>>,
-}
-
-/// Restores the previous entry's state when an entry ends (entries of two servers can nest).
-struct EntryGuard {
-    prev: usize,
-    prev_drain: bool,
-}
-
-impl Drop for EntryGuard {
-    fn drop(&mut self) {
-        CURRENT.with(|c| c.set(self.prev));
-        NEEDS_DRAIN.with(|n| n.set(self.prev_drain));
-    }
-}
-
-impl Exec {
-    /// Must be called on the JS thread, where napi's runtime can be entered.
-    pub fn new(id: usize) -> Result<Arc<Self>> {
-        let rt =
-            napi::bindgen_prelude::within_runtime_if_available(tokio::runtime::Handle::try_current)
-                .map_err(|e| Error::new(Status::GenericFailure, e.to_string()))?;
-        Ok(Arc::new(Self {
-            id,
-            rt,
-            ready: Mutex::default(),
-            tasks: Mutex::default(),
-            poll: Mutex::default(),
-            poll_scheduled: AtomicBool::new(false),
-            done: Mutex::default(),
-            drain: Mutex::default(),
-        }))
-    }
-
-    /// `done(ticket, head | null, error | null)` receives the heads of requests `serve` left
-    /// pending; `poll()` must call `pollReady`; `drain()` runs waiting invocations.
-    pub fn set_sinks(
-        &self,
-        done: Function<'_, DoneArgs, Unknown<'static>>,
-        poll: Function<'_, (), Unknown<'static>>,
-        drain: Function<'_, (), Unknown<'static>>,
-    ) -> Result<()> {
-        let tsfn: PollTsfn = poll
-            .build_threadsafe_function::<()>()
-            .callee_handled::<false>()
-            .build()?;
-        *self.poll.lock() = Some(tsfn);
-        *self.done.lock() = Some(Arc::new(done.create_ref()?));
-        *self.drain.lock() = Some(Arc::new(drain.create_ref()?));
-        Ok(())
-    }
-
-    fn schedule_poll(&self) {
-        if !self.poll_scheduled.swap(true, Ordering::AcqRel) {
-            let status = match self.poll.lock().as_ref() {
-                Some(p) => p.call((), ThreadsafeFunctionCallMode::NonBlocking),
-                None => Status::Closing,
-            };
-            if status != Status::Ok {
-                self.poll_scheduled.store(false, Ordering::Release);
-            }
-        }
-    }
-
-    fn enter(&self) -> EntryGuard {
-        EntryGuard {
-            prev: CURRENT.with(|c| c.replace(self.id)),
-            prev_drain: NEEDS_DRAIN.with(|n| n.replace(false)),
-        }
-    }
-
-    /// Polls one task; its output once it completed (a panic becomes an error).
-    fn poll_task(&self, task: &Arc<Task>) -> Option<Result<ServedHead>> {
-        task.queued.store(false, Ordering::Release);
-        let mut slot = task.fut.try_lock()?;
-        let fut = slot.as_mut()?;
-        let waker = Waker::from(task.clone());
-        let mut cx = Context::from_waker(&waker);
-        let polled = std::panic::catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(&mut cx)));
-        let out = match polled {
-            Ok(Poll::Pending) => return None,
-            Ok(Poll::Ready(out)) => out,
-            Err(_) => {
-                tracing::error!(ticket = task.ticket, "a handler-mode request panicked");
-                Err(Error::new(
-                    Status::GenericFailure,
-                    "internal error while serving the request",
-                ))
+                }),
             }
         };
-        *slot = None;
-        drop(slot);
-        self.tasks.lock().remove(&task.ticket);
-        Some(out)
-    }
-
-    /// Polls every ready task and runs the JS drain until neither has work. A completed task's
-    /// head goes to the done sink, except `own`'s, which is returned.
-    fn run(&self, env: &Env, own: Option<u32>) -> Result<Option<Result<ServedHead>>> {
-        let mut mine = None;
-        loop {
-            let next = self.ready.lock().pop_front();
-            if let Some(task) = next {
-                if let Some(out) = self.poll_task(&task) {
-                    if Some(task.ticket) == own {
-                        mine = Some(out);
-                    } else {
-                        self.deliver(env, task.ticket, out)?;
-                    }
-                }
-                continue;
-            }
-            if NEEDS_DRAIN.with(|n| n.replace(false)) {
-                let drain = self.drain.lock().clone();
-                if let Some(d) = drain {
-                    d.borrow_back(env)?.call(())?;
-                }
-                continue;
-            }
-            return Ok(mine);
-        }
-    }
-
-    fn deliver(&self, env: &Env, ticket: u32, out: Result<ServedHead>) -> Result<()> {
-        let done = self.done.lock().clone();
-        let Some(done) = done else {
-            return Ok(());
+        let head = tokio::select! {
+            head = serve => Some(head),
+            // Ok or Err alike: the sender is gone only through cancel_serve (or close).
+            _ = cancel_rx => None,
         };
-        let args = match out {
-            Ok(head) => (ticket, Some(head), None),
-            Err(e) => (ticket, None, Some(e.reason.clone())),
-        };
-        done.borrow_back(env)?.call(FnArgs::from(args))?;
-        Ok(())
-    }
-
-    /// Serves a request: the head when it is answered within this call, `None` when it is
-    /// left pending (its head then goes to the done sink).
-    pub fn serve(
-        self: &Arc<Self>,
-        env: &Env,
-        server: &McpServer,
-        streams: &HandlerStreams,
-        request: HostRequest,
-    ) -> Result<Option<ServedHead>> {
-        let ticket = request.ticket;
-        let _rt = self.rt.enter();
-        let fut = serve_future(server, streams, request)?;
-        let task = Arc::new(Task {
-            ticket,
-            fut: Mutex::new(Some(fut)),
-            queued: AtomicBool::new(false),
-            exec: Arc::downgrade(self),
-        });
-        self.tasks.lock().insert(ticket, task.clone());
-        if CURRENT.with(Cell::get) == self.id {
-            // Nested (a callback served a request): the outer entry runs what this poll queued.
-            return self.poll_task(&task).transpose();
+        requests.inner.requests.lock().remove(&ticket);
+        match head {
+            Some(Some(head)) => Ok(head),
+            Some(None) => Err(Error::new(
+                Status::GenericFailure,
+                "no chunk sink registered",
+            )),
+            None => Err(Error::new(Status::Cancelled, "the client went away")),
         }
-        let _entry = self.enter();
-        let first = self.poll_task(&task);
-        let mine = match first {
-            Some(out) => {
-                // Whatever else became ready still runs before returning.
-                self.run(env, None)?;
-                Some(out)
-            }
-            None => self.run(env, Some(ticket))?,
-        };
-        mine.transpose()
-    }
-
-    /// Runs `f` (which may wake tasks, e.g. by resolving a call) as an entry, then everything
-    /// it made ready.
-    pub fn entry<R>(&self, env: &Env, f: impl FnOnce() -> R) -> Result<R> {
-        if CURRENT.with(Cell::get) == self.id {
-            return Ok(f());
-        }
-        let _rt = self.rt.enter();
-        let _entry = self.enter();
-        let r = f();
-        self.run(env, None)?;
-        Ok(r)
-    }
-
-    /// `pollReady()`: the tasks other threads woke.
-    pub fn poll_ready(&self, env: &Env) -> Result<()> {
-        self.poll_scheduled.store(false, Ordering::Release);
-        self.entry(env, || ())
-    }
-
-    /// The client went away before the response head: the request is dropped, as a closed
-    /// connection's is on the listener.
-    pub fn cancel(&self, ticket: u32) -> bool {
-        let Some(task) = self.tasks.lock().remove(&ticket) else {
-            return false;
-        };
-        let _rt = self.rt.enter();
-        let fut = task.fut.try_lock().and_then(|mut s| s.take());
-        drop(fut);
-        true
-    }
-
-    /// After close: drops what is still pending (their JS side is told by `close()`) and the
-    /// sinks, so Node can exit.
-    pub fn close(&self) {
-        let tasks: Vec<Arc<Task>> = self.tasks.lock().drain().map(|(_, t)| t).collect();
-        {
-            let _rt = self.rt.enter();
-            for t in tasks {
-                let fut = t.fut.try_lock().and_then(|mut s| s.take());
-                drop(fut);
-            }
-        }
-        self.ready.lock().clear();
-        self.poll.lock().take();
-    }
+    })
 }

@@ -80,8 +80,6 @@ impl InvocationQueue {
 }
 
 struct JsHost {
-    /// The handler-mode executor's id (crate::bindings::handler).
-    id: usize,
     drain: DrainTsfn,
     queue: Arc<InvocationQueue>,
     events: Arc<EventTsfn>,
@@ -90,10 +88,6 @@ struct JsHost {
 impl CallbackHost for JsHost {
     fn invoke(&self, inv: Invocation) -> bool {
         self.queue.items.lock().push(inv);
-        // Queued from inside a handler-mode entry on the JS thread: that entry drains it now.
-        if crate::bindings::handler::drain_inline(self.id) {
-            return true;
-        }
         if !self.queue.scheduled.swap(true, Ordering::AcqRel) {
             let status = self.drain.call((), ThreadsafeFunctionCallMode::NonBlocking);
             if status != Status::Ok {
@@ -180,8 +174,6 @@ pub struct NativeServer {
     port: u32,
     /// Handler mode: streamed responses on their way to Node `res` objects.
     handler: crate::bindings::handler::HandlerStreams,
-    /// Handler mode: the requests being served, polled on the JS thread.
-    exec: Option<Arc<crate::bindings::handler::Exec>>,
     /// This server's registry, when `metrics` is on.
     metrics: Option<Arc<Metrics>>,
     /// The task handing core logs to the JS logger; stopped by close().
@@ -251,14 +243,7 @@ pub fn start_native_server<'env>(
             .build()?,
     );
     let change_queued = Arc::new(AtomicBool::new(false));
-    let exec_id = crate::bindings::handler::next_exec_id();
-    let exec = if parsed.handler_mode {
-        Some(crate::bindings::handler::Exec::new(exec_id)?)
-    } else {
-        None
-    };
     let host = Arc::new(JsHost {
-        id: exec_id,
         drain,
         queue: queue.clone(),
         events: events.clone(),
@@ -316,7 +301,6 @@ pub fn start_native_server<'env>(
                 url: endpoint,
                 port: 0,
                 handler: Default::default(),
-                exec,
                 metrics,
                 log_task: parking_lot::Mutex::new(log_task),
             });
@@ -337,7 +321,6 @@ pub fn start_native_server<'env>(
             metrics,
             log_task: parking_lot::Mutex::new(log_task),
             handler: Default::default(),
-            exec: None,
         })
     })
 }
@@ -365,7 +348,7 @@ impl NativeServer {
     /// A callback's answer: `ok` with the result's JSON, or the error as
     /// `{message, code?, data?}` JSON. False when the call was no longer waited for.
     #[napi(catch_unwind)]
-    pub fn resolve_call(&self, env: &Env, call_id: f64, ok: bool, payload: String) -> Result<bool> {
+    pub fn resolve_call(&self, call_id: f64, ok: bool, payload: String) -> bool {
         let outcome = if ok {
             Ok(payload)
         } else {
@@ -391,22 +374,7 @@ impl NativeServer {
                 })
             }
         };
-        self.resolve(env, call_id, outcome)
-    }
-
-    /// Delivers an answer; in handler mode the request it wakes is polled here, on the JS
-    /// thread (crate::bindings::handler).
-    fn resolve(
-        &self,
-        env: &Env,
-        call_id: f64,
-        outcome: crate::transport::calls::CallOutcome,
-    ) -> Result<bool> {
-        let calls = &self.server.core().calls;
-        match &self.exec {
-            Some(exec) => exec.entry(env, || calls.resolve(call_id as u64, outcome)),
-            None => Ok(calls.resolve(call_id as u64, outcome)),
-        }
+        self.server.core().calls.resolve(call_id as u64, outcome)
     }
 
     /// A large answer as `shell` (the result serialized with each large string replaced by
@@ -415,15 +383,14 @@ impl NativeServer {
     #[napi(catch_unwind)]
     pub fn resolve_call_parts(
         &self,
-        env: &Env,
         call_id: f64,
         shell: String,
         marker: String,
         parts: Vec<String>,
-    ) -> Result<bool> {
+    ) -> bool {
         let json = crate::protocol::held::splice_parts(&shell, &marker, &parts);
         drop(parts);
-        self.resolve(env, call_id, Ok(json))
+        self.server.core().calls.resolve(call_id as u64, Ok(json))
     }
 
     /// Whether a large answer of about `bytes` would fit under `maxResponseBytesInFlight` now:
@@ -565,58 +532,23 @@ impl NativeServer {
         self.handler.set_sink(sink)
     }
 
-    /// Handler mode: where the heads of requests `serve` left pending go, `done(ticket, head,
-    /// error)`; `poll()` must call `pollReady()` (scheduled when another thread woke a request);
-    /// `drain()` runs waiting callback invocations.
-    #[napi(
-        catch_unwind,
-        ts_args_type = "done: (ticket: number, head: [number, string[], string | null, number | null] | null, error: string | null) => void, poll: () => void, drain: () => void"
-    )]
-    pub fn set_inline_sinks(
-        &self,
-        done: Function<'_, crate::bindings::handler::DoneArgs, Unknown<'static>>,
-        poll: Function<'_, (), Unknown<'static>>,
-        drain: Function<'_, (), Unknown<'static>>,
-    ) -> Result<()> {
-        self.exec()?.set_sinks(done, poll, drain)
-    }
-
-    fn exec(&self) -> Result<&Arc<crate::bindings::handler::Exec>> {
-        self.exec
-            .as_ref()
-            .ok_or_else(|| err("not a handler-mode server"))
-    }
-
-    /// Handler mode: polls the requests another thread woke.
-    #[napi(catch_unwind)]
-    pub fn poll_ready(&self, env: &Env) -> Result<()> {
-        self.exec()?.poll_ready(env)
-    }
-
     /// Handler mode: serves one request of the host's HTTP server (`rawHeaders` as Node gives
-    /// them, joined by `\n`; the whole body; the socket's remote address): the head
-    /// `[status, headers, body, stream]` when it is answered within this call, `null` when it
-    /// goes to the done sink later, named by `ticket` (which also names it for `cancelServe`);
-    /// `path` is the real path, given only for `/.well-known/…`.
-    #[napi(
-        catch_unwind,
-        ts_return_type = "[number, string[], string | null, number | null] | null"
-    )]
+    /// them, the whole body, the socket's remote address); `ticket` names it for `cancelServe`;
+    /// `path` is the real path, given only for `/.well-known/…` requests.
+    #[napi(catch_unwind, ts_return_type = "Promise<ServedHead>")]
     #[allow(clippy::too_many_arguments)]
-    pub fn serve(
+    pub fn serve<'env>(
         &self,
-        env: &Env,
+        env: &'env Env,
         ticket: u32,
         method: String,
-        raw_headers: String,
-        // A slice, not a `Buffer`: no reference to the JS object is created, as the bytes are
-        // copied at once.
-        body: BufferSlice<'_>,
+        raw_headers: Vec<String>,
+        body: Buffer,
         remote_ip: String,
         remote_port: u32,
         auth: Option<String>,
         path: Option<String>,
-    ) -> Result<Option<crate::bindings::handler::ServedHead>> {
+    ) -> Result<PromiseRaw<'env, crate::bindings::handler::ServedHead>> {
         let request = crate::bindings::handler::HostRequest {
             ticket,
             method,
@@ -627,14 +559,13 @@ impl NativeServer {
             auth,
             path,
         };
-        self.exec()?
-            .serve(env, &self.server, &self.handler, request)
+        crate::bindings::handler::serve(env, &self.server, &self.handler, request)
     }
 
     /// Handler mode: the client went away before the response head.
     #[napi(catch_unwind)]
     pub fn cancel_serve(&self, ticket: u32) -> bool {
-        self.exec.as_ref().is_some_and(|e| e.cancel(ticket))
+        self.handler.cancel_serve(ticket)
     }
 
     /// Handler mode: the response of stream `stream` is in place; its chunks may flow.
@@ -666,9 +597,6 @@ impl NativeServer {
     pub async fn close(&self) -> Result<()> {
         self.server.close().await;
         self.handler.close().await;
-        if let Some(exec) = &self.exec {
-            exec.close();
-        }
         if let Some(task) = self.log_task.lock().take() {
             task.abort();
         }
