@@ -113,7 +113,7 @@ class StreamableMcpHandler extends StreamableMcpServer {
       // host routes here too: only those pass their real path.
       const url = req.originalUrl || req.url
       const path = typeof url === 'string' && url.startsWith('/.well-known/') ? url.split('?')[0] : undefined
-      head = await this._native.serve(ticket, req.method, req.rawHeaders, body, socket.remoteAddress || '', socket.remotePort || 0, auth, path)
+      head = await this._native.serve(ticket, req.method, req.rawHeaders.join('\n'), body, socket.remoteAddress || '', socket.remotePort || 0, auth, path)
     } catch (e) {
       if (state.phase === WAITING) {
         state.phase = DONE
@@ -121,19 +121,21 @@ class StreamableMcpHandler extends StreamableMcpServer {
       }
       return
     }
+    // head: [status, headers, body | null, stream | null].
+    const stream = head[3]
     if (state.phase !== WAITING || res.writableEnded || res.destroyed) {
-      if (head.stream != null) this._native.cancelStream(head.stream)
+      if (stream !== null) this._native.cancelStream(stream)
       return
     }
     // The head in one call, headers as the flat [name, value, …] list Rust made (merged with
     // any the host set before).
-    res.writeHead(head.status, head.headers)
-    if (head.stream == null) {
+    res.writeHead(head[0], head[1])
+    if (stream === null) {
       state.phase = DONE
-      res.end(head.body == null ? undefined : head.body)
+      res.end(head[2] === null ? undefined : head[2])
       return
     }
-    const id = head.stream
+    const id = stream
     this._streams.set(id, res)
     if (typeof res.flushHeaders === 'function') res.flushHeaders()
     state.stream = id

@@ -16,7 +16,6 @@ use http_body_util::{BodyExt, Full};
 use hyper::Request;
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
-use napi_derive::napi;
 use parking_lot::Mutex;
 use tokio::task::JoinHandle;
 
@@ -31,13 +30,43 @@ const DRAIN_BOUND: Duration = Duration::from_secs(5);
 
 /// The response to a served request: status and headers, then either the whole body or the
 /// id of a stream whose chunks arrive through the chunk sink (`null` text ends it).
-#[napi(object)]
 pub struct ServedHead {
     pub status: u32,
     /// `[name, value, name, value, …]`.
     pub headers: Vec<String>,
     pub body: Option<String>,
     pub stream: Option<u32>,
+}
+
+/// JS sees `[status, headers, body | null, stream | null]`: an array is set by index, where an
+/// object's named properties each cost a key lookup (it crosses once per request).
+impl ToNapiValue for ServedHead {
+    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
+        let items = unsafe {
+            [
+                u32::to_napi_value(env, val.status)?,
+                Vec::<String>::to_napi_value(env, val.headers)?,
+                Option::<String>::to_napi_value(env, val.body)?,
+                Option::<u32>::to_napi_value(env, val.stream)?,
+            ]
+        };
+        let mut arr = std::ptr::null_mut();
+        check_status!(unsafe { sys::napi_create_array_with_length(env, items.len(), &mut arr) })?;
+        for (i, v) in items.into_iter().enumerate() {
+            check_status!(unsafe { sys::napi_set_element(env, arr, i as u32, v) })?;
+        }
+        Ok(arr)
+    }
+}
+
+impl TypeName for ServedHead {
+    fn type_name() -> &'static str {
+        "ServedHead"
+    }
+
+    fn value_type() -> ValueType {
+        ValueType::Object
+    }
 }
 
 #[derive(Default)]
@@ -178,8 +207,9 @@ pub struct HostRequest {
     /// Names the request for `cancel_serve`.
     pub ticket: u32,
     pub method: String,
-    /// `[name, value, …]`, as Node's `rawHeaders`.
-    pub raw_headers: Vec<String>,
+    /// Node's `rawHeaders` joined by `\n` (one string crosses, not one per name and value;
+    /// Node's parser admits no line feed in either).
+    pub raw_headers: String,
     pub body: Bytes,
     pub remote_ip: String,
     pub remote_port: u32,
@@ -216,8 +246,11 @@ pub fn serve<'env>(
         _ => core.cfg.endpoint.as_str(),
     };
     let mut builder = Request::builder().method(method.as_str()).uri(uri);
-    for pair in raw_headers.chunks_exact(2) {
-        builder = builder.header(pair[0].as_str(), pair[1].as_str());
+    if !raw_headers.is_empty() {
+        let mut parts = raw_headers.split('\n');
+        while let (Some(name), Some(value)) = (parts.next(), parts.next()) {
+            builder = builder.header(name, value);
+        }
     }
     if let Some(json) = auth {
         let info: crate::auth::AuthInfo = serde_json::from_str(&json).map_err(|e| {

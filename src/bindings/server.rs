@@ -554,17 +554,23 @@ impl NativeServer {
     }
 
     /// Handler mode: serves one request of the host's HTTP server (`rawHeaders` as Node gives
-    /// them, the whole body, the socket's remote address); `ticket` names it for `cancelServe`;
-    /// `path` is the real path, given only for `/.well-known/…` requests.
-    #[napi(catch_unwind, ts_return_type = "Promise<ServedHead>")]
+    /// them, joined by `\n`; the whole body; the socket's remote address); resolves with the
+    /// head `[status, headers, body, stream]`; `ticket` names it for `cancelServe`; `path` is the
+    /// real path, given only for `/.well-known/…` requests.
+    #[napi(
+        catch_unwind,
+        ts_return_type = "Promise<[number, string[], string | null, number | null]>"
+    )]
     #[allow(clippy::too_many_arguments)]
     pub fn serve<'env>(
         &self,
         env: &'env Env,
         ticket: u32,
         method: String,
-        raw_headers: Vec<String>,
-        body: Buffer,
+        raw_headers: String,
+        // A slice, not a `Buffer`: no reference to the JS object is created, as the bytes are
+        // copied at once.
+        body: BufferSlice<'_>,
         remote_ip: String,
         remote_port: u32,
         auth: Option<String>,

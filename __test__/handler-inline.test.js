@@ -1,0 +1,201 @@
+'use strict'
+// Handler mode held to the listener's behaviour: the same requests, sent over loopback HTTP to a
+// listener and to a handler with the same options, get the same answers (callback errors, sync
+// and async results, bad results, timeouts, validation); the client going away before the head,
+// monitoring, a burst of mixed concurrent calls and close() with a call pending work too.
+const http = require('node:http')
+const { startStreamableMcpServer, createStreamableMcpHandler } = require('..')
+const { post, openSession, deferred, sleep } = require('./helpers/mcp')
+const { modernPost } = require('./helpers/eras')
+
+const TOOLS = [
+  { name: 'echo', description: 'echo', inputSchema: { type: 'object', properties: { text: { type: 'string' } }, required: ['text'] } },
+  { name: 'sync', description: 'answers without a promise', inputSchema: { type: 'object' } },
+  { name: 'throws', description: 'throws synchronously', inputSchema: { type: 'object' } },
+  { name: 'rejects', description: 'rejects with a code and data', inputSchema: { type: 'object' } },
+  { name: 'notObject', description: 'returns a string', inputSchema: { type: 'object' } },
+  { name: 'hangs', description: 'never settles', inputSchema: { type: 'object' } },
+  { name: 'later', description: 'answers after a timer', inputSchema: { type: 'object' } },
+  { name: 'slow', description: 'waits for its signal', inputSchema: { type: 'object' } },
+]
+
+function callbacks(seen) {
+  return {
+    tools: TOOLS,
+    callbackTimeoutMs: 300,
+    callTool({ name, arguments: args }, ctx) {
+      switch (name) {
+        case 'echo':
+          return Promise.resolve({ content: [{ type: 'text', text: args.text }] })
+        case 'sync':
+          return { content: [{ type: 'text', text: `sync ${ctx.requestId}` }] }
+        case 'throws':
+          throw new Error('sync failure')
+        case 'rejects':
+          return Promise.reject(Object.assign(new Error('async failure'), { code: -32050, data: { why: 'test' } }))
+        case 'notObject':
+          return Promise.resolve('text')
+        case 'hangs':
+          seen.hangStarted.resolve()
+          return new Promise(() => {})
+        case 'later':
+          return sleep(120).then(() => ({ content: [{ type: 'text', text: 'later' }] }))
+        default:
+          seen.slowStarted.resolve()
+          return new Promise((resolve) =>
+            ctx.signal.addEventListener(
+              'abort',
+              () => {
+                seen.aborted.resolve(ctx.signal.reason)
+                resolve({ content: [] })
+              },
+              { once: true },
+            ),
+          )
+      }
+    },
+  }
+}
+
+let cleanups = []
+afterEach(async () => {
+  for (const c of cleanups.reverse()) await c()
+  cleanups = []
+})
+
+async function listener(opts = {}, monitor = {}) {
+  const seen = { slowStarted: deferred(), aborted: deferred(), hangStarted: deferred() }
+  const server = await startStreamableMcpServer({ port: 0, host: '127.0.0.1', ...callbacks(seen), ...opts }, monitor)
+  cleanups.push(() => server.close())
+  return { server, url: server.url, seen }
+}
+
+async function handlerServer(opts = {}, monitor = {}) {
+  const seen = { slowStarted: deferred(), aborted: deferred(), hangStarted: deferred() }
+  const handler = await createStreamableMcpHandler({ ...callbacks(seen), ...opts }, monitor)
+  const http1 = http.createServer((req, res) => {
+    handler.handle(req, res)
+  })
+  await new Promise((resolve) => http1.listen(0, '127.0.0.1', resolve))
+  cleanups.push(async () => {
+    await handler.close()
+    http1.closeAllConnections()
+    await new Promise((resolve) => http1.close(resolve))
+  })
+  return { server: handler, url: `http://127.0.0.1:${http1.address().port}/mcp`, seen }
+}
+
+const CALLS = [
+  { name: 'echo', arguments: { text: 'hi' } },
+  { name: 'echo', arguments: {} },
+  { name: 'sync', arguments: {} },
+  { name: 'throws', arguments: {} },
+  { name: 'rejects', arguments: {} },
+  { name: 'notObject', arguments: {} },
+  { name: 'hangs', arguments: {} },
+  { name: 'later', arguments: {} },
+  { name: 'missing', arguments: {} },
+]
+
+// Every call of CALLS in one era, answered as JSON (the shape and the answer, not the session).
+async function answers(url, era, enableJsonResponse) {
+  const out = []
+  if (era === 'modern') {
+    for (const [i, params] of CALLS.entries()) {
+      const r = await modernPost(url, 'tools/call', params, { id: i + 1 })
+      out.push({ status: r.status, json: r.json })
+    }
+    return out
+  }
+  const session = await openSession(url, '2025-11-25')
+  for (const [i, params] of CALLS.entries()) {
+    const r = await post(url, { jsonrpc: '2.0', id: i + 1, method: 'tools/call', params }, { session, version: '2025-11-25' })
+    out.push({ status: r.status, type: r.headers.get('content-type'), json: r.json })
+  }
+  if (enableJsonResponse) for (const a of out) expect(a.type).toMatch(/^application\/json/)
+  return out
+}
+
+for (const era of ['legacy', 'modern']) {
+  for (const enableJsonResponse of era === 'legacy' ? [false, true] : [false]) {
+    test(`${era}${enableJsonResponse ? ' (JSON responses)' : ''}: the handler answers every call as the listener does`, async () => {
+      const opts = { enableJsonResponse }
+      const a = await listener(opts)
+      const b = await handlerServer(opts)
+      const expected = await answers(a.url, era, enableJsonResponse)
+      const got = await answers(b.url, era, enableJsonResponse)
+      expect(got).toEqual(expected)
+      // What the answers are (so equal answers are also right ones).
+      const byName = Object.fromEntries(CALLS.map((c, i) => [`${c.name}${i === 1 ? '-invalid' : ''}`, got[i].json]))
+      expect(byName.echo.result.content[0].text).toBe('hi')
+      expect(byName['echo-invalid'].result.isError).toBe(true)
+      expect(byName.sync.result.content[0].text).toBe('sync 3')
+      expect(byName.throws.result.isError).toBe(true)
+      expect(byName.throws.result.content[0].text).toMatch(/sync failure/)
+      expect(byName.rejects.result).toMatchObject({ isError: true, content: [{ text: 'async failure' }] })
+      expect(byName.notObject.error.code).toBe(-32603)
+      expect(byName.hangs.error.code).toBe(-32001)
+      expect(byName.later.result.content[0].text).toBe('later')
+      expect(byName.missing.error.code).toBe(-32602)
+      // The monitor counted the same requests.
+      const count = (s) => s.getConnectionStats().connections.reduce((n, c) => n + c.requestCount, 0)
+      expect(count(b.server)).toBe(count(a.server))
+    })
+  }
+}
+
+test('a client going away before the head cancels the call at once (ctx.signal)', async () => {
+  const { url, seen, server } = await handlerServer({ callbackTimeoutMs: 10_000 })
+  const ac = new AbortController()
+  const pending = modernPost(url, 'tools/call', { name: 'slow', arguments: {} }, { signal: ac.signal })
+  await seen.slowStarted.promise
+  // Before the 100 ms after which a slow call is given a stream: the request is still pending.
+  const t0 = Date.now()
+  ac.abort()
+  await pending.catch(() => {})
+  const reason = await seen.aborted.promise
+  expect(Date.now() - t0).toBeLessThan(1000)
+  expect(String(reason && reason.message)).toMatch(/closed|cancel|away/i)
+  // The handler still serves afterwards.
+  expect((await modernPost(url, 'tools/call', { name: 'echo', arguments: { text: 'after' } })).json.result.content[0].text).toBe('after')
+  expect(server.getConnectionStats().totalConnections).toBeGreaterThan(0)
+})
+
+test('a burst of concurrent calls of every kind: each gets its own answer', async () => {
+  const established = []
+  const { url, server } = await handlerServer({}, { onConnectionEstablished: (info) => established.push(info.sessionId) })
+  const session = await openSession(url, '2025-11-25')
+  const names = ['echo', 'sync', 'throws', 'rejects', 'later']
+  const results = await Promise.all(
+    Array.from({ length: 100 }, (_, i) => {
+      const name = names[i % names.length]
+      const params = { name, arguments: name === 'echo' ? { text: `t${i}` } : {} }
+      return post(url, { jsonrpc: '2.0', id: 1000 + i, method: 'tools/call', params }, { session, version: '2025-11-25' })
+    }),
+  )
+  results.forEach((r, i) => {
+    expect(r.status).toBe(200)
+    expect(r.json.id).toBe(1000 + i)
+    const name = names[i % names.length]
+    if (name === 'echo') expect(r.json.result.content[0].text).toBe(`t${i}`)
+    if (name === 'sync') expect(r.json.result.content[0].text).toBe(`sync ${1000 + i}`)
+    if (name === 'throws') expect(r.json.result.isError).toBe(true)
+    if (name === 'rejects') expect(r.json.result.isError).toBe(true)
+    if (name === 'later') expect(r.json.result.content[0].text).toBe('later')
+  })
+  expect(established).toEqual([session])
+  expect(server.getConnectionInfo(session).requestCount).toBeGreaterThanOrEqual(101)
+})
+
+test('close() while a call hangs: the client still gets an answer', async () => {
+  const { url, server, seen } = await handlerServer({ callbackTimeoutMs: 0, enableJsonResponse: true })
+  const session = await openSession(url, '2025-11-25')
+  const pending = post(url, { jsonrpc: '2.0', id: 5, method: 'tools/call', params: { name: 'hangs', arguments: {} } }, { session, version: '2025-11-25' })
+  await seen.hangStarted.promise
+  await server.close()
+  const r = await pending
+  // An error answer, or 202 when the shutdown ended the call with nothing to answer: a
+  // response either way, not a request left hanging.
+  expect([200, 202]).toContain(r.status)
+  if (r.status === 200) expect(r.json).toMatchObject({ id: 5, error: expect.any(Object) })
+})
