@@ -484,12 +484,7 @@ fn notification(core: &Core, session: &Session, method: &str, params: Option<&Ra
 
 /// The method table's answer, with the session-scoped steps carried out here.
 fn route(core: &Core, session: &Session, method: &str, params: Option<&RawValue>) -> Routed {
-    let routed = core.dispatcher.route(Era::Legacy, method, params);
-    let routed = if core.auth.is_some() || pipeline::request_subject().is_some() {
-        super::auth::filter_listed(method, routed)
-    } else {
-        routed
-    };
+    let routed = super::auth::route(core, Era::Legacy, method, params);
     match routed {
         Routed::SetLogLevel(rank) => {
             session.set_log_level(rank);
