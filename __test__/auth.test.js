@@ -553,3 +553,62 @@ test('mcp_auth_failures_total counts each refusal once, by reason', async () => 
     await s.close()
   }
 })
+
+// ctx.auth travels by principal id: each principal's JSON reaches JS once, with the first call
+// that names it, and both sides start over past 1024 principals. A call dispatched before such a
+// reset still reads its own principal afterwards.
+test('ctx.auth by principal id: many principals, a reset, a call that outlives it', async () => {
+  const resource = 'http://auth-ids.test/mcp'
+  const exp = Math.floor(Date.now() / 1000) + 600
+  let release
+  const held = new Promise((r) => (release = r))
+  const seen = []
+  let lateStarted = false
+  const s = await startServer({
+    tools: [{ name: 'whoami', inputSchema: OBJ }, { name: 'late', inputSchema: OBJ }],
+    // Each subject is a sessionless client of its own.
+    maxConnections: 5000,
+    callTool: async ({ name }, c) => {
+      if (name === 'late') {
+        lateStarted = true
+        await held
+      }
+      seen.push(c.auth)
+      return { content: [{ type: 'text', text: c.auth.subject }] }
+    },
+    auth: {
+      authorizationServers: ['http://127.0.0.1:9'],
+      resource,
+      verify: async (token) => (token.startsWith('u-') ? { subject: `sub-${token.slice(2)}`, scopes: [], audience: resource, expiresAt: exp } : null),
+    },
+  })
+  try {
+    const call = (token, name = 'whoami') => modernPost(s.url, 'tools/call', { name, arguments: {} }, { headers: { authorization: `Bearer ${token}` } })
+    const late = call('u-late', 'late')
+    await waitFor(() => lateStarted, 'the late call dispatched')
+    // 1100 principals, 16 at a time: past the 1024 the native side and JS keep.
+    const N = 1100
+    let next = 0
+    const worker = async () => {
+      while (next < N) {
+        const i = next++
+        const r = await call(`u-${i}`)
+        expect(r.status).toBe(200)
+        expect(r.json.result.content[0].text).toBe(`sub-${i}`)
+      }
+    }
+    await Promise.all(Array.from({ length: 16 }, worker))
+    // The calls of one principal share one frozen object, before and after the reset.
+    const again = await call('u-3')
+    expect(again.json.result.content[0].text).toBe('sub-3')
+    await call('u-3')
+    expect(seen[seen.length - 1]).toBe(seen[seen.length - 2])
+    expect(Object.isFrozen(seen[seen.length - 1])).toBe(true)
+    release()
+    const r = await late
+    expect(r.json.result.content[0].text).toBe('sub-late')
+  } finally {
+    release()
+    await s.close()
+  }
+}, 60_000)

@@ -135,12 +135,17 @@ function lazy(name) {
 }
 
 class RequestContext {
-  constructor(server, callId, data) {
+  constructor(server, callId, data, principals = null, principalId = 0) {
     this._server = server
     this._callId = callId
     this._d = data
     this._controller = null
     this._aborted = null
+    // The caller's principal (see the `auth` accessor): the server's entry for it when the
+    // call was dispatched (JSON text, or the object once parsed), its id and the server's map.
+    this._principals = principals
+    this._principalId = principalId
+    this._auth = principals === null ? undefined : principals.get(principalId)
   }
 
   _data() {
@@ -371,14 +376,24 @@ async function startServer(opts, monitor, Wrapper) {
     const batch = JSON.parse(server.takeInvocations())
     for (let i = 0; i < batch.length; i++) {
       const b = batch[i]
-      dispatch(b[0], b[1], b[2], b[3])
+      // The native side forgot which principals JS holds: so does JS (bounded).
+      if (b === 'reset') {
+        principals.clear()
+        continue
+      }
+      // A principal's JSON text comes once, with the first call that names its id.
+      if (b.length > 5) principals.set(b[4], b[5])
+      dispatch(b[0], b[1], b[2], b[3], b[4])
     }
   }
 
   let lastDispatched = 0
-  const dispatch = (callId, kind, params, ctxData) => {
+  // This server's principals by id: JSON text until a callback reads ctx.auth, then one
+  // frozen object shared by every call of that principal.
+  const principals = new Map()
+  const dispatch = (callId, kind, params, ctxData, principalId) => {
     if (callId > lastDispatched) lastDispatched = callId
-    const ctx = new RequestContext(server, callId, ctxData)
+    const ctx = principalId === undefined ? new RequestContext(server, callId, ctxData) : new RequestContext(server, callId, ctxData, principals, principalId)
     contexts.set(callId, ctx)
     if (earlyAborts.size > 0 && earlyAborts.has(callId)) {
       ctx._abort(earlyAborts.get(callId))
@@ -470,10 +485,10 @@ for (const name of ['sessionId', 'era', 'protocolVersion', 'clientInfo', 'client
   Object.defineProperty(RequestContext.prototype, name, lazy(name))
 }
 
-// ctx.auth arrives as the principal's JSON text, parsed only when a callback reads it and then
-// kept by that text (bounded): the calls of one token share one frozen object, so a principal
-// costs one parse per token rather than one per call, and no callback can alter another's.
-const principals = new Map()
+// ctx.auth: the call names its principal by id and the server keeps each principal once
+// (dispatch), as JSON text until a callback reads it, then as one frozen object that every call
+// of that principal shares: a principal costs one parse per token rather than one per call, and
+// no callback can alter another's.
 function deepFreeze(v) {
   if (v && typeof v === 'object' && !Object.isFrozen(v)) {
     Object.freeze(v)
@@ -481,19 +496,21 @@ function deepFreeze(v) {
   }
   return v
 }
-function principal(text) {
-  let p = principals.get(text)
-  if (p === undefined) {
-    p = deepFreeze(JSON.parse(text))
-    if (principals.size >= 1000) principals.clear()
-    principals.set(text, p)
-  }
-  return p
-}
 Object.defineProperty(RequestContext.prototype, 'auth', {
   get() {
-    const a = this._data().auth
-    return typeof a === 'string' ? principal(a) : a
+    let p = this._auth
+    if (typeof p === 'string') {
+      const known = this._principals.get(this._principalId)
+      if (typeof known === 'object') {
+        p = known // another call of this principal parsed it already
+      } else {
+        p = deepFreeze(JSON.parse(p))
+        // Kept for the next calls, unless the map was reset since this call was dispatched.
+        if (known === this._auth) this._principals.set(this._principalId, p)
+      }
+      this._auth = p
+    }
+    return p
   },
   enumerable: true,
 })

@@ -83,20 +83,50 @@ async function stopServer(child) {
   await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))])
 }
 
-// One mcp-loadgen run (bounded by `seconds` and `requests`); returns its JSON summary (the
-// last line it prints). Throws with its stderr when it prints none.
-function runLoadgen(mode, url, { connections = 16, seconds = 2, warmup = 0, requests, threads, bearer, expectTools = TOOLS, pin = false, cpu = 0 } = {}) {
+// The mcp-loadgen command line of one run: [command, args].
+function loadgenCommand(mode, url, { connections = 16, seconds = 2, warmup = 0, requests, threads, bearer, expectTools = TOOLS, pin = false, cpu = 0 } = {}) {
   const a = [mode, '--url', url, '--connections', String(connections), '--expect-tools', String(expectTools), '--duration', String(seconds), '--warmup', String(warmup)]
   if (requests !== undefined) a.push('--requests', String(requests))
   if (threads !== undefined) a.push('--threads', String(threads))
   if (bearer) a.push('--bearer', bearer)
-  const [cmd, argv] = pinned(pin, cpu, LOADGEN, a)
-  const r = spawnSync(cmd, argv, { encoding: 'utf8', maxBuffer: 1 << 24 })
+  return pinned(pin, cpu, LOADGEN, a)
+}
+
+// Its JSON summary (the last line it prints); throws with its stderr when it prints none.
+function loadgenSummary(status, stdout, stderr) {
   try {
-    return JSON.parse(r.stdout.trim().split('\n').pop())
+    return JSON.parse(stdout.trim().split('\n').pop())
   } catch {
-    throw new Error(`load generator failed (${r.status}): ${r.stderr || r.error}`)
+    throw new Error(`load generator failed (${status}): ${stderr}`)
   }
+}
+
+// One mcp-loadgen run (bounded by `seconds` and `requests`); returns its JSON summary (the
+// last line it prints). Throws with its stderr when it prints none.
+function runLoadgen(mode, url, opts = {}) {
+  const [cmd, argv] = loadgenCommand(mode, url, opts)
+  const r = spawnSync(cmd, argv, { encoding: 'utf8', maxBuffer: 1 << 24 })
+  return loadgenSummary(r.status, r.stdout || '', r.stderr || String(r.error))
+}
+
+// `runLoadgen` without blocking, so several runs can go at once.
+function runLoadgenAsync(mode, url, opts = {}) {
+  const [cmd, argv] = loadgenCommand(mode, url, opts)
+  const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  let err = ''
+  child.stdout.on('data', (d) => (out += d))
+  child.stderr.on('data', (d) => (err += d))
+  return new Promise((resolve, reject) => {
+    child.on('error', reject)
+    child.on('close', (status) => {
+      try {
+        resolve(loadgenSummary(status, out, err))
+      } catch (e) {
+        reject(e)
+      }
+    })
+  })
 }
 
 // Whether a load generator summary counted anything wrong.
@@ -115,4 +145,4 @@ function median(xs, { mean = false } = {}) {
 
 const loadAverage = () => os.loadavg().map((x) => x.toFixed(2)).join(' ')
 
-module.exports = { ROOT, LOADGEN, TOOLS, canPin, pinned, cpuNs, cpuSeconds, startServer, stopServer, runLoadgen, failedRun, requireLoadgen, median, loadAverage }
+module.exports = { ROOT, LOADGEN, TOOLS, canPin, pinned, cpuNs, cpuSeconds, startServer, stopServer, runLoadgen, runLoadgenAsync, failedRun, requireLoadgen, median, loadAverage }

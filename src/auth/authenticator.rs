@@ -1,12 +1,11 @@
 //! The per-request check: bearer extraction, cache, verification, audience, expiry, scopes.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
 use super::bearer::{self, BearerError};
-use super::cache::{TokenCache, DEFAULT_CAPACITY, DEFAULT_TTL_SECS};
+use super::cache::{TokenCache, TokenMap, DEFAULT_CAPACITY, DEFAULT_TTL_SECS};
 use super::{challenge, now_secs, scope, AuthError, AuthInfo, Challenge, Policy};
 
 /// Who sent the request, as the JS verifier sees it.
@@ -31,9 +30,9 @@ pub struct Authenticator {
     policy: Policy,
     verifier: Arc<dyn TokenVerifier>,
     cache: TokenCache,
-    /// Verifications under way, by token hash: concurrent first requests of one token wait for
-    /// the same verification instead of each calling the verifier.
-    inflight: parking_lot::Mutex<HashMap<[u8; 32], Arc<tokio::sync::OnceCell<Verdict>>>>,
+    /// Verifications under way, by token: concurrent first requests of one token wait for the
+    /// same verification instead of each calling the verifier.
+    inflight: parking_lot::Mutex<TokenMap<Arc<tokio::sync::OnceCell<Verdict>>>>,
 }
 
 impl Authenticator {
@@ -50,14 +49,14 @@ impl Authenticator {
             policy,
             verifier,
             cache,
-            inflight: parking_lot::Mutex::new(HashMap::new()),
+            inflight: parking_lot::Mutex::new(TokenMap::default()),
         }
     }
 
     /// The verifier's answer for `token`, joined with any verification of it already under way.
     /// If the request running it goes away, a waiting one runs it (tokio's `OnceCell`).
     async fn verify_once(&self, token: &str, peer: RequestPeer<'_>) -> Verdict {
-        let key = super::cache::key(token);
+        let key = token.as_bytes();
         let cell = {
             let mut inflight = self.inflight.lock();
             // Entries whose requests all went away before finishing are dropped here, so
@@ -65,7 +64,7 @@ impl Authenticator {
             if inflight.len() >= 1024 {
                 inflight.retain(|_, c| Arc::strong_count(c) > 1);
             }
-            inflight.entry(key).or_default().clone()
+            inflight.entry(key.into()).or_default().clone()
         };
         let verdict = cell
             .get_or_init(|| async {
@@ -77,8 +76,8 @@ impl Authenticator {
             .await
             .clone();
         let mut inflight = self.inflight.lock();
-        if inflight.get(&key).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
-            inflight.remove(&key);
+        if inflight.get(key).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
+            inflight.remove(key);
         }
         verdict
     }
@@ -135,12 +134,16 @@ impl Authenticator {
         let info = match self.cache.get(token, now) {
             Some(info) => info,
             None => {
-                if !bearer::is_b64token(token) {
+                // A b64token is ASCII, so the check also makes it a `str`.
+                let Some(token) = bearer::is_b64token(token)
+                    .then(|| std::str::from_utf8(token).ok())
+                    .flatten()
+                else {
                     return Err(challenge::invalid_request(
                         md,
                         "malformed Authorization header",
                     ));
-                }
+                };
                 let info = match self.verify_once(token, peer).await {
                     Ok(Some(info)) => info,
                     Ok(None) => return Err(self.invalid("unknown token")),
@@ -159,7 +162,7 @@ impl Authenticator {
                 if !aud_ok {
                     return Err(self.refusal(&AuthError::WrongAudience));
                 }
-                self.cache.insert(token, info.clone(), now);
+                self.cache.insert(token.as_bytes(), info.clone(), now);
                 info
             }
         };

@@ -12,12 +12,13 @@ pub enum BearerError {
     InQuery,
 }
 
-/// Whether `t` has the b64token syntax.
-pub fn is_b64token(t: &str) -> bool {
+/// Whether `t` has the b64token syntax (which implies ASCII).
+pub fn is_b64token(t: &[u8]) -> bool {
     // b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
-    let body = t.trim_end_matches('=');
+    let padding = t.iter().rev().take_while(|b| **b == b'=').count();
+    let body = &t[..t.len() - padding];
     !body.is_empty()
-        && body.bytes().all(|b| {
+        && body.iter().all(|&b| {
             b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
         })
 }
@@ -31,13 +32,19 @@ where
     if !is_b64token(token) {
         return Err(BearerError::Malformed);
     }
-    Ok(token)
+    // A b64token is ASCII.
+    std::str::from_utf8(token).map_err(|_| BearerError::Malformed)
 }
 
-/// [`extract`] without the b64token syntax check: the caller checks it with [`is_b64token`]
-/// unless the token is one it already verified (the cache keeps only tokens that passed it),
-/// which spares a cached token's every request a scan of its bytes.
-pub fn extract_unchecked<'a, I>(values: I) -> Result<&'a str, BearerError>
+const fn is_space(b: &u8) -> bool {
+    matches!(*b, b' ' | b'\t')
+}
+
+/// [`extract`] without the b64token syntax check, as bytes: the caller checks it with
+/// [`is_b64token`] unless the token is one it already verified (the cache keeps only tokens
+/// that passed it), which spares a cached token's every request a scan of its bytes and a
+/// UTF-8 check. A header in another scheme is [`BearerError::Missing`], whatever its bytes.
+pub fn extract_unchecked<'a, I>(values: I) -> Result<&'a [u8], BearerError>
 where
     I: IntoIterator<Item = &'a [u8]>,
 {
@@ -48,16 +55,24 @@ where
     if it.next().is_some() {
         return Err(BearerError::Malformed);
     }
-    let v = std::str::from_utf8(first).map_err(|_| BearerError::Malformed)?;
-    let v = v.trim_matches(|c| c == ' ' || c == '\t');
-    let (scheme, rest) = match v.find([' ', '\t']) {
-        Some(i) => (&v[..i], &v[i..]),
-        None => (v, ""),
+    let start = first
+        .iter()
+        .position(|b| !is_space(b))
+        .unwrap_or(first.len());
+    let end = first
+        .iter()
+        .rposition(|b| !is_space(b))
+        .map_or(start, |i| i + 1);
+    let v = &first[start..end.max(start)];
+    let (scheme, rest) = match v.iter().position(is_space) {
+        Some(i) => v.split_at(i),
+        None => (v, &[][..]),
     };
-    if !scheme.eq_ignore_ascii_case("bearer") {
+    if !scheme.eq_ignore_ascii_case(b"bearer") {
         return Err(BearerError::Missing);
     }
-    Ok(rest.trim_start_matches([' ', '\t']))
+    let skip = rest.iter().take_while(|b| is_space(b)).count();
+    Ok(&rest[skip..])
 }
 
 /// Whether a query string (without `?`) carries an `access_token` parameter.

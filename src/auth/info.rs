@@ -64,7 +64,11 @@ pub struct Rendered {
     json: OnceLock<Box<str>>,
     literal: OnceLock<Box<str>>,
     connection: OnceLock<Arc<ConnectionAuth>>,
+    id: OnceLock<u64>,
 }
+
+/// Principal ids, never reused: a JS side that knows an id knows its principal for good.
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl PartialEq for Rendered {
     fn eq(&self, _: &Self) -> bool {
@@ -82,8 +86,8 @@ impl AuthInfo {
         })
     }
 
-    /// [`Self::json`] as a JSON string literal: how a callback context carries `ctx.auth`, so
-    /// the JS side parses it only when a callback reads it, once per principal (lib/server.js).
+    /// [`Self::json`] as a JSON string literal: how JS receives a principal, once per
+    /// [`Self::id`], parsing it only when a callback reads `ctx.auth` (lib/server.js).
     pub fn json_literal(&self) -> &str {
         self.rendered.literal.get_or_init(|| {
             serde_json::to_string(self.json())
@@ -105,6 +109,16 @@ impl AuthInfo {
                 })
             })
             .clone()
+    }
+
+    /// This principal's id, unique in the process: callback contexts name the principal by
+    /// it, and JS receives the principal's JSON once per id (bindings/server.rs), not with
+    /// every call.
+    pub fn id(&self) -> u64 {
+        *self
+            .rendered
+            .id
+            .get_or_init(|| NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
     }
 
     pub fn has_scope(&self, scope: &str) -> bool {

@@ -47,13 +47,23 @@ struct InvocationQueue {
     items: parking_lot::Mutex<Vec<Invocation>>,
     /// A drain is queued on the JS thread and has not taken the items yet.
     scheduled: AtomicBool,
+    /// The principals JS already holds, by id (only `take_json`, on the JS thread, uses it).
+    principals_sent: parking_lot::Mutex<crate::util::FnvMap<u64, ()>>,
 }
 
+/// The most principals JS keeps; past it both sides start over (`"reset"` in the batch).
+const PRINCIPALS_KEPT: usize = 1024;
+
 impl InvocationQueue {
-    /// `[[callId,"kind",params,context],…]`, params and context spliced in as JSON.
+    /// `[[callId,"kind",params,context(,principalId(,principalJson))],…]`, params and context
+    /// spliced in as JSON. A call with a principal names it by id; its JSON text (a string) comes
+    /// with the first call of that principal JS sees, so a call costs JS a number, not a parse of
+    /// the principal (lib/server.js). This runs on the JS thread in queue order, so the text
+    /// always reaches JS before or with the first id naming it.
     fn take_json(&self) -> String {
         self.scheduled.store(false, Ordering::Release);
         let items = std::mem::take(&mut *self.items.lock());
+        let mut sent = self.principals_sent.lock();
         let mut out = String::with_capacity(
             2 + items
                 .iter()
@@ -65,6 +75,13 @@ impl InvocationQueue {
             if n > 0 {
                 out.push(',');
             }
+            if let Some(p) = &i.principal {
+                if sent.len() >= PRINCIPALS_KEPT && !sent.contains_key(&p.id()) {
+                    // JS forgets its principals too: the ids below send their text again.
+                    sent.clear();
+                    out.push_str("\"reset\",");
+                }
+            }
             out.push('[');
             out.push_str(&i.call_id.to_string());
             out.push_str(",\"");
@@ -73,6 +90,15 @@ impl InvocationQueue {
             out.push_str(&i.params);
             out.push(',');
             out.push_str(&i.context);
+            if let Some(p) = &i.principal {
+                let id = p.id();
+                out.push(',');
+                out.push_str(&id.to_string());
+                if sent.insert(id, ()).is_none() {
+                    out.push(',');
+                    out.push_str(p.json_literal());
+                }
+            }
             out.push(']');
         }
         out.push(']');

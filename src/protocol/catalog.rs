@@ -19,12 +19,16 @@ pub struct Listing {
     index: HashMap<String, usize>,
     /// The `[...]` text of each page, and whether another page follows.
     pages: Vec<String>,
+    /// Whether any item has its own `requiredScopes`: when none has, authorization needs no
+    /// per-item check and lists go out unfiltered.
+    scoped: bool,
 }
 
 impl Listing {
     /// `key` names the member that identifies an item (`name`, `uri`, `uriTemplate`).
     pub fn new(items: Vec<Box<RawValue>>, key: &str, page_size: usize) -> Result<Self, String> {
         let mut index = HashMap::with_capacity(items.len());
+        let mut scoped = false;
         for (i, item) in items.iter().enumerate() {
             let v: serde_json::Value =
                 serde_json::from_str(item.get()).map_err(|e| format!("item {i}: {e}"))?;
@@ -35,6 +39,7 @@ impl Listing {
             if index.insert(k.to_owned(), i).is_some() {
                 return Err(format!("duplicate {key} \"{k}\""));
             }
+            scoped |= v.get("requiredScopes").is_some();
         }
         let page_size = page_size.max(1);
         let pages = if items.is_empty() {
@@ -59,7 +64,13 @@ impl Listing {
             items,
             index,
             pages,
+            scoped,
         })
+    }
+
+    /// Whether any item carries its own `requiredScopes`.
+    pub fn is_scoped(&self) -> bool {
+        self.scoped
     }
 
     pub fn len(&self) -> usize {
@@ -130,6 +141,14 @@ pub struct Catalog {
 }
 
 impl Catalog {
+    /// Whether any tool, resource, template or prompt carries its own `requiredScopes`.
+    pub fn is_scoped(&self) -> bool {
+        self.tools.is_scoped()
+            || self.resources.is_scoped()
+            || self.resource_templates.is_scoped()
+            || self.prompts.is_scoped()
+    }
+
     /// Everything derived from the tool list: `x-mcp-header` annotations and compiled schemas.
     /// Fails, changing nothing, on an invalid annotation or schema.
     pub fn index_tools(&mut self, policy: super::validate::ValidationPolicy) -> Result<(), String> {

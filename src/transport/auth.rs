@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use hyper::header::{HeaderName, HeaderValue, AUTHORIZATION, CACHE_CONTROL, ORIGIN};
 use hyper::{HeaderMap, Method, StatusCode};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::core::Core;
@@ -15,8 +16,9 @@ use super::pipeline::{self, RequestAuth};
 use crate::auth::cors::CorsPolicy;
 use crate::auth::uri_template::UriTemplate;
 use crate::auth::{scope, AuthInfo, Authenticator, Challenge, Policy, RequestPeer};
+use crate::protocol::catalog::Catalog;
 use crate::protocol::jsonrpc::{Body, Message};
-use crate::protocol::Routed;
+use crate::protocol::{Era, Routed};
 
 /// The protected resource metadata (RFC 9728): public, cacheable, readable cross-origin.
 pub fn metadata(policy: &Policy, method: &Method) -> Resp {
@@ -170,7 +172,7 @@ pub fn request_auth(
 }
 
 /// An item definition's own `requiredScopes` (empty when it has none).
-fn scopes_of(raw: &serde_json::value::RawValue) -> Vec<String> {
+fn scopes_of(raw: &RawValue) -> Vec<String> {
     if !raw.get().contains("\"requiredScopes\"") {
         return Vec::new();
     }
@@ -188,11 +190,7 @@ fn scopes_of(raw: &serde_json::value::RawValue) -> Vec<String> {
 /// The `requiredScopes` of the item a request names (`tools/call`, `prompts/get`,
 /// `resources/read`), from its definition. A URI that is not a listed resource needs the
 /// scopes of every resource template it could be an expansion of.
-fn item_scopes(
-    core: &Core,
-    method: &str,
-    params: Option<&serde_json::value::RawValue>,
-) -> Vec<String> {
+fn item_scopes(catalog: &Catalog, method: &str, params: Option<&RawValue>) -> Vec<String> {
     let (kind, key) = match method {
         "tools/call" => (0, "name"),
         "prompts/get" => (1, "name"),
@@ -214,7 +212,6 @@ fn item_scopes(
         return Vec::new();
     };
     let name: &str = &name;
-    let catalog = core.dispatcher.catalog();
     let listing = match kind {
         0 => &catalog.tools,
         1 => &catalog.prompts,
@@ -252,12 +249,17 @@ fn item_scopes(
 /// 403 `insufficient_scope` when the caller lacks an item's own required scopes.
 /// `a` is `None` when the principal came from the host (handler mode) rather than a token.
 pub fn check_items(core: &Core, a: Option<&Authenticator>, body: &Body) -> Result<(), Challenge> {
+    // The usual catalog: no item has scopes of its own, so no request needs its params read.
+    let catalog = core.dispatcher.catalog();
+    if !catalog.is_scoped() {
+        return Ok(());
+    }
     let Some(info) = pipeline::request_subject() else {
         return Ok(());
     };
     for m in body.messages() {
         if let Message::Request { method, params, .. } = m {
-            let needed = item_scopes(core, method, params.as_deref());
+            let needed = item_scopes(&catalog, method, params.as_deref());
             if needed.is_empty() {
                 continue;
             }
@@ -273,25 +275,57 @@ pub fn check_items(core: &Core, a: Option<&Authenticator>, body: &Body) -> Resul
     Ok(())
 }
 
-/// A list answer showing only the items the caller's scopes allow (when any item has
-/// `requiredScopes`; otherwise the page goes out untouched).
-pub fn filter_listed(method: &str, routed: Routed) -> Routed {
-    let member = match method {
+/// The method table's answer for `method`; with authorization on, a list answer shows only
+/// the items the caller's scopes allow.
+pub fn route(core: &Core, era: Era, method: &str, params: Option<&RawValue>) -> Routed {
+    let guarded = core.auth.is_some() || pipeline::request_subject().is_some();
+    let Some(member) = guarded.then(|| listed_member(method)).flatten() else {
+        return core.dispatcher.route(era, method, params);
+    };
+    // Whether the page can hold scoped items is the catalog's flag, if the page was rendered
+    // from the catalog that was current before the route: the snapshot holds that catalog, so
+    // an unchanged pointer after it means no swap happened in between.
+    let before = core.dispatcher.catalog();
+    let routed = core.dispatcher.route(era, method, params);
+    let unscoped =
+        !listing_scoped(&before, member) && Arc::ptr_eq(&before, &core.dispatcher.catalog());
+    if unscoped {
+        return routed;
+    }
+    filter_listed(member, routed)
+}
+
+/// The result member a list method's items are in, `None` for other methods.
+fn listed_member(method: &str) -> Option<&'static str> {
+    Some(match method {
         "tools/list" => "tools",
         "prompts/list" => "prompts",
         "resources/list" => "resources",
         "resources/templates/list" => "resourceTemplates",
-        _ => return routed,
-    };
+        _ => return None,
+    })
+}
+
+fn listing_scoped(catalog: &Catalog, member: &str) -> bool {
+    match member {
+        "tools" => catalog.tools.is_scoped(),
+        "prompts" => catalog.prompts.is_scoped(),
+        "resources" => catalog.resources.is_scoped(),
+        _ => catalog.resource_templates.is_scoped(),
+    }
+}
+
+/// A list answer (items under `member`) keeping only the items the caller's scopes allow.
+fn filter_listed(member: &str, routed: Routed) -> Routed {
     let Routed::Answer(text) = routed else {
         return routed;
     };
+    if memchr::memmem::find(text.as_bytes(), b"\"requiredScopes\"").is_none() {
+        return Routed::Answer(text);
+    }
     let Some(info) = pipeline::request_subject() else {
         return Routed::Answer(text);
     };
-    if !text.contains("\"requiredScopes\"") {
-        return Routed::Answer(text);
-    }
     let Ok(mut v) = serde_json::from_str::<Value>(&text) else {
         return Routed::Answer(text);
     };

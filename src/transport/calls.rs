@@ -23,6 +23,9 @@ pub struct Invocation {
     pub params: String,
     /// The `RequestContext` data, as JSON text.
     pub context: String,
+    /// The caller's principal (`ctx.auth`), when authorization is on. It travels beside the
+    /// context rather than in it, so the host can hand each principal over once.
+    pub principal: Option<std::sync::Arc<crate::auth::AuthInfo>>,
 }
 
 /// Runs JS callbacks. `invoke` must not block; the answer comes back through

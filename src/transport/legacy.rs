@@ -14,6 +14,7 @@ use super::body::OutBody;
 use super::calls::Route;
 use super::core::{Core, RemoteResumeError, SessionRecord};
 use super::http::{self, header, Resp, LAST_EVENT_ID, SESSION_HEADER, VERSION_HEADER};
+use super::metered::Meter;
 use super::pipeline::{self, ClientInfo, ContextClient, Deliver, Peer, Stream};
 use crate::monitor::tracker::NewConnection;
 use crate::monitor::CloseReason;
@@ -157,12 +158,28 @@ struct InitializeParams<'a> {
     client_info: Option<ClientInfo<'a>>,
 }
 
-pub async fn post(core: Arc<Core>, peer: Peer, headers: &HeaderMap, body: Body) -> Resp {
+/// `meter` (metrics on) notes the body's operations under the session's revision.
+pub async fn post(
+    core: Arc<Core>,
+    peer: Peer,
+    headers: &HeaderMap,
+    body: Body,
+    meter: Option<&mut Meter>,
+) -> Resp {
     let has_init = body
         .messages()
         .iter()
         .any(|m| m.method() == Some("initialize") && m.is_request());
+    // Without a session of this request's own (initialize, refusals): a live session its
+    // header names, if any, gives the revision.
+    let note_by_header = |m: &mut Meter| {
+        let session = header(headers, SESSION_HEADER).and_then(|id| core.sessions.get(id));
+        m.note_body(&body, session.map(|s| s.version.as_str()), None);
+    };
     if has_init {
+        if let Some(m) = meter {
+            note_by_header(m);
+        }
         // Re-initializing a live session is refused; an unknown id is treated as none.
         if header(headers, SESSION_HEADER).is_some_and(|id| core.sessions.get(id).is_some()) {
             return http::rpc_error(
@@ -175,8 +192,17 @@ pub async fn post(core: Arc<Core>, peer: Peer, headers: &HeaderMap, body: Body) 
     }
     let session = match session_of(&core, &peer, headers).await {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => {
+            if let Some(m) = meter {
+                note_by_header(m);
+            }
+            return r;
+        }
     };
+    // The session found here gives the revision: no second lookup for the metrics.
+    if let Some(m) = meter {
+        m.note_body(&body, Some(session.version.as_str()), None);
+    }
     if matches!(body, Body::Batch(_)) && !session.version.accepts_batches() {
         return http::rpc_error(
             StatusCode::BAD_REQUEST,
@@ -484,12 +510,7 @@ fn notification(core: &Core, session: &Session, method: &str, params: Option<&Ra
 
 /// The method table's answer, with the session-scoped steps carried out here.
 fn route(core: &Core, session: &Session, method: &str, params: Option<&RawValue>) -> Routed {
-    let routed = core.dispatcher.route(Era::Legacy, method, params);
-    let routed = if core.auth.is_some() || pipeline::request_subject().is_some() {
-        super::auth::filter_listed(method, routed)
-    } else {
-        routed
-    };
+    let routed = super::auth::route(core, Era::Legacy, method, params);
     match routed {
         Routed::SetLogLevel(rank) => {
             session.set_log_level(rank);

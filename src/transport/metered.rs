@@ -73,7 +73,8 @@ pub struct Meter {
     /// Taken when the first operation is noted.
     catalog: Option<Catalog>,
     arrival: Instant,
-    ops: Vec<Pending>,
+    /// Inline for the usual single message: one allocation less per request.
+    ops: smallvec::SmallVec<[Pending; 1]>,
     /// Requests still waiting for their answer.
     unanswered: usize,
     stream: Option<StreamGuard>,
@@ -118,7 +119,7 @@ impl Meter {
             metrics,
             catalog: None,
             arrival,
-            ops: Vec::new(),
+            ops: smallvec::SmallVec::new(),
             unanswered: 0,
             stream: None,
             end: None,

@@ -233,14 +233,7 @@ pub async fn post(
     };
     // The method table: removed 2025 methods and unknown ones are 404 here.
     // A tools/call's arguments are checked against the tool's inputSchema before any JS runs.
-    let routed = core
-        .dispatcher
-        .route(Era::Modern, &method, params.as_deref());
-    let routed = if core.auth.is_some() || pipeline::request_subject().is_some() {
-        super::auth::filter_listed(&method, routed)
-    } else {
-        routed
-    };
+    let routed = super::auth::route(&core, Era::Modern, &method, params.as_deref());
     match core.dispatcher.check_arguments(
         Era::Modern,
         ArgumentErrorStyle::ToolResult,

@@ -38,7 +38,7 @@ pub struct Peer {
 #[derive(Debug, Clone, Default)]
 pub struct RequestAuth {
     pub info: Option<Arc<crate::auth::AuthInfo>>,
-    /// `,"headers":{…}` (a JSON member), or empty; `,"auth":…` comes from `info`'s memo.
+    /// `,"headers":{…}` (a JSON member), or empty. `ctx.auth` is `info`, handed over by id.
     pub context_members: String,
 }
 
@@ -193,13 +193,8 @@ pub fn context_json(
         out.push_str(",\"requestState\":");
         push_string(&mut out, s);
     }
-    let _ = REQUEST_AUTH.try_with(|a| {
-        if let Some(i) = &a.info {
-            out.push_str(",\"auth\":");
-            out.push_str(i.json_literal());
-        }
-        out.push_str(&a.context_members);
-    });
+    // `ctx.auth` is not rendered here: the principal rides beside the context (`Invocation`).
+    let _ = REQUEST_AUTH.try_with(|a| out.push_str(&a.context_members));
     out.push('}');
     out
 }
@@ -218,6 +213,7 @@ pub async fn run_callback(
         kind,
         params,
         context,
+        principal: request_subject(),
     }) {
         core.calls.forget(call_id);
         return Err(CallError::Unavailable);

@@ -402,11 +402,8 @@ where
         }
         return modern::legacy_disabled(core, &body);
     }
-    if let Some(m) = meter {
-        let session = header(headers, http::SESSION_HEADER).and_then(|id| core.sessions.get(id));
-        m.note_body(&body, session.map(|s| s.version.as_str()), None);
-    }
-    Box::pin(legacy::post(core.clone(), peer, headers, body)).await
+    // The session front end notes the body once it has looked the session up.
+    Box::pin(legacy::post(core.clone(), peer, headers, body, meter)).await
 }
 
 /// `GET <metrics path>`: the OpenMetrics text, behind the internalStats token when one is set.
