@@ -328,15 +328,7 @@ async fn scopes_server_wide_and_per_item() {
 #[tokio::test]
 async fn concurrent_first_requests_share_one_verification() {
     let now = now_secs();
-    let table = Table::new(vec![(
-        "good".into(),
-        Ok(Some(info(
-            "alice",
-            Some(RESOURCE),
-            Some(now + 600),
-            &["mcp:read"],
-        ))),
-    )]);
+    let table = Table::new(vec![alice_good(now)]);
     let cfg = config(Verifier::Js, &[]);
     let a = Authenticator::new(
         Policy::new(&cfg, "/mcp", ("127.0.0.1", PORT)).expect("policy"),
@@ -390,6 +382,19 @@ impl TokenVerifier for Table {
     }
 }
 
+/// The token "good": alice, for this resource, `mcp:read`, ten minutes left.
+fn alice_good(now: u64) -> (String, Answer) {
+    (
+        "good".into(),
+        Ok(Some(info(
+            "alice",
+            Some(RESOURCE),
+            Some(now + 600),
+            &["mcp:read"],
+        ))),
+    )
+}
+
 fn info(sub: &str, aud: Option<&str>, exp: Option<u64>, scopes: &[&str]) -> AuthInfo {
     AuthInfo {
         subject: sub.into(),
@@ -406,15 +411,7 @@ fn info(sub: &str, aud: Option<&str>, exp: Option<u64>, scopes: &[&str]) -> Auth
 async fn host_verifier_is_cached_and_checked() {
     let now = now_secs();
     let table = Table::new(vec![
-        (
-            "good".into(),
-            Ok(Some(info(
-                "alice",
-                Some(RESOURCE),
-                Some(now + 600),
-                &["mcp:read"],
-            ))),
-        ),
+        alice_good(now),
         (
             "short".into(),
             Ok(Some(info(
