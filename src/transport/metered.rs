@@ -3,9 +3,10 @@
 //! prompt, revision) when it arrives, the response body is watched for each request's answer
 //! (the server writes them in one fixed shape, so a prefix check finds them), and the
 //! operations are recorded when the body is done, so the duration runs from arrival to the
-//! last byte handed to the connection. SSE responses are also counted as open streams, and
-//! each is counted once in `mcp_streams_closed_total` when its body goes, with the reason
-//! its close site recorded in the stream's backlog, if any (docs/operations.md).
+//! last byte handed to the connection (a whole answer: when it is handed over, in one frame).
+//! SSE responses are also counted as open streams, and each is counted once in
+//! `mcp_streams_closed_total` when its body goes, with the reason its close site recorded in
+//! the stream's backlog, if any (docs/operations.md).
 //!
 //! This runs on every request with `metrics` on, so it allocates nothing in the usual case:
 //! labels are indices resolved once ([`OpKey`]), a request id is kept inline, and the
@@ -201,6 +202,18 @@ impl Meter {
         self.refused = !resp.status().is_success();
         if self.ops.is_empty() && self.stream.is_none() {
             return resp;
+        }
+        // A whole answer is complete now and goes to the connection in one frame: it is looked
+        // at here and its operations are recorded as it is handed over (this meter's drop),
+        // without a watch on the body (two boxes and a call per frame on every request).
+        if self.stream.is_none() {
+            if let super::body::OutBody::Full(whole) = resp.body() {
+                if let Some(b) = whole {
+                    self.inspect(b);
+                }
+                self.ended = true;
+                return resp;
+            }
         }
         let body = std::mem::replace(resp.body_mut(), super::body::OutBody::empty());
         *resp.body_mut() = body.metered(Box::new(self));
