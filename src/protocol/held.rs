@@ -9,6 +9,8 @@ use std::sync::OnceLock;
 
 use bytes::Bytes;
 
+use super::json::escape_of;
+
 /// Frames at least this large are counted.
 pub const LARGE: usize = 64 * 1024;
 
@@ -145,10 +147,9 @@ pub fn splice_parts(shell: &str, marker: &str, parts: &[String]) -> String {
 }
 
 /// [`splice_parts`] with the parts written by `write_raw(index, out)`: it appends part
-/// `index`'s UTF-8 bytes, unescaped, to `out` (room for `sizes[index]` bytes is reserved
-/// first). The bindings write a V8 string straight into the answer's buffer this way, so a
-/// large answer is never held twice while it is put together; the escaping is then done in
-/// place.
+/// `index`'s UTF-8 bytes (`sizes[index]` of them), unescaped, to `out`. The bindings write a
+/// V8 string straight into the answer's buffer this way, so a large answer is never held twice
+/// while it is put together; the escaping is then done in place.
 pub fn splice_parts_with(
     shell: &str,
     marker: &str,
@@ -173,7 +174,6 @@ pub fn splice_parts_with(
             Some(i) => {
                 out.push(b'"');
                 let from = out.len();
-                out.reserve(sizes[i] + 1);
                 write_raw(i, &mut out);
                 escape_in_place(&mut out, from);
                 out.push(b'"');
@@ -188,31 +188,6 @@ pub fn splice_parts_with(
     out.extend_from_slice(rest.as_bytes());
     // Only whole UTF-8 strings were joined at ASCII boundaries.
     String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
-}
-
-/// How a byte is written inside a JSON string, as serde_json writes it: `None` for itself.
-fn escape_of(b: u8) -> Option<&'static [u8]> {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    static CONTROL: [[u8; 6]; 32] = {
-        let mut t = [[0u8; 6]; 32];
-        let mut i = 0;
-        while i < 32 {
-            t[i] = [b'\\', b'u', b'0', b'0', HEX[i >> 4], HEX[i & 15]];
-            i += 1;
-        }
-        t
-    };
-    match b {
-        b'"' => Some(b"\\\""),
-        b'\\' => Some(b"\\\\"),
-        b'\n' => Some(b"\\n"),
-        b'\r' => Some(b"\\r"),
-        b'\t' => Some(b"\\t"),
-        0x08 => Some(b"\\b"),
-        0x0c => Some(b"\\f"),
-        0..=0x1f => Some(&CONTROL[b as usize]),
-        _ => None,
-    }
 }
 
 /// Escapes `buf[from..]` as the contents of a JSON string, in place: grown once by what the

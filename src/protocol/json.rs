@@ -1,33 +1,45 @@
 //! Small JSON text writers for the hot path: answers and contexts are assembled as text from
 //! pieces that are already JSON, so only plain strings need encoding.
 
+/// How a byte is written inside a JSON string literal, as serde_json writes it; `None` for
+/// itself. Every byte that needs an escape is ASCII, so UTF-8 text can be scanned bytewise.
+#[inline]
+pub fn escape_of(b: u8) -> Option<&'static [u8]> {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    static CONTROL: [[u8; 6]; 32] = {
+        let mut t = [[0u8; 6]; 32];
+        let mut i = 0;
+        while i < 32 {
+            t[i] = [b'\\', b'u', b'0', b'0', HEX[i >> 4], HEX[i & 15]];
+            i += 1;
+        }
+        t
+    };
+    match b {
+        b'"' => Some(b"\\\""),
+        b'\\' => Some(b"\\\\"),
+        b'\n' => Some(b"\\n"),
+        b'\r' => Some(b"\\r"),
+        b'\t' => Some(b"\\t"),
+        0x08 => Some(b"\\b"),
+        0x0c => Some(b"\\f"),
+        0..=0x1f => Some(&CONTROL[b as usize]),
+        _ => None,
+    }
+}
+
 /// Appends `s` as a JSON string literal (same text serde_json writes).
 pub fn push_string(out: &mut String, s: &str) {
     out.reserve(s.len() + 2);
     out.push('"');
-    let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let esc: &str = match b {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0x08 => "\\b",
-            0x0c => "\\f",
-            0..=0x1f => "",
-            _ => continue,
+    for (i, &b) in s.as_bytes().iter().enumerate() {
+        let Some(esc) = escape_of(b) else {
+            continue;
         };
         out.push_str(&s[start..i]);
-        if esc.is_empty() {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
-            out.push_str("\\u00");
-            out.push(HEX[(b >> 4) as usize] as char);
-            out.push(HEX[(b & 15) as usize] as char);
-        } else {
-            out.push_str(esc);
-        }
+        // Escapes are ASCII: each byte is its own char.
+        out.extend(esc.iter().map(|&c| char::from(c)));
         start = i + 1;
     }
     out.push_str(&s[start..]);
