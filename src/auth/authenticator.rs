@@ -134,11 +134,7 @@ impl Authenticator {
         let info = match self.cache.get(token, now) {
             Some(info) => info,
             None => {
-                // A b64token is ASCII, so the check also makes it a `str`.
-                let Some(token) = bearer::is_b64token(token)
-                    .then(|| std::str::from_utf8(token).ok())
-                    .flatten()
-                else {
+                let Ok(token) = bearer::checked(token) else {
                     return Err(challenge::invalid_request(
                         md,
                         "malformed Authorization header",

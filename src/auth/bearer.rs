@@ -28,11 +28,14 @@ pub fn extract<'a, I>(values: I) -> Result<&'a str, BearerError>
 where
     I: IntoIterator<Item = &'a [u8]>,
 {
-    let token = extract_unchecked(values)?;
+    checked(extract_unchecked(values)?)
+}
+
+/// `token` as text if it has the b64token syntax (which makes it ASCII), else `Malformed`.
+pub fn checked(token: &[u8]) -> Result<&str, BearerError> {
     if !is_b64token(token) {
         return Err(BearerError::Malformed);
     }
-    // A b64token is ASCII.
     std::str::from_utf8(token).map_err(|_| BearerError::Malformed)
 }
 
@@ -41,7 +44,7 @@ const fn is_space(b: &u8) -> bool {
 }
 
 /// [`extract`] without the b64token syntax check, as bytes: the caller checks it with
-/// [`is_b64token`] unless the token is one it already verified (the cache keeps only tokens
+/// [`checked`] unless the token is one it already verified (the cache keeps only tokens
 /// that passed it), which spares a cached token's every request a scan of its bytes and a
 /// UTF-8 check. A header in another scheme is [`BearerError::Missing`], whatever its bytes.
 pub fn extract_unchecked<'a, I>(values: I) -> Result<&'a [u8], BearerError>
