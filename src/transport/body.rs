@@ -26,7 +26,7 @@ pub enum OutBody {
         /// Says why the server ended the stream early, when it did (stream metrics).
         end: Option<Arc<Backlog>>,
     },
-    /// A body whose frames and end are watched (operation metrics).
+    /// A stream whose frames and end are watched (operation metrics).
     Metered {
         inner: Box<OutBody>,
         meter: Box<dyn BodyWatch>,
@@ -85,20 +85,12 @@ impl OutBody {
         self
     }
 
-    /// The whole body when it is one buffer (`Some(None)`: empty), `None` for a stream. A
-    /// watched buffer is shown to its watch and ended, as if it had been sent.
+    /// The whole body when it is one buffer (`Some(None)`: empty), `None` for a stream.
     pub fn take_whole(&mut self) -> Option<Option<Bytes>> {
         match self {
             OutBody::Full(b) => Some(b.take()),
-            OutBody::Sse { .. } => None,
-            OutBody::Metered { inner, meter } => {
-                let whole = inner.take_whole()?;
-                if let Some(b) = &whole {
-                    meter.frame(b);
-                }
-                meter.end();
-                Some(whole)
-            }
+            // Only streams are watched (`Meter::attach` records a whole body itself).
+            OutBody::Sse { .. } | OutBody::Metered { .. } => None,
         }
     }
 

@@ -200,20 +200,19 @@ impl Meter {
         // A refusal before any dispatch (bad headers, no session): the answer, when it is
         // JSON-RPC, still says which error; otherwise the HTTP status does.
         self.refused = !resp.status().is_success();
-        if self.ops.is_empty() && self.stream.is_none() {
+        // A whole body is complete now and goes to the connection in one frame: it is looked at
+        // here and what it answers is recorded as it is handed over (this meter's drop), without
+        // a watch on the body (two boxes and a call per frame on every request). Only streams
+        // are watched.
+        if let super::body::OutBody::Full(whole) = resp.body() {
+            if let Some(b) = whole {
+                self.inspect(b);
+            }
+            self.ended = true;
             return resp;
         }
-        // A whole answer is complete now and goes to the connection in one frame: it is looked
-        // at here and its operations are recorded as it is handed over (this meter's drop),
-        // without a watch on the body (two boxes and a call per frame on every request).
-        if self.stream.is_none() {
-            if let super::body::OutBody::Full(whole) = resp.body() {
-                if let Some(b) = whole {
-                    self.inspect(b);
-                }
-                self.ended = true;
-                return resp;
-            }
+        if self.ops.is_empty() && self.stream.is_none() {
+            return resp;
         }
         let body = std::mem::replace(resp.body_mut(), super::body::OutBody::empty());
         *resp.body_mut() = body.metered(Box::new(self));
