@@ -48,7 +48,7 @@ struct InvocationQueue {
     /// A drain is queued on the JS thread and has not taken the items yet.
     scheduled: AtomicBool,
     /// The principals JS already holds, by id (only `take_json`, on the JS thread, uses it).
-    principals_sent: parking_lot::Mutex<crate::util::FnvMap<u64, ()>>,
+    principals_sent: parking_lot::Mutex<crate::util::FnvSet<u64>>,
 }
 
 /// The most principals JS keeps; past it both sides start over (`"reset"` in the batch).
@@ -76,7 +76,7 @@ impl InvocationQueue {
                 out.push(',');
             }
             if let Some(p) = &i.principal {
-                if sent.len() >= PRINCIPALS_KEPT && !sent.contains_key(&p.id()) {
+                if sent.len() >= PRINCIPALS_KEPT && !sent.contains(&p.id()) {
                     // JS forgets its principals too: the ids below send their text again.
                     sent.clear();
                     out.push_str("\"reset\",");
@@ -94,7 +94,7 @@ impl InvocationQueue {
                 let id = p.id();
                 out.push(',');
                 out.push_str(&id.to_string());
-                if sent.insert(id, ()).is_none() {
+                if sent.insert(id) {
                     out.push(',');
                     out.push_str(p.json_literal());
                 }

@@ -382,19 +382,17 @@ impl EncodeLabelSet for SessionLabels {
 type OneLabel = [(&'static str, &'static str); 1];
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
-type FastMap<K, V> = FnvMap<K, V>;
-
 /// The catalog's names with their indices, and the histograms already resolved for a
 /// compact key, so the usual operation costs one name lookup and one integer lookup instead
 /// of hashing a whole label set. Replaced whole when the catalog changes.
 #[derive(Debug, Default)]
 struct CatalogNames {
-    tools: FastMap<Arc<str>, u32>,
-    prompts: FastMap<Arc<str>, u32>,
+    tools: FnvMap<Arc<str>, u32>,
+    prompts: FnvMap<Arc<str>, u32>,
     /// The names by index, for labels.
     tool_names: Vec<Arc<str>>,
     prompt_names: Vec<Arc<str>>,
-    resolved: RwLock<FastMap<u64, Histogram>>,
+    resolved: RwLock<FnvMap<u64, Histogram>>,
 }
 
 /// The catalog names an HTTP request is measured against, taken once per request: its

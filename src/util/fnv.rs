@@ -2,7 +2,7 @@
 //! packed integer keys): SipHash's flood resistance buys nothing there and costs more than the
 //! lookup's other work.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
 const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
@@ -34,6 +34,9 @@ impl Hasher for FnvHasher {
 
 /// A `HashMap` hashed with [`FnvHasher`].
 pub type FnvMap<K, V> = HashMap<K, V, BuildHasherDefault<FnvHasher>>;
+
+/// A `HashSet` hashed with [`FnvHasher`].
+pub type FnvSet<K> = HashSet<K, BuildHasherDefault<FnvHasher>>;
 
 #[cfg(test)]
 mod tests {

@@ -3,4 +3,4 @@
 
 mod fnv;
 
-pub use fnv::{FnvHasher, FnvMap};
+pub use fnv::{FnvHasher, FnvMap, FnvSet};
