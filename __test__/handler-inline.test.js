@@ -3,9 +3,8 @@
 // listener and to a handler with the same options, get the same answers (callback errors, sync
 // and async results, bad results, timeouts, validation); the client going away before the head,
 // monitoring, a burst of mixed concurrent calls and close() with a call pending work too.
-const http = require('node:http')
 const { startStreamableMcpServer, createStreamableMcpHandler } = require('..')
-const { post, openSession, deferred, sleep } = require('./helpers/mcp')
+const { post, openSession, deferred, sleep, mountHandler } = require('./helpers/mcp')
 const { modernPost } = require('./helpers/eras')
 
 const TOOLS = [
@@ -73,16 +72,9 @@ async function listener(opts = {}, monitor = {}) {
 async function handlerServer(opts = {}, monitor = {}) {
   const seen = { slowStarted: deferred(), aborted: deferred(), hangStarted: deferred() }
   const handler = await createStreamableMcpHandler({ ...callbacks(seen), ...opts }, monitor)
-  const http1 = http.createServer((req, res) => {
-    handler.handle(req, res)
-  })
-  await new Promise((resolve) => http1.listen(0, '127.0.0.1', resolve))
-  cleanups.push(async () => {
-    await handler.close()
-    http1.closeAllConnections()
-    await new Promise((resolve) => http1.close(resolve))
-  })
-  return { server: handler, url: `http://127.0.0.1:${http1.address().port}/mcp`, seen }
+  const mounted = await mountHandler(handler)
+  cleanups.push(mounted.close)
+  return { server: handler, url: mounted.url, seen }
 }
 
 const CALLS = [

@@ -1,11 +1,10 @@
 'use strict'
 // Handler mode: createStreamableMcpHandler served from a plain node:http server, called by the
 // real clients of both eras over loopback HTTP.
-const http = require('node:http')
 const v2 = require('@modelcontextprotocol/client')
 const { ToolListChangedNotificationSchema } = require('@modelcontextprotocol/sdk/types.js')
 const { createStreamableMcpHandler } = require('..')
-const { connectClient, post, openSession, deferred, waitFor, sleep } = require('./helpers/mcp')
+const { connectClient, post, openSession, deferred, waitFor, sleep, mountHandler } = require('./helpers/mcp')
 const { modernPost } = require('./helpers/eras')
 
 const TOOLS = [
@@ -45,7 +44,7 @@ async function serve(opts = {}, monitor = {}, { parsed = false } = {}) {
     },
     monitor,
   )
-  const server = http.createServer(async (req, res) => {
+  const { server, url, close } = await mountHandler(handler, async (req, res) => {
     if (parsed && req.method === 'POST') {
       const chunks = []
       for await (const c of req) chunks.push(c)
@@ -54,14 +53,7 @@ async function serve(opts = {}, monitor = {}, { parsed = false } = {}) {
       await handler.handle(req, res)
     }
   })
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const url = `http://127.0.0.1:${server.address().port}/mcp`
-  cleanups.push(async () => {
-    await handler.close()
-    // Sockets the clients keep alive (or an aborted fetch left half-open) close now.
-    server.closeAllConnections()
-    await new Promise((resolve) => server.close(resolve))
-  })
+  cleanups.push(close)
   return { handler, server, url, seen }
 }
 
@@ -173,18 +165,12 @@ test('options.auth: the host-authenticated principal reaches ctx.auth and the mo
     { onConnectionEstablished: (c) => established.push(c) },
   )
   // The host's own authentication: a header names the user and their scopes (a guard would).
-  const server = http.createServer((req, res) => {
+  const { url, close } = await mountHandler(handler, (req, res) => {
     const user = req.headers['x-user']
     const scopes = (req.headers['x-scopes'] || '').split(',').filter(Boolean)
     return handler.handle(req, res, user ? { auth: { subject: user, clientId: 'host-app', scopes } } : undefined)
   })
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
-  cleanups.push(async () => {
-    await handler.close()
-    server.closeAllConnections()
-    await new Promise((resolve) => server.close(resolve))
-  })
-  const url = `http://127.0.0.1:${server.address().port}/mcp`
+  cleanups.push(close)
   const call = (name, headers) => modernPost(url, 'tools/call', { name, arguments: {} }, { headers })
 
   const alice = await call('whoami', { 'x-user': 'alice', 'x-scopes': 'read' })

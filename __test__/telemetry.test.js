@@ -8,6 +8,7 @@ const { spawnSync } = require('child_process')
 const { Client: LegacyClient } = require('@modelcontextprotocol/sdk/client/index.js')
 const { StreamableHTTPClientTransport: LegacyTransport } = require('@modelcontextprotocol/sdk/client/streamableHttp.js')
 const { startServer, waitFor, sleep, modernPost, meta } = require('./helpers/eras')
+const { mountHandler } = require('./helpers/mcp')
 
 const OBJ = { type: 'object', properties: {} }
 const PARSER = path.join(__dirname, 'helpers', 'parse_openmetrics.py')
@@ -393,10 +394,8 @@ describe('handler mode', () => {
   test('operations served through handle(req, res) are measured too', async () => {
     const { createStreamableMcpHandler } = require('..')
     const handler = await createStreamableMcpHandler({ metrics: true, tools: [{ name: 'echo', inputSchema: OBJ }], callTool: () => ({ content: [] }) })
-    const httpServer = http.createServer((req, res) => handler.handle(req, res))
-    await new Promise((r) => httpServer.listen(0, '127.0.0.1', r))
+    const { url, close } = await mountHandler(handler)
     try {
-      const url = `http://127.0.0.1:${httpServer.address().port}/mcp`
       expect((await modernPost(url, 'tools/list', {})).status).toBe(200)
       expect((await modernPost(url, 'tools/call', { name: 'echo', arguments: {} })).status).toBe(200)
       let m
@@ -407,8 +406,7 @@ describe('handler mode', () => {
       expect(m.value('mcp_server_operation_duration_seconds_count', { mcp_method_name: 'tools/list', mcp_protocol_version: '2026-07-28' })).toBe(1)
       expect(m.value('mcp_server_operation_duration_seconds_count', { mcp_method_name: 'tools/call', gen_ai_operation_name: 'execute_tool', gen_ai_tool_name: 'echo', mcp_protocol_version: '2026-07-28' })).toBe(1)
     } finally {
-      await new Promise((r) => httpServer.close(r))
-      await handler.close()
+      await close()
     }
   })
 })

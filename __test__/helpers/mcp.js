@@ -2,6 +2,7 @@
 // Shared helpers for the JS tests: a server on a free loopback port, real SDK clients, raw
 // HTTP requests, SSE parsing and bounded waits. Every helper that opens something returns a way
 // to close it; the tests close everything so Jest exits on its own.
+const http = require('node:http')
 const { startStreamableMcpServer } = require('../..')
 const { Client } = require('@modelcontextprotocol/sdk/client/index.js')
 const { StreamableHTTPClientTransport } = require('@modelcontextprotocol/sdk/client/streamableHttp.js')
@@ -35,6 +36,23 @@ function startServer(opts = {}, monitor) {
     { port: 0, host: '127.0.0.1', serverInfo: { name: 'test-server', version: '1.0.0' }, ...opts },
     monitor,
   )
+}
+
+// Handler mode on a node:http server on a free loopback port: every request goes to
+// `route(req, res)` (by default `handler.handle(req, res)`). `close()` closes the handler, then
+// the connections clients keep alive, then the server.
+async function mountHandler(handler, route = (req, res) => handler.handle(req, res)) {
+  const server = http.createServer(route)
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    server,
+    url: `http://127.0.0.1:${server.address().port}/mcp`,
+    close: async () => {
+      await handler.close()
+      server.closeAllConnections()
+      await new Promise((resolve) => server.close(resolve))
+    },
+  }
 }
 
 // A fetch that records every request the SDK transport makes (method, headers, status), so a
@@ -186,6 +204,7 @@ module.exports = {
   sleep,
   waitFor,
   startServer,
+  mountHandler,
   recordingFetch,
   connectClient,
   post,

@@ -139,9 +139,14 @@ function runQuiet(addon, chunks, drain) {
     else if ((k & 63) === 63) polls += hub.getAllStats().length
   }
   lines += hub.endQuiet('srv-bench').length
+  return quietResult(hub, 'quiet mode', { drain, drained, dropped, lines, polls })
+}
+
+// The end of a quiet-mode run, (d) to (g): the last events drained, every event accounted for.
+function quietResult(hub, mode, { drain, drained, dropped, lines, polls }) {
   if (drain) drained += hub.drainEvents().length
   const st = hub.getStats('srv-bench')
-  if (dropped || st.droppedEvents !== 0) throw new Error('quiet mode dropped events')
+  if (dropped || st.droppedEvents !== 0) throw new Error(`${mode} dropped events`)
   const events = drain ? drained : st.eventCount
   if (events !== st.eventCount) throw new Error(`drained ${drained} of ${st.eventCount} events`)
   return { events, lines: lines + st.eventCount, active: st.activeConnections, errors: st.parseErrorCount, polls }
@@ -166,12 +171,7 @@ function runCoalesced(addon, chunks, drain) {
   // (endQuiet first delivers what is still buffered to onLines, which adds to `lines`)
   const tail = hub.endQuiet('srv-bench')
   lines += tail.length
-  if (drain) drained += hub.drainEvents().length
-  const st = hub.getStats('srv-bench')
-  if (dropped || st.droppedEvents !== 0) throw new Error('coalesced quiet mode dropped events')
-  const events = drain ? drained : st.eventCount
-  if (events !== st.eventCount) throw new Error(`drained ${drained} of ${st.eventCount} events`)
-  return { events, lines: lines + st.eventCount, active: st.activeConnections, errors: st.parseErrorCount, polls }
+  return quietResult(hub, 'coalesced quiet mode', { drain, drained, dropped, lines, polls })
 }
 
 // (b) the seed's approach, verbatim in spirit (stream.ts / process-manager in the guide)
