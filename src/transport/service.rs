@@ -81,12 +81,12 @@ where
     B::Error: Into<BodyError>,
 {
     // Metrics off: nothing is noted or watched.
-    let Some(metrics) = core.cfg.metrics.clone() else {
+    let Some(metrics) = core.cfg.metrics.as_ref() else {
         return route(core, addr, req, None).await;
     };
     if core.cfg.metrics_path.as_deref() == Some(req.uri().path()) {
         let (parts, _) = req.into_parts();
-        return metrics_text(core, &metrics, &parts);
+        return metrics_text(core, metrics, &parts);
     }
     // Operations are measured from here to the last byte of the response body.
     let mut meter = Meter::new(metrics, Instant::now());
@@ -99,7 +99,7 @@ async fn route<B>(
     core: &Arc<Core>,
     addr: SocketAddr,
     req: Request<B>,
-    meter: Option<&mut Meter>,
+    meter: Option<&mut Meter<'_>>,
 ) -> Resp
 where
     B: hyper::body::Body<Data = Bytes>,
@@ -210,7 +210,7 @@ async fn by_method<B>(
     peer: Peer,
     parts: &Parts,
     body: B,
-    meter: Option<&mut Meter>,
+    meter: Option<&mut Meter<'_>>,
 ) -> Resp
 where
     B: hyper::body::Body<Data = Bytes>,
@@ -257,7 +257,7 @@ async fn post<B>(
     peer: Peer,
     headers: &HeaderMap,
     body: B,
-    mut meter: Option<&mut Meter>,
+    mut meter: Option<&mut Meter<'_>>,
 ) -> Resp
 where
     B: hyper::body::Body<Data = Bytes>,
