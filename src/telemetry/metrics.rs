@@ -172,6 +172,13 @@ const METHODS: [&str; 20] = [
     "notifications/elicitation/complete",
 ];
 
+/// `tools/call`'s index in `METHODS`.
+const TOOLS_CALL: u8 = 3;
+const _: () = assert!(matches!(
+    METHODS[TOOLS_CALL as usize].as_bytes(),
+    b"tools/call"
+));
+
 /// JSON-RPC codes this server answers with, as label strings (no formatting per request).
 const CODES: [(i32, &str); 12] = [
     (codes::PARSE_ERROR, "-32700"),
@@ -561,6 +568,11 @@ impl OpKey {
             version,
             target,
         }
+    }
+
+    /// Whether the method is `tools/call` (the only one whose result may be a tool error).
+    pub fn is_tools_call(&self) -> bool {
+        self.method == TOOLS_CALL
     }
 
     /// The `mcp_method_name` label.

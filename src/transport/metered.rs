@@ -145,10 +145,12 @@ impl<'a> Meter<'a> {
     /// Watches the response: SSE responses count as open streams of `kind`.
     pub fn attach(mut self, mut resp: Resp, get: bool) -> Resp {
         let state = &mut self.state;
-        let is_sse = resp
-            .headers()
-            .get(hyper::header::CONTENT_TYPE)
-            .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+        // A whole body is never a stream: its headers need no lookup.
+        let is_sse = !matches!(resp.body(), super::body::OutBody::Full(_))
+            && resp
+                .headers()
+                .get(hyper::header::CONTENT_TYPE)
+                .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
         if is_sse {
             let kind = if get {
                 StreamKind::Standalone
@@ -284,10 +286,11 @@ impl State {
     }
 
     fn classify(&mut self, message: &[u8]) {
+        let Some(after_head) = message.strip_prefix(ANSWER_HEAD) else {
+            return;
+        };
         // An error the whole request was refused with (`"id":null`) answers every request.
-        if let Some(err) =
-            message.strip_prefix(b"{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":")
-        {
+        if let Some(err) = after_head.strip_prefix(b"null,\"error\":{\"code\":") {
             let outcome = error_outcome(err);
             for op in &mut self.ops {
                 if op.id.is_some() && op.outcome.is_none() {
@@ -297,9 +300,6 @@ impl State {
             }
             return;
         }
-        let Some(after_head) = message.strip_prefix(ANSWER_HEAD) else {
-            return;
-        };
         for op in &mut self.ops {
             let Some(id) = &op.id else {
                 continue;
@@ -311,7 +311,7 @@ impl State {
                 continue;
             };
             let outcome = if let Some(result) = rest.strip_prefix(b"\"result\":") {
-                let tool_error = op.key.method() == "tools/call"
+                let tool_error = op.key.is_tools_call()
                     && memchr::memmem::find(result, b"\"isError\"").is_some()
                     && serde_json::from_slice::<IsError>(&result[..result.len().saturating_sub(1)])
                         .ok()
