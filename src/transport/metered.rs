@@ -135,6 +135,11 @@ impl<'a> Meter<'a> {
         }
     }
 
+    /// When the request arrived.
+    pub fn arrival(&self) -> Instant {
+        self.state.arrival
+    }
+
     /// Notes the requests and notifications of a parsed POST body. `version` is the revision
     /// they are served under, when known (a session's, or the modern `_meta`'s).
     pub fn note_body(&mut self, body: &Body, version: Option<&str>, name_header: Option<&str>) {

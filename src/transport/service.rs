@@ -21,7 +21,7 @@ use super::core::Core;
 use super::http::{self, header, Resp, VERSION_HEADER};
 use super::metered::Meter;
 use super::pipeline::{self, Peer};
-use super::sockets::{read_body, BodyReadError};
+use super::sockets::{read_body_since, BodyReadError};
 use super::{legacy, modern};
 use crate::protocol::jsonrpc::{parse_body, Body, Message};
 use crate::protocol::meta::{claims_modern, modern_meta_of};
@@ -303,11 +303,12 @@ where
     }
     let limits = &core.cfg.sockets;
     let body = std::pin::pin!(body);
-    let read = read_body(
+    let read = read_body_since(
         body,
         core.cfg.max_body,
         limits.body_idle_timeout,
         limits.body_timeout,
+        meter.as_deref().map_or_else(Instant::now, Meter::arrival),
     );
     let bytes = match read.await {
         Ok(b) => b,
