@@ -280,6 +280,71 @@ describe('metrics under a known workload', () => {
   })
 })
 
+describe('metrics under concurrent load', () => {
+  test('several connections at once in both eras, then setTools: exact counts, buckets that add up, labels from the new catalog', async () => {
+    const { start } = workloadServer({ maxConnections: 10 })
+    const s = await start()
+    const open = []
+    try {
+      const L = { mcp_protocol_version: '2025-11-25' }
+      const M = { mcp_protocol_version: '2026-07-28' }
+      const tool = (name) => ({ mcp_method_name: 'tools/call', gen_ai_operation_name: 'execute_tool', gen_ai_tool_name: name })
+      const ROUNDS = 15
+      for (let i = 0; i < 3; i++) open.push(await legacyClient(s.url))
+      // Three sessions and a sessionless client, each with several requests in flight at once.
+      const burst = async (name) => {
+        const calls = []
+        for (let r = 0; r < ROUNDS; r++) {
+          for (const c of open) calls.push(c.client.listTools(), c.client.callTool({ name, arguments: {} }))
+          calls.push(modernPost(s.url, 'tools/list', {}, { id: r }), modernPost(s.url, 'tools/call', { name, arguments: {} }, { id: r }))
+        }
+        const out = await Promise.all(calls)
+        for (const o of out.filter((x) => x && x.status !== undefined)) expect(o.status).toBe(200)
+      }
+      await burst('echo')
+      // The catalog changes: the new tool is labelled by its name, the dropped one is no longer
+      // a label (its calls are refused and counted as _OTHER).
+      s.setTools([{ name: 'renamed', inputSchema: OBJ }])
+      await burst('renamed')
+      for (const c of open) await expect(c.client.callTool({ name: 'echo', arguments: {} })).rejects.toThrow()
+      expect((await modernPost(s.url, 'tools/call', { name: 'echo', arguments: {} })).json.error.code).toBe(-32602)
+
+      const n = ROUNDS * open.length
+      const expected = [
+        [{ mcp_method_name: 'tools/list', ...L }, 2 * n],
+        [{ ...tool('echo'), ...L }, n],
+        [{ ...tool('renamed'), ...L }, n],
+        [{ ...tool('_OTHER'), ...L, rpc_response_status_code: '-32602' }, open.length],
+        [{ mcp_method_name: 'tools/list', ...M }, 2 * ROUNDS],
+        [{ ...tool('echo'), ...M }, ROUNDS],
+        [{ ...tool('renamed'), ...M }, ROUNDS],
+        [{ ...tool('_OTHER'), ...M, rpc_response_status_code: '-32602' }, 1],
+      ]
+      let m
+      await waitFor(async () => {
+        m = parseMetrics(await s.metrics())
+        return expected.every(([labels, want]) => m.value('mcp_server_operation_duration_seconds_count', labels) === want)
+      }, 'every operation recorded')
+      for (const [labels, want] of expected) {
+        expect([labels, m.value('mcp_server_operation_duration_seconds_count', labels)]).toEqual([labels, want])
+        // Cumulative buckets that never go down and end at the count; a positive sum.
+        const buckets = m
+          .series('mcp_server_operation_duration_seconds_bucket')
+          .filter((x) => Object.entries(labels).every(([k, v]) => x.labels[k] === v) && Object.keys(x.labels).length === Object.keys(labels).length + 1)
+          .map((x) => [x.labels.le === '+Inf' ? Infinity : Number(x.labels.le), x.value])
+          .sort((a, b) => a[0] - b[0])
+        expect(buckets).toHaveLength(19)
+        for (let i = 1; i < buckets.length; i++) expect(buckets[i][1]).toBeGreaterThanOrEqual(buckets[i - 1][1])
+        expect(buckets[buckets.length - 1]).toEqual([Infinity, want])
+        expect(m.value('mcp_server_operation_duration_seconds_sum', labels)).toBeGreaterThan(0)
+      }
+    } finally {
+      for (const c of open) await c.client.close().catch(() => {})
+      await s.close()
+    }
+  })
+})
+
 // Raw 2025 wire for the stream tests: a session by hand, so no client opens streams of its own.
 const LV = '2025-11-25'
 function rawHeaders(session, extra = {}) {

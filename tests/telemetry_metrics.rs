@@ -480,9 +480,9 @@ fn an_operation_is_labelled_from_the_catalog_it_was_read_against() {
     assert_eq!(call.method(), "tools/call");
     // ...recorded after the catalog changed: still "b", not the new second tool.
     m.set_catalog_names(["c", "d"], []);
-    m.record(&catalog, call, Outcome::Ok, Duration::from_millis(1));
-    m.record(&catalog, call, Outcome::Ok, Duration::from_millis(1));
-    m.record(&catalog, get, Outcome::Ok, Duration::from_millis(1));
+    m.record(Some(&catalog), call, Outcome::Ok, Duration::from_millis(1));
+    m.record(Some(&catalog), call, Outcome::Ok, Duration::from_millis(1));
+    m.record(Some(&catalog), get, Outcome::Ok, Duration::from_millis(1));
     let (samples, _) = parse(&m.encode().unwrap());
     let count = |want: &Labels| {
         samples
@@ -514,6 +514,104 @@ fn an_operation_is_labelled_from_the_catalog_it_was_read_against() {
             .count(),
         2
     );
+}
+
+/// Operation histograms are sharded per recording thread and added up when encoded: many
+/// threads recording the same series at once (more threads than shards) must still give exact
+/// bucket counts, counts and sums, with a duration exactly on a bound counted in that bucket.
+#[test]
+fn concurrent_recordings_add_up_exactly() {
+    let m = Metrics::new();
+    m.set_catalog_names(["echo"], []);
+    // On, just under and just over the first bounds, and past the last one (+Inf).
+    let durations_ns: [u64; 7] = [
+        1,
+        499_999,
+        500_000,
+        500_001,
+        1_000_000,
+        2_500_001,
+        301_000_000_000,
+    ];
+    let threads = 9u64;
+    let rounds = 3_000u64;
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            let m = &m;
+            s.spawn(move || {
+                for r in 0..rounds {
+                    let d = Duration::from_nanos(durations_ns[((r + t) % 7) as usize]);
+                    m.record_operation(
+                        &op("tools/list", Target::None, "2025-11-25", Outcome::Ok),
+                        d,
+                    );
+                    m.record_operation(
+                        &op(
+                            "tools/call",
+                            Target::Tool("echo"),
+                            "2026-07-28",
+                            Outcome::Ok,
+                        ),
+                        d,
+                    );
+                }
+            });
+        }
+    });
+    let mut per_duration = [0u64; 7];
+    for t in 0..threads {
+        for r in 0..rounds {
+            per_duration[((r + t) % 7) as usize] += 1;
+        }
+    }
+    let total: u64 = per_duration.iter().sum();
+    let sum_ns: u64 = durations_ns
+        .iter()
+        .zip(per_duration)
+        .map(|(d, n)| d * n)
+        .sum();
+    let (samples, _) = parse(&m.encode().unwrap());
+    for series in [
+        labels(&[
+            ("mcp_method_name", "tools/list"),
+            ("mcp_protocol_version", "2025-11-25"),
+        ]),
+        labels(&[
+            ("mcp_method_name", "tools/call"),
+            ("gen_ai_operation_name", "execute_tool"),
+            ("gen_ai_tool_name", "echo"),
+            ("mcp_protocol_version", "2026-07-28"),
+        ]),
+    ] {
+        let get = |suffix: &str, le: Option<&str>| {
+            let mut want = series.clone();
+            if let Some(le) = le {
+                want.insert("le".to_owned(), le.to_owned());
+            }
+            value(
+                &samples,
+                &format!("mcp_server_operation_duration_seconds_{suffix}"),
+                &want,
+            )
+            .unwrap_or_else(|| panic!("{suffix} {le:?} of {series:?}"))
+        };
+        assert_eq!(get("count", None), total as f64);
+        assert_eq!(get("sum", None), sum_ns as f64 / 1e9);
+        let upto = |bound_ns: u64| -> f64 {
+            durations_ns
+                .iter()
+                .zip(per_duration)
+                .filter(|(d, _)| **d <= bound_ns)
+                .map(|(_, n)| n as f64)
+                .sum()
+        };
+        assert_eq!(get("bucket", Some("0.0005")), upto(500_000));
+        assert_eq!(get("bucket", Some("0.001")), upto(1_000_000));
+        assert_eq!(get("bucket", Some("0.0025")), upto(2_500_000));
+        assert_eq!(get("bucket", Some("0.005")), upto(5_000_000));
+        assert_eq!(get("bucket", Some("300.0")), upto(300_000_000_000));
+        assert_eq!(get("bucket", Some("+Inf")), total as f64);
+    }
 }
 
 /// The recording cost, for the record: `cargo test --release --no-default-features --test

@@ -10,23 +10,27 @@
 //!
 //! Recording is cheap: the counters and gauges are atomics resolved once at construction;
 //! an operation is reduced to indices into fixed tables when its request is read ([`OpKey`],
-//! the tool or prompt resolved against a [`Catalog`] snapshot), so recording it is one
-//! integer-keyed lookup of an already resolved histogram and an observe, with no allocation.
+//! the tool or prompt resolved against a [`Catalog`] snapshot, taken only for those), so
+//! recording it finds its histogram by index (an atomic load for an operation without a tool
+//! or prompt, an integer-keyed lookup in the catalog's table otherwise) and adds to the
+//! recording thread's shard of it ([`OpHistogram`]): no lock, no allocation.
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use parking_lot::RwLock;
 use prometheus_client::encoding::{
-    text, EncodeLabelKey, EncodeLabelSet, EncodeLabelValue, LabelSetEncoder, LabelValueEncoder,
+    text, EncodeLabelKey, EncodeLabelSet, EncodeLabelValue, EncodeMetric, LabelSetEncoder,
+    LabelValueEncoder, MetricEncoder, NoLabelSet,
 };
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::metrics::{MetricType, TypedMetric};
 use prometheus_client::registry::{Registry, Unit};
 
 use crate::protocol::error as codes;
@@ -38,17 +42,111 @@ pub const OTHER: &str = "_OTHER";
 /// `error.type` of a `CallToolResult` with `isError: true`.
 pub const TOOL_ERROR: &str = "tool_error";
 
-/// Seconds. The conventions' advice for MCP durations, with finer buckets in front because
-/// a native answer takes well under 10 ms.
-const OPERATION_BUCKETS: [f64; 18] = [
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0,
-    120.0, 300.0,
+/// Upper bounds in nanoseconds (exposed in seconds): the conventions' advice for MCP durations,
+/// with finer buckets in front because a native answer takes well under 10 ms. Kept as integers
+/// so an observation is compared and summed without floating point.
+const OPERATION_BUCKETS_NS: [u64; 18] = [
+    500_000,
+    1_000_000,
+    2_500_000,
+    5_000_000,
+    10_000_000,
+    20_000_000,
+    50_000_000,
+    100_000_000,
+    200_000_000,
+    500_000_000,
+    1_000_000_000,
+    2_000_000_000,
+    5_000_000_000,
+    10_000_000_000,
+    30_000_000_000,
+    60_000_000_000,
+    120_000_000_000,
+    300_000_000_000,
 ];
 /// Seconds; sessions last from seconds to hours.
 const SESSION_BUCKETS: [f64; 14] = [
     1.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0, 14400.0, 43200.0,
     86400.0,
 ];
+
+/// Shards of an operation histogram: each thread adds to its own, so two workers recording
+/// at once do not fight over one cache line (a scrape adds the shards up).
+const SHARDS: usize = 4;
+
+/// This thread's shard, assigned round-robin the first time it records.
+fn shard_index() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static SHARD: usize = NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS;
+    }
+    SHARD.with(|s| *s)
+}
+
+/// One thread's share of a histogram: the sum in nanoseconds and a count per bucket (the last
+/// one `+Inf`), on cache lines of its own. The sum comes first so that it and the first buckets,
+/// where nearly every answer lands, share one line: an observation usually touches one line.
+#[derive(Debug, Default)]
+#[repr(C, align(64))]
+struct Shard {
+    sum_ns: AtomicU64,
+    buckets: [AtomicU64; OPERATION_BUCKETS_NS.len() + 1],
+}
+
+/// `mcp.server.operation.duration` for one label set: recording is two relaxed atomic adds on
+/// the recording thread's shard, with no lock (prometheus-client's `Histogram` takes a mutex per
+/// observation, shared by every worker). The count is the buckets' total, so a scrape never
+/// shows a count that disagrees with the `+Inf` bucket.
+#[derive(Debug, Clone, Default)]
+pub struct OpHistogram(Arc<[Shard; SHARDS]>);
+
+impl OpHistogram {
+    pub fn observe(&self, duration: Duration) {
+        let ns = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
+        let bucket = OPERATION_BUCKETS_NS
+            .iter()
+            .position(|bound| ns <= *bound)
+            .unwrap_or(OPERATION_BUCKETS_NS.len());
+        let shard = &self.0[shard_index()];
+        shard.buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        shard.sum_ns.fetch_add(ns, Ordering::Relaxed);
+    }
+
+    /// The shards added up: the sum in seconds, the count, and the per-bucket counts with their
+    /// upper bounds in seconds (not cumulative, as the encoder expects).
+    fn snapshot(&self) -> (f64, u64, Vec<(f64, u64)>) {
+        let mut counts = [0u64; OPERATION_BUCKETS_NS.len() + 1];
+        let mut sum_ns = 0u64;
+        for shard in self.0.iter() {
+            for (c, b) in counts.iter_mut().zip(&shard.buckets) {
+                *c = c.wrapping_add(b.load(Ordering::Relaxed));
+            }
+            sum_ns = sum_ns.wrapping_add(shard.sum_ns.load(Ordering::Relaxed));
+        }
+        let bounds = OPERATION_BUCKETS_NS
+            .iter()
+            .map(|ns| *ns as f64 / 1e9)
+            .chain(std::iter::once(f64::INFINITY));
+        let buckets: Vec<(f64, u64)> = bounds.zip(counts).collect();
+        (sum_ns as f64 / 1e9, counts.iter().sum(), buckets)
+    }
+}
+
+impl TypedMetric for OpHistogram {
+    const TYPE: MetricType = MetricType::Histogram;
+}
+
+impl EncodeMetric for OpHistogram {
+    fn encode(&self, mut encoder: MetricEncoder) -> fmt::Result {
+        let (sum, count, buckets) = self.snapshot();
+        encoder.encode_histogram::<NoLabelSet>(sum, count, &buckets, None)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        Self::TYPE
+    }
+}
 
 /// Methods a server receives, so `mcp_method_name` stays bounded whatever clients send.
 const METHODS: [&str; 20] = [
@@ -73,6 +171,13 @@ const METHODS: [&str; 20] = [
     "notifications/roots/list_changed",
     "notifications/elicitation/complete",
 ];
+
+/// `tools/call`'s index in `METHODS`.
+const TOOLS_CALL: u8 = 3;
+const _: () = assert!(matches!(
+    METHODS[TOOLS_CALL as usize].as_bytes(),
+    b"tools/call"
+));
 
 /// JSON-RPC codes this server answers with, as label strings (no formatting per request).
 const CODES: [(i32, &str); 12] = [
@@ -392,7 +497,7 @@ struct CatalogNames {
     /// The names by index, for labels.
     tool_names: Vec<Arc<str>>,
     prompt_names: Vec<Arc<str>>,
-    resolved: RwLock<FnvMap<u64, Histogram>>,
+    resolved: RwLock<FnvMap<u64, OpHistogram>>,
 }
 
 /// The catalog names an HTTP request is measured against, taken once per request: its
@@ -465,6 +570,11 @@ impl OpKey {
         }
     }
 
+    /// Whether the method is `tools/call` (the only one whose result may be a tool error).
+    pub fn is_tools_call(&self) -> bool {
+        self.method == TOOLS_CALL
+    }
+
     /// The `mcp_method_name` label.
     pub fn method(&self) -> &'static str {
         METHODS
@@ -478,6 +588,22 @@ impl OpKey {
             0 => None,
             v => Some(known_version(usize::from(v) - 1).unwrap_or(OTHER)),
         }
+    }
+
+    /// The index of this operation's histogram in `Metrics::plain` when it has no tool or prompt
+    /// and `outcome` is in the fixed sets.
+    fn plain_slot(&self, outcome: Outcome) -> Option<usize> {
+        if self.target != TargetKey::None {
+            return None;
+        }
+        let outcome = match outcome_index(outcome)? {
+            i @ 0..=OUTCOME_RPC_LAST => i as usize,
+            i => (i - FAILED_BASE) as usize + OUTCOME_RPC_LAST as usize + 1,
+        };
+        Some(
+            (usize::from(self.method) * VERSION_SLOTS + usize::from(self.version)) * OUTCOME_SLOTS
+                + outcome,
+        )
     }
 
     /// A compact key for the label set with `outcome`: `None` for an outcome outside the fixed
@@ -501,6 +627,17 @@ impl OpKey {
 
 const FAILED_REASONS: [&str; 4] = ["cancelled", "client_gone", "shutdown", OTHER];
 
+/// `outcome_index` of the last JSON-RPC code (any other code included), and of the first
+/// failure reason.
+const OUTCOME_RPC_LAST: u64 = 2 + CODES.len() as u64;
+const FAILED_BASE: u64 = 32;
+/// Outcomes in the fixed sets: ok, tool error, each code and any other, each failure reason.
+const OUTCOME_SLOTS: usize = OUTCOME_RPC_LAST as usize + 1 + FAILED_REASONS.len();
+/// `OpKey::version` values: unknown, each known revision, any other.
+const VERSION_SLOTS: usize = KNOWN_VERSIONS + 2;
+/// `OpKey::method` values: each known method and any other.
+const PLAIN_SLOTS: usize = (METHODS.len() + 1) * VERSION_SLOTS * OUTCOME_SLOTS;
+
 /// `None` for an outcome outside the fixed sets (its labels are then built each time).
 fn outcome_index(outcome: Outcome) -> Option<u64> {
     Some(match outcome {
@@ -512,7 +649,7 @@ fn outcome_index(outcome: Outcome) -> Option<u64> {
                 .position(|(c, _)| *c == code)
                 .unwrap_or(CODES.len()) as u64
         }
-        Outcome::Failed(r) => 32 + FAILED_REASONS.iter().position(|f| *f == r)? as u64,
+        Outcome::Failed(r) => FAILED_BASE + FAILED_REASONS.iter().position(|f| *f == r)? as u64,
     })
 }
 
@@ -520,7 +657,10 @@ fn outcome_index(outcome: Outcome) -> Option<u64> {
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
-    operations: HistogramFamily<OperationLabels>,
+    operations: Family<OperationLabels, OpHistogram>,
+    /// The histograms of operations without a tool or prompt, by [`OpKey::plain_slot`]: found
+    /// with one atomic load, without taking the catalog or a lock.
+    plain: Box<[OnceLock<OpHistogram>]>,
     sessions: HistogramFamily<SessionLabels>,
     connections_active: [Gauge; 2],
     connections_total: [Counter; 2],
@@ -552,8 +692,7 @@ impl Default for Metrics {
 impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::default();
-        let operations: HistogramFamily<OperationLabels> =
-            Family::new_with_constructor(|| Histogram::new(OPERATION_BUCKETS));
+        let operations = Family::<OperationLabels, OpHistogram>::default();
         registry.register_with_unit(
             "mcp_server_operation_duration",
             "MCP request or notification duration as observed on the receiver, from the time it was received until the last byte of the answer",
@@ -642,6 +781,7 @@ impl Metrics {
         Self {
             registry,
             operations,
+            plain: (0..PLAIN_SLOTS).map(|_| OnceLock::new()).collect(),
             sessions,
             connections_active,
             connections_total,
@@ -701,43 +841,65 @@ impl Metrics {
 
     /// Records one finished operation, `duration` from its arrival to the last byte sent.
     pub fn record_operation(&self, op: &Operation<'_>, duration: Duration) {
-        let catalog = self.catalog();
-        let target = match op.target {
-            Target::None => TargetKey::None,
-            Target::Tool(n) => TargetKey::Tool(catalog.tool_index(n)),
-            Target::Prompt(n) => TargetKey::Prompt(catalog.prompt_index(n)),
+        let catalog = (op.target != Target::None).then(|| self.catalog());
+        let target = match (op.target, &catalog) {
+            (Target::Tool(n), Some(c)) => TargetKey::Tool(c.tool_index(n)),
+            (Target::Prompt(n), Some(c)) => TargetKey::Prompt(c.prompt_index(n)),
+            _ => TargetKey::None,
         };
         let key = OpKey::new(op.method, op.protocol_version, target);
-        self.record(&catalog, key, op.outcome, duration);
+        self.record(catalog.as_ref(), key, op.outcome, duration);
     }
 
-    /// Records one finished operation read against `catalog`.
-    pub fn record(&self, catalog: &Catalog, key: OpKey, outcome: Outcome, duration: Duration) {
-        let secs = duration.as_secs_f64();
-        let names = &catalog.0;
-        let compact = key.with_outcome(outcome);
-        if let Some(k) = compact {
-            if let Some(h) = names.resolved.read().get(&k) {
-                h.observe(secs);
+    /// Records one finished operation. Its tool or prompt, if any, was resolved against
+    /// `catalog` (without one, it is labelled `_OTHER`); an operation without a target needs none.
+    pub fn record(
+        &self,
+        catalog: Option<&Catalog>,
+        key: OpKey,
+        outcome: Outcome,
+        duration: Duration,
+    ) {
+        if let Some(slot) = key.plain_slot(outcome) {
+            if let Some(slot) = self.plain.get(slot) {
+                slot.get_or_init(|| self.operation_histogram(None, key, outcome))
+                    .observe(duration);
                 return;
             }
         }
-        let histogram = self.operation_histogram(names, key, outcome);
-        histogram.observe(secs);
+        let Some(names) = catalog.map(|c| &c.0) else {
+            self.operation_histogram(None, key, outcome)
+                .observe(duration);
+            return;
+        };
+        let compact = key.with_outcome(outcome);
+        if let Some(k) = compact {
+            if let Some(h) = names.resolved.read().get(&k) {
+                h.observe(duration);
+                return;
+            }
+        }
+        let histogram = self.operation_histogram(Some(names), key, outcome);
+        histogram.observe(duration);
         if let Some(k) = compact {
             names.resolved.write().insert(k, histogram);
         }
     }
 
-    fn operation_histogram(&self, names: &CatalogNames, key: OpKey, outcome: Outcome) -> Histogram {
-        let name = |all: &[Arc<str>], i: u32| {
-            all.get(i as usize)
+    fn operation_histogram(
+        &self,
+        names: Option<&CatalogNames>,
+        key: OpKey,
+        outcome: Outcome,
+    ) -> OpHistogram {
+        let name = |all: Option<&[Arc<str>]>, i: u32| {
+            all.and_then(|all| all.get(i as usize))
                 .map_or(Name::Static(OTHER), |n| Name::Shared(n.clone()))
         };
         let (tool, prompt) = match key.target {
             TargetKey::None => (None, None),
-            TargetKey::Tool(i) => (Some(name(&names.tool_names, i)), None),
-            TargetKey::Prompt(i) => (None, Some(name(&names.prompt_names, i))),
+            TargetKey::Tool(i) => (Some(name(names.map(|n| &n.tool_names[..]), i)), None),
+            TargetKey::Prompt(i) => (None, Some(name(names.map(|n| &n.prompt_names[..]), i))),
         };
         let (error_type, status_code) = match outcome {
             Outcome::Ok => (None, None),

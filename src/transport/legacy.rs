@@ -164,7 +164,7 @@ pub async fn post(
     peer: Peer,
     headers: &HeaderMap,
     body: Body,
-    meter: Option<&mut Meter>,
+    meter: Option<&mut Meter<'_>>,
 ) -> Resp {
     let has_init = body
         .messages()
@@ -172,7 +172,7 @@ pub async fn post(
         .any(|m| m.method() == Some("initialize") && m.is_request());
     // Without a session of this request's own (initialize, refusals): a live session its
     // header names, if any, gives the revision.
-    let note_by_header = |m: &mut Meter| {
+    let note_by_header = |m: &mut Meter<'_>| {
         let session = header(headers, SESSION_HEADER).and_then(|id| core.sessions.get(id));
         m.note_body(&body, session.map(|s| s.version.as_str()), None);
     };

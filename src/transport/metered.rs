@@ -68,10 +68,23 @@ struct Pending {
     outcome: Option<Outcome>,
 }
 
-/// What the router learned about one HTTP request, and the watch on its response.
-pub struct Meter {
+/// What the router learned about one HTTP request, and the watch on its response. It borrows
+/// the server's metrics while the request is routed (no reference count touched per request);
+/// a streamed response takes its own reference ([`Watch`]).
+pub struct Meter<'a> {
+    metrics: &'a Arc<Metrics>,
+    state: State,
+}
+
+/// A streamed response's meter, carried by its body.
+struct Watch {
     metrics: Arc<Metrics>,
-    /// Taken when the first operation is noted.
+    state: State,
+}
+
+struct State {
+    /// Taken when the first tool or prompt is looked up: an operation without one needs no
+    /// catalog.
     catalog: Option<Catalog>,
     arrival: Instant,
     /// Inline for the usual single message: one allocation less per request.
@@ -114,10 +127,82 @@ fn param_name(params: &str, with: impl FnOnce(&str) -> u32) -> Option<u32> {
         .map(|n| with(&n))
 }
 
-impl Meter {
-    pub fn new(metrics: Arc<Metrics>, arrival: Instant) -> Self {
+impl<'a> Meter<'a> {
+    pub fn new(metrics: &'a Arc<Metrics>, arrival: Instant) -> Self {
         Self {
             metrics,
+            state: State::new(arrival),
+        }
+    }
+
+    /// When the request arrived.
+    pub fn arrival(&self) -> Instant {
+        self.state.arrival
+    }
+
+    /// Notes the requests and notifications of a parsed POST body. `version` is the revision
+    /// they are served under, when known (a session's, or the modern `_meta`'s).
+    pub fn note_body(&mut self, body: &Body, version: Option<&str>, name_header: Option<&str>) {
+        self.state
+            .note_body(self.metrics, body, version, name_header)
+    }
+
+    /// Watches the response: SSE responses count as open streams of `kind`.
+    pub fn attach(mut self, mut resp: Resp, get: bool) -> Resp {
+        let state = &mut self.state;
+        // A whole body is never a stream: its headers need no lookup.
+        let is_sse = !matches!(resp.body(), super::body::OutBody::Full(_))
+            && resp
+                .headers()
+                .get(hyper::header::CONTENT_TYPE)
+                .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+        if is_sse {
+            let kind = if get {
+                StreamKind::Standalone
+            } else if state
+                .ops
+                .iter()
+                .any(|o| o.key.method() == "subscriptions/listen")
+            {
+                StreamKind::Listen
+            } else {
+                StreamKind::Request
+            };
+            state.stream = Some(self.metrics.stream_opened(kind));
+            state.end = resp.body().stream_end();
+        }
+        // A refusal before any dispatch (bad headers, no session): the answer, when it is
+        // JSON-RPC, still says which error; otherwise the HTTP status does.
+        state.refused = !resp.status().is_success();
+        // A whole body is complete now and goes to the connection in one frame: it is looked at
+        // here and what it answers is recorded as it is handed over (this meter's drop), without
+        // a watch on the body (two boxes and a call per frame on every request). Only streams
+        // are watched.
+        if let super::body::OutBody::Full(whole) = resp.body() {
+            if let Some(b) = whole {
+                state.inspect(b);
+            }
+            state.ended = true;
+            return resp;
+        }
+        if state.ops.is_empty() && state.stream.is_none() {
+            return resp;
+        }
+        // The state moves to the body's watch; what stays behind records nothing.
+        let arrival = state.arrival;
+        let watch = Watch {
+            metrics: self.metrics.clone(),
+            state: std::mem::replace(state, State::new(arrival)),
+        };
+        let body = std::mem::replace(resp.body_mut(), super::body::OutBody::empty());
+        *resp.body_mut() = body.metered(Box::new(watch));
+        resp
+    }
+}
+
+impl State {
+    fn new(arrival: Instant) -> Self {
+        Self {
             catalog: None,
             arrival,
             ops: smallvec::SmallVec::new(),
@@ -129,10 +214,13 @@ impl Meter {
         }
     }
 
-    /// Notes the requests and notifications of a parsed POST body. `version` is the revision
-    /// they are served under, when known (a session's, or the modern `_meta`'s).
-    pub fn note_body(&mut self, body: &Body, version: Option<&str>, name_header: Option<&str>) {
-        let catalog = self.catalog.get_or_insert_with(|| self.metrics.catalog());
+    fn note_body(
+        &mut self,
+        metrics: &Metrics,
+        body: &Body,
+        version: Option<&str>,
+        name_header: Option<&str>,
+    ) {
         for m in body.messages() {
             let (id, method, params) = match m {
                 Message::Request { id, method, params } => (Some(id), method, params),
@@ -141,6 +229,7 @@ impl Meter {
             };
             let target = match method.as_str() {
                 "tools/call" | "prompts/get" => {
+                    let catalog = self.catalog.get_or_insert_with(|| metrics.catalog());
                     let prompt = method == "prompts/get";
                     let index = |n: &str| {
                         if prompt {
@@ -176,51 +265,8 @@ impl Meter {
         }
     }
 
-    /// Watches the response: SSE responses count as open streams of `kind`.
-    pub fn attach(mut self, mut resp: Resp, get: bool) -> Resp {
-        let is_sse = resp
-            .headers()
-            .get(hyper::header::CONTENT_TYPE)
-            .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
-        if is_sse {
-            let kind = if get {
-                StreamKind::Standalone
-            } else if self
-                .ops
-                .iter()
-                .any(|o| o.key.method() == "subscriptions/listen")
-            {
-                StreamKind::Listen
-            } else {
-                StreamKind::Request
-            };
-            self.stream = Some(self.metrics.stream_opened(kind));
-            self.end = resp.body().stream_end();
-        }
-        // A refusal before any dispatch (bad headers, no session): the answer, when it is
-        // JSON-RPC, still says which error; otherwise the HTTP status does.
-        self.refused = !resp.status().is_success();
-        // A whole body is complete now and goes to the connection in one frame: it is looked at
-        // here and what it answers is recorded as it is handed over (this meter's drop), without
-        // a watch on the body (two boxes and a call per frame on every request). Only streams
-        // are watched.
-        if let super::body::OutBody::Full(whole) = resp.body() {
-            if let Some(b) = whole {
-                self.inspect(b);
-            }
-            self.ended = true;
-            return resp;
-        }
-        if self.ops.is_empty() && self.stream.is_none() {
-            return resp;
-        }
-        let body = std::mem::replace(resp.body_mut(), super::body::OutBody::empty());
-        *resp.body_mut() = body.metered(Box::new(self));
-        resp
-    }
-
     /// Looks at one frame of the response for answers to the noted requests.
-    pub fn inspect(&mut self, frame: &Bytes) {
+    fn inspect(&mut self, frame: &Bytes) {
         if self.unanswered == 0 {
             return;
         }
@@ -245,10 +291,11 @@ impl Meter {
     }
 
     fn classify(&mut self, message: &[u8]) {
+        let Some(after_head) = message.strip_prefix(ANSWER_HEAD) else {
+            return;
+        };
         // An error the whole request was refused with (`"id":null`) answers every request.
-        if let Some(err) =
-            message.strip_prefix(b"{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":")
-        {
+        if let Some(err) = after_head.strip_prefix(b"null,\"error\":{\"code\":") {
             let outcome = error_outcome(err);
             for op in &mut self.ops {
                 if op.id.is_some() && op.outcome.is_none() {
@@ -258,9 +305,6 @@ impl Meter {
             }
             return;
         }
-        let Some(after_head) = message.strip_prefix(ANSWER_HEAD) else {
-            return;
-        };
         for op in &mut self.ops {
             let Some(id) = &op.id else {
                 continue;
@@ -272,7 +316,7 @@ impl Meter {
                 continue;
             };
             let outcome = if let Some(result) = rest.strip_prefix(b"\"result\":") {
-                let tool_error = op.key.method() == "tools/call"
+                let tool_error = op.key.is_tools_call()
                     && memchr::memmem::find(result, b"\"isError\"").is_some()
                     && serde_json::from_slice::<IsError>(&result[..result.len().saturating_sub(1)])
                         .ok()
@@ -297,39 +341,54 @@ impl Meter {
     }
 }
 
-impl BodyWatch for Meter {
+impl BodyWatch for Watch {
     fn frame(&mut self, data: &Bytes) {
-        self.inspect(data);
+        self.state.inspect(data);
     }
 
     fn end(&mut self) {
-        self.ended = true;
+        self.state.ended = true;
     }
 }
 
-impl Drop for Meter {
+impl Drop for Meter<'_> {
     fn drop(&mut self) {
+        self.state.record(self.metrics);
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        self.state.record(&self.metrics);
+    }
+}
+
+impl State {
+    /// Records the operations and the stream, once the response has been handed over or its
+    /// body is gone.
+    fn record(&mut self, metrics: &Metrics) {
+        if self.ops.is_empty() && self.stream.is_none() {
+            return;
+        }
         let duration = self.arrival.elapsed();
-        let closing = self.metrics.is_closing();
-        if let Some(catalog) = &self.catalog {
-            for op in &self.ops {
-                let outcome = match (op.outcome, &op.id) {
-                    (Some(o), _) => o,
-                    // A notification: acknowledged.
-                    (None, None) if !self.refused => Outcome::Ok,
-                    (None, _) if self.refused => Outcome::Failed("_OTHER"),
-                    // A request the body ended without answering: cancelled by the client or
-                    // cut by a shutdown or a lost connection.
-                    (None, Some(_)) if closing => Outcome::Failed("shutdown"),
-                    (None, Some(_)) if self.ended => Outcome::Failed("cancelled"),
-                    (None, _) => Outcome::Failed("client_gone"),
-                };
-                self.metrics.record(catalog, op.key, outcome, duration);
-            }
+        let closing = metrics.is_closing();
+        for op in &self.ops {
+            let outcome = match (op.outcome, &op.id) {
+                (Some(o), _) => o,
+                // A notification: acknowledged.
+                (None, None) if !self.refused => Outcome::Ok,
+                (None, _) if self.refused => Outcome::Failed("_OTHER"),
+                // A request the body ended without answering: cancelled by the client or
+                // cut by a shutdown or a lost connection.
+                (None, Some(_)) if closing => Outcome::Failed("shutdown"),
+                (None, Some(_)) if self.ended => Outcome::Failed("cancelled"),
+                (None, _) => Outcome::Failed("client_gone"),
+            };
+            metrics.record(self.catalog.as_ref(), op.key, outcome, duration);
         }
         if self.stream.take().is_some() {
             let cause = self.end.as_ref().and_then(|e| e.end_cause());
-            self.metrics.stream_closed(if closing {
+            metrics.stream_closed(if closing {
                 CloseReason::Shutdown
             } else if let Some(cause) = cause {
                 match cause {

@@ -21,7 +21,7 @@ use super::core::Core;
 use super::http::{self, header, Resp, VERSION_HEADER};
 use super::metered::Meter;
 use super::pipeline::{self, Peer};
-use super::sockets::{read_body, BodyReadError};
+use super::sockets::{read_body_since, BodyReadError};
 use super::{legacy, modern};
 use crate::protocol::jsonrpc::{parse_body, Body, Message};
 use crate::protocol::meta::{claims_modern, modern_meta_of};
@@ -81,12 +81,12 @@ where
     B::Error: Into<BodyError>,
 {
     // Metrics off: nothing is noted or watched.
-    let Some(metrics) = core.cfg.metrics.clone() else {
+    let Some(metrics) = core.cfg.metrics.as_ref() else {
         return route(core, addr, req, None).await;
     };
     if core.cfg.metrics_path.as_deref() == Some(req.uri().path()) {
         let (parts, _) = req.into_parts();
-        return metrics_text(core, &metrics, &parts);
+        return metrics_text(core, metrics, &parts);
     }
     // Operations are measured from here to the last byte of the response body.
     let mut meter = Meter::new(metrics, Instant::now());
@@ -99,7 +99,7 @@ async fn route<B>(
     core: &Arc<Core>,
     addr: SocketAddr,
     req: Request<B>,
-    meter: Option<&mut Meter>,
+    meter: Option<&mut Meter<'_>>,
 ) -> Resp
 where
     B: hyper::body::Body<Data = Bytes>,
@@ -210,7 +210,7 @@ async fn by_method<B>(
     peer: Peer,
     parts: &Parts,
     body: B,
-    meter: Option<&mut Meter>,
+    meter: Option<&mut Meter<'_>>,
 ) -> Resp
 where
     B: hyper::body::Body<Data = Bytes>,
@@ -257,7 +257,7 @@ async fn post<B>(
     peer: Peer,
     headers: &HeaderMap,
     body: B,
-    mut meter: Option<&mut Meter>,
+    mut meter: Option<&mut Meter<'_>>,
 ) -> Resp
 where
     B: hyper::body::Body<Data = Bytes>,
@@ -303,11 +303,12 @@ where
     }
     let limits = &core.cfg.sockets;
     let body = std::pin::pin!(body);
-    let read = read_body(
+    let read = read_body_since(
         body,
         core.cfg.max_body,
         limits.body_idle_timeout,
         limits.body_timeout,
+        meter.as_deref().map_or_else(Instant::now, Meter::arrival),
     );
     let bytes = match read.await {
         Ok(b) => b,
@@ -384,7 +385,16 @@ where
                     .and_then(|m| m.protocol_version.as_ref())
                     .and_then(|v| v.as_str())
                     .or_else(|| header(headers, VERSION_HEADER));
-                m.note_body(&body, version, header(headers, "mcp-name"));
+                // Only a tools/call or prompts/get reads the name header.
+                let name = match &body {
+                    Body::Single(msg)
+                        if matches!(msg.method(), Some("tools/call" | "prompts/get")) =>
+                    {
+                        header(headers, "mcp-name")
+                    }
+                    _ => None,
+                };
+                m.note_body(&body, version, name);
             }
             return Box::pin(modern::post(
                 core.clone(),
