@@ -191,3 +191,41 @@ test('close() while a call hangs: the client still gets an answer', async () => 
   expect([200, 202]).toContain(r.status)
   if (r.status === 200) expect(r.json).toMatchObject({ id: 5, error: expect.any(Object) })
 })
+
+test('polled on the JS thread: a request Rust answers is written before handle() returns', async () => {
+  const handler = await createStreamableMcpHandler(callbacks({ slowStarted: deferred(), aborted: deferred(), hangStarted: deferred() }))
+  const seen = []
+  const http = require('node:http')
+  const server = http.createServer((req, res) => {
+    const chunks = []
+    req.on('data', (c) => chunks.push(c))
+    req.on('end', () => {
+      const body = Buffer.concat(chunks)
+      const done = handler.handle(req, res, req.method === 'POST' ? { body } : undefined)
+      // Read at once, before any later turn of the event loop could have written it.
+      seen.push({ method: req.method, body: body.toString(), ended: res.writableEnded })
+      done.catch(() => {})
+    })
+  })
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+  cleanups.push(async () => {
+    await handler.close()
+    server.closeAllConnections()
+    await new Promise((resolve) => server.close(resolve))
+  })
+  const url = `http://127.0.0.1:${server.address().port}/mcp`
+  const session = await openSession(url, '2025-11-25')
+  const list = await post(url, { jsonrpc: '2.0', id: 2, method: 'tools/list' }, { session, version: '2025-11-25' })
+  expect(list.json.result.tools.map((t) => t.name)).toContain('echo')
+  const discover = await modernPost(url, 'server/discover', {}, { id: 3 })
+  expect(discover.json.result.supportedVersions).toContain('2026-07-28')
+  const call = await post(url, { jsonrpc: '2.0', id: 4, method: 'tools/call', params: { name: 'echo', arguments: { text: 'x' } } }, { session, version: '2025-11-25' })
+  expect(call.json.result.content[0].text).toBe('x')
+  const of = (m) => seen.find((s) => s.body.includes(`"method":"${m}"`))
+  // initialize, tools/list and server/discover: answered inside the call; tools/call: after its
+  // callback.
+  expect(of('initialize').ended).toBe(true)
+  expect(of('tools/list').ended).toBe(true)
+  expect(of('server/discover').ended).toBe(true)
+  expect(of('tools/call').ended).toBe(false)
+})

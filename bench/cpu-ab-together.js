@@ -9,6 +9,7 @@
 //   node bench/cpu-ab-together.js ROUNDS MODE SPEC_A SPEC_B
 //   node bench/cpu-ab-together.js 10 tools-call . '.@{"metrics":true}'
 //   node bench/cpu-ab-together.js 10 tools-call . '.#BENCH_AUTH=jwt'
+//   node bench/cpu-ab-together.js 6 tools-call '.#BENCH_SCRIPT=node-http.js' '.#BENCH_SCRIPT=addon-handler.js'
 //
 // SPEC is TREE[@OPTIONS_JSON][#ENV=VALUE,...]: a checkout with a built addon, extra server
 // options (BENCH_EXTRA of bench/servers/addon.js) and environment (e.g. BENCH_AUTH=js|jwt, whose

@@ -56,11 +56,14 @@ function badRequest(res, message) {
 }
 
 class StreamableMcpHandler extends StreamableMcpServer {
-  constructor(nativeServer, opts) {
+  constructor(nativeServer, opts, settle) {
     super(nativeServer)
     // No listener: `url` is the endpoint path and `port` 0.
     this.endpoint = nativeServer.url
     this._maxBody = Number.isInteger(opts && opts.maxBodyBytes) ? opts.maxBodyBytes : DEFAULT_MAX_BODY
+    this._settle = settle
+    // Requests whose head is not known yet, by ticket.
+    this._waiting = new Map()
     this._streams = new Map()
     this._tickets = 0
     nativeServer.setChunkSink((id, chunk) => {
@@ -73,6 +76,8 @@ class StreamableMcpHandler extends StreamableMcpServer {
         res.write(chunk)
       }
     })
+    // Requests woken on another thread (a timer, a stream, I/O) wait for a poll here.
+    nativeServer.setReadySink(() => settle(READY))
   }
 
   /**
@@ -92,66 +97,126 @@ class StreamableMcpHandler extends StreamableMcpServer {
     }
     const socket = req.socket || {}
     const ticket = (this._tickets = (this._tickets + 1) >>> 0)
-    // One 'close' listener for the whole exchange (no removal on the hot path): before the head
-    // the client going away drops the request, as the listener drops a closed connection's;
-    // during a stream it cancels the stream; after a whole answer it does nothing.
-    const state = { phase: WAITING, stream: 0, ended: null }
-    res.on('close', () => {
-      if (state.phase === WAITING) {
-        state.phase = GONE
-        this._native.cancelServe(ticket)
-      } else if (state.phase === STREAMING) {
-        state.phase = DONE
-        if (this._streams.delete(state.stream)) this._native.cancelStream(state.stream)
-        state.ended()
-      }
-    })
-    let head
+    let served
     try {
       const auth = options && options.auth ? JSON.stringify(options.auth) : undefined
       // Every request is the endpoint's except the OAuth metadata paths (RFC 9728), which the
       // host routes here too: only those pass their real path.
       const url = req.originalUrl || req.url
       const path = typeof url === 'string' && url.startsWith('/.well-known/') ? url.split('?')[0] : undefined
-      head = await this._native.serve(ticket, req.method, req.rawHeaders.join('\n'), body, socket.remoteAddress || '', socket.remotePort || 0, auth, path)
+      // Polled on this thread: most requests are answered before it returns.
+      served = this._native.serve(ticket, req.method, req.rawHeaders.join('\n'), body, socket.remoteAddress || '', socket.remotePort || 0, auth, path)
     } catch (e) {
-      if (state.phase === WAITING) {
-        state.phase = DONE
-        badRequest(res, e.message)
-      }
-      return
+      return badRequest(res, e.message)
     }
-    // head: [status, headers, body | null, stream | null].
+    if (typeof served !== 'number') {
+      const ex = new Exchange(this, ticket, res)
+      const done = ex.respond(served)
+      if (served[4] > 1) this._settle(served[4])
+      return done
+    }
+    // Still being served: its head comes through _complete.
+    const ex = new Exchange(this, ticket, res)
+    this._waiting.set(ticket, ex)
+    ex.listen()
+    if (served > 1) this._settle(served)
+    return ex.finished()
+  }
+
+  // The heads pollReady gave: [flags, ticket, head, ticket, head, …].
+  _complete(out) {
+    for (let i = 1; i < out.length; i += 2) {
+      const ex = this._waiting.get(out[i])
+      const head = out[i + 1]
+      if (ex === undefined) {
+        // Its client went away meanwhile.
+        if (head[3] !== null) this._native.cancelStream(head[3])
+        continue
+      }
+      this._waiting.delete(out[i])
+      ex.respond(head)
+    }
+  }
+}
+
+// One request's response: written whole, or streamed; `finished()` resolves when it is done.
+class Exchange {
+  constructor(handler, ticket, res) {
+    this.handler = handler
+    this.ticket = ticket
+    this.res = res
+    this.stream = 0
+    this.phase = WAITING
+    this.resolve = null
+    this.listening = false
+    this.onClose = () => this.closed()
+  }
+
+  listen() {
+    if (this.listening) return
+    this.listening = true
+    this.res.on('close', this.onClose)
+  }
+
+  finished() {
+    if (this.phase === DONE) return undefined
+    return new Promise((resolve) => {
+      this.resolve = resolve
+    })
+  }
+
+  end() {
+    this.phase = DONE
+    if (this.resolve !== null) this.resolve()
+  }
+
+  // Node closed the response: before the head the request is dropped, as the listener drops a
+  // closed connection's; during a stream the stream is cancelled; after a whole answer nothing.
+  closed() {
+    const h = this.handler
+    if (this.phase === WAITING) {
+      if (h._waiting.delete(this.ticket)) {
+        const flags = h._native.cancelServe(this.ticket)
+        if (flags > 1) h._settle(flags)
+      }
+      this.end()
+    } else if (this.phase === STREAMING) {
+      if (h._streams.delete(this.stream)) h._native.cancelStream(this.stream)
+      this.end()
+    }
+  }
+
+  // head: [status, headers, body | null, stream | null, flags].
+  respond(head) {
+    const res = this.res
     const stream = head[3]
-    if (state.phase !== WAITING || res.writableEnded || res.destroyed) {
-      if (stream !== null) this._native.cancelStream(stream)
-      return
+    if (res.writableEnded || res.destroyed) {
+      if (stream !== null) this.handler._native.cancelStream(stream)
+      return this.end()
     }
     // The head in one call, headers as the flat [name, value, …] list Rust made (merged with
     // any the host set before).
     res.writeHead(head[0], head[1])
     if (stream === null) {
-      state.phase = DONE
       res.end(head[2] === null ? undefined : head[2])
-      return
+      return this.end()
     }
-    const id = stream
-    this._streams.set(id, res)
+    this.handler._streams.set(stream, res)
     if (typeof res.flushHeaders === 'function') res.flushHeaders()
-    state.stream = id
-    await new Promise((resolve) => {
-      state.ended = resolve
-      state.phase = STREAMING
-      this._native.startStream(id)
-    })
+    this.stream = stream
+    this.listen()
+    this.phase = STREAMING
+    this.handler._native.startStream(stream)
+    return this.finished()
   }
 }
 
-// handle()'s phases.
+// An exchange's phases.
 const WAITING = 0
 const STREAMING = 1
 const DONE = 2
-const GONE = 3
+// Flag of a native entry: heads wait in pollReady (src/bindings/handler.rs).
+const READY = 4
 
 async function createStreamableMcpHandler(opts = {}, monitor = {}) {
   return startServer(opts, monitor, StreamableMcpHandler)

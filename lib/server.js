@@ -67,6 +67,9 @@ function cutParts(item, parts) {
   return out
 }
 const CHANGE_SPACING_MS = 50
+// Flags of a handler-mode entry (src/bindings/handler.rs): invocations wait; heads wait.
+const DRAIN = 2
+const DONE = 4
 const LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency']
 
 function toInfo(raw) {
@@ -325,14 +328,26 @@ async function startServer(opts, monitor, Wrapper) {
   const finish = (callId, ok, value) => {
     contexts.delete(callId)
     if (!server) return
+    // In handler mode the answer may finish a request at once: its flags say what JS does next,
+    // or the heads it finished come back with it ([flags, ticket, head, …]).
+    const r = answer(callId, ok, value)
+    if (typeof r === 'number') {
+      if (r > 1) settle(r)
+    } else {
+      wrapper._complete(r)
+      if (r[0] > 1) settle(r[0])
+    }
+  }
+
+  // Hands a callback's outcome to the native side; gives its flags (bit 0: still waited for).
+  const answer = (callId, ok, value) => {
     if (ok) {
       // A large answer that cannot be held now (maxResponseBytesInFlight) is refused before it
       // is serialized: no copy of it is made (docs/hardening.md, "Answers in flight").
       const size = answerSize(value)
       if (size >= LARGE_ANSWER) {
         if (!server.answerFits(size)) {
-          server.resolveCall(callId, false, JSON.stringify({ answersInFlight: size }))
-          return
+          return server.resolveCall(callId, false, JSON.stringify({ answersInFlight: size }))
         }
         // Its large strings go to Rust as they are and are spliced in there: V8 makes no
         // serialized copy of them.
@@ -342,27 +357,41 @@ async function startServer(opts, monitor, Wrapper) {
           try {
             shell = JSON.stringify(withoutParts(value, parts))
           } catch (e) {
-            server.resolveCall(callId, false, JSON.stringify({ badResult: true, message: `result is not serializable: ${e.message}` }))
-            return
+            return server.resolveCall(callId, false, JSON.stringify({ badResult: true, message: `result is not serializable: ${e.message}` }))
           }
-          server.resolveCallParts(callId, shell, PART_MARKER_JSON, parts)
-          return
+          return server.resolveCallParts(callId, shell, PART_MARKER_JSON, parts)
         }
       }
       let json
       try {
         json = JSON.stringify(value)
       } catch (e) {
-        server.resolveCall(callId, false, JSON.stringify({ badResult: true, message: `result is not serializable: ${e.message}` }))
-        return
+        return server.resolveCall(callId, false, JSON.stringify({ badResult: true, message: `result is not serializable: ${e.message}` }))
       }
       if (json === undefined || value === null || typeof value !== 'object' || Array.isArray(value)) {
-        server.resolveCall(callId, false, JSON.stringify({ badResult: true, message: 'the callback must return an object' }))
-        return
+        return server.resolveCall(callId, false, JSON.stringify({ badResult: true, message: 'the callback must return an object' }))
       }
-      server.resolveCall(callId, true, json)
-    } else {
-      server.resolveCall(callId, false, errorPayload(value))
+      return server.resolveCall(callId, true, json)
+    }
+    return server.resolveCall(callId, false, errorPayload(value))
+  }
+
+  // Handler mode (lib/handler.js): a native entry's flags. DRAIN: invocations wait; DONE:
+  // requests finished and their heads wait in pollReady.
+  let drainSoon = false
+  const drainBatch = () => {
+    drainSoon = false
+    drain()
+  }
+  const settle = (flags) => {
+    if (flags & DRAIN && !drainSoon) {
+      drainSoon = true
+      setImmediate(drainBatch)
+    }
+    if (flags & DONE && wrapper) {
+      const out = server.pollReady()
+      wrapper._complete(out)
+      if (out[0] > 1) settle(out[0])
     }
   }
 
@@ -477,7 +506,7 @@ async function startServer(opts, monitor, Wrapper) {
 
   server = await native.startNativeServer(JSON.stringify(wire), drain, events, verify)
   if (drainPending) drain()
-  wrapper = Wrapper ? new Wrapper(server, opts) : new StreamableMcpServer(server)
+  wrapper = Wrapper ? new Wrapper(server, opts, settle) : new StreamableMcpServer(server)
   return wrapper
 }
 

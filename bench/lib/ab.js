@@ -43,7 +43,8 @@ function cpuSeconds(pid) {
   return (Number(rest[11]) + Number(rest[12])) / clkTck
 }
 
-// Starts `TREE/bench/servers/addon.js --port 0 ...args` and resolves once it prints LISTENING:
+// Starts `TREE/bench/servers/addon.js --port 0 ...args` (another server of bench/servers with
+// env.BENCH_SCRIPT, e.g. addon-handler.js or node-http.js) and resolves once it prints LISTENING:
 // { child, pid, url, bearer } (`bearer` is the token it prints with BENCH_AUTH, else null).
 // `env` entries set to undefined are removed from the inherited environment.
 function startServer({ tree = ROOT, args = [], env = {}, pin = false, cpu = 1, timeoutMs = 20_000 } = {}) {
@@ -52,7 +53,7 @@ function startServer({ tree = ROOT, args = [], env = {}, pin = false, cpu = 1, t
     if (v === undefined) delete full[k]
     else full[k] = v
   }
-  const [cmd, argv] = pinned(pin, cpu, process.execPath, [path.join(path.resolve(tree), 'bench', 'servers', 'addon.js'), '--port', '0', ...args])
+  const [cmd, argv] = pinned(pin, cpu, process.execPath, [path.join(path.resolve(tree), 'bench', 'servers', env.BENCH_SCRIPT || 'addon.js'), '--port', '0', ...args])
   const child = spawn(cmd, argv, { cwd: ROOT, env: full, stdio: ['ignore', 'pipe', 'inherit'] })
   return new Promise((resolve, reject) => {
     let out = ''

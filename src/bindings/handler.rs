@@ -4,11 +4,19 @@
 //! plus chunks through one threadsafe function per server when it is an SSE stream. Node
 //! closing the response aborts the stream's pump, which drops the body: the core sees it as
 //! a dropped connection (cancellation, resumability).
+//!
+//! A request's future is polled on the JS thread, where it arrives and where its callbacks run
+//! (see "Requests polled on the JS thread" below and docs/handler-mode.md).
 
+use std::cell::Cell;
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Weak};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -36,10 +44,12 @@ pub struct ServedHead {
     pub headers: Vec<String>,
     pub body: Option<String>,
     pub stream: Option<u32>,
+    /// What JS must do next (`DRAIN`, `DONE`), when the head is the answer of `serve` itself.
+    pub flags: u32,
 }
 
-/// JS sees `[status, headers, body | null, stream | null]`: an array is set by index, where an
-/// object's named properties each cost a key lookup (it crosses once per request).
+/// JS sees `[status, headers, body | null, stream | null, flags]`: an array is set by index,
+/// where an object's named properties each cost a key lookup (it crosses once per request).
 impl ToNapiValue for ServedHead {
     unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
         let items = unsafe {
@@ -48,6 +58,7 @@ impl ToNapiValue for ServedHead {
                 Vec::<String>::to_napi_value(env, val.headers)?,
                 Option::<String>::to_napi_value(env, val.body)?,
                 Option::<u32>::to_napi_value(env, val.stream)?,
+                u32::to_napi_value(env, val.flags)?,
             ]
         };
         let mut arr = std::ptr::null_mut();
@@ -74,10 +85,17 @@ struct Inner {
     sink: Mutex<Option<Arc<ChunkTsfn>>>,
     next: AtomicU32,
     pumps: Mutex<HashMap<u32, Pump>>,
-    /// Requests still being served, by the ticket JS gave them: dropping the sender (Node
-    /// reports the client gone before the head) drops the service future, as hyper drops a
-    /// closed connection's.
-    requests: Mutex<HashMap<u32, tokio::sync::oneshot::Sender<()>>>,
+    /// Requests still being served, by the ticket JS gave them. Dropping one (Node reports the
+    /// client gone before the head) drops its future, as hyper drops a closed connection's.
+    tasks: Mutex<crate::util::FnvMap<u32, Task>>,
+    /// Tickets whose futures were woken and wait for a poll on the JS thread.
+    ready: Mutex<Vec<u32>>,
+    /// Heads of requests finished by a poll, waiting for `pollReady`.
+    done: Mutex<Vec<(u32, ServedHead)>>,
+    /// A `pollReady` is queued on the JS thread (a wake from another thread).
+    poll_scheduled: AtomicBool,
+    /// Asks the JS thread to call `pollReady` (wakes from tokio threads: timers, streams, I/O).
+    ready_sink: Mutex<Option<Arc<ReadyTsfn>>>,
 }
 
 struct Pump {
@@ -176,6 +194,23 @@ impl HandlerStreams {
                 h.abort();
             }
         }
+        // Requests still waiting get one last poll here (the shutdown answered their calls);
+        // any still pending is answered 503. JS takes them with the next `pollReady`.
+        let left: Vec<(u32, Task)> = self.inner.tasks.lock().drain().collect();
+        for (ticket, mut task) in left {
+            let head = match task.poll() {
+                Poll::Ready(head) => head,
+                Poll::Pending => unavailable(),
+            };
+            drop(task);
+            self.inner.done.lock().push((ticket, head));
+        }
+        let sink = self.inner.ready_sink.lock().take();
+        if let Some(sink) = sink {
+            if !self.inner.done.lock().is_empty() {
+                sink.call((), ThreadsafeFunctionCallMode::NonBlocking);
+            }
+        }
         self.inner.sink.lock().take();
     }
 }
@@ -195,10 +230,24 @@ impl HandlerStreams {
         Ok(())
     }
 
+    /// Registers what JS calls when requests woken on another thread wait for a poll.
+    pub fn set_ready_sink(&self, sink: Function<'_, (), Unknown<'static>>) -> Result<()> {
+        let tsfn: ReadyTsfn = sink
+            .build_threadsafe_function::<()>()
+            .callee_handled::<false>()
+            .build()?;
+        *self.inner.ready_sink.lock() = Some(Arc::new(tsfn));
+        Ok(())
+    }
+
     /// The client went away before the response head: the request is dropped, as a closed
-    /// connection's is on the listener.
-    pub fn cancel_serve(&self, ticket: u32) -> bool {
-        self.inner.requests.lock().remove(&ticket).is_some()
+    /// connection's is on the listener. Gives the entry flags (its drop may wake others).
+    pub fn cancel_serve(&self, ticket: u32) -> u32 {
+        self.entry(|| {
+            let task = self.inner.tasks.lock().remove(&ticket);
+            drop(task);
+        })
+        .1
     }
 }
 
@@ -220,14 +269,293 @@ pub struct HostRequest {
     pub path: Option<String>,
 }
 
-/// Serves one request through the server's service; resolves with the response head (and the
-/// whole body, or a stream id).
-pub fn serve<'env>(
-    env: &'env Env,
-    server: &McpServer,
-    streams: &HandlerStreams,
-    request: HostRequest,
-) -> Result<PromiseRaw<'env, ServedHead>> {
+// ---- Requests polled on the JS thread ---------------------------------------------------------
+//
+// A request reaches `serve` on the JS thread and its callbacks run there, so its future is
+// polled there too: `serve` polls it at once (a `tools/list` is answered before it returns);
+// an invocation it makes is taken by JS right after (`DRAIN`), with no threadsafe-function hop;
+// the callback's answer (`resolveCall`, on the JS thread) wakes it and polls it again, and JS
+// takes the head with `pollReady` (`DONE`). Native code never calls into JS here: each entry
+// reports what JS must do next in its return value. Only a wake from another thread (a timer,
+// a stream, I/O) costs a hop: it schedules one `pollReady` for everything woken meanwhile.
+// Every poll runs inside the runtime's context, so tokio timers and spawns work.
+
+/// JS must run its drain: invocations wait.
+pub const DRAIN: u32 = 2;
+/// JS must call `pollReady`: heads of finished requests wait.
+pub const DONE: u32 = 4;
+/// `serve` only: the request is still being served.
+pub const PENDING: u32 = 8;
+
+type ServeFuture = Pin<Box<dyn Future<Output = ServedHead> + Send>>;
+type ReadyTsfn = ThreadsafeFunction<(), Unknown<'static>, (), Status, false>;
+
+thread_local! {
+    /// The server (its `Inner`'s address) whose entry runs on this thread; 0 outside entries.
+    static ENTRY: Cell<usize> = const { Cell::new(0) };
+    /// An invocation was queued during the current entry.
+    static NEEDS_DRAIN: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Called by the callback host after it queued an invocation: true inside an entry on the JS
+/// thread, which then tells JS to drain (so no threadsafe-function call is needed).
+pub fn invoked_in_entry() -> bool {
+    if ENTRY.with(Cell::get) != 0 {
+        NEEDS_DRAIN.with(|n| n.set(true));
+        true
+    } else {
+        false
+    }
+}
+
+struct Task {
+    fut: ServeFuture,
+    waker: Waker,
+}
+
+impl Task {
+    /// One poll; a panic in the request's future answers it 500 (the future is then dropped).
+    fn poll(&mut self) -> Poll<ServedHead> {
+        let mut cx = Context::from_waker(&self.waker);
+        match std::panic::catch_unwind(AssertUnwindSafe(|| self.fut.as_mut().poll(&mut cx))) {
+            Ok(p) => p,
+            Err(_) => {
+                tracing::error!("a handler-mode request panicked");
+                Poll::Ready(internal_error())
+            }
+        }
+    }
+}
+
+struct TaskWake {
+    ticket: u32,
+    inner: Weak<Inner>,
+}
+
+impl Wake for TaskWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let Some(inner) = self.inner.upgrade() else {
+            return;
+        };
+        inner.ready.lock().push(self.ticket);
+        // Inside this server's entry the entry polls it before it returns.
+        if ENTRY.with(Cell::get) == Arc::as_ptr(&inner) as usize {
+            return;
+        }
+        if !inner.poll_scheduled.swap(true, Ordering::AcqRel) {
+            let sink = inner.ready_sink.lock().clone();
+            if let Some(sink) = sink {
+                sink.call((), ThreadsafeFunctionCallMode::NonBlocking);
+            }
+        }
+    }
+}
+
+/// Restores the entry marks even if the entry unwinds.
+struct EntryGuard {
+    prev: usize,
+    prev_drain: bool,
+}
+
+impl Drop for EntryGuard {
+    fn drop(&mut self) {
+        ENTRY.with(|e| e.set(self.prev));
+        NEEDS_DRAIN.with(|n| n.set(self.prev_drain));
+    }
+}
+
+fn json_head(status: u32, body: String) -> ServedHead {
+    ServedHead {
+        status,
+        headers: vec!["content-type".to_owned(), "application/json".to_owned()],
+        body: Some(body),
+        stream: None,
+        flags: 0,
+    }
+}
+
+fn internal_error() -> ServedHead {
+    json_head(
+        500,
+        r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"Internal error"}}"#
+            .to_owned(),
+    )
+}
+
+fn unavailable() -> ServedHead {
+    json_head(
+        503,
+        r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"the server is closing"}}"#
+            .to_owned(),
+    )
+}
+
+impl HandlerStreams {
+    /// Runs `f` as an entry of this server on the JS thread, inside the runtime's context, then
+    /// polls every request woken meanwhile. Gives `f`'s value and the flags for JS.
+    /// `resolveCall` answers a call inside one, so the request it wakes is polled at once.
+    pub fn entry<R>(&self, f: impl FnOnce() -> R) -> (R, u32) {
+        let me = Arc::as_ptr(&self.inner) as usize;
+        let _guard = EntryGuard {
+            prev: ENTRY.with(|e| e.replace(me)),
+            prev_drain: NEEDS_DRAIN.with(|n| n.replace(false)),
+        };
+        napi::bindgen_prelude::within_runtime_if_available(|| {
+            let r = f();
+            self.run_ready();
+            let mut flags = 0;
+            if NEEDS_DRAIN.with(Cell::get) {
+                flags |= DRAIN;
+            }
+            if !self.inner.done.lock().is_empty() {
+                flags |= DONE;
+            }
+            (r, flags)
+        })
+    }
+
+    /// Polls the woken requests until none is left; finished ones go to `done`.
+    fn run_ready(&self) {
+        loop {
+            let woken = std::mem::take(&mut *self.inner.ready.lock());
+            if woken.is_empty() {
+                return;
+            }
+            for ticket in woken {
+                // Out of the map while it is polled: a wake during the poll only queues it.
+                let Some(mut task) = self.inner.tasks.lock().remove(&ticket) else {
+                    continue;
+                };
+                match task.poll() {
+                    Poll::Pending => {
+                        self.inner.tasks.lock().insert(ticket, task);
+                    }
+                    Poll::Ready(head) => {
+                        drop(task);
+                        self.inner.done.lock().push((ticket, head));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Polls what other threads woke and hands JS every finished head: `[flags, ticket, head,
+    /// ticket, head, …]`.
+    pub fn poll_ready(&self) -> Completions {
+        self.inner.poll_scheduled.store(false, Ordering::Release);
+        let ((), flags) = self.entry(|| ());
+        self.completions(flags)
+    }
+
+    /// The finished heads, with the rest of an entry's `flags` (`DONE` is what they answer).
+    pub fn completions(&self, flags: u32) -> Completions {
+        let done = std::mem::take(&mut *self.inner.done.lock());
+        Completions {
+            flags: flags & !DONE,
+            done,
+        }
+    }
+}
+
+/// What `pollReady` gives JS.
+pub struct Completions {
+    flags: u32,
+    done: Vec<(u32, ServedHead)>,
+}
+
+impl ToNapiValue for Completions {
+    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
+        let mut arr = std::ptr::null_mut();
+        let len = 1 + 2 * val.done.len();
+        check_status!(unsafe { sys::napi_create_array_with_length(env, len, &mut arr) })?;
+        let flags = unsafe { u32::to_napi_value(env, val.flags)? };
+        check_status!(unsafe { sys::napi_set_element(env, arr, 0, flags) })?;
+        for (i, (ticket, head)) in val.done.into_iter().enumerate() {
+            let t = unsafe { u32::to_napi_value(env, ticket)? };
+            let h = unsafe { ServedHead::to_napi_value(env, head)? };
+            check_status!(unsafe { sys::napi_set_element(env, arr, (1 + 2 * i) as u32, t) })?;
+            check_status!(unsafe { sys::napi_set_element(env, arr, (2 + 2 * i) as u32, h) })?;
+        }
+        Ok(arr)
+    }
+}
+
+impl TypeName for Completions {
+    fn type_name() -> &'static str {
+        "Completions"
+    }
+
+    fn value_type() -> ValueType {
+        ValueType::Object
+    }
+}
+
+/// Turns the service's response into the head JS writes: the whole body, or a stream pumped
+/// to the chunk sink.
+fn into_head(resp: hyper::Response<OutBody>, pumps: &HandlerStreams) -> ServedHead {
+    let (parts, mut body) = resp.into_parts();
+    let mut headers = Vec::with_capacity(parts.headers.len() * 2);
+    for (name, value) in &parts.headers {
+        headers.push(name.as_str().to_owned());
+        headers.push(String::from_utf8_lossy(value.as_bytes()).into_owned());
+    }
+    let status = u32::from(parts.status.as_u16());
+    match body.take_whole() {
+        Some(b) => ServedHead {
+            status,
+            headers,
+            body: b.map(|b| String::from_utf8_lossy(&b).into_owned()),
+            stream: None,
+            flags: 0,
+        },
+        None => match pumps.start(body) {
+            Some(id) => ServedHead {
+                status,
+                headers,
+                body: None,
+                stream: Some(id),
+                flags: 0,
+            },
+            None => {
+                tracing::error!("handler mode: a stream without a chunk sink");
+                internal_error()
+            }
+        },
+    }
+}
+
+/// The head of `serve`: the answer itself, or (`PENDING`) a request JS learns the head of from
+/// `pollReady`.
+pub enum Served {
+    Now(ServedHead),
+    Pending(u32),
+}
+
+impl ToNapiValue for Served {
+    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
+        match val {
+            Served::Now(head) => unsafe { ServedHead::to_napi_value(env, head) },
+            Served::Pending(flags) => unsafe { u32::to_napi_value(env, flags) },
+        }
+    }
+}
+
+impl TypeName for Served {
+    fn type_name() -> &'static str {
+        "Served"
+    }
+
+    fn value_type() -> ValueType {
+        ValueType::Unknown
+    }
+}
+
+/// Serves one request through the server's service, polled on this (the JS) thread.
+pub fn serve(server: &McpServer, streams: &HandlerStreams, request: HostRequest) -> Result<Served> {
     let HostRequest {
         ticket,
         method,
@@ -259,9 +587,7 @@ pub fn serve<'env>(
                 format!("options.auth must be an AuthInfo ({{ subject, scopes, … }}): {e}"),
             )
         })?;
-        builder = builder.extension(crate::transport::pipeline::HostPrincipal(
-            std::sync::Arc::new(info),
-        ));
+        builder = builder.extension(crate::transport::pipeline::HostPrincipal(Arc::new(info)));
     }
     let req = builder.body(Full::new(body)).map_err(err)?;
     let ip = remote_ip
@@ -269,49 +595,29 @@ pub fn serve<'env>(
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     let service = server.service(SocketAddr::new(ip, u16::try_from(remote_port).unwrap_or(0)));
     let pumps = streams.clone();
-    // One task serves the request and resolves the promise (no second task and channel hop on
-    // the hot path); `cancel_serve` dropping the sender ends it, dropping the service future.
-    let (cancel_tx, cancel_rx) = tokio::sync::oneshot::channel::<()>();
-    let requests = streams.clone();
-    requests.inner.requests.lock().insert(ticket, cancel_tx);
-    env.spawn_future(async move {
-        let serve = async move {
-            let resp = service.handle(req).await;
-            let (parts, mut body) = resp.into_parts();
-            let mut headers = Vec::with_capacity(parts.headers.len() * 2);
-            for (name, value) in &parts.headers {
-                headers.push(name.as_str().to_owned());
-                headers.push(String::from_utf8_lossy(value.as_bytes()).into_owned());
-            }
-            let status = u32::from(parts.status.as_u16());
-            match body.take_whole() {
-                Some(b) => Some(ServedHead {
-                    status,
-                    headers,
-                    body: b.map(|b| String::from_utf8_lossy(&b).into_owned()),
-                    stream: None,
-                }),
-                None => pumps.start(body).map(|id| ServedHead {
-                    status,
-                    headers,
-                    body: None,
-                    stream: Some(id),
-                }),
-            }
-        };
-        let head = tokio::select! {
-            head = serve => Some(head),
-            // Ok or Err alike: the sender is gone only through cancel_serve (or close).
-            _ = cancel_rx => None,
-        };
-        requests.inner.requests.lock().remove(&ticket);
-        match head {
-            Some(Some(head)) => Ok(head),
-            Some(None) => Err(Error::new(
-                Status::GenericFailure,
-                "no chunk sink registered",
-            )),
-            None => Err(Error::new(Status::Cancelled, "the client went away")),
+    let fut: ServeFuture = Box::pin(async move {
+        let resp = service.handle(req).await;
+        into_head(resp, &pumps)
+    });
+    let waker = Waker::from(Arc::new(TaskWake {
+        ticket,
+        inner: Arc::downgrade(&streams.inner),
+    }));
+    let mut task = Task { fut, waker };
+    let (now, flags) = streams.entry(|| match task.poll() {
+        Poll::Ready(head) => Some(head),
+        Poll::Pending => {
+            // In the map before the entry polls what woke: a wake during this first poll
+            // finds it there.
+            streams.inner.tasks.lock().insert(ticket, task);
+            None
         }
+    });
+    Ok(match now {
+        Some(mut head) => {
+            head.flags = flags;
+            Served::Now(head)
+        }
+        None => Served::Pending(PENDING | flags),
     })
 }

@@ -115,6 +115,10 @@ struct JsHost {
 impl CallbackHost for JsHost {
     fn invoke(&self, inv: Invocation) -> bool {
         self.queue.items.lock().push(inv);
+        // Inside a handler-mode entry on the JS thread, JS drains when the entry returns.
+        if super::handler::invoked_in_entry() {
+            return true;
+        }
         if !self.queue.scheduled.swap(true, Ordering::AcqRel) {
             let status = self.drain.call((), ThreadsafeFunctionCallMode::NonBlocking);
             if status != Status::Ok {
@@ -199,8 +203,10 @@ pub struct NativeServer {
     events: parking_lot::Mutex<Option<Arc<EventTsfn>>>,
     url: String,
     port: u32,
-    /// Handler mode: streamed responses on their way to Node `res` objects.
+    /// Handler mode: requests polled on the JS thread, and streamed responses on their way to
+    /// Node `res` objects.
     handler: crate::bindings::handler::HandlerStreams,
+    handler_mode: bool,
     /// This server's registry, when `metrics` is on.
     metrics: Option<Arc<Metrics>>,
     /// The task handing core logs to the JS logger; stopped by close().
@@ -328,6 +334,7 @@ pub fn start_native_server<'env>(
                 url: endpoint,
                 port: 0,
                 handler: Default::default(),
+                handler_mode: true,
                 metrics,
                 log_task: parking_lot::Mutex::new(log_task),
             });
@@ -348,6 +355,7 @@ pub fn start_native_server<'env>(
             metrics,
             log_task: parking_lot::Mutex::new(log_task),
             handler: Default::default(),
+            handler_mode: false,
         })
     })
 }
@@ -373,9 +381,35 @@ impl NativeServer {
     }
 
     /// A callback's answer: `ok` with the result's JSON, or the error as
-    /// `{message, code?, data?}` JSON. False when the call was no longer waited for.
-    #[napi(catch_unwind)]
-    pub fn resolve_call(&self, call_id: f64, ok: bool, payload: String) -> bool {
+    /// `{message, code?, data?}` JSON. A number: bit 0 says the call was still waited for, and
+    /// in handler mode the entry's `DRAIN` flag is or-ed in. In handler mode, when the answer
+    /// finished requests, their heads instead: `[flags, ticket, head, …]` (as `pollReady`).
+    #[napi(
+        catch_unwind,
+        ts_return_type = "number | Array<number | [number, string[], string | null, number | null, number]>"
+    )]
+    pub fn resolve_call(&self, call_id: f64, ok: bool, payload: String) -> Answered {
+        self.entry(|| self.resolve_call_now(call_id, ok, payload))
+    }
+
+    /// Runs `f` (which answers a call) as a handler-mode entry, so the request it wakes is
+    /// polled before JS gets control back, and its head goes back with the answer's return
+    /// (one crossing fewer); the listener's calls are answered as they are.
+    fn entry(&self, f: impl FnOnce() -> bool) -> Answered {
+        if self.handler_mode {
+            let (accepted, flags) = self.handler.entry(f);
+            let flags = u32::from(accepted) | flags;
+            if flags & crate::bindings::handler::DONE != 0 {
+                Either::B(self.handler.completions(flags))
+            } else {
+                Either::A(flags)
+            }
+        } else {
+            Either::A(u32::from(f()))
+        }
+    }
+
+    fn resolve_call_now(&self, call_id: f64, ok: bool, payload: String) -> bool {
         let outcome = if ok {
             Ok(payload)
         } else {
@@ -410,8 +444,22 @@ impl NativeServer {
     ///
     /// Each string is written by V8 straight into the answer's buffer (then escaped there), so
     /// the answer exists once in Rust while it is put together, not as parts plus a splice.
-    #[napi(catch_unwind)]
+    #[napi(
+        catch_unwind,
+        ts_return_type = "number | Array<number | [number, string[], string | null, number | null, number]>"
+    )]
     pub fn resolve_call_parts(
+        &self,
+        env: &Env,
+        call_id: f64,
+        shell: String,
+        marker: String,
+        parts: Vec<JsString<'_>>,
+    ) -> Answered {
+        self.entry(|| self.resolve_call_parts_now(env, call_id, shell, marker, parts))
+    }
+
+    fn resolve_call_parts_now(
         &self,
         env: &Env,
         call_id: f64,
@@ -580,17 +628,17 @@ impl NativeServer {
     }
 
     /// Handler mode: serves one request of the host's HTTP server (`rawHeaders` as Node gives
-    /// them, joined by `\n`; the whole body; the socket's remote address); resolves with the
-    /// head `[status, headers, body, stream]`; `ticket` names it for `cancelServe`; `path` is the
-    /// real path, given only for `/.well-known/…` requests.
+    /// them, joined by `\n`; the whole body; the socket's remote address), polled on this
+    /// thread: the head `[status, headers, body, stream, flags]` when it is answered at once,
+    /// else the flags (`PENDING`, `DRAIN`, `DONE`) and the head comes from `pollReady`. `ticket`
+    /// names it; `path` is the real path, given only for `/.well-known/…` requests.
     #[napi(
         catch_unwind,
-        ts_return_type = "Promise<[number, string[], string | null, number | null]>"
+        ts_return_type = "[number, string[], string | null, number | null, number] | number"
     )]
     #[allow(clippy::too_many_arguments)]
-    pub fn serve<'env>(
+    pub fn serve(
         &self,
-        env: &'env Env,
         ticket: u32,
         method: String,
         raw_headers: String,
@@ -601,7 +649,7 @@ impl NativeServer {
         remote_port: u32,
         auth: Option<String>,
         path: Option<String>,
-    ) -> Result<PromiseRaw<'env, crate::bindings::handler::ServedHead>> {
+    ) -> Result<crate::bindings::handler::Served> {
         let request = crate::bindings::handler::HostRequest {
             ticket,
             method,
@@ -612,12 +660,28 @@ impl NativeServer {
             auth,
             path,
         };
-        crate::bindings::handler::serve(env, &self.server, &self.handler, request)
+        crate::bindings::handler::serve(&self.server, &self.handler, request)
     }
 
-    /// Handler mode: the client went away before the response head.
+    /// Handler mode: polls the requests other threads woke; `[flags, ticket, head, …]` with
+    /// every head finished since the last call.
+    #[napi(
+        catch_unwind,
+        ts_return_type = "Array<number | [number, string[], string | null, number | null, number]>"
+    )]
+    pub fn poll_ready(&self) -> crate::bindings::handler::Completions {
+        self.handler.poll_ready()
+    }
+
+    /// Handler mode: what JS calls when requests woken on another thread wait for a poll.
+    #[napi(catch_unwind, ts_args_type = "sink: () => void")]
+    pub fn set_ready_sink(&self, sink: Function<'_, (), Unknown<'static>>) -> Result<()> {
+        self.handler.set_ready_sink(sink)
+    }
+
+    /// Handler mode: the client went away before the response head; gives the entry flags.
     #[napi(catch_unwind)]
-    pub fn cancel_serve(&self, ticket: u32) -> bool {
+    pub fn cancel_serve(&self, ticket: u32) -> u32 {
         self.handler.cancel_serve(ticket)
     }
 
@@ -659,6 +723,9 @@ impl NativeServer {
         Ok(())
     }
 }
+
+/// What answering a call gives JS: flags, or (handler mode) the heads it finished.
+type Answered = Either<u32, crate::bindings::handler::Completions>;
 
 /// A large answer whose strings napi could not read: the client gets a bad-result error.
 fn unreadable(e: &Error) -> CallError {
