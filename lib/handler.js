@@ -76,8 +76,6 @@ class StreamableMcpHandler extends StreamableMcpServer {
         res.write(chunk)
       }
     })
-    // Requests woken on another thread (a timer, a stream, I/O) wait for a poll here.
-    nativeServer.setReadySink(() => settle(READY))
   }
 
   /**
@@ -109,14 +107,13 @@ class StreamableMcpHandler extends StreamableMcpServer {
     } catch (e) {
       return badRequest(res, e.message)
     }
+    const ex = new Exchange(this, ticket, res)
     if (typeof served !== 'number') {
-      const ex = new Exchange(this, ticket, res)
       const done = ex.respond(served)
       if (served[4] > 1) this._settle(served[4])
       return done
     }
     // Still being served: its head comes through _complete.
-    const ex = new Exchange(this, ticket, res)
     this._waiting.set(ticket, ex)
     ex.listen()
     if (served > 1) this._settle(served)
@@ -215,8 +212,6 @@ class Exchange {
 const WAITING = 0
 const STREAMING = 1
 const DONE = 2
-// Flag of a native entry: heads wait in pollReady (src/bindings/handler.rs).
-const READY = 4
 
 async function createStreamableMcpHandler(opts = {}, monitor = {}) {
   return startServer(opts, monitor, StreamableMcpHandler)

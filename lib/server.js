@@ -334,8 +334,7 @@ async function startServer(opts, monitor, Wrapper) {
     if (typeof r === 'number') {
       if (r > 1) settle(r)
     } else {
-      wrapper._complete(r)
-      if (r[0] > 1) settle(r[0])
+      completed(r)
     }
   }
 
@@ -388,11 +387,13 @@ async function startServer(opts, monitor, Wrapper) {
       drainSoon = true
       setImmediate(drainBatch)
     }
-    if (flags & DONE && wrapper) {
-      const out = server.pollReady()
-      wrapper._complete(out)
-      if (out[0] > 1) settle(out[0])
-    }
+    if (flags & DONE && wrapper) completed(server.pollReady())
+  }
+  // Heads of finished requests, `[flags, ticket, head, …]`, to the handler; then what the
+  // entry that gave them asks next.
+  const completed = (out) => {
+    wrapper._complete(out)
+    if (out[0] > 1) settle(out[0])
   }
 
   // Called when invocations wait; takes every one of them in one crossing and one parse.
@@ -507,6 +508,8 @@ async function startServer(opts, monitor, Wrapper) {
   server = await native.startNativeServer(JSON.stringify(wire), drain, events, verify)
   if (drainPending) drain()
   wrapper = Wrapper ? new Wrapper(server, opts, settle) : new StreamableMcpServer(server)
+  // Handler mode: requests woken on another thread (a timer, a stream, I/O) wait for a poll.
+  if (Wrapper) server.setReadySink(() => settle(DONE))
   return wrapper
 }
 

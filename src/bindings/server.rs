@@ -16,6 +16,7 @@ use crate::protocol::catalog::Catalog;
 use crate::protocol::version::{LEGACY_VERSIONS, MODERN_VERSIONS};
 use crate::protocol::{CallError, Dispatcher};
 use crate::telemetry::Metrics;
+use crate::transport::calls::CallOutcome;
 use crate::transport::{CallbackHost, Invocation, McpServer};
 
 /// Every protocol revision this build can speak, oldest first.
@@ -389,27 +390,6 @@ impl NativeServer {
         ts_return_type = "number | Array<number | [number, string[], string | null, number | null, number]>"
     )]
     pub fn resolve_call(&self, call_id: f64, ok: bool, payload: String) -> Answered {
-        self.entry(|| self.resolve_call_now(call_id, ok, payload))
-    }
-
-    /// Runs `f` (which answers a call) as a handler-mode entry, so the request it wakes is
-    /// polled before JS gets control back, and its head goes back with the answer's return
-    /// (one crossing fewer); the listener's calls are answered as they are.
-    fn entry(&self, f: impl FnOnce() -> bool) -> Answered {
-        if self.handler_mode {
-            let (accepted, flags) = self.handler.entry(f);
-            let flags = u32::from(accepted) | flags;
-            if flags & crate::bindings::handler::DONE != 0 {
-                Either::B(self.handler.completions(flags))
-            } else {
-                Either::A(flags)
-            }
-        } else {
-            Either::A(u32::from(f()))
-        }
-    }
-
-    fn resolve_call_now(&self, call_id: f64, ok: bool, payload: String) -> bool {
         let outcome = if ok {
             Ok(payload)
         } else {
@@ -435,7 +415,25 @@ impl NativeServer {
                 })
             }
         };
-        self.server.core().calls.resolve(call_id as u64, outcome)
+        self.answer(call_id, outcome)
+    }
+
+    /// Hands a call its outcome. In handler mode this is an entry, so the request it wakes is
+    /// polled before JS gets control back, and its head goes back with the answer's return
+    /// (one crossing fewer); the listener's calls are answered as they are.
+    fn answer(&self, call_id: f64, outcome: CallOutcome) -> Answered {
+        let resolve = || self.server.core().calls.resolve(call_id as u64, outcome);
+        if self.handler_mode {
+            let (accepted, flags) = self.handler.entry(resolve);
+            let flags = u32::from(accepted) | flags;
+            if flags & crate::bindings::handler::DONE != 0 {
+                Either::B(self.handler.completions(flags))
+            } else {
+                Either::A(flags)
+            }
+        } else {
+            Either::A(u32::from(resolve()))
+        }
     }
 
     /// A large answer as `shell` (the result serialized with each large string replaced by
@@ -456,25 +454,13 @@ impl NativeServer {
         marker: String,
         parts: Vec<JsString<'_>>,
     ) -> Answered {
-        self.entry(|| self.resolve_call_parts_now(env, call_id, shell, marker, parts))
-    }
-
-    fn resolve_call_parts_now(
-        &self,
-        env: &Env,
-        call_id: f64,
-        shell: String,
-        marker: String,
-        parts: Vec<JsString<'_>>,
-    ) -> bool {
-        let calls = &self.server.core().calls;
         let sizes = match parts
             .iter()
             .map(JsString::utf8_len)
             .collect::<Result<Vec<_>>>()
         {
             Ok(sizes) => sizes,
-            Err(e) => return calls.resolve(call_id as u64, Err(unreadable(&e))),
+            Err(e) => return self.answer(call_id, Err(unreadable(&e))),
         };
         let mut failed = None;
         let json = crate::protocol::held::splice_parts_with(&shell, &marker, &sizes, |i, out| {
@@ -483,8 +469,8 @@ impl NativeServer {
             }
         });
         match failed {
-            Some(e) => calls.resolve(call_id as u64, Err(unreadable(&e))),
-            None => calls.resolve(call_id as u64, Ok(json)),
+            Some(e) => self.answer(call_id, Err(unreadable(&e))),
+            None => self.answer(call_id, Ok(json)),
         }
     }
 
