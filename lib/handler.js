@@ -5,6 +5,7 @@
 // an SSE stream written to `res`. See docs/handler-mode.md.
 const { StreamableMcpServer } = require('./server.js')
 const { startServer } = require('./server.js')
+const { IdMap } = require('./idmap.js')
 
 const EMPTY = Buffer.alloc(0)
 const DEFAULT_MAX_BODY = 4 * 1024 * 1024
@@ -63,8 +64,8 @@ class StreamableMcpHandler extends StreamableMcpServer {
     this._maxBody = Number.isInteger(opts && opts.maxBodyBytes) ? opts.maxBodyBytes : DEFAULT_MAX_BODY
     this._settle = settle
     // Requests whose head is not known yet, by ticket.
-    this._waiting = new Map()
-    this._streams = new Map()
+    this._waiting = new IdMap()
+    this._streams = new IdMap()
     this._tickets = 0
     nativeServer.setChunkSink((id, chunk) => {
       const res = this._streams.get(id)

@@ -3,6 +3,7 @@
 // thread lives here: calling the host's callbacks, AbortSignals, Date objects. HTTP, JSON-RPC,
 // sessions and monitoring are native.
 const native = require('../native.js')
+const { IdMap } = require('./idmap.js')
 
 const CALLBACKS = ['callTool', 'readResource', 'getPrompt', 'complete']
 
@@ -309,7 +310,7 @@ async function startServer(opts, monitor, Wrapper) {
     changed: typeof monitor.onConnectionChange === 'function',
   }
 
-  const contexts = new Map()
+  const contexts = new IdMap()
   // Aborts that arrived while their invocation still waited in the queue (a timeout or a
   // cancellation before JS got to it): applied when the call is dispatched.
   const earlyAborts = new Map()
