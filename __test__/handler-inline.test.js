@@ -192,7 +192,7 @@ test('close() while a call hangs: the client still gets an answer', async () => 
   if (r.status === 200) expect(r.json).toMatchObject({ id: 5, error: expect.any(Object) })
 })
 
-test('polled on the JS thread: a request Rust answers is written before handle() returns', async () => {
+test('served in a batch after the I/O of its turn: nothing is written inside handle(), a request Rust answers is written in the same turn', async () => {
   const handler = await createStreamableMcpHandler(callbacks({ slowStarted: deferred(), aborted: deferred(), hangStarted: deferred() }))
   const seen = []
   const http = require('node:http')
@@ -202,8 +202,12 @@ test('polled on the JS thread: a request Rust answers is written before handle()
     req.on('end', () => {
       const body = Buffer.concat(chunks)
       const done = handler.handle(req, res, req.method === 'POST' ? { body } : undefined)
-      // Read at once, before any later turn of the event loop could have written it.
-      seen.push({ method: req.method, body: body.toString(), ended: res.writableEnded })
+      const s = { method: req.method, body: body.toString(), inside: res.writableEnded, turn: null }
+      seen.push(s)
+      // Queued after the batch's own setImmediate: runs once the batch has been served.
+      setImmediate(() => {
+        s.turn = res.writableEnded
+      })
       done.catch(() => {})
     })
   })
@@ -222,10 +226,72 @@ test('polled on the JS thread: a request Rust answers is written before handle()
   const call = await post(url, { jsonrpc: '2.0', id: 4, method: 'tools/call', params: { name: 'echo', arguments: { text: 'x' } } }, { session, version: '2025-11-25' })
   expect(call.json.result.content[0].text).toBe('x')
   const of = (m) => seen.find((s) => s.body.includes(`"method":"${m}"`))
-  // initialize, tools/list and server/discover: answered inside the call; tools/call: after its
-  // callback.
-  expect(of('initialize').ended).toBe(true)
-  expect(of('tools/list').ended).toBe(true)
-  expect(of('server/discover').ended).toBe(true)
-  expect(of('tools/call').ended).toBe(false)
+  for (const m of ['initialize', 'tools/list', 'server/discover', 'tools/call']) {
+    // Nothing is served inside handle(): the batch runs after this turn's I/O.
+    expect(of(m).inside).toBe(false)
+  }
+  // What Rust answers by itself is written by the batch, in the same turn.
+  expect(of('initialize').turn).toBe(true)
+  expect(of('tools/list').turn).toBe(true)
+  expect(of('server/discover').turn).toBe(true)
+})
+
+test('requests handed over in one turn are served together, each answered correctly', async () => {
+  const handler = await createStreamableMcpHandler(callbacks({ slowStarted: deferred(), aborted: deferred(), hangStarted: deferred() }))
+  cleanups.push(() => handler.close())
+  // Records how many handle() calls had been made when the native side served each request.
+  let handed = 0
+  const servedAt = []
+  const serve = handler._native.serve.bind(handler._native)
+  handler._native.serve = (...args) => {
+    servedAt.push(handed)
+    return serve(...args)
+  }
+  const fakeRes = () => {
+    const res = { statusCode: 0, headersSent: false, writableEnded: false, destroyed: false, head: null, body: undefined }
+    res.setHeader = () => {}
+    res.on = () => res
+    res.flushHeaders = () => {}
+    res.write = () => true
+    res.writeHead = (status, headers) => {
+      res.statusCode = status
+      res.head = headers
+      return res
+    }
+    res.end = (b) => {
+      res.writableEnded = true
+      res.body = b
+    }
+    return res
+  }
+  const hdr = ['Host', '127.0.0.1:1', 'Content-Type', 'application/json', 'Accept', 'application/json, text/event-stream', 'MCP-Protocol-Version', '2026-07-28']
+  const modern = (id, method, params, extra = []) => ({
+    req: { method: 'POST', rawHeaders: hdr.concat(['Mcp-Method', method], extra), socket: { remoteAddress: '127.0.0.1', remotePort: 9 }, url: '/mcp' },
+    body: Buffer.from(JSON.stringify({ jsonrpc: '2.0', id, method, params: { ...params, _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientInfo': { name: 't', version: '1' }, 'io.modelcontextprotocol/clientCapabilities': {} } } })),
+  })
+  const reqs = [
+    modern(1, 'tools/list', {}),
+    modern(2, 'tools/call', { name: 'echo', arguments: { text: 'a' } }, ['Mcp-Name', 'echo']),
+    modern(3, 'server/discover', {}),
+    modern(4, 'tools/call', { name: 'echo', arguments: { text: 'b' } }, ['Mcp-Name', 'echo']),
+    modern(5, 'tools/call', { name: 'echo', arguments: { text: 7 } }, ['Mcp-Name', 'echo']),
+  ]
+  const outs = reqs.map(() => fakeRes())
+  const done = reqs.map((r, i) => {
+    handed++
+    return handler.handle(r.req, outs[i], { body: r.body })
+  })
+  // Served after the last of them was handed over, all in one batch.
+  expect(servedAt).toEqual([])
+  await Promise.all(done)
+  expect(servedAt).toEqual([5, 5, 5, 5, 5])
+  const json = (res) => JSON.parse(String(res.body).replace(/^event: message\ndata: /, ''))
+  expect(outs.map((r) => r.statusCode)).toEqual([200, 200, 200, 200, 200])
+  expect(json(outs[0]).result.tools.map((t) => t.name)).toContain('echo')
+  expect(json(outs[1]).result.content[0].text).toBe('a')
+  expect(json(outs[2]).result.supportedVersions).toContain('2026-07-28')
+  expect(json(outs[3]).result.content[0].text).toBe('b')
+  // Arguments that break the schema: the tool error the revision names, not another call's.
+  expect(json(outs[4]).id).toBe(5)
+  expect(json(outs[4]).result.isError).toBe(true)
 })

@@ -67,6 +67,9 @@ class StreamableMcpHandler extends StreamableMcpServer {
     this._waiting = new IdMap()
     this._streams = new IdMap()
     this._tickets = 0
+    // Requests read and waiting for this turn's batch (see handle).
+    this._queue = []
+    this._flush = () => this._serveQueued()
     nativeServer.setChunkSink((id, chunk) => {
       const res = this._streams.get(id)
       if (!res) return
@@ -94,31 +97,60 @@ class StreamableMcpHandler extends StreamableMcpServer {
         return badRequest(res, `the body could not be read (${e.message})`)
       }
     }
-    const socket = req.socket || {}
     const ticket = (this._tickets = (this._tickets + 1) >>> 0)
+    const ex = new Exchange(this, ticket, res)
+    ex.req = req
+    ex.body = body
+    ex.auth = options && options.auth ? options.auth : undefined
+    // Served in a batch once this turn's I/O is done: the native side then runs for every
+    // request of the turn in a row, with its code and data in cache, instead of between Node's
+    // parsing of each (docs/handler-mode.md, "Where it runs").
+    this._queue.push(ex)
+    if (this._queue.length === 1) setImmediate(this._flush)
+    return ex.finished()
+  }
+
+  // Serves the queued requests, then runs the callbacks they invoked.
+  _serveQueued() {
+    const queue = this._queue
+    this._queue = []
+    let flags = 0
+    for (let i = 0; i < queue.length; i++) flags |= this._serve(queue[i])
+    if (flags > 1) this._settle(flags, true)
+  }
+
+  // One request through the native service, polled on this thread: most are answered before
+  // it returns. Gives the entry's flags.
+  _serve(ex) {
+    const { req, res, body, ticket } = ex
+    ex.req = ex.body = null
+    const socket = req.socket || {}
     let served
     try {
-      const auth = options && options.auth ? JSON.stringify(options.auth) : undefined
+      const auth = ex.auth === undefined ? undefined : JSON.stringify(ex.auth)
+      ex.auth = undefined
       // Every request is the endpoint's except the OAuth metadata paths (RFC 9728), which the
       // host routes here too: only those pass their real path.
       const url = req.originalUrl || req.url
       const path = typeof url === 'string' && url.startsWith('/.well-known/') ? url.split('?')[0] : undefined
-      // Polled on this thread: most requests are answered before it returns.
       served = this._native.serve(ticket, req.method, req.rawHeaders.join('\n'), body, socket.remoteAddress || '', socket.remotePort || 0, auth, path)
     } catch (e) {
-      return badRequest(res, e.message)
+      badRequest(res, e.message)
+      ex.end()
+      return 0
     }
-    const ex = new Exchange(this, ticket, res)
     if (typeof served !== 'number') {
-      const done = ex.respond(served)
-      if (served[4] > 1) this._settle(served[4])
-      return done
+      try {
+        ex.respond(served)
+      } catch (e) {
+        ex.fail(e)
+      }
+      return served[4]
     }
     // Still being served: its head comes through _complete.
     this._waiting.set(ticket, ex)
     ex.listen()
-    if (served > 1) this._settle(served)
-    return ex.finished()
+    return served
   }
 
   // The heads pollReady gave: [flags, ticket, head, ticket, head, …].
@@ -132,7 +164,11 @@ class StreamableMcpHandler extends StreamableMcpServer {
         continue
       }
       this._waiting.delete(out[i])
-      ex.respond(head)
+      try {
+        ex.respond(head)
+      } catch (e) {
+        ex.fail(e)
+      }
     }
   }
 }
@@ -145,9 +181,15 @@ class Exchange {
     this.res = res
     this.stream = 0
     this.phase = WAITING
+    this.done = null
     this.resolve = null
+    this.reject = null
     this.listening = false
     this.onClose = () => this.closed()
+    // What the batch serves it with (cleared once served).
+    this.req = null
+    this.body = null
+    this.auth = undefined
   }
 
   listen() {
@@ -156,16 +198,27 @@ class Exchange {
     this.res.on('close', this.onClose)
   }
 
+  // One promise per exchange, however often it is asked for (handle() and a stream's start).
   finished() {
-    if (this.phase === DONE) return undefined
-    return new Promise((resolve) => {
-      this.resolve = resolve
-    })
+    if (this.done === null) {
+      if (this.phase === DONE) return undefined
+      this.done = new Promise((resolve, reject) => {
+        this.resolve = resolve
+        this.reject = reject
+      })
+    }
+    return this.done
   }
 
   end() {
     this.phase = DONE
     if (this.resolve !== null) this.resolve()
+  }
+
+  // Writing the response threw (the host had already sent a head, say): handle() rejects.
+  fail(e) {
+    this.phase = DONE
+    if (this.reject !== null) this.reject(e)
   }
 
   // Node closed the response: before the head the request is dropped, as the listener drops a

@@ -383,10 +383,14 @@ async function startServer(opts, monitor, Wrapper) {
     drainSoon = false
     drain()
   }
-  const settle = (flags) => {
-    if (flags & DRAIN && !drainSoon) {
-      drainSoon = true
-      setImmediate(drainBatch)
+  // `now`: drain at once (the handler's batch of requests has just been served).
+  const settle = (flags, now) => {
+    if (flags & DRAIN) {
+      if (now) drain()
+      else if (!drainSoon) {
+        drainSoon = true
+        setImmediate(drainBatch)
+      }
     }
     if (flags & DONE && wrapper) completed(server.pollReady())
   }

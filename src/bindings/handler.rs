@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
+use hyper::header::{HeaderName, HeaderValue};
 use hyper::Request;
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -574,10 +575,16 @@ pub fn serve(server: &McpServer, streams: &HandlerStreams, request: HostRequest)
         _ => core.cfg.endpoint.as_str(),
     };
     let mut builder = Request::builder().method(method.as_str()).uri(uri);
-    if !raw_headers.is_empty() {
-        let mut parts = raw_headers.split('\n');
-        while let (Some(name), Some(value)) = (parts.next(), parts.next()) {
-            builder = builder.header(name, value);
+    if let Some(map) = builder.headers_mut() {
+        // Straight into the map, sized once: the builder's `header` moves its whole state per
+        // header.
+        let pairs = raw_headers.split('\n');
+        map.reserve(pairs.clone().count() / 2);
+        let mut pairs = pairs;
+        while let (Some(name), Some(value)) = (pairs.next(), pairs.next()) {
+            let name = HeaderName::from_bytes(name.as_bytes()).map_err(err)?;
+            let value = HeaderValue::from_str(value).map_err(err)?;
+            map.append(name, value);
         }
     }
     if let Some(json) = auth {
