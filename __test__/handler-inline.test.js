@@ -15,6 +15,7 @@ const TOOLS = [
   { name: 'notObject', description: 'returns a string', inputSchema: { type: 'object' } },
   { name: 'hangs', description: 'never settles', inputSchema: { type: 'object' } },
   { name: 'later', description: 'answers after a timer', inputSchema: { type: 'object' } },
+  { name: 'getterThrows', description: 'a result whose getter throws', inputSchema: { type: 'object' } },
   { name: 'slow', description: 'waits for its signal', inputSchema: { type: 'object' } },
 ]
 
@@ -39,6 +40,12 @@ function callbacks(seen) {
           return new Promise(() => {})
         case 'later':
           return sleep(120).then(() => ({ content: [{ type: 'text', text: 'later' }] }))
+        case 'getterThrows':
+          return Promise.resolve({
+            get content() {
+              throw new Error('getter failure')
+            },
+          })
         default:
           seen.slowStarted.resolve()
           return new Promise((resolve) =>
@@ -87,6 +94,7 @@ const CALLS = [
   { name: 'hangs', arguments: {} },
   { name: 'later', arguments: {} },
   { name: 'missing', arguments: {} },
+  { name: 'getterThrows', arguments: {} },
 ]
 
 // Every call of CALLS in one era, answered as JSON (the shape and the answer, not the session).
@@ -129,6 +137,8 @@ for (const era of ['legacy', 'modern']) {
       expect(byName.hangs.error.code).toBe(-32001)
       expect(byName.later.result.content[0].text).toBe('later')
       expect(byName.missing.error.code).toBe(-32602)
+      // Reading the result threw: the call fails with that error, as a thrown callback does.
+      expect(byName.getterThrows.result).toMatchObject({ isError: true, content: [{ text: expect.stringMatching(/getter failure/) }] })
       // The monitor counted the same requests.
       const count = (s) => s.getConnectionStats().connections.reduce((n, c) => n + c.requestCount, 0)
       expect(count(b.server)).toBe(count(a.server))

@@ -110,17 +110,35 @@ class StreamableMcpHandler extends StreamableMcpServer {
     return ex.finished()
   }
 
-  // Serves the queued requests, then runs the callbacks they invoked.
+  // Serves the queued requests, writes what they were answered at once, then runs the
+  // callbacks they invoked: each part runs for the whole batch in a row.
   _serveQueued() {
     const queue = this._queue
     this._queue = []
     let flags = 0
-    for (let i = 0; i < queue.length; i++) flags |= this._serve(queue[i])
+    let now = 0
+    for (let i = 0; i < queue.length; i++) {
+      const ex = queue[i]
+      const served = this._serve(ex)
+      if (typeof served === 'number') flags |= served
+      else {
+        flags |= served[4]
+        // Answered: its head waits in place of its request until the batch is served.
+        ex.head = served
+        queue[now++] = ex
+      }
+    }
+    for (let i = 0; i < now; i++) {
+      const ex = queue[i]
+      const head = ex.head
+      ex.head = null
+      ex.respondSafely(head)
+    }
     if (flags > 1) this._settle(flags, true)
   }
 
   // One request through the native service, polled on this thread: most are answered before
-  // it returns. Gives the entry's flags.
+  // it returns. Gives the head of an answer, else the entry's flags.
   _serve(ex) {
     const { req, res, body, ticket } = ex
     ex.req = ex.body = null
@@ -139,14 +157,7 @@ class StreamableMcpHandler extends StreamableMcpServer {
       ex.end()
       return 0
     }
-    if (typeof served !== 'number') {
-      try {
-        ex.respond(served)
-      } catch (e) {
-        ex.fail(e)
-      }
-      return served[4]
-    }
+    if (typeof served !== 'number') return served
     // Still being served: its head comes through _complete.
     this._waiting.set(ticket, ex)
     ex.listen()
@@ -164,11 +175,7 @@ class StreamableMcpHandler extends StreamableMcpServer {
         continue
       }
       this._waiting.delete(out[i])
-      try {
-        ex.respond(head)
-      } catch (e) {
-        ex.fail(e)
-      }
+      ex.respondSafely(head)
     }
   }
 }
@@ -190,6 +197,7 @@ class Exchange {
     this.req = null
     this.body = null
     this.auth = undefined
+    this.head = null
   }
 
   listen() {
@@ -215,10 +223,15 @@ class Exchange {
     if (this.resolve !== null) this.resolve()
   }
 
-  // Writing the response threw (the host had already sent a head, say): handle() rejects.
-  fail(e) {
-    this.phase = DONE
-    if (this.reject !== null) this.reject(e)
+  // Writing the response may throw (the host had already sent a head, say): handle() then
+  // rejects, and the rest of the batch is still answered.
+  respondSafely(head) {
+    try {
+      this.respond(head)
+    } catch (e) {
+      this.phase = DONE
+      if (this.reject !== null) this.reject(e)
+    }
   }
 
   // Node closed the response: before the head the request is dropped, as the listener drops a

@@ -329,13 +329,37 @@ async function startServer(opts, monitor, Wrapper) {
   const finish = (callId, ok, value) => {
     contexts.delete(callId)
     if (!server) return
-    // In handler mode the answer may finish a request at once: its flags say what JS does next,
-    // or the heads it finished come back with it ([flags, ticket, head, …]).
-    const r = answer(callId, ok, value)
-    if (typeof r === 'number') {
-      if (r > 1) settle(r)
-    } else {
-      completed(r)
+    if (Wrapper) {
+      // Handler mode: the answers of the callbacks that settle together (a batch's, in one
+      // run of microtasks) are handed over back to back, then their responses written (see
+      // answerBatch).
+      answers.push(callId, ok, value)
+      if (answers.length === 3) queueMicrotask(answerBatch)
+      return
+    }
+    answerSafely(callId, ok, value)
+  }
+  // A result whose getters throw fails the call with that error.
+  const answerSafely = (callId, ok, value) => {
+    try {
+      return answer(callId, ok, value)
+    } catch (e) {
+      return answer(callId, false, e)
+    }
+  }
+  // Handler mode: each answer may finish a request at once; its flags say what JS does next,
+  // or the heads it finished come back with it ([flags, ticket, head, …]). The native calls
+  // run in a row, then Node writes the responses: each part's code stays in cache.
+  let answers = []
+  const answerBatch = () => {
+    const list = answers
+    answers = []
+    const outs = new Array(list.length / 3)
+    for (let i = 0; i < list.length; i += 3) outs[i / 3] = answerSafely(list[i], list[i + 1], list[i + 2])
+    for (let i = 0; i < outs.length; i++) {
+      const r = outs[i]
+      if (typeof r !== 'number') completed(r)
+      else if (r > 1) settle(r)
     }
   }
 
