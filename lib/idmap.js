@@ -8,7 +8,7 @@
 // root for young collections: every later table, and every request its entries name (contexts,
 // responses, sockets' buffers), then survives each young collection until a full one. With 16 or
 // more requests in flight this promoted ~2.3 MB per young collection and cost ~9 µs of GC pause
-// per tools/call in handler mode (docs/handler-mode.md, "Where it runs"). A dictionary's
+// per tools/call in handler mode (docs/handler-mode.md, "Garbage"). A dictionary's
 // replaced store has no such link.
 class IdMap {
   constructor() {
