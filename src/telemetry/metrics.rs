@@ -178,6 +178,60 @@ const _: () = assert!(matches!(
     METHODS[TOOLS_CALL as usize].as_bytes(),
     b"tools/call"
 ));
+/// `prompts/get`'s and `initialize`'s.
+const PROMPTS_GET: u8 = 10;
+const _: () = assert!(matches!(
+    METHODS[PROMPTS_GET as usize].as_bytes(),
+    b"prompts/get"
+));
+const INITIALIZE: u8 = 0;
+const _: () = assert!(matches!(
+    METHODS[INITIALIZE as usize].as_bytes(),
+    b"initialize"
+));
+
+/// The index of `method` in `METHODS` (`METHODS.len()` for any other). A `match` on literals
+/// compares the name with constants inline (the one entry of its length, in the usual case)
+/// instead of walking the table with a `memcmp` call per entry: this runs on every metered
+/// request. `method_index_matches_the_table` keeps it in step with `METHODS`.
+fn method_index(method: &str) -> u8 {
+    match method {
+        "initialize" => 0,
+        "ping" => 1,
+        "tools/list" => 2,
+        "tools/call" => 3,
+        "resources/list" => 4,
+        "resources/templates/list" => 5,
+        "resources/read" => 6,
+        "resources/subscribe" => 7,
+        "resources/unsubscribe" => 8,
+        "prompts/list" => 9,
+        "prompts/get" => 10,
+        "completion/complete" => 11,
+        "logging/setLevel" => 12,
+        "server/discover" => 13,
+        "subscriptions/listen" => 14,
+        "notifications/initialized" => 15,
+        "notifications/cancelled" => 16,
+        "notifications/progress" => 17,
+        "notifications/roots/list_changed" => 18,
+        "notifications/elicitation/complete" => 19,
+        _ => METHODS.len() as u8,
+    }
+}
+
+/// The index of `version` in `LEGACY_VERSIONS` then `MODERN_VERSIONS` (`KNOWN_VERSIONS` for
+/// any other), by `match` like [`method_index`]; `version_index_matches_the_tables` keeps it in
+/// step with them.
+fn version_index(version: &str) -> usize {
+    match version {
+        "2025-03-26" => 0,
+        "2025-06-18" => 1,
+        "2025-11-25" => 2,
+        "2026-07-28" => 3,
+        _ => KNOWN_VERSIONS,
+    }
+}
 
 /// JSON-RPC codes this server answers with, as label strings (no formatting per request).
 const CODES: [(i32, &str); 12] = [
@@ -218,20 +272,14 @@ fn code_label(code: i32) -> &'static str {
 /// The bounded label of a method name.
 pub fn method_label(method: &str) -> &'static str {
     METHODS
-        .iter()
-        .find(|m| **m == method)
+        .get(usize::from(method_index(method)))
         .copied()
         .unwrap_or(OTHER)
 }
 
 /// The bounded label of a protocol revision.
 pub fn version_label(version: &str) -> &'static str {
-    LEGACY_VERSIONS
-        .iter()
-        .chain(MODERN_VERSIONS.iter())
-        .find(|v| **v == version)
-        .copied()
-        .unwrap_or(OTHER)
+    known_version(version_index(version)).unwrap_or(OTHER)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -549,30 +597,40 @@ fn known_version(i: usize) -> Option<&'static str> {
 
 impl OpKey {
     pub fn new(method: &str, protocol_version: Option<&str>, target: TargetKey) -> Self {
-        let method = METHODS
-            .iter()
-            .position(|m| *m == method)
-            .unwrap_or(METHODS.len()) as u8;
-        let version = match protocol_version {
-            None => 0,
-            Some(v) => {
-                1 + LEGACY_VERSIONS
-                    .iter()
-                    .chain(MODERN_VERSIONS.iter())
-                    .position(|k| *k == v)
-                    .unwrap_or(KNOWN_VERSIONS) as u8
-            }
-        };
         Self {
-            method,
-            version,
+            method: method_index(method),
+            version: 0,
             target,
         }
+        .with_version(protocol_version)
     }
 
     /// Whether the method is `tools/call` (the only one whose result may be a tool error).
     pub fn is_tools_call(&self) -> bool {
         self.method == TOOLS_CALL
+    }
+
+    /// Whether the method is `prompts/get`.
+    pub fn is_prompts_get(&self) -> bool {
+        self.method == PROMPTS_GET
+    }
+
+    /// Whether the method is `initialize` (whose revision is the one its params ask for).
+    pub fn is_initialize(&self) -> bool {
+        self.method == INITIALIZE
+    }
+
+    /// The same operation under another revision.
+    pub fn with_version(self, protocol_version: Option<&str>) -> Self {
+        Self {
+            version: protocol_version.map_or(0, |v| 1 + version_index(v) as u8),
+            ..self
+        }
+    }
+
+    /// The same operation about `target`.
+    pub fn with_target(self, target: TargetKey) -> Self {
+        Self { target, ..self }
     }
 
     /// The `mcp_method_name` label.
@@ -1017,3 +1075,54 @@ impl Drop for StreamGuard {
 
 /// The OpenMetrics content type of [`Metrics::encode`]'s output.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn method_index_matches_the_table() {
+        for (i, m) in METHODS.iter().enumerate() {
+            assert_eq!(usize::from(method_index(m)), i, "{m}");
+            assert_eq!(method_label(m), *m);
+        }
+        for other in [
+            "",
+            "tools/lis",
+            "tools/list ",
+            "Tools/list",
+            "notifications/message",
+        ] {
+            assert_eq!(usize::from(method_index(other)), METHODS.len(), "{other:?}");
+            assert_eq!(method_label(other), OTHER);
+        }
+    }
+
+    #[test]
+    fn version_index_matches_the_tables() {
+        let known: Vec<&str> = LEGACY_VERSIONS
+            .iter()
+            .chain(&MODERN_VERSIONS)
+            .copied()
+            .collect();
+        assert_eq!(known.len(), KNOWN_VERSIONS);
+        for (i, v) in known.iter().enumerate() {
+            assert_eq!(version_index(v), i, "{v}");
+            assert_eq!(known_version(i), Some(*v));
+            assert_eq!(version_label(v), *v);
+            assert_eq!(
+                OpKey::new("ping", Some(v), TargetKey::None).version(),
+                Some(*v)
+            );
+        }
+        for other in ["", "2024-11-05", "2026-07-29", "draft"] {
+            assert_eq!(version_index(other), KNOWN_VERSIONS, "{other:?}");
+            assert_eq!(version_label(other), OTHER);
+            assert_eq!(
+                OpKey::new("ping", Some(other), TargetKey::None).version(),
+                Some(OTHER)
+            );
+        }
+        assert_eq!(OpKey::new("ping", None, TargetKey::None).version(), None);
+    }
+}

@@ -227,38 +227,36 @@ impl State {
                 Message::Notification { method, params } => (None, method, params),
                 Message::Response { .. } => continue,
             };
-            let target = match method.as_str() {
-                "tools/call" | "prompts/get" => {
-                    let catalog = self.catalog.get_or_insert_with(|| metrics.catalog());
-                    let prompt = method == "prompts/get";
-                    let index = |n: &str| {
-                        if prompt {
-                            catalog.prompt_index(n)
-                        } else {
-                            catalog.tool_index(n)
-                        }
-                    };
-                    // The modern Mcp-Name header mirrors the name (checked by the front end).
-                    let i = match name_header {
-                        Some(n) if !matches!(body, Body::Batch(_)) => Some(index(n)),
-                        _ => params.as_deref().and_then(|p| param_name(p.get(), index)),
-                    };
-                    match (i, prompt) {
-                        (Some(i), false) => TargetKey::Tool(i),
-                        (Some(i), true) => TargetKey::Prompt(i),
-                        (None, _) => TargetKey::None,
+            // The method is matched once; what follows asks the key (integer compares).
+            let mut key = OpKey::new(method, version, TargetKey::None);
+            let prompt = key.is_prompts_get();
+            if prompt || key.is_tools_call() {
+                let catalog = self.catalog.get_or_insert_with(|| metrics.catalog());
+                let index = |n: &str| {
+                    if prompt {
+                        catalog.prompt_index(n)
+                    } else {
+                        catalog.tool_index(n)
                     }
+                };
+                // The modern Mcp-Name header mirrors the name (checked by the front end).
+                let i = match name_header {
+                    Some(n) if !matches!(body, Body::Batch(_)) => Some(index(n)),
+                    _ => params.as_deref().and_then(|p| param_name(p.get(), index)),
+                };
+                if let Some(i) = i {
+                    key = key.with_target(if prompt {
+                        TargetKey::Prompt(i)
+                    } else {
+                        TargetKey::Tool(i)
+                    });
                 }
-                _ => TargetKey::None,
-            };
-            let version = if method == "initialize" {
-                initialize_version(params.as_deref())
-            } else {
-                version
-            };
+            } else if key.is_initialize() {
+                key = key.with_version(initialize_version(params.as_deref()));
+            }
             self.unanswered += usize::from(id.is_some());
             self.ops.push(Pending {
-                key: OpKey::new(method, version, target),
+                key,
                 id: id.map(|id| IdText::new(id.as_json())),
                 outcome: None,
             });
@@ -371,7 +369,9 @@ impl State {
             return;
         }
         let duration = self.arrival.elapsed();
-        let closing = metrics.is_closing();
+        // Only an unanswered request or a stream asks (an answered request, the usual case,
+        // does not read the flag).
+        let closing = || metrics.is_closing();
         for op in &self.ops {
             let outcome = match (op.outcome, &op.id) {
                 (Some(o), _) => o,
@@ -380,7 +380,7 @@ impl State {
                 (None, _) if self.refused => Outcome::Failed("_OTHER"),
                 // A request the body ended without answering: cancelled by the client or
                 // cut by a shutdown or a lost connection.
-                (None, Some(_)) if closing => Outcome::Failed("shutdown"),
+                (None, Some(_)) if closing() => Outcome::Failed("shutdown"),
                 (None, Some(_)) if self.ended => Outcome::Failed("cancelled"),
                 (None, _) => Outcome::Failed("client_gone"),
             };
@@ -388,7 +388,7 @@ impl State {
         }
         if self.stream.take().is_some() {
             let cause = self.end.as_ref().and_then(|e| e.end_cause());
-            metrics.stream_closed(if closing {
+            metrics.stream_closed(if closing() {
                 CloseReason::Shutdown
             } else if let Some(cause) = cause {
                 match cause {
