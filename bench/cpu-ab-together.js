@@ -18,7 +18,6 @@
 // only, bounded by DUR. The shared steps are in bench/lib/ab.js.
 const ab = require('./lib/ab')
 
-const [rounds, mode, specA, specB] = process.argv.slice(2)
 const DUR = Number(process.env.DUR || 3)
 const CONNECTIONS = Number(process.env.CONNECTIONS || 16)
 
@@ -36,7 +35,7 @@ function parseSpec(spec) {
   return { tree, env }
 }
 
-async function round(specs) {
+async function round(mode, specs) {
   const pin = ab.canPin()
   const servers = []
   try {
@@ -53,7 +52,12 @@ async function round(specs) {
   }
 }
 
-;(async () => {
+/**
+ * Runs `rounds` paired rounds of MODE against two specs, both servers measured at once; gives
+ * the per-round ratios B/A (CPU µs per request, req/s) and their medians. `log` gets one line per
+ * round. Used by this script's command line and by bench/run.js (the cost rows of a full run).
+ */
+async function compare({ rounds, mode, specA, specB, log = () => {} }) {
   ab.requireLoadgen()
   const a = parseSpec(specA)
   const b = parseSpec(specB)
@@ -61,14 +65,26 @@ async function round(specs) {
   const rpsRatios = []
   for (let r = 0; r < Number(rounds); r++) {
     // Swap which variant starts (and warms up) first.
-    const [x, y] = r % 2 ? await round([b, a]).then((o) => [o[1], o[0]]) : await round([a, b])
+    const [x, y] = r % 2 ? await round(mode, [b, a]).then((o) => [o[1], o[0]]) : await round(mode, [a, b])
     ratios.push(y.cpuUsPerReq / x.cpuUsPerReq)
     rpsRatios.push(y.rps / x.rps)
-    console.log(`${mode} round ${r + 1}: A ${x.cpuUsPerReq.toFixed(2)} µs/req (${Math.round(x.rps)} req/s), B ${y.cpuUsPerReq.toFixed(2)} µs/req (${Math.round(y.rps)} req/s), B/A ${((y.cpuUsPerReq / x.cpuUsPerReq - 1) * 100).toFixed(1)}%`)
+    log(`${mode} round ${r + 1}: A ${x.cpuUsPerReq.toFixed(2)} µs/req (${Math.round(x.rps)} req/s), B ${y.cpuUsPerReq.toFixed(2)} µs/req (${Math.round(y.rps)} req/s), B/A ${((y.cpuUsPerReq / x.cpuUsPerReq - 1) * 100).toFixed(1)}%`)
   }
-  const pct = (x) => `${x >= 1 ? '+' : '−'}${Math.abs((x - 1) * 100).toFixed(1)}%`
-  console.log(`SUMMARY ${mode} A=${specA} B=${specB}: median CPU per request B/A ${pct(ab.median(ratios, { mean: true }))}, req/s B/A ${pct(ab.median(rpsRatios, { mean: true }))} (${rounds} rounds, ${DUR} s each, load average ${ab.loadAverage()})`)
-})().catch((e) => {
-  console.error(e)
-  process.exit(1)
-})
+  return { ratios, rpsRatios, cpu: ab.median(ratios, { mean: true }), rps: ab.median(rpsRatios, { mean: true }) }
+}
+
+const pct = (x) => `${x >= 1 ? '+' : '−'}${Math.abs((x - 1) * 100).toFixed(1)}%`
+
+module.exports = { compare, pct }
+
+if (require.main === module) {
+  const [rounds, mode, specA, specB] = process.argv.slice(2)
+  compare({ rounds, mode, specA, specB, log: (l) => console.log(l) })
+    .then((r) => {
+      console.log(`SUMMARY ${mode} A=${specA} B=${specB}: median CPU per request B/A ${pct(r.cpu)}, req/s B/A ${pct(r.rps)} (${rounds} rounds, ${DUR} s each, load average ${ab.loadAverage()})`)
+    })
+    .catch((e) => {
+      console.error(e)
+      process.exit(1)
+    })
+}

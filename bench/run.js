@@ -14,7 +14,9 @@
 //   addon-metrics, addon-auth-js, addon-auth-jwt, addon-redis, addon-cluster (the last two need
 //   redis-server, which the run starts on a free loopback port; not in --smoke),
 //   BENCH_JSON=1 (2025-era POSTs answered as application/json instead of SSE, every server),
-//   BENCH_PIN=0 (do not pin server and load generator to separate CPUs), BENCH_OUT (results file).
+//   BENCH_PIN=0 (do not pin server and load generator to separate CPUs), BENCH_OUT (results file),
+//   BENCH_COST_ROUNDS (rounds per row of the metrics-cost table, default 8; 0 skips it; it runs
+//   on full runs and when BENCH_SERVERS names addon-metrics).
 const { spawn, spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const os = require('node:os')
@@ -368,12 +370,13 @@ async function main() {
   const wrk = smoke ? null : await wrkCrossCheck(results)
   const runsOut = runs
   const hub = runHubBench(failures)
-  const md = render(started, results, runs, wrk, hub, failures)
+  const cost = await metricsCost(failures)
+  const md = render(started, results, runs, wrk, hub, failures, cost)
 
   const rawDir = path.join(BENCH, 'results-raw')
   fs.mkdirSync(rawDir, { recursive: true })
   const stamp = started.toISOString().replace(/[:.]/g, '-')
-  fs.writeFileSync(path.join(rawDir, `${smoke ? 'smoke' : 'full'}-${stamp}.json`), JSON.stringify({ cfg, machine: machine(), results, runs: runsOut, wrk }, null, 2))
+  fs.writeFileSync(path.join(rawDir, `${smoke ? 'smoke' : 'full'}-${stamp}.json`), JSON.stringify({ cfg, machine: machine(), results, runs: runsOut, wrk, cost }, null, 2))
   const out = env.BENCH_OUT || (smoke ? path.join(rawDir, 'smoke.md') : path.join(BENCH, 'results.md'))
   fs.writeFileSync(out, md)
   process.stdout.write(md)
@@ -475,6 +478,29 @@ async function wrkCrossCheck(results) {
   }
 }
 
+// --- The cost of `metrics: true` as CPU per request, both variants measured at the same time
+// (bench/cpu-ab-together.js): the servers share one CPU and their load generators the other, so
+// whatever else the machine does disturbs both alike. req/s of best rounds, measured one after
+// the other, moves by ±10% on a shared 2-core machine: too coarse for a 3% budget.
+const COST_MODES = ['tools-list', 'modern-tools-list', 'tools-call', 'modern-tools-call']
+async function metricsCost(failures) {
+  const rounds = num('BENCH_COST_ROUNDS', 8)
+  const wanted = !smoke && rounds > 0 && (!env.BENCH_SERVERS || SERVERS.some((s) => s.key === 'addon-metrics'))
+  if (!wanted) return null
+  const { compare } = require('./cpu-ab-together')
+  const rows = []
+  for (const mode of COST_MODES) {
+    if (env.BENCH_ONLY && !env.BENCH_ONLY.split(',').includes(mode)) continue
+    try {
+      const r = await compare({ rounds, mode, specA: ROOT, specB: `${ROOT}@{"metrics":true}`, log: (l) => process.stderr.write(`  metrics cost ${l}\n`) })
+      rows.push({ mode, rounds, cpu: r.cpu, rps: r.rps, min: Math.min(...r.ratios), max: Math.max(...r.ratios) })
+    } catch (e) {
+      failures.push(`metrics cost ${mode}: ${String(e && e.message).slice(0, 300)}`)
+    }
+  }
+  return { rows, load: os.loadavg().map((x) => x.toFixed(2)).join(' ') }
+}
+
 // --- The stdout event hub benchmark (bench/events/hub-bench.js, another engineer's), if present.
 function runHubBench(failures) {
   const script = path.join(BENCH, 'events', 'hub-bench.js')
@@ -525,7 +551,7 @@ function machine() {
   }
 }
 
-function render(started, results, runsAll, wrk, hub, failures) {
+function render(started, results, runsAll, wrk, hub, failures, cost) {
   const m = machine()
   const cols = SERVERS.map((s) => s.key)
   const lines = []
@@ -643,7 +669,17 @@ function render(started, results, runsAll, wrk, hub, failures) {
     }
   }
   if (notes.length) lines.push('', ...notes.map((n) => `- ${n}`))
-  lines.push('', ...targets(results))
+  if (cost && cost.rows.length) {
+    const pct = (x) => `${x >= 1 ? '+' : '−'}${Math.abs((x - 1) * 100).toFixed(1)}%`
+    lines.push('', '### Cost of `metrics: true`, CPU per request (both variants at once)', '')
+    lines.push('| Workload | CPU per request, on vs off (median) | rounds: lowest, highest | req/s, on vs off |', '| --- | ---: | --- | ---: |')
+    for (const r of cost.rows) lines.push(`| ${r.mode} | ${pct(r.cpu)} | ${pct(r.min)}, ${pct(r.max)} | ${pct(r.rps)} |`)
+    lines.push(
+      '',
+      `Each round starts both servers (\`bench/servers/addon.js\`, with and without \`metrics: true\`) on one CPU and their load generators (16 connections each) on the other, measures both at once for ${num('DUR', 3)} s and takes each server's CPU time per request; the median of ${cost.rows[0].rounds} rounds' ratios is shown (\`node bench/cpu-ab-together.js\`; load average at the end ${cost.load}).`,
+    )
+  }
+  lines.push('', ...targets(results, cost))
   // hub-bench.js prints its own heading; add one only when it does not.
   if (!(hub.table && /^#{2,4} /m.test(hub.table))) lines.push('', '### Stdout event hub: ConnectionEventHub vs chunk-and-JSON.parse', '')
   lines.push('', hub.table || hub.note)
@@ -655,7 +691,7 @@ function render(started, results, runsAll, wrk, hub, failures) {
 }
 
 /** The issue's targets and the developers' guide's, each met / not met / not measured. */
-function targets(results) {
+function targets(results, cost) {
   const get = (w, s) => {
     const r = results[w] && results[w][s]
     return r && !r.na && !r.fatal && !(r.errors || r.missing) ? r : null
@@ -693,6 +729,12 @@ function targets(results) {
   row('modern-tools-list on Redis: ≥ 0.95x in-memory req/s', get('modern-tools-list', 'addon-redis'), get('modern-tools-list', 'addon'), (a, b) => a.rps / b.rps, x, (v) => v >= 0.95)
   for (const w of WORKLOADS.filter((w) => w.rust)) {
     row(`${w.key} (guide, Rust-answered): ≥ 0.7x hyper req/s`, get(w.key, 'addon'), get(w.key, 'hyper'), (a, b) => a.rps / b.rps, x, (v) => v >= 0.7)
+  }
+  // Metrics (issue 17): at most 3% more CPU per request, measured side by side.
+  for (const mode of COST_MODES) {
+    const r = cost && cost.rows.find((c) => c.mode === mode)
+    const pct = (v) => `+${((v - 1) * 100).toFixed(1)}%`
+    row(`${mode}: metrics on costs ≤ 3% CPU per request`, r, r, (a) => a.cpu, (v) => (v >= 1 ? pct(v) : `−${((1 - v) * 100).toFixed(1)}%`), (v) => v <= 1.03)
   }
   return out
 }
