@@ -101,7 +101,20 @@ class StreamableMcpHandler extends StreamableMcpServer {
     const ex = new Exchange(this, ticket, res)
     ex.req = req
     ex.body = body
-    ex.auth = options && options.auth ? options.auth : undefined
+    // What the host may change once handle() has returned (a router restoring `req.url`, the
+    // auth object) is taken now.
+    try {
+      ex.auth = options && options.auth ? JSON.stringify(options.auth) : undefined
+    } catch (e) {
+      return badRequest(res, e.message)
+    }
+    // Every request is the endpoint's except the OAuth metadata paths (RFC 9728), which the
+    // host routes here too: only those pass their real path.
+    const url = req.originalUrl || req.url
+    ex.path = typeof url === 'string' && url.startsWith('/.well-known/') ? url.split('?')[0] : undefined
+    const socket = req.socket || {}
+    ex.ip = socket.remoteAddress || ''
+    ex.port = socket.remotePort || 0
     // Served in a batch once this turn's I/O is done: the native side then runs for every
     // request of the turn in a row, with its code and data in cache, instead of between Node's
     // parsing of each (docs/handler-mode.md, "Where it runs").
@@ -119,7 +132,15 @@ class StreamableMcpHandler extends StreamableMcpServer {
     let now = 0
     for (let i = 0; i < queue.length; i++) {
       const ex = queue[i]
-      const served = this._serve(ex)
+      let served
+      try {
+        served = this._serve(ex)
+      } catch (e) {
+        // Not the client's fault (the host's response object threw, say): this request's
+        // handle() rejects, the rest of the batch is served.
+        ex.fail(e)
+        continue
+      }
       if (typeof served === 'number') flags |= served
       else {
         flags |= served[4]
@@ -142,16 +163,9 @@ class StreamableMcpHandler extends StreamableMcpServer {
   _serve(ex) {
     const { req, res, body, ticket } = ex
     ex.req = ex.body = null
-    const socket = req.socket || {}
     let served
     try {
-      const auth = ex.auth === undefined ? undefined : JSON.stringify(ex.auth)
-      ex.auth = undefined
-      // Every request is the endpoint's except the OAuth metadata paths (RFC 9728), which the
-      // host routes here too: only those pass their real path.
-      const url = req.originalUrl || req.url
-      const path = typeof url === 'string' && url.startsWith('/.well-known/') ? url.split('?')[0] : undefined
-      served = this._native.serve(ticket, req.method, req.rawHeaders.join('\n'), body, socket.remoteAddress || '', socket.remotePort || 0, auth, path)
+      served = this._native.serve(ticket, req.method, req.rawHeaders.join('\n'), body, ex.ip, ex.port, ex.auth, ex.path)
     } catch (e) {
       badRequest(res, e.message)
       ex.end()
@@ -197,6 +211,9 @@ class Exchange {
     this.req = null
     this.body = null
     this.auth = undefined
+    this.path = undefined
+    this.ip = ''
+    this.port = 0
     this.head = null
   }
 
@@ -229,9 +246,13 @@ class Exchange {
     try {
       this.respond(head)
     } catch (e) {
-      this.phase = DONE
-      if (this.reject !== null) this.reject(e)
+      this.fail(e)
     }
+  }
+
+  fail(e) {
+    this.phase = DONE
+    if (this.reject !== null) this.reject(e)
   }
 
   // Node closed the response: before the head the request is dropped, as the listener drops a
