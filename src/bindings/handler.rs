@@ -578,9 +578,8 @@ pub fn serve(server: &McpServer, streams: &HandlerStreams, request: HostRequest)
     if let Some(map) = builder.headers_mut() {
         // Straight into the map, sized once: the builder's `header` moves its whole state per
         // header.
-        let pairs = raw_headers.split('\n');
+        let mut pairs = raw_headers.split('\n');
         map.reserve(pairs.clone().count() / 2);
-        let mut pairs = pairs;
         while let (Some(name), Some(value)) = (pairs.next(), pairs.next()) {
             let name = HeaderName::from_bytes(name.as_bytes()).map_err(err)?;
             let value = HeaderValue::from_str(value).map_err(err)?;

@@ -141,10 +141,16 @@ impl<'a> Meter<'a> {
     }
 
     /// Notes the requests and notifications of a parsed POST body. `version` is the revision
-    /// they are served under, when known (a session's, or the modern `_meta`'s).
-    pub fn note_body(&mut self, body: &Body, version: Option<&str>, name_header: Option<&str>) {
+    /// they are served under, when known (a session's, or the modern `_meta`'s);
+    /// `modern_headers` are a 2026-07-28 request's, whose `Mcp-Name` names a tools/call's tool.
+    pub fn note_body(
+        &mut self,
+        body: &Body,
+        version: Option<&str>,
+        modern_headers: Option<&hyper::HeaderMap>,
+    ) {
         self.state
-            .note_body(self.metrics, body, version, name_header)
+            .note_body(self.metrics, body, version, modern_headers)
     }
 
     /// Watches the response: SSE responses count as open streams of `kind`.
@@ -219,7 +225,7 @@ impl State {
         metrics: &Metrics,
         body: &Body,
         version: Option<&str>,
-        name_header: Option<&str>,
+        modern_headers: Option<&hyper::HeaderMap>,
     ) {
         for m in body.messages() {
             let (id, method, params) = match m {
@@ -239,7 +245,9 @@ impl State {
                         catalog.tool_index(n)
                     }
                 };
-                // The modern Mcp-Name header mirrors the name (checked by the front end).
+                // The modern Mcp-Name header mirrors the name (checked by the front end); only
+                // a tools/call or prompts/get reads it.
+                let name_header = modern_headers.and_then(|h| super::http::header(h, "mcp-name"));
                 let i = match name_header {
                     Some(n) if !matches!(body, Body::Batch(_)) => Some(index(n)),
                     _ => params.as_deref().and_then(|p| param_name(p.get(), index)),

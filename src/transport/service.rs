@@ -385,16 +385,7 @@ where
                     .and_then(|m| m.protocol_version.as_ref())
                     .and_then(|v| v.as_str())
                     .or_else(|| header(headers, VERSION_HEADER));
-                // Only a tools/call or prompts/get reads the name header.
-                let name = match &body {
-                    Body::Single(msg)
-                        if matches!(msg.method(), Some("tools/call" | "prompts/get")) =>
-                    {
-                        header(headers, "mcp-name")
-                    }
-                    _ => None,
-                };
-                m.note_body(&body, version, name);
+                m.note_body(&body, version, Some(headers));
             }
             return Box::pin(modern::post(
                 core.clone(),
