@@ -120,7 +120,7 @@ class StreamableMcpHandler extends StreamableMcpServer {
     // parsing of each (docs/handler-mode.md, "Where it runs").
     this._queue.push(ex)
     if (this._queue.length === 1) setImmediate(this._flush)
-    return ex.finished()
+    return ex.done
   }
 
   // Serves the queued requests, writes what they were answered at once, then runs the
@@ -129,7 +129,8 @@ class StreamableMcpHandler extends StreamableMcpServer {
     const queue = this._queue
     this._queue = []
     let flags = 0
-    let now = 0
+    // Answered at once: [exchange, head, …], written once the whole batch is served.
+    const answered = []
     for (let i = 0; i < queue.length; i++) {
       const ex = queue[i]
       let served
@@ -144,17 +145,10 @@ class StreamableMcpHandler extends StreamableMcpServer {
       if (typeof served === 'number') flags |= served
       else {
         flags |= served[4]
-        // Answered: its head waits in place of its request until the batch is served.
-        ex.head = served
-        queue[now++] = ex
+        answered.push(ex, served)
       }
     }
-    for (let i = 0; i < now; i++) {
-      const ex = queue[i]
-      const head = ex.head
-      ex.head = null
-      ex.respondSafely(head)
-    }
+    for (let i = 0; i < answered.length; i += 2) answered[i].respondSafely(answered[i + 1])
     if (flags > 1) this._settle(flags, true)
   }
 
@@ -194,7 +188,8 @@ class StreamableMcpHandler extends StreamableMcpServer {
   }
 }
 
-// One request's response: written whole, or streamed; `finished()` resolves when it is done.
+// One request's response: written whole, or streamed; `done` (what handle() returns) resolves
+// when it is finished.
 class Exchange {
   constructor(handler, ticket, res) {
     this.handler = handler
@@ -202,9 +197,12 @@ class Exchange {
     this.res = res
     this.stream = 0
     this.phase = WAITING
-    this.done = null
     this.resolve = null
     this.reject = null
+    this.done = new Promise((resolve, reject) => {
+      this.resolve = resolve
+      this.reject = reject
+    })
     this.listening = false
     this.onClose = () => this.closed()
     // What the batch serves it with (cleared once served).
@@ -214,7 +212,6 @@ class Exchange {
     this.path = undefined
     this.ip = ''
     this.port = 0
-    this.head = null
   }
 
   listen() {
@@ -223,21 +220,9 @@ class Exchange {
     this.res.on('close', this.onClose)
   }
 
-  // One promise per exchange, however often it is asked for (handle() and a stream's start).
-  finished() {
-    if (this.done === null) {
-      if (this.phase === DONE) return undefined
-      this.done = new Promise((resolve, reject) => {
-        this.resolve = resolve
-        this.reject = reject
-      })
-    }
-    return this.done
-  }
-
   end() {
     this.phase = DONE
-    if (this.resolve !== null) this.resolve()
+    this.resolve()
   }
 
   // Writing the response may throw (the host had already sent a head, say): handle() then
@@ -252,7 +237,7 @@ class Exchange {
 
   fail(e) {
     this.phase = DONE
-    if (this.reject !== null) this.reject(e)
+    this.reject(e)
   }
 
   // Node closed the response: before the head the request is dropped, as the listener drops a
@@ -292,7 +277,6 @@ class Exchange {
     this.listen()
     this.phase = STREAMING
     this.handler._native.startStream(stream)
-    return this.finished()
   }
 }
 
