@@ -75,7 +75,7 @@ async function compare({ rounds, mode, specA, specB, log = () => {} }) {
 
 const pct = (x) => `${x >= 1 ? '+' : '−'}${Math.abs((x - 1) * 100).toFixed(1)}%`
 
-module.exports = { compare, pct }
+module.exports = { compare, pct, DUR, CONNECTIONS }
 
 if (require.main === module) {
   const [rounds, mode, specA, specB] = process.argv.slice(2)

@@ -22,6 +22,8 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 
+const together = require('./cpu-ab-together')
+
 const ROOT = path.resolve(__dirname, '..')
 const BENCH = __dirname
 const smoke = process.argv.includes('--smoke')
@@ -487,18 +489,17 @@ async function metricsCost(failures) {
   const rounds = num('BENCH_COST_ROUNDS', 8)
   const wanted = !smoke && rounds > 0 && (!env.BENCH_SERVERS || SERVERS.some((s) => s.key === 'addon-metrics'))
   if (!wanted) return null
-  const { compare } = require('./cpu-ab-together')
   const rows = []
   for (const mode of COST_MODES) {
     if (env.BENCH_ONLY && !env.BENCH_ONLY.split(',').includes(mode)) continue
     try {
-      const r = await compare({ rounds, mode, specA: ROOT, specB: `${ROOT}@{"metrics":true}`, log: (l) => process.stderr.write(`  metrics cost ${l}\n`) })
+      const r = await together.compare({ rounds, mode, specA: ROOT, specB: `${ROOT}@{"metrics":true}`, log: (l) => process.stderr.write(`  metrics cost ${l}\n`) })
       rows.push({ mode, rounds, cpu: r.cpu, rps: r.rps, min: Math.min(...r.ratios), max: Math.max(...r.ratios) })
     } catch (e) {
       failures.push(`metrics cost ${mode}: ${String(e && e.message).slice(0, 300)}`)
     }
   }
-  return { rows, load: os.loadavg().map((x) => x.toFixed(2)).join(' ') }
+  return { rows, load: require('./lib/ab').loadAverage() }
 }
 
 // --- The stdout event hub benchmark (bench/events/hub-bench.js, another engineer's), if present.
@@ -670,13 +671,13 @@ function render(started, results, runsAll, wrk, hub, failures, cost) {
   }
   if (notes.length) lines.push('', ...notes.map((n) => `- ${n}`))
   if (cost && cost.rows.length) {
-    const pct = (x) => `${x >= 1 ? '+' : '−'}${Math.abs((x - 1) * 100).toFixed(1)}%`
+    const { pct } = together
     lines.push('', '### Cost of `metrics: true`, CPU per request (both variants at once)', '')
     lines.push('| Workload | CPU per request, on vs off (median) | rounds: lowest, highest | req/s, on vs off |', '| --- | ---: | --- | ---: |')
     for (const r of cost.rows) lines.push(`| ${r.mode} | ${pct(r.cpu)} | ${pct(r.min)}, ${pct(r.max)} | ${pct(r.rps)} |`)
     lines.push(
       '',
-      `Each round starts both servers (\`bench/servers/addon.js\`, with and without \`metrics: true\`) on one CPU and their load generators (16 connections each) on the other, measures both at once for ${num('DUR', 3)} s and takes each server's CPU time per request; the median of ${cost.rows[0].rounds} rounds' ratios is shown (\`node bench/cpu-ab-together.js\`; load average at the end ${cost.load}).`,
+      `Each round starts both servers (\`bench/servers/addon.js\`, with and without \`metrics: true\`) on one CPU and their load generators (${together.CONNECTIONS} connections each) on the other, measures both at once for ${together.DUR} s and takes each server's CPU time per request; the median of ${cost.rows[0].rounds} rounds' ratios is shown (\`node bench/cpu-ab-together.js\`; load average at the end ${cost.load}).`,
     )
   }
   lines.push('', ...targets(results, cost))
@@ -733,8 +734,7 @@ function targets(results, cost) {
   // Metrics (issue 17): at most 3% more CPU per request, measured side by side.
   for (const mode of COST_MODES) {
     const r = cost && cost.rows.find((c) => c.mode === mode)
-    const pct = (v) => `+${((v - 1) * 100).toFixed(1)}%`
-    row(`${mode}: metrics on costs ≤ 3% CPU per request`, r, r, (a) => a.cpu, (v) => (v >= 1 ? pct(v) : `−${((1 - v) * 100).toFixed(1)}%`), (v) => v <= 1.03)
+    row(`${mode}: metrics on costs ≤ 3% CPU per request`, r, r, (a) => a.cpu, together.pct, (v) => v <= 1.03)
   }
   return out
 }
